@@ -1,0 +1,48 @@
+"""funcroute: natural-language commands to validated Python function calls, with local LLMs."""
+
+from funcroute.exceptions import (
+    BackendError,
+    CallValidationError,
+    DispatchError,
+    FuncRouteError,
+    HandlerError,
+    HandlerNotBoundError,
+    ModelOutputError,
+    OutputParseError,
+    TemplateError,
+    ToolDefinitionError,
+    ToolSpecError,
+    UnknownFunctionError,
+    UsageError,
+    ValidationProblem,
+)
+from funcroute.parsing import ParseLimits
+from funcroute.prompts.templates import ChatTemplate, get_template, register_template
+from funcroute.tools import Call, Tool, ToolSet
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendError",
+    "Call",
+    "CallValidationError",
+    "ChatTemplate",
+    "DispatchError",
+    "FuncRouteError",
+    "HandlerError",
+    "HandlerNotBoundError",
+    "ModelOutputError",
+    "OutputParseError",
+    "ParseLimits",
+    "TemplateError",
+    "Tool",
+    "ToolDefinitionError",
+    "ToolSet",
+    "ToolSpecError",
+    "UnknownFunctionError",
+    "UsageError",
+    "ValidationProblem",
+    "__version__",
+    "get_template",
+    "register_template",
+]

@@ -1,0 +1,127 @@
+"""Argument validators: pydantic for Python functions, jsonschema for tools loaded from data.
+
+Both turn a JSON-like ``dict`` into a :class:`Validated` (JSON-compatible arguments plus the typed
+values a handler receives) or raise :class:`InvalidArguments` listing every problem with a dotted
+path, so the rest of funcroute never needs to know which kind of tool it holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import jsonschema
+from pydantic import ValidationError
+
+from funcroute._signature import FunctionSignature
+from funcroute.exceptions import ValidationProblem
+
+__all__ = ["ArgumentValidator", "InvalidArguments", "JsonSchemaValidator", "PydanticValidator", "Validated"]
+
+_MAX_MESSAGE = 240
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Validated arguments.
+
+    Attributes:
+        arguments: JSON-compatible values, only the parameters the model gave.
+        args: positional values for the handler.
+        kwargs: keyword values for the handler (typed: nested models arrive as model instances).
+    """
+
+    arguments: dict[str, Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+class InvalidArguments(Exception):
+    """Raised by a validator; carries every problem found."""
+
+    def __init__(self, problems: list[ValidationProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(map(str, problems)))
+
+
+class ArgumentValidator(Protocol):
+    """Validates one tool's arguments."""
+
+    def __call__(self, arguments: dict[str, Any]) -> Validated:
+        """Validate ``arguments`` or raise InvalidArguments."""
+        ...
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+class PydanticValidator:
+    """Validates with the pydantic model built from a function signature."""
+
+    __slots__ = ("_fields", "_model", "_positional")
+
+    def __init__(self, signature: FunctionSignature) -> None:
+        self._model = signature.model
+        self._fields = signature.fields
+        self._positional = signature.positional
+
+    def __call__(self, arguments: dict[str, Any]) -> Validated:
+        """Validate ``arguments`` (keys are the real parameter names)."""
+        try:
+            model = self._model.model_validate(arguments)
+        except ValidationError as exc:
+            raise InvalidArguments(
+                [
+                    ValidationProblem(".".join(str(p) for p in err["loc"]), _short(err["msg"]), err["type"])
+                    for err in exc.errors(include_url=False, include_context=False, include_input=False)
+                ]
+            ) from None
+        values = model.__dict__
+        if self._positional:
+            args = tuple(values[f] for f, alias in self._fields if alias in self._positional)
+            kwargs = {alias: values[f] for f, alias in self._fields if alias not in self._positional}
+        else:
+            args = ()
+            kwargs = {alias: values[f] for f, alias in self._fields}
+        dumped = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return Validated(dumped, args, kwargs)
+
+
+class JsonSchemaValidator:
+    """Validates with a JSON Schema (tools from files, OpenAI specs, BFCL docs)."""
+
+    __slots__ = ("_validator",)
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        cls.check_schema(schema)
+        self._validator = cls(schema)
+
+    def __call__(self, arguments: dict[str, Any]) -> Validated:
+        """Validate ``arguments``; values pass through unchanged (they are already JSON)."""
+        errors = list(self._validator.iter_errors(arguments))
+        if errors:
+            raise InvalidArguments(
+                [_problem(e) for e in sorted(errors, key=lambda e: list(map(str, e.path)))]
+            )
+        copied = dict(arguments)  # the caller's dict stays theirs to mutate
+        return Validated(copied, (), copied)
+
+
+def _problem(error: jsonschema.ValidationError) -> ValidationProblem:
+    path = [str(p) for p in error.absolute_path]
+    kind = str(error.validator)
+    message = error.message
+    if kind == "required" and isinstance(error.validator_value, list):
+        # jsonschema yields one error per missing property; its message starts with the name's repr.
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        missing = [str(n) for n in error.validator_value if n not in instance]
+        named = [n for n in missing if message.startswith(repr(n))]
+        if missing:
+            path.append((named or missing)[0])
+            message = "Field required"
+            kind = "missing"
+    elif kind == "additionalProperties":
+        kind = "extra_forbidden"
+    return ValidationProblem(".".join(path), _short(message), kind)

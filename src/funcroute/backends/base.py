@@ -1,0 +1,101 @@
+"""The one small interface every model backend implements.
+
+A backend turns a :class:`Request` (a fully templated prompt plus the structured parts it was built
+from) into a :class:`Completion`. Only :meth:`Backend.complete` is required; batching and async have
+working defaults that backends override when they can do better.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from funcroute.tools import ToolSet
+
+__all__ = ["Backend", "Completion", "Request", "StopDetector"]
+
+#: Given the text generated so far, return the index where a complete answer ends (generation may
+#: stop and the text is cut there), or ``None`` to keep going.
+StopDetector = Callable[[str], "int | None"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the router asks a backend for.
+
+    Attributes:
+        prompt: the full prompt, chat template included. LLM backends send exactly this.
+        stop: stop strings; generation ends before the first one produced.
+        max_new_tokens: upper bound on generated tokens.
+        stop_when: optional detector of a complete answer (e.g. the end of the first JSON call), for
+            backends that can check text as it grows.
+        tools: the ToolSet the prompt was rendered from (non-LLM backends read it directly).
+        user_input: the user's command, unrendered.
+        format: the reply format the prompt asks for.
+        schema: JSON Schema of a valid reply, when constrained output is wanted.
+        kind: what the reply should be: a function ``call``, a ``plan``, or a free ``answer``.
+        extra: backend-specific options.
+    """
+
+    prompt: str
+    stop: tuple[str, ...] = ()
+    max_new_tokens: int = 256
+    stop_when: StopDetector | None = None
+    tools: ToolSet | None = None
+    user_input: str | None = None
+    format: Literal["json", "yaml"] = "json"
+    schema: dict[str, Any] | None = None
+    kind: Literal["call", "plan", "answer"] = "call"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A backend's answer.
+
+    Attributes:
+        text: the generated text, cut at the stop point.
+        finish_reason: ``stop`` (a stop string or detector fired), ``length`` (ran out of tokens),
+            or a backend-specific reason.
+        prompt_tokens: tokens in the prompt, where known.
+        completion_tokens: tokens generated, where known.
+        elapsed_s: wall time of the generation.
+    """
+
+    text: str
+    finish_reason: str = "stop"
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    elapsed_s: float = 0.0
+
+
+class Backend(ABC):
+    """A model that completes prompts. Subclasses implement :meth:`complete`."""
+
+    #: Short human-readable name used in errors and logs.
+    name: str = "backend"
+
+    @abstractmethod
+    def complete(self, request: Request) -> Completion:
+        """Generate the reply for one request."""
+
+    def complete_many(self, requests: Sequence[Request]) -> list[Completion]:
+        """Generate replies for several requests; backends that can batch override this."""
+        return [self.complete(r) for r in requests]
+
+    async def acomplete(self, request: Request) -> Completion:
+        """Async twin of :meth:`complete`; the default runs it in a worker thread."""
+        return await asyncio.to_thread(self.complete, request)
+
+    def close(self) -> None:  # noqa: B027 - optional hook, empty by design
+        """Release resources (connections, model memory). Safe to call twice."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

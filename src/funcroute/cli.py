@@ -1,0 +1,148 @@
+"""The ``funcroute`` command.
+
+Exit codes: 0 success; 1 the model's reply (or the routed command) failed; 2 bad usage (arguments,
+tool specs, files). Errors are one paragraph on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from funcroute import __version__
+from funcroute._loading import load_toolset
+from funcroute.exceptions import FuncRouteError, ModelOutputError, UsageError
+from funcroute.prompts.templates import get_template, template_names
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_MAX_INPUT_BYTES = 16 * 1024 * 1024
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _read_text(source: str | None) -> str:
+    """Read FILE, or stdin for ``-``/nothing; bounded, and decoding errors become UsageError."""
+    try:
+        if source in (None, "-"):
+            data = sys.stdin.buffer.read(_MAX_INPUT_BYTES + 1)
+        else:
+            with Path(source).open("rb") as handle:
+                data = handle.read(_MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+    if len(data) > _MAX_INPUT_BYTES:
+        raise UsageError(f"{source or 'stdin'} is larger than {_MAX_INPUT_BYTES} bytes")
+    return data.decode("utf-8", errors="replace")
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _cmd_prompt(args: argparse.Namespace) -> int:
+    tools = load_toolset(args.tools)
+    body = tools.prompt(args.input, args.format, show_types=args.show_types)
+    print(get_template(args.template).render(body) if args.template else body)
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    tools = load_toolset(args.tools)
+    reply = _read_text(args.file)
+    call = tools.parse(reply)
+    _print_json(call.to_dict())
+    return EXIT_OK
+
+
+def _cmd_tools(args: argparse.Namespace) -> int:
+    tools = load_toolset(args.tools)
+    if args.json:
+        _print_json(tools.openai_tools())
+        return EXIT_OK
+    width = max((len(t.name) for t in tools), default=0)
+    for tool in tools:
+        bound = "" if tool.handler is not None else "  [unbound]"
+        params = ", ".join(tool.schema.get("properties") or ())
+        print(f"{tool.name.ljust(width)}  {tool.description}{bound}")
+        if args.verbose and params:
+            print(f"{'':{width}}  params: {params}")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from funcroute import _demo
+
+    return _demo.run(out=sys.stdout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="funcroute", description="Route natural-language commands to validated Python function calls."
+    )
+    parser.add_argument("--version", action="version", version=f"funcroute {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def command(name: str, handler: Handler, help_text: str, tools: bool = True) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        if tools:
+            cmd.add_argument(
+                "--tools", required=True, metavar="SPEC", help="tool file, Python file or module:attr"
+            )
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    prompt = command("prompt", _cmd_prompt, "print the function-selection prompt for an input")
+    prompt.add_argument("input", help="the user's command")
+    prompt.add_argument("--format", choices=("json", "yaml"), default="json")
+    prompt.add_argument(
+        "--template",
+        default=None,
+        help=f"wrap in a chat template ({', '.join(template_names())}, or text with {{prompt}})",
+    )
+    prompt.add_argument("--show-types", action="store_true", help="append type notes to parameter lines")
+
+    validate = command("validate", _cmd_validate, "parse and validate a model reply; print the call as JSON")
+    validate.add_argument("file", nargs="?", default="-", help="file holding the reply (default: stdin)")
+
+    tools = command("tools", _cmd_tools, "list the tools in a spec")
+    tools.add_argument("--json", action="store_true", help="print OpenAI-style tool specs")
+    tools.add_argument("-v", "--verbose", action="store_true", help="show parameters")
+
+    command("demo", _cmd_demo, "run the built-in demo end to end", tools=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (also the console script's entry point)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its message
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ModelOutputError as exc:
+        print(f"funcroute: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except UsageError as exc:
+        print(f"funcroute: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FuncRouteError as exc:
+        print(f"funcroute: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("funcroute: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

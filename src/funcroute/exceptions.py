@@ -1,0 +1,199 @@
+"""Every error funcroute raises, grouped by who is at fault.
+
+```
+FuncRouteError
+├── UsageError                  the developer's mistake; fix the code or the config
+│   ├── ToolDefinitionError     a function cannot become a tool (all problems listed at once)
+│   ├── ToolSpecError           a tool file / OpenAI / BFCL spec is invalid
+│   └── TemplateError           unknown or malformed chat template
+├── ModelOutputError            the model's mistake; retryable, carries the raw reply
+│   ├── OutputParseError        the reply holds no call at all (or breaks a size/depth limit)
+│   ├── UnknownFunctionError    the reply names a function that is not in the ToolSet
+│   └── CallValidationError     the arguments do not validate (dotted paths for every problem)
+├── DispatchError               running a validated call failed
+│   ├── HandlerNotBoundError    the tool has no handler (loaded from data without one)
+│   └── HandlerError            the handler raised; the original is ``__cause__``
+└── BackendError                the model backend failed (HTTP, loading, generation)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from funcroute.tools import Call
+
+__all__ = [
+    "BackendError",
+    "CallValidationError",
+    "DispatchError",
+    "FuncRouteError",
+    "HandlerError",
+    "HandlerNotBoundError",
+    "ModelOutputError",
+    "OutputParseError",
+    "TemplateError",
+    "ToolDefinitionError",
+    "ToolSpecError",
+    "UnknownFunctionError",
+    "UsageError",
+    "ValidationProblem",
+]
+
+
+class FuncRouteError(Exception):
+    """Root of every error funcroute raises on purpose."""
+
+
+class UsageError(FuncRouteError):
+    """The developer's mistake: a bad signature, spec, template or argument."""
+
+
+class ToolDefinitionError(UsageError):
+    """A Python function cannot be turned into a tool.
+
+    Attributes:
+        qualname: the function's qualified name.
+        problems: every problem found, so one edit fixes them all.
+    """
+
+    def __init__(self, qualname: str, problems: Sequence[str]) -> None:
+        self.qualname = qualname
+        self.problems = list(problems)
+        listed = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"cannot make a tool of {qualname}:\n{listed}")
+
+
+class ToolSpecError(UsageError):
+    """A tool file or an OpenAI/BFCL spec is invalid.
+
+    Attributes:
+        source: where the spec came from (a path or a short description).
+        problems: every problem found.
+    """
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        listed = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid tool spec {source}:\n{listed}")
+
+
+class TemplateError(UsageError):
+    """An unknown chat template name or a malformed user template."""
+
+
+class ModelOutputError(FuncRouteError):
+    """The model's reply is not a valid call. Retryable: the router feeds it back to the model.
+
+    Attributes:
+        reply: the raw reply text, exactly as received.
+    """
+
+    def __init__(self, message: str, reply: str) -> None:
+        self.reply = reply
+        super().__init__(message)
+
+    @property
+    def feedback(self) -> str:
+        """The text shown to the model in a repair turn."""
+        return str(self)
+
+
+class OutputParseError(ModelOutputError):
+    """The reply holds no function call that could be read."""
+
+
+class UnknownFunctionError(ModelOutputError):
+    """The reply calls a function the ToolSet does not have.
+
+    Attributes:
+        name: the name the model used.
+        available: every valid name.
+        closest: the most similar valid name, if any is close.
+    """
+
+    def __init__(self, name: str, available: Sequence[str], closest: str | None, reply: str) -> None:
+        self.name = name
+        self.available = list(available)
+        self.closest = closest
+        hint = f" Did you mean {closest!r}?" if closest else ""
+        shown = ", ".join(self.available[:50]) + (" ..." if len(self.available) > 50 else "")
+        super().__init__(f"unknown function {name!r}.{hint} Available functions: {shown}", reply)
+
+
+@dataclass(frozen=True)
+class ValidationProblem:
+    """One reason the arguments of a call are invalid.
+
+    Attributes:
+        path: dotted path to the offending value, e.g. ``filters.keyword`` or ``items.0.name``;
+            empty for a problem with the arguments as a whole.
+        message: what is wrong, in words.
+        kind: a short machine-readable code (``missing``, ``extra_forbidden``, ``int_parsing`` ...).
+    """
+
+    path: str
+    message: str
+    kind: str
+
+    def __str__(self) -> str:
+        return f"{self.path or '(arguments)'}: {self.message}"
+
+
+class CallValidationError(ModelOutputError):
+    """The reply names a known function, but its arguments are invalid.
+
+    Attributes:
+        function: the tool's name.
+        arguments: the arguments as the model gave them.
+        problems: every problem, each with its dotted path.
+    """
+
+    def __init__(
+        self,
+        function: str,
+        arguments: Any,
+        problems: Sequence[ValidationProblem],
+        reply: str,
+    ) -> None:
+        self.function = function
+        self.arguments = arguments
+        self.problems = list(problems)
+        listed = "; ".join(str(p) for p in self.problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"invalid arguments for {function!r} ({count} {noun}): {listed}", reply)
+
+
+class DispatchError(FuncRouteError):
+    """Running a validated call failed."""
+
+    def __init__(self, message: str, call: Call) -> None:
+        self.call = call
+        super().__init__(message)
+
+
+class HandlerNotBoundError(DispatchError):
+    """The tool was loaded from data without a handler, so its calls validate but cannot run."""
+
+
+class HandlerError(DispatchError):
+    """The tool's handler raised. The original exception is ``__cause__``."""
+
+
+class BackendError(FuncRouteError):
+    """A model backend failed.
+
+    Attributes:
+        backend: which backend (and server, where there is one).
+        retryable: whether trying again may help (connection errors, 5xx, timeouts).
+    """
+
+    def __init__(self, backend: str, message: str, *, retryable: bool = False) -> None:
+        self.backend = backend
+        self.retryable = retryable
+        super().__init__(f"{backend}: {message}")

@@ -1,0 +1,403 @@
+"""Reply text → candidate calls: fences, JSON, YAML, repair, and limits.
+
+Models wrap their calls in prose, code fences and small mistakes. This module finds every
+plausible call in a reply, cheapest reading first, and hands them out lazily so the usual case
+(a clean JSON object) costs one ``json.loads``:
+
+1. the whole reply as JSON (the fast path);
+2. each fenced code block, as JSON, then YAML;
+3. JSON objects embedded in prose (``raw_decode`` at each ``{``);
+4. a YAML mapping starting at a ``function:`` / ``name:`` line;
+5. repaired JSON (``json_repair``: single quotes, Python literals, trailing commas, missing braces).
+
+Safety: replies over ``max_chars`` are refused before any parsing; YAML is read with a safe loader
+that refuses aliases (no billion-laughs expansion), knows no Python tags and reads ``yes``/``no``/
+dates as strings; nesting deeper than ``max_depth``, non-finite numbers and non-string keys are
+refused. Nothing here can raise anything but :class:`OutputParseError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import json_repair
+import yaml
+
+from funcroute.exceptions import OutputParseError
+
+__all__ = [
+    "ParseLimits",
+    "RawCall",
+    "end_of_first_call",
+    "iter_documents",
+    "iter_raw_calls",
+    "load_yaml",
+    "whole_json",
+]
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """Bounds applied to every reply before and after parsing.
+
+    Attributes:
+        max_chars: longest reply accepted (characters of text; 64 KiB by default).
+        max_depth: deepest nesting of lists/objects accepted.
+        max_candidates: most candidate documents tried per reply (bounds time on hostile text).
+    """
+
+    max_chars: int = 65536
+    max_depth: int = 32
+    max_candidates: int = 16
+
+
+@dataclass(frozen=True)
+class RawCall:
+    """A call as the model wrote it, before validation."""
+
+    name: str
+    arguments: Any
+
+
+class _Unusable(Exception):
+    """A candidate that parsed but breaks a limit; skipped, and reported if nothing else works."""
+
+
+# ---------------------------------------------------------------------------------------------- YAML
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """SafeLoader without aliases, YAML 1.1 booleans (``no`` → False) or timestamps."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(None, None, "aliases are not allowed", mark)
+        return super().compose_node(parent, index)
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_SafeLoader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _TIMESTAMP)]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SafeLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML safely (see :class:`_SafeLoader`); raises ``yaml.YAMLError`` or RecursionError."""
+    return yaml.load(text, Loader=_SafeLoader)  # our loader is a SafeLoader subclass
+
+
+# ------------------------------------------------------------------------------------------ checking
+
+
+_PLAIN = (str, int, bool, type(None))
+
+
+def _check(node: Any, max_depth: int, depth: int = 1) -> None:
+    """Refuse deep nesting and non-finite numbers; stringify non-string keys (YAML ``200: ok``).
+
+    Recursive on purpose: recursion stops at ``max_depth``, and plain calls beat an explicit stack
+    on the tiny trees of typical replies (this runs on every parse).
+    """
+    if isinstance(node, dict):
+        if depth > max_depth:
+            raise _Unusable(f"nesting deeper than {max_depth} levels")
+        for key in node:
+            if type(key) is not str:
+                fixed = {_key(k): v for k, v in node.items()}
+                node.clear()
+                node.update(fixed)
+                break
+        children: Any = node.values()
+    elif isinstance(node, list):
+        if depth > max_depth:
+            raise _Unusable(f"nesting deeper than {max_depth} levels")
+        children = node
+    elif isinstance(node, float):
+        if not math.isfinite(node):
+            raise _Unusable("a non-finite number (NaN or Infinity)")
+        return
+    elif isinstance(node, _PLAIN):
+        return
+    else:
+        raise _Unusable(f"a value of unsupported type {type(node).__name__}")
+    for child in children:
+        if type(child) not in _PLAIN:
+            _check(child, max_depth, depth + 1)
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, (dict, list)):
+        raise _Unusable("a mapping key that is itself a mapping or list")
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+# strict=False: models put raw newlines in strings. One decoder, built once: json.loads with options
+# builds a new decoder per call, which costs more than parsing a typical reply.
+_DECODER = json.JSONDecoder(strict=False)
+
+
+def _loads_json(text: str) -> Any:
+    return _DECODER.decode(text)
+
+
+# ------------------------------------------------------------------------------------------ readers
+
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_YAML_START = re.compile(r"^[ \t]*[\"']?(?:function|name|tool)[\"']?[ \t]*:", re.MULTILINE)
+_YAML_KEY_LINE = re.compile(r"^[\w\"'.-]+[ \t]*:")
+_MAX_RAW_DECODES = 8
+
+
+def _read_block(block: str) -> Iterator[Any]:
+    """Readings of one fenced block: JSON, then YAML."""
+    stripped = block.strip()
+    if not stripped:
+        return
+    if stripped[0] in "{[":
+        try:
+            yield _loads_json(stripped)
+            return
+        except ValueError:
+            pass
+    try:
+        doc = load_yaml(stripped)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return
+    if isinstance(doc, (dict, list)):
+        yield doc
+
+
+def _embedded_json(text: str) -> Iterator[Any]:
+    """JSON objects embedded in prose, in order of appearance."""
+    pos = text.find("{")
+    tries = 0
+    while pos != -1 and tries < _MAX_RAW_DECODES:
+        tries += 1
+        try:
+            doc, end = _DECODER.raw_decode(text, pos)
+        except ValueError:
+            pos = text.find("{", pos + 1)
+            continue
+        yield doc
+        pos = text.find("{", end)
+
+
+def _embedded_yaml(text: str) -> Iterator[Any]:
+    """A YAML mapping starting at a ``function:`` line and ending where prose resumes."""
+    match = _YAML_START.search(text)
+    if match is None:
+        return
+    start = text.rfind("\n", 0, match.start()) + 1
+    kept: list[str] = []
+    for line in text[start:].splitlines():
+        if line.startswith("```"):
+            break
+        if kept and line and not line[0].isspace() and not _YAML_KEY_LINE.match(line):
+            break
+        kept.append(line)
+    yield from _read_block("\n".join(kept))
+
+
+def _repaired(text: str) -> Iterator[Any]:
+    start = min((i for i in (text.find("{"), text.find("[")) if i != -1), default=-1)
+    if start == -1:
+        return
+    body = text[start:]
+    if "\\_" in body:  # escaped underscores (send\_message) are a markdown habit, not JSON
+        try:
+            yield _loads_json(body.replace("\\_", "_"))
+            return
+        except ValueError:
+            body = body.replace("\\_", "_")
+    try:
+        doc = json_repair.loads(body, skip_json_loads=True)
+    except (ValueError, RecursionError, TypeError, IndexError, KeyError):
+        return
+    if isinstance(doc, (dict, list)) and doc:
+        yield doc
+
+
+def whole_json(text: str, limits: ParseLimits) -> Any:
+    """The reply as one clean JSON object or list, or ``None``: the fast path, with every check.
+
+    Callers fall back to :func:`iter_documents` (with ``skip_whole=True``) when this gives ``None``
+    or its document does not validate.
+    """
+    if type(text) is not str or len(text) * 4 > limits.max_chars:
+        return None  # long or odd replies take the careful path, which measures bytes exactly
+    stripped = text.strip()
+    if stripped[:1] not in ("{", "["):
+        return None
+    try:
+        doc = _DECODER.decode(stripped)
+        _check(doc, limits.max_depth)
+    except (ValueError, RecursionError, _Unusable):
+        return None
+    return doc
+
+
+def iter_documents(
+    text: str, limits: ParseLimits = ParseLimits(), *, skip_whole: bool = False
+) -> Iterator[Any]:
+    """Yield every JSON/YAML document found in ``text``, cheapest and most likely first.
+
+    Raises:
+        OutputParseError: when the reply is over the size limit, or (lazily) when a document
+            breaks a limit and no other candidate exists.
+    """
+    if not isinstance(text, str):
+        raise OutputParseError(f"a reply must be text, got {type(text).__name__}", repr(text)[:200])
+    if len(text) > limits.max_chars or (
+        len(text) * 4 > limits.max_chars and len(text.encode("utf-8", "surrogatepass")) > limits.max_chars
+    ):
+        raise OutputParseError(f"reply is larger than the {limits.max_chars}-byte limit", text)
+    seen = 0
+    problem: str | None = None
+    readers = (_fenced, _embedded_json, _embedded_yaml, _repaired)
+    for reader in readers if skip_whole else (_whole, *readers):
+        try:
+            for doc in reader(text):
+                seen += 1
+                if seen > limits.max_candidates:
+                    return
+                try:
+                    _check(doc, limits.max_depth)
+                except _Unusable as exc:
+                    problem = problem or str(exc)
+                    continue
+                yield doc
+        except RecursionError:
+            problem = problem or f"nesting deeper than {limits.max_depth} levels"
+    if problem is not None:
+        raise OutputParseError(f"the reply's call is unusable: {problem}", text)
+
+
+def _whole(text: str) -> Iterator[Any]:
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            yield _loads_json(stripped)
+        except ValueError:
+            return
+
+
+def _fenced(text: str) -> Iterator[Any]:
+    if "```" not in text:
+        return
+    for match in _FENCE.finditer(text):
+        yield from _read_block(match.group(2))
+
+
+# ---------------------------------------------------------------------------------------- call shape
+
+_NAME_KEYS = ("function", "name", "tool", "function_name", "tool_name")
+_ARG_KEYS = ("params", "parameters", "arguments", "args", "input", "inputs")
+
+
+def iter_raw_calls(doc: Any) -> Iterator[RawCall]:
+    """Yield the calls a parsed document describes (a list yields each of its calls)."""
+    if isinstance(doc, list):
+        for item in doc[:64]:
+            if isinstance(item, dict):
+                yield from _calls_in(item, 0)
+    elif isinstance(doc, dict):
+        yield from _calls_in(doc, 0)
+
+
+def _calls_in(doc: dict[str, Any], depth: int) -> Iterator[RawCall]:
+    name: Any = None
+    for key in _NAME_KEYS:
+        if key in doc:
+            name = doc[key]
+            break
+    if isinstance(name, dict) and depth < 2:
+        # {"function": {"name": ..., "arguments": ...}} (OpenAI shape, or an extra wrapper).
+        inner = dict(name)
+        for key in _ARG_KEYS:
+            if key in doc and not any(k in inner for k in _ARG_KEYS):
+                inner[key] = doc[key]
+        yield from _calls_in(inner, depth + 1)
+        return
+    if isinstance(doc.get("tool_calls"), list) and depth < 2:
+        for item in doc["tool_calls"][:64]:
+            if isinstance(item, dict):
+                yield from _calls_in(item, depth + 1)
+        return
+    if not isinstance(name, str) or not name.strip():
+        return
+    arguments: Any = {}
+    for key in _ARG_KEYS:
+        if key in doc:
+            arguments = doc[key]
+            break
+    if arguments is None:
+        arguments = {}
+    elif isinstance(arguments, str) and arguments.lstrip().startswith("{"):
+        try:  # OpenAI sends arguments as a JSON string
+            arguments = _loads_json(arguments)
+        except (ValueError, RecursionError):
+            pass
+    yield RawCall(_clean_name(name), arguments)
+
+
+def _clean_name(name: str) -> str:
+    name = name.strip().replace("\\_", "_")
+    return name[:-2] if name.endswith("()") else name
+
+
+# ------------------------------------------------------------------------------------------ stopping
+
+
+def end_of_first_call(text: str) -> int | None:
+    """Index just past the first complete call in ``text`` generated so far, else ``None``.
+
+    A JSON call ends at the brace that closes its first ``{``; a fenced block ends at its closing
+    fence. Used as a stop detector so generation ends with the call, not at ``max_new_tokens``.
+    """
+    fence = text.find("```")
+    brace = text.find("{")
+    if fence != -1 and (brace == -1 or fence < brace):
+        body_start = text.find("\n", fence)
+        if body_start == -1:
+            return None
+        close = text.find("```", body_start)
+        if close != -1:
+            return close + 3
+        if brace == -1:
+            return None
+    if brace == -1:
+        return None
+    depth = 0
+    in_string = False
+    escaped = False
+    for index in range(brace, len(text)):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return None

@@ -1,0 +1,511 @@
+"""Tools and ToolSets: register functions, render the prompt, parse replies into calls, dispatch.
+
+A :class:`ToolSet` is the registry every other part of funcroute works from::
+
+    tools = ToolSet()
+
+    @tools.tool
+    def file_analytics(action: str, filters: Filters) -> str:
+        "This tool performs various operations on a text file."
+
+    call = tools.parse(reply)   # -> Call, validated
+    tools.dispatch(call)        # -> the handler's result
+
+Reads (prompt, parse, dispatch) are thread-safe and lock-free; registration takes a lock and
+invalidates the rendering caches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import functools
+import hashlib
+import inspect
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, overload
+
+from funcroute._signature import analyse_function
+from funcroute._validators import ArgumentValidator, InvalidArguments, PydanticValidator, Validated
+from funcroute.exceptions import (
+    CallValidationError,
+    HandlerError,
+    HandlerNotBoundError,
+    ModelOutputError,
+    OutputParseError,
+    ToolDefinitionError,
+    UnknownFunctionError,
+    UsageError,
+    ValidationProblem,
+)
+from funcroute.parsing import ParseLimits, iter_documents, iter_raw_calls, whole_json
+from funcroute.prompts.selection import Format, render_tool, selection_prompt
+
+__all__ = ["Call", "Tool", "ToolSet"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_NAME = re.compile(r"^[A-Za-z_][\w.\-]{0,127}$")
+
+
+@dataclass(frozen=True, eq=False)
+class Tool:
+    """One callable tool.
+
+    Attributes:
+        name: the name the model calls it by.
+        description: one paragraph shown to the model.
+        schema: JSON Schema of the arguments object (``$ref``-free).
+        handler: the function that runs the call; ``None`` for tools loaded from data unbound.
+        validator: turns raw arguments into validated ones (pydantic or jsonschema based).
+        source: where the tool came from (a qualified name or a spec path), for error messages.
+    """
+
+    name: str
+    description: str
+    schema: dict[str, Any]
+    handler: Callable[..., Any] | None = None
+    validator: ArgumentValidator | None = field(default=None, repr=False)
+    source: str = ""
+
+    @functools.cached_property
+    def parameters(self) -> frozenset[str]:
+        """Names of the top-level parameters."""
+        return frozenset(self.schema.get("properties") or ())
+
+    @functools.cached_property
+    def is_async(self) -> bool:
+        """Whether the handler is a coroutine function."""
+        return self.handler is not None and inspect.iscoroutinefunction(self.handler)
+
+    @classmethod
+    def from_function(
+        cls, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None
+    ) -> Tool:
+        """Build a tool from a type-hinted function (see :mod:`funcroute._signature`)."""
+        qualname = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+        tool_name: str = name or str(getattr(fn, "__name__", ""))
+        if not _NAME.match(tool_name or ""):
+            raise ToolDefinitionError(qualname, [f"tool name {tool_name!r} is not a valid identifier"])
+        signature = analyse_function(fn, qualname=qualname)
+        return cls(
+            name=tool_name,
+            description=" ".join((description or signature.description).split()),
+            schema=signature.schema,
+            handler=fn,
+            validator=PydanticValidator(signature),
+            source=qualname,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Call:
+    """A validated function call.
+
+    Attributes:
+        function: the tool's name.
+        arguments: validated, JSON-compatible arguments (only those the model gave; defaults apply
+            at dispatch).
+        reply: the raw model reply the call was read from ("" when built by hand).
+    """
+
+    function: str
+    arguments: dict[str, Any]
+    reply: str = field(default="", repr=False)
+    _tool: Tool | None = field(default=None, repr=False)
+    _validated: Validated | None = field(default=None, repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Call):
+            return NotImplemented
+        return self.function == other.function and self.arguments == other.arguments
+
+    def __hash__(self) -> int:
+        return hash((self.function, json.dumps(self.arguments, sort_keys=True, default=str)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The call in the Airoboros reply shape: ``{"function": ..., "params": {...}}``."""
+        return {"function": self.function, "params": self.arguments}
+
+
+class ToolSet:
+    """A registry of tools with prompt rendering, reply parsing, validation and dispatch.
+
+    Args:
+        tools: tools (or type-hinted functions) to register.
+        extra: what to do with parameters a tool does not have: ``"forbid"`` (a validation error)
+            or ``"ignore"`` (dropped silently).
+        limits: size/depth limits applied to every reply.
+    """
+
+    def __init__(
+        self,
+        tools: Iterable[Tool | Callable[..., Any]] = (),
+        *,
+        extra: Literal["forbid", "ignore"] = "forbid",
+        limits: ParseLimits | None = None,
+    ) -> None:
+        if extra not in ("forbid", "ignore"):
+            raise UsageError(f"extra must be 'forbid' or 'ignore', got {extra!r}")
+        self.extra = extra
+        self.limits = limits or ParseLimits()
+        self._tools: dict[str, Tool] = {}
+        self._lock = threading.Lock()
+        self._blocks: dict[tuple[str, bool], str] = {}
+        self._joined: dict[bool, str] = {}
+        self._derived: dict[str, Any] = {}
+        for item in tools:
+            self.add(item if isinstance(item, Tool) else Tool.from_function(item))
+
+    # ----------------------------------------------------------------------------- registration
+
+    @overload
+    def tool(self, fn: F, /) -> F: ...
+
+    @overload
+    def tool(self, *, name: str | None = None, description: str | None = None) -> Callable[[F], F]: ...
+
+    def tool(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> Any:
+        """Register a function as a tool; usable as ``@tools.tool`` or ``@tools.tool(name=...)``.
+
+        The function is returned unchanged.
+        """
+
+        def register(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_function(func, name=name, description=description)
+            return func
+
+        return register(fn) if fn is not None else register
+
+    def add_function(
+        self, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None
+    ) -> Tool:
+        """Register ``fn`` as a tool and return it."""
+        return self.add(Tool.from_function(fn, name=name, description=description))
+
+    def add(self, tool: Tool) -> Tool:
+        """Register a prepared :class:`Tool`; duplicate names are an error."""
+        with self._lock:
+            if tool.name in self._tools:
+                existing = self._tools[tool.name].source or "another tool"
+                raise ToolDefinitionError(
+                    tool.source or tool.name,
+                    [f"a tool named {tool.name!r} is already registered ({existing})"],
+                )
+            self._tools[tool.name] = tool
+            self._joined.clear()
+            self._derived.clear()
+        return tool
+
+    # -------------------------------------------------------------------------------- container
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(list(self._tools.values()))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __getitem__(self, name: str) -> Tool:
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise KeyError(f"no tool named {name!r}") from None
+
+    def __repr__(self) -> str:
+        return f"ToolSet({', '.join(self._tools)})"
+
+    @property
+    def names(self) -> list[str]:
+        """Tool names in registration order."""
+        return list(self._tools)
+
+    def subset(self, names: Iterable[str]) -> ToolSet:
+        """A new ToolSet holding only ``names`` (same tools, same settings)."""
+        chosen = ToolSet(extra=self.extra, limits=self.limits)
+        for name in names:
+            chosen.add(self[name])
+        return chosen
+
+    # ----------------------------------------------------------------------------------- prompt
+
+    def render_tools(self, names: Sequence[str] | None = None, *, show_types: bool = False) -> str:
+        """The ``Available functions:`` block for all tools (cached) or for ``names`` in that order."""
+        if names is None:
+            joined = self._joined.get(show_types)
+            if joined is None:
+                joined = "\n".join(self._block(t, show_types) for t in list(self._tools.values()))
+                self._joined[show_types] = joined
+            return joined
+        return "\n".join(self._block(self[n], show_types) for n in names)
+
+    def _block(self, tool: Tool, show_types: bool) -> str:
+        key = (tool.name, show_types)
+        block = self._blocks.get(key)
+        if block is None:
+            block = render_tool(tool.name, tool.description, tool.schema, show_types=show_types)
+            self._blocks[key] = block
+        return block
+
+    def prompt(
+        self,
+        user_input: str,
+        format: Format = "json",
+        *,
+        tools: Sequence[str] | None = None,
+        show_types: bool = False,
+    ) -> str:
+        """The bare Airoboros function-selection prompt (no chat template).
+
+        Args:
+            user_input: the user's command.
+            format: ask for a ``"json"`` or ``"yaml"`` reply.
+            tools: render only these tools, in this order (the validator still knows all tools).
+            show_types: append type notes to parameter lines.
+        """
+        if not self._tools:
+            raise UsageError("the ToolSet is empty: register at least one tool before rendering a prompt")
+        return selection_prompt(user_input, [self.render_tools(tools, show_types=show_types)], format)
+
+    # ------------------------------------------------------------------------ parse and validate
+
+    def parse(self, reply: str) -> Call:
+        """Read the first valid call from a model reply.
+
+        Raises:
+            OutputParseError: no call could be read.
+            UnknownFunctionError: the best candidate names an unknown function.
+            CallValidationError: the best candidate's arguments are invalid.
+        """
+        best: ModelOutputError | None = None
+        found_documents = False
+        fast = whole_json(reply, self.limits)
+        if fast is not None:
+            found_documents = True
+            for raw in iter_raw_calls(fast):
+                try:
+                    return self.validate(raw.name, raw.arguments, reply)
+                except ModelOutputError as exc:
+                    best = _more_telling(best, exc)
+        for doc in iter_documents(reply, self.limits, skip_whole=fast is not None):
+            found_documents = True
+            for raw in iter_raw_calls(doc):
+                try:
+                    return self.validate(raw.name, raw.arguments, reply)
+                except ModelOutputError as exc:
+                    best = _more_telling(best, exc)
+        if best is not None:
+            raise best
+        if found_documents:
+            raise OutputParseError(
+                'the reply holds JSON/YAML but no call: expected {"function": ..., "params": {...}}', reply
+            )
+        raise OutputParseError("the reply holds no JSON or YAML function call", reply)
+
+    def parse_many(self, reply: str) -> list[Call]:
+        """Read every call from a reply holding a list of calls (or one call).
+
+        The first document with at least one call is used; all its calls must validate.
+        """
+        for doc in iter_documents(reply, self.limits):
+            raws = list(iter_raw_calls(doc))
+            if raws:
+                return [self.validate(raw.name, raw.arguments, reply) for raw in raws]
+        raise OutputParseError("the reply holds no JSON or YAML function call", reply)
+
+    def validate(self, function: str, arguments: Any, reply: str = "") -> Call:
+        """Validate a call given as a name and an arguments mapping."""
+        tool = self._tools.get(function)
+        if tool is None:
+            raise UnknownFunctionError(function, self.names, self._closest(function), reply)
+        if not isinstance(arguments, Mapping):
+            problem = ValidationProblem(
+                "", f"arguments must be a mapping, got {type(arguments).__name__}", "type"
+            )
+            raise CallValidationError(function, arguments, [problem], reply)
+        problems: list[ValidationProblem] = []
+        unknown = arguments.keys() - tool.parameters
+        if unknown:
+            if self.extra == "forbid":
+                problems.extend(
+                    ValidationProblem(str(k), "unexpected parameter", "extra_forbidden")
+                    for k in sorted(unknown)
+                )
+            arguments = {k: v for k, v in arguments.items() if k not in unknown}
+        validator = tool.validator
+        if validator is None:
+            raise UsageError(f"tool {function!r} has no validator")
+        try:
+            validated = validator(arguments if isinstance(arguments, dict) else dict(arguments))
+        except InvalidArguments as exc:
+            problems.extend(exc.problems)
+            raise CallValidationError(function, arguments, problems, reply) from None
+        if problems:
+            raise CallValidationError(function, arguments, problems, reply)
+        return Call(function, validated.arguments, reply, tool, validated)
+
+    def _closest(self, name: str) -> str | None:
+        lowered = {n.lower().replace(".", "_"): n for n in self._tools}
+        key = name.lower().replace(".", "_")
+        if key in lowered:
+            return lowered[key]
+        matches = difflib.get_close_matches(name, self.names, n=1, cutoff=0.6)
+        return matches[0] if matches else None
+
+    # --------------------------------------------------------------------------------- dispatch
+
+    def _prepare(self, call: Call) -> tuple[Tool, Validated, Call]:
+        tool = self._tools.get(call.function)
+        if tool is None or call._tool is not tool or call._validated is None:
+            # A call built by hand, or validated by another ToolSet: validate it here first.
+            call = self.validate(call.function, call.arguments, call.reply)
+            tool = self._tools[call.function]
+        assert call._validated is not None
+        if tool.handler is None:
+            raise HandlerNotBoundError(
+                f"tool {tool.name!r} has no handler (loaded from data without one); it can validate "
+                "calls but not run them",
+                call,
+            )
+        return tool, call._validated, call
+
+    def dispatch(self, call: Call) -> Any:
+        """Run the call's handler with typed arguments and return its result.
+
+        Async handlers are run to completion with ``asyncio.run`` (use :meth:`adispatch` inside an
+        event loop). Handler exceptions surface as :class:`HandlerError` with the call attached.
+        """
+        tool, validated, call = self._prepare(call)
+        assert tool.handler is not None
+        if tool.is_async:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return asyncio.run(self.adispatch(call))
+            raise UsageError(
+                f"tool {tool.name!r} is async: use 'await tools.adispatch(call)' inside an event loop"
+            )
+        try:
+            return tool.handler(*validated.args, **validated.kwargs)
+        except Exception as exc:
+            raise HandlerError(f"tool {tool.name!r} raised {type(exc).__name__}: {exc}", call) from exc
+
+    async def adispatch(self, call: Call) -> Any:
+        """Async twin of :meth:`dispatch`; sync handlers run in a worker thread."""
+        tool, validated, call = self._prepare(call)
+        handler = tool.handler
+        assert handler is not None
+        try:
+            if tool.is_async:
+                return await handler(*validated.args, **validated.kwargs)
+            return await asyncio.to_thread(handler, *validated.args, **validated.kwargs)
+        except Exception as exc:
+            raise HandlerError(f"tool {tool.name!r} raised {type(exc).__name__}: {exc}", call) from exc
+
+    # ---------------------------------------------------------------------------------- schemas
+
+    def json_schema(self) -> dict[str, Any]:
+        """JSON Schema of a valid reply for this ToolSet.
+
+        A union over tools of ``{"function": <const name>, "params": <that tool's arguments schema>}``.
+        """
+        cached = self._derived.get("json_schema")
+        if cached is None:
+            variants = []
+            for tool in list(self._tools.values()):
+                params = dict(tool.schema)
+                params.setdefault("type", "object")
+                if self.extra == "forbid":
+                    params["additionalProperties"] = False
+                variants.append(
+                    {
+                        "type": "object",
+                        "properties": {"function": {"const": tool.name}, "params": params},
+                        "required": ["function", "params"],
+                        "additionalProperties": False,
+                    }
+                )
+            cached = {"$schema": "https://json-schema.org/draft/2020-12/schema", "anyOf": variants}
+            self._derived["json_schema"] = cached
+        copied: dict[str, Any] = json.loads(json.dumps(cached))  # a copy callers may mutate
+        return copied
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of everything the model sees or the grammar depends on (names, texts, schemas)."""
+        cached = self._derived.get("fingerprint")
+        if cached is None:
+            payload = [(t.name, t.description, t.schema) for t in list(self._tools.values())]
+            text = json.dumps([payload, self.extra], sort_keys=True, default=str)
+            cached = hashlib.sha256(text.encode()).hexdigest()[:32]
+            self._derived["fingerprint"] = cached
+        return str(cached)
+
+    # ------------------------------------------------------------------------------ from data
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, bind_handlers: bool = True, **options: Any) -> ToolSet:
+        """Load tools from a YAML/JSON tool file (see ``schemas/toolset.schema.json``).
+
+        Handlers named as ``package.module:function`` are imported when ``bind_handlers`` is true:
+        a tool file is trusted like code. Pass ``bind_handlers=False`` for files from elsewhere.
+        """
+        from funcroute import _specs
+
+        return cls(_specs.tools_from_file(Path(path), bind_handlers=bind_handlers), **options)
+
+    @classmethod
+    def from_openai(cls, specs: Iterable[Mapping[str, Any]], **options: Any) -> ToolSet:
+        """Import OpenAI-style tool specs (``{"type": "function", "function": {...}}``), unbound."""
+        from funcroute import _specs
+
+        return cls(_specs.tools_from_openai(specs), **options)
+
+    @classmethod
+    def from_bfcl(cls, function_docs: Iterable[Mapping[str, Any]], **options: Any) -> ToolSet:
+        """Import BFCL function docs (an entry's ``"function"`` list), unbound."""
+        from funcroute import _specs
+
+        return cls(_specs.tools_from_bfcl(function_docs), **options)
+
+    def openai_tools(self) -> list[dict[str, Any]]:
+        """Export every tool as an OpenAI-style tool spec."""
+        from funcroute import _specs
+
+        return [_specs.tool_to_openai(t) for t in list(self._tools.values())]
+
+    def bind(self, name: str, handler: Callable[..., Any]) -> None:
+        """Attach a handler to a tool loaded from data (replacing any existing one)."""
+        with self._lock:
+            tool = self[name]
+            bound = Tool(tool.name, tool.description, tool.schema, handler, tool.validator, tool.source)
+            self._tools[name] = bound
+            self._derived.clear()
+
+
+def _rank(error: ModelOutputError) -> int:
+    if isinstance(error, CallValidationError):
+        return 3
+    if isinstance(error, UnknownFunctionError):
+        return 2
+    return 1
+
+
+def _more_telling(current: ModelOutputError | None, new: ModelOutputError) -> ModelOutputError:
+    """Keep the first error of the most specific kind: it tells the model most about its mistake."""
+    if current is None or _rank(new) > _rank(current):
+        return new
+    return current
