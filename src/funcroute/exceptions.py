@@ -91,10 +91,12 @@ class ModelOutputError(FuncRouteError):
 
     Attributes:
         reply: the raw reply text, exactly as received.
+        attempts: when raised by a router after its retries ran out, every attempt it made.
     """
 
     def __init__(self, message: str, reply: str) -> None:
         self.reply = reply
+        self.attempts: list[Any] = []
         super().__init__(message)
 
     @property
@@ -174,6 +176,7 @@ class DispatchError(FuncRouteError):
 
     def __init__(self, message: str, call: Call) -> None:
         self.call = call
+        self.attempts: list[Any] = []
         super().__init__(message)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "ParseLimits",
     "RawCall",
     "end_of_first_call",
+    "end_of_first_yaml_call",
     "iter_documents",
     "iter_raw_calls",
     "load_yaml",
@@ -359,6 +360,20 @@ def _clean_name(name: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ stopping
+
+
+def end_of_first_yaml_call(text: str) -> int | None:
+    """Like :func:`end_of_first_call` for YAML replies: a closing fence, or a blank line after keys."""
+    fence = text.find("```")
+    if fence != -1:
+        body_start = text.find("\n", fence)
+        close = text.find("```", body_start) if body_start != -1 else -1
+        return close + 3 if close != -1 else None
+    match = _YAML_START.search(text)
+    if match is None:
+        return None
+    blank = text.find("\n\n", match.end())
+    return blank if blank != -1 else None
 
 
 def end_of_first_call(text: str) -> int | None:

@@ -417,7 +417,7 @@ class ToolSet:
 
     # ---------------------------------------------------------------------------------- schemas
 
-    def json_schema(self) -> dict[str, Any]:
+    def json_schema(self, *, copy: bool = True) -> dict[str, Any]:
         """JSON Schema of a valid reply for this ToolSet.
 
         A union over tools of ``{"function": <const name>, "params": <that tool's arguments schema>}``.
@@ -440,7 +440,9 @@ class ToolSet:
                 )
             cached = {"$schema": "https://json-schema.org/draft/2020-12/schema", "anyOf": variants}
             self._derived["json_schema"] = cached
-        copied: dict[str, Any] = json.loads(json.dumps(cached))  # a copy callers may mutate
+        if not copy:
+            return cached  # type: ignore[no-any-return]  # shared: callers must not mutate it
+        copied: dict[str, Any] = json.loads(json.dumps(cached))
         return copied
 
     @property

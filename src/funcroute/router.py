@@ -1,0 +1,380 @@
+"""The Router: command in, validated call (and its result) out.
+
+One route is: render the selection prompt inside the chat template → ask the backend → parse and
+validate the reply → on a model mistake, show the model its reply and the exact errors and ask
+again (up to ``max_retries``) → dispatch the validated call. Every attempt is recorded.
+
+Handler exceptions are not retried: a model cannot fix a bug in a tool.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from funcroute.backends.base import Backend, Completion, Request
+from funcroute.exceptions import BackendError, DispatchError, FuncRouteError, ModelOutputError, UsageError
+from funcroute.parsing import end_of_first_call, end_of_first_yaml_call
+from funcroute.prompts.selection import Format
+from funcroute.prompts.templates import ChatTemplate, get_template
+from funcroute.tools import Call, ToolSet
+
+__all__ = ["Attempt", "RouteResult", "Router"]
+
+_REPAIR = (
+    "Your previous response was not a valid function call.\n{error}\n\n"
+    "Respond again with only the corrected function call in {fmt} format."
+)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One round trip to the model.
+
+    Attributes:
+        prompt: the full prompt sent (template included).
+        reply: the model's reply text.
+        error: the parse/validation error, or ``None`` when the reply was a valid call.
+        completion: the backend's raw answer (token counts, finish reason).
+        generate_s: seconds spent in the backend.
+        parse_s: seconds spent parsing and validating.
+    """
+
+    prompt: str
+    reply: str
+    error: ModelOutputError | None
+    completion: Completion
+    generate_s: float
+    parse_s: float
+
+
+@dataclass
+class RouteResult:
+    """The outcome of routing one command.
+
+    Attributes:
+        command: the user's command.
+        call: the validated call (``None`` if routing failed).
+        value: the handler's result (``None`` when not dispatched).
+        attempts: every model round trip, in order.
+        dispatched: whether the handler ran.
+        dispatch_s: seconds the handler took.
+        error: the error, for results of :meth:`Router.route_many` that failed.
+    """
+
+    command: str
+    call: Call | None = None
+    value: Any = None
+    attempts: list[Attempt] = field(default_factory=list)
+    dispatched: bool = False
+    dispatch_s: float = 0.0
+    error: FuncRouteError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the command was routed (and dispatched, if asked) without error."""
+        return self.error is None and self.call is not None
+
+    @property
+    def replies(self) -> list[str]:
+        """The model's replies, one per attempt."""
+        return [a.reply for a in self.attempts]
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds spent generating, parsing and dispatching, and their total."""
+        generate = sum(a.generate_s for a in self.attempts)
+        parse = sum(a.parse_s for a in self.attempts)
+        return {
+            "generate_s": generate,
+            "parse_s": parse,
+            "dispatch_s": self.dispatch_s,
+            "total_s": generate + parse + self.dispatch_s,
+        }
+
+
+@dataclass
+class _Conversation:
+    """The state of one command's repair loop."""
+
+    command: str
+    user_turn: str  # what the next request says: the selection prompt, then repair feedback
+    history: list[tuple[str, str]] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    call: Call | None = None
+    error: ModelOutputError | None = None
+
+
+class Router:
+    """Route natural-language commands to validated calls of a ToolSet's functions.
+
+    Args:
+        tools: the tools the model may call.
+        backend: the model; ``None`` selects the offline semantic backend.
+        format: ask the model for ``"json"`` or ``"yaml"`` replies.
+        template: chat template name or object (see :mod:`funcroute.prompts.templates`).
+        max_retries: repair turns after the first attempt.
+        max_new_tokens: generation budget per attempt.
+        constrained: send the call JSON Schema with each request so backends that support it
+            constrain decoding to valid calls.
+        show_types: append type notes to parameter lines in the prompt.
+        tool_selector: optional function choosing which tool names to show the model for a command
+            (tool retrieval for large catalogs); the validator still knows every tool.
+    """
+
+    def __init__(
+        self,
+        tools: ToolSet,
+        backend: Backend | None = None,
+        *,
+        format: Format = "json",
+        template: str | ChatTemplate = "airoboros-2",
+        max_retries: int = 2,
+        max_new_tokens: int = 256,
+        constrained: bool = False,
+        show_types: bool = False,
+        tool_selector: Callable[[str], Sequence[str]] | None = None,
+    ) -> None:
+        if not isinstance(tools, ToolSet):
+            raise UsageError(f"Router needs a ToolSet, got {type(tools).__name__}")
+        if format not in ("json", "yaml"):
+            raise UsageError(f"format must be 'json' or 'yaml', got {format!r}")
+        if max_retries < 0:
+            raise UsageError(f"max_retries must be >= 0, got {max_retries}")
+        self.tools = tools
+        self.backend = backend if backend is not None else _default_backend()
+        self.format: Format = format
+        self.template = get_template(template)
+        self.max_retries = max_retries
+        self.max_new_tokens = max_new_tokens
+        self.constrained = constrained
+        self.show_types = show_types
+        self.tool_selector = tool_selector
+
+    # ---------------------------------------------------------------------------------- requests
+
+    def _start(self, command: str) -> _Conversation:
+        if not isinstance(command, str) or not command.strip():
+            raise UsageError("a command must be non-empty text")
+        names = self.tool_selector(command) if self.tool_selector is not None else None
+        body = self.tools.prompt(command, self.format, tools=names, show_types=self.show_types)
+        return _Conversation(command, body)
+
+    def _request(self, conv: _Conversation) -> Request:
+        return Request(
+            prompt=self.template.render(conv.user_turn, conv.history),
+            stop=self.template.stop,
+            max_new_tokens=self.max_new_tokens,
+            stop_when=end_of_first_call if self.format == "json" else end_of_first_yaml_call,
+            tools=self.tools,
+            user_input=conv.command,
+            format=self.format,
+            schema=self.tools.json_schema(copy=False) if self.constrained else None,
+            kind="call",
+        )
+
+    def _absorb(
+        self, conv: _Conversation, request: Request, completion: Completion, generate_s: float
+    ) -> None:
+        """Parse one reply into the conversation; on a model mistake, queue a repair turn."""
+        start = time.perf_counter()
+        error: ModelOutputError | None = None
+        try:
+            conv.call = self.tools.parse(completion.text)
+        except ModelOutputError as exc:
+            error = exc
+        parse_s = time.perf_counter() - start
+        conv.attempts.append(Attempt(request.prompt, completion.text, error, completion, generate_s, parse_s))
+        if error is not None:
+            conv.history.append((conv.user_turn, completion.text))
+            conv.user_turn = _REPAIR.format(error=error.feedback, fmt=self.format.upper())
+            conv.error = error
+
+    def _done(self, conv: _Conversation) -> bool:
+        return conv.call is not None or len(conv.attempts) > self.max_retries
+
+    def _finish(self, conv: _Conversation) -> Call:
+        if conv.call is not None:
+            return conv.call
+        assert conv.error is not None
+        conv.error.attempts = list(conv.attempts)
+        raise conv.error
+
+    # ------------------------------------------------------------------------------------- sync
+
+    def select(self, command: str) -> Call:
+        """Choose and validate a call for ``command`` without running it."""
+        return self._select(command)[0]
+
+    def _select(self, command: str) -> tuple[Call, list[Attempt]]:
+        conv = self._start(command)
+        while not self._done(conv):
+            request = self._request(conv)
+            start = time.perf_counter()
+            completion = self.backend.complete(request)
+            self._absorb(conv, request, completion, time.perf_counter() - start)
+        return self._finish(conv), conv.attempts
+
+    def route(self, command: str, *, dry_run: bool = False) -> RouteResult:
+        """Select a call for ``command`` and run it (unless ``dry_run``).
+
+        Raises:
+            ModelOutputError: retries ran out; ``.attempts`` holds every attempt.
+            HandlerError: the handler raised; ``.call`` and ``.attempts`` are attached.
+        """
+        call, attempts = self._select(command)
+        result = RouteResult(command, call, attempts=attempts)
+        if not dry_run:
+            self._dispatch(result)
+        return result
+
+    def _dispatch(self, result: RouteResult) -> None:
+        assert result.call is not None
+        start = time.perf_counter()
+        try:
+            result.value = self.tools.dispatch(result.call)
+        except DispatchError as exc:
+            exc.attempts = list(result.attempts)
+            raise
+        finally:
+            result.dispatch_s = time.perf_counter() - start
+        result.dispatched = True
+
+    # ------------------------------------------------------------------------------------ async
+
+    async def aselect(self, command: str) -> Call:
+        """Async twin of :meth:`select`."""
+        return (await self._aselect(command))[0]
+
+    async def _aselect(self, command: str) -> tuple[Call, list[Attempt]]:
+        conv = self._start(command)
+        while not self._done(conv):
+            request = self._request(conv)
+            start = time.perf_counter()
+            completion = await self.backend.acomplete(request)
+            self._absorb(conv, request, completion, time.perf_counter() - start)
+        return self._finish(conv), conv.attempts
+
+    async def aroute(self, command: str, *, dry_run: bool = False) -> RouteResult:
+        """Async twin of :meth:`route`."""
+        call, attempts = await self._aselect(command)
+        result = RouteResult(command, call, attempts=attempts)
+        if not dry_run:
+            start = time.perf_counter()
+            try:
+                result.value = await self.tools.adispatch(call)
+            except DispatchError as exc:
+                exc.attempts = list(attempts)
+                raise
+            finally:
+                result.dispatch_s = time.perf_counter() - start
+            result.dispatched = True
+        return result
+
+    # ------------------------------------------------------------------------------------ batch
+
+    def route_many(
+        self,
+        commands: Iterable[str],
+        *,
+        dry_run: bool = False,
+        progress: bool | None = None,
+        on_result: Callable[[int, RouteResult], None] | None = None,
+    ) -> list[RouteResult]:
+        """Route many commands, batching model calls where the backend can batch.
+
+        Failures do not stop the batch: each result carries its own ``error``. Each round sends
+        every unfinished conversation to the backend at once, so repairs are batched too.
+
+        Args:
+            commands: the commands.
+            dry_run: validate only; do not run handlers.
+            progress: show a progress bar (default: only when stderr is a terminal).
+            on_result: called with ``(index, result)`` as each command finishes, for streaming
+                results to disk.
+        """
+        from tqdm import tqdm
+
+        commands = list(commands)
+        results: list[RouteResult | None] = [None] * len(commands)
+        live: dict[int, _Conversation] = {}
+        bar = tqdm(total=len(commands), disable=None if progress is None else not progress, unit="cmd")
+
+        def finish(index: int, result: RouteResult) -> None:
+            results[index] = result
+            bar.update(1)
+            if on_result is not None:
+                on_result(index, result)
+
+        try:
+            for index, command in enumerate(commands):
+                try:
+                    live[index] = self._start(command)
+                except FuncRouteError as exc:
+                    finish(index, RouteResult(str(command), error=exc))
+            while live:
+                order = list(live)
+                requests = [self._request(live[i]) for i in order]
+                start = time.perf_counter()
+                try:
+                    completions = self.backend.complete_many(requests)
+                except FuncRouteError as exc:
+                    completions = self._one_by_one(requests, exc)
+                if len(completions) != len(requests):
+                    raise BackendError(
+                        getattr(self.backend, "name", "backend"),
+                        f"returned {len(completions)} completions for {len(requests)} requests",
+                    )
+                elapsed = (time.perf_counter() - start) / max(len(requests), 1)
+                for index, request, completion in zip(order, requests, completions, strict=True):
+                    conv = live[index]
+                    if isinstance(completion, FuncRouteError):
+                        del live[index]
+                        finish(index, RouteResult(conv.command, attempts=conv.attempts, error=completion))
+                        continue
+                    self._absorb(conv, request, completion, elapsed)
+                    if self._done(conv):
+                        del live[index]
+                        finish(index, self._settle(conv, dry_run))
+        finally:
+            bar.close()
+        return [r for r in results if r is not None]
+
+    def _one_by_one(self, requests: Sequence[Request], batch_error: FuncRouteError) -> list[Any]:
+        """After a failed batch, retry each request alone so one bad request fails only itself."""
+        out: list[Any] = []
+        for request in requests:
+            try:
+                out.append(self.backend.complete(request))
+            except FuncRouteError as exc:
+                out.append(exc)
+        return out
+
+    def _settle(self, conv: _Conversation, dry_run: bool) -> RouteResult:
+        result = RouteResult(conv.command, conv.call, attempts=conv.attempts)
+        if conv.call is None:
+            assert conv.error is not None
+            conv.error.attempts = list(conv.attempts)
+            result.error = conv.error
+            return result
+        if not dry_run:
+            try:
+                self._dispatch(result)
+            except DispatchError as exc:
+                result.error = exc
+        return result
+
+
+def _default_backend() -> Backend:
+    """The offline semantic backend, used when no model is given."""
+    try:
+        from funcroute.backends.semantic import SemanticBackend  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise UsageError(
+            "no backend given and the offline semantic backend is unavailable; pass a backend "
+            f"(TransformersBackend, OpenAIBackend, ScriptedBackend...): {exc}"
+        ) from None
+    backend: Backend = SemanticBackend()
+    return backend
