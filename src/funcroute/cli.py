@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -75,6 +76,101 @@ def _cmd_tools(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _backend_from_args(args: argparse.Namespace) -> Any:
+    """The backend the flags name, or ``None`` for the router's offline default."""
+    if args.model and args.endpoint:
+        raise UsageError("give either --model or --endpoint, not both")
+    if args.endpoint:
+        if not args.model_name:
+            raise UsageError("--endpoint needs --model-name (the model's name on that server)")
+        from funcroute.backends.openai import OpenAIBackend
+
+        api_key = args.api_key or os.environ.get("FUNCROUTE_API_KEY")
+        return OpenAIBackend(args.endpoint, args.model_name, api_key=api_key, timeout=args.timeout)
+    if args.model:
+        if str(args.model).endswith(".gguf"):
+            from funcroute.backends.llamacpp import LlamaCppBackend
+
+            return LlamaCppBackend(args.model)
+        from funcroute.backends.transformers import TransformersBackend
+
+        return TransformersBackend(args.model)
+    return None
+
+
+def _router_from_args(args: argparse.Namespace) -> Any:
+    from funcroute.router import Router
+
+    if args.max_retries < 0 or args.max_new_tokens < 1:
+        raise UsageError("--max-retries must be >= 0 and --max-new-tokens >= 1")
+    return Router(
+        load_toolset(args.tools),
+        _backend_from_args(args),
+        format=args.format,
+        template=args.template,
+        max_retries=args.max_retries,
+        max_new_tokens=args.max_new_tokens,
+        constrained=args.constrained,
+    )
+
+
+def _cmd_route(args: argparse.Namespace) -> int:
+    from funcroute._batch import result_record
+
+    router = _router_from_args(args)
+    try:
+        result = router.route(args.command_text, dry_run=args.dry_run)
+    except ModelOutputError as exc:
+        tries = len(exc.attempts) or 1
+        print(f"funcroute: no valid call after {tries} attempt(s): {exc}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"ok": False, "error": str(exc), "replies": [a.reply for a in exc.attempts]}))
+        return EXIT_FAILED
+    if args.json:
+        _print_json(result_record(0, args.command_text, result, None))
+        return EXIT_OK
+    assert result.call is not None
+    print(f"call:   {result.call.function}({json.dumps(result.call.arguments, ensure_ascii=False)})")
+    if args.dry_run:
+        print("result: (dry run: not executed)")
+    else:
+        print(f"result: {result.value}")
+    return EXIT_OK
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from funcroute._batch import run_batch
+
+    router = _router_from_args(args)
+    summary = run_batch(
+        router,
+        Path(args.input),
+        Path(args.output),
+        resume=args.resume,
+        dry_run=args.dry_run,
+        chunk_size=args.batch_size,
+    )
+    print(
+        f"{summary.total} commands: {summary.ok} ok, {summary.failed} failed, {summary.skipped} already done",
+        file=sys.stderr,
+    )
+    return EXIT_OK if summary.failed == 0 else EXIT_FAILED
+
+
+def _model_options(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--model", help="local model: a transformers directory/hub id, or a .gguf file")
+    cmd.add_argument("--endpoint", help="OpenAI-compatible server base URL (llama.cpp, vLLM, TGI, Ollama...)")
+    cmd.add_argument("--model-name", help="model name on the server (with --endpoint)")
+    cmd.add_argument("--api-key", help="server API key (default: $FUNCROUTE_API_KEY)")
+    cmd.add_argument("--timeout", type=float, default=60.0, help="server timeout in seconds")
+    cmd.add_argument("--format", choices=("json", "yaml"), default="json")
+    cmd.add_argument("--template", default="airoboros-2", help="chat template name")
+    cmd.add_argument("--max-retries", type=int, default=2)
+    cmd.add_argument("--max-new-tokens", type=int, default=256)
+    cmd.add_argument("--constrained", action="store_true", help="constrain decoding to valid calls")
+    cmd.add_argument("--dry-run", action="store_true", help="validate and show the call; do not run it")
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from funcroute import _demo
 
@@ -115,6 +211,22 @@ def build_parser() -> argparse.ArgumentParser:
     tools = command("tools", _cmd_tools, "list the tools in a spec")
     tools.add_argument("--json", action="store_true", help="print OpenAI-style tool specs")
     tools.add_argument("-v", "--verbose", action="store_true", help="show parameters")
+
+    route = command("route", _cmd_route, "route one command to a validated call and run it")
+    route.add_argument("command_text", metavar="command", help="the natural-language command")
+    _model_options(route)
+    route.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    batch = command(
+        "batch", _cmd_batch, "route a JSONL file of commands, writing each result as it completes"
+    )
+    batch.add_argument(
+        "--in", dest="input", required=True, help='commands: JSONL ({"input": ...}) or text lines'
+    )
+    batch.add_argument("--out", dest="output", required=True, help="results JSONL, one record per input line")
+    batch.add_argument("--resume", action="store_true", help="continue an interrupted run's --out file")
+    batch.add_argument("--batch-size", type=int, default=8, help="commands sent to the model at once")
+    _model_options(batch)
 
     command("demo", _cmd_demo, "run the built-in demo end to end", tools=False)
     return parser

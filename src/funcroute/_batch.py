@@ -1,0 +1,180 @@
+"""``funcroute batch``: route a JSONL file of commands, losing nothing.
+
+Each result is written as one JSON line and flushed the moment its command finishes, tagged with
+the input's line number. With ``resume``, an existing output file is read first: a partial last line
+left by a crash is cut off, and only lines without a result are routed, so the output ends with
+exactly one result per input line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from funcroute.exceptions import FuncRouteError, UsageError
+from funcroute.router import Router, RouteResult
+
+__all__ = ["BatchSummary", "read_commands", "result_record", "run_batch"]
+
+_MAX_LINE = 1 << 20
+
+
+@dataclass
+class BatchSummary:
+    """Counts of one batch run."""
+
+    total: int = 0
+    skipped: int = 0
+    ok: int = 0
+    failed: int = 0
+
+
+def read_commands(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
+    """Yield ``(line number, command, problem)`` for each non-blank input line.
+
+    A line may be a JSON object with ``input`` (or ``command``), a JSON string, or plain text.
+    """
+    try:
+        handle = path.open("r", encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with handle:
+        for number, line in enumerate(handle, 1):
+            text = line.strip()
+            if not text:
+                continue
+            if len(text) > _MAX_LINE:
+                yield number, None, f"line is longer than {_MAX_LINE} characters"
+                continue
+            yield number, *_command_of(text)
+
+
+def _command_of(text: str) -> tuple[str | None, str | None]:
+    if text[0] not in '{"':
+        return text, None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None, "line is not valid JSON"
+    if isinstance(value, str):
+        return value, None
+    if isinstance(value, dict):
+        command = value.get("input", value.get("command"))
+        if isinstance(command, str) and command.strip():
+            return command, None
+        return None, 'expected an object with a non-empty "input" string'
+    return None, "expected a JSON object or string"
+
+
+def result_record(
+    line: int, command: str | None, result: RouteResult | None, problem: str | None
+) -> dict[str, Any]:
+    """The JSON record written for one input line."""
+    record: dict[str, Any] = {"line": line, "input": command, "ok": False}
+    if result is None:
+        record["error"] = {"type": "InputError", "message": problem}
+        return record
+    record.update(
+        ok=result.ok,
+        call=result.call.to_dict() if result.call else None,
+        dispatched=result.dispatched,
+        result=_jsonable(result.value) if result.dispatched else None,
+        attempts=len(result.attempts),
+        replies=result.replies,
+        timings={k: round(v, 6) for k, v in result.timings.items()},
+    )
+    if result.error is not None:
+        record["error"] = {"type": type(result.error).__name__, "message": str(result.error)}
+    return record
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+def _recover(out: Path) -> set[int]:
+    """Lines already done in ``out``; cuts a partial last line left by a crash."""
+    if not out.exists():
+        return set()
+    done: set[int] = set()
+    with out.open("rb+") as handle:
+        data = handle.read()
+        end = data.rfind(b"\n") + 1
+        if end != len(data):
+            handle.truncate(end)  # the crash left half a record: drop it, that line runs again
+        for raw in data[:end].splitlines():
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("line"), int):
+                done.add(record["line"])
+    return done
+
+
+def run_batch(
+    router: Router,
+    source: Path,
+    out: Path,
+    *,
+    resume: bool = False,
+    dry_run: bool = False,
+    chunk_size: int = 8,
+    progress: bool | None = None,
+) -> BatchSummary:
+    """Route every command in ``source``, appending one record per line to ``out``."""
+    if out.exists() and not resume:
+        raise UsageError(f"{out} exists: pass --resume to continue it, or choose another --out")
+    done = _recover(out) if resume else set()
+    summary = BatchSummary()
+    pending: list[tuple[int, str]] = []
+    with out.open("a", encoding="utf-8") as handle:
+
+        def write(record: dict[str, Any]) -> None:
+            handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+            summary.ok += bool(record["ok"])
+            summary.failed += not record["ok"]
+
+        for line, command, problem in read_commands(source):
+            summary.total += 1
+            if line in done:
+                summary.skipped += 1
+                continue
+            if command is None:
+                write(result_record(line, None, None, problem))
+                continue
+            pending.append((line, command))
+            if len(pending) >= chunk_size:
+                _route_chunk(router, pending, write, dry_run, progress)
+                pending = []
+        if pending:
+            _route_chunk(router, pending, write, dry_run, progress)
+    return summary
+
+
+def _route_chunk(
+    router: Router, chunk: list[tuple[int, str]], write: Any, dry_run: bool, progress: bool | None
+) -> None:
+    written: set[int] = set()
+
+    def on_result(index: int, result: RouteResult) -> None:
+        line, command = chunk[index]
+        write(result_record(line, command, result, None))
+        written.add(index)
+
+    try:
+        router.route_many([c for _, c in chunk], dry_run=dry_run, progress=progress, on_result=on_result)
+    except FuncRouteError as exc:  # the whole chunk failed (e.g. the backend broke its contract)
+        for index, (line, command) in enumerate(chunk):
+            if index not in written:
+                write(result_record(line, command, RouteResult(command, error=exc), None))
