@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import json_repair
 import yaml
@@ -36,8 +36,8 @@ __all__ = [
     "end_of_first_call",
     "end_of_first_yaml_call",
     "iter_documents",
-    "iter_raw_calls",
     "load_yaml",
+    "raw_calls",
     "whole_json",
 ]
 
@@ -57,8 +57,7 @@ class ParseLimits:
     max_candidates: int = 16
 
 
-@dataclass(frozen=True)
-class RawCall:
+class RawCall(NamedTuple):
     """A call as the model wrote it, before validation."""
 
     name: str
@@ -308,17 +307,26 @@ _NAME_KEYS = ("function", "name", "tool", "function_name", "tool_name")
 _ARG_KEYS = ("params", "parameters", "arguments", "args", "input", "inputs")
 
 
-def iter_raw_calls(doc: Any) -> Iterator[RawCall]:
-    """Yield the calls a parsed document describes (a list yields each of its calls)."""
+def raw_calls(doc: Any) -> list[RawCall]:
+    """The calls a parsed document describes (a list gives each of its calls), in order."""
+    if type(doc) is dict:
+        # Fast path: the canonical {"function": "name", "params": {...}} shape.
+        name = doc.get("function")
+        params = doc.get("params")
+        if type(name) is str and type(params) is dict and name.isidentifier():
+            return [RawCall(name, params)]
+        found: list[RawCall] = []
+        _calls_in(doc, 0, found)
+        return found
+    found = []
     if isinstance(doc, list):
         for item in doc[:64]:
             if isinstance(item, dict):
-                yield from _calls_in(item, 0)
-    elif isinstance(doc, dict):
-        yield from _calls_in(doc, 0)
+                _calls_in(item, 0, found)
+    return found
 
 
-def _calls_in(doc: dict[str, Any], depth: int) -> Iterator[RawCall]:
+def _calls_in(doc: dict[str, Any], depth: int, found: list[RawCall]) -> None:
     name: Any = None
     for key in _NAME_KEYS:
         if key in doc:
@@ -330,12 +338,12 @@ def _calls_in(doc: dict[str, Any], depth: int) -> Iterator[RawCall]:
         for key in _ARG_KEYS:
             if key in doc and not any(k in inner for k in _ARG_KEYS):
                 inner[key] = doc[key]
-        yield from _calls_in(inner, depth + 1)
+        _calls_in(inner, depth + 1, found)
         return
     if isinstance(doc.get("tool_calls"), list) and depth < 2:
         for item in doc["tool_calls"][:64]:
             if isinstance(item, dict):
-                yield from _calls_in(item, depth + 1)
+                _calls_in(item, depth + 1, found)
         return
     if not isinstance(name, str) or not name.strip():
         return
@@ -348,10 +356,13 @@ def _calls_in(doc: dict[str, Any], depth: int) -> Iterator[RawCall]:
         arguments = {}
     elif isinstance(arguments, str) and arguments.lstrip().startswith("{"):
         try:  # OpenAI sends arguments as a JSON string
-            arguments = _loads_json(arguments)
-        except (ValueError, RecursionError):
-            pass
-    yield RawCall(_clean_name(name), arguments)
+            parsed = _loads_json(arguments)
+            _check(parsed, ParseLimits.max_depth)
+        except (ValueError, RecursionError, _Unusable):
+            pass  # left as a string, it fails validation with a clear "must be a mapping"
+        else:
+            arguments = parsed
+    found.append(RawCall(_clean_name(name), arguments))
 
 
 def _clean_name(name: str) -> str:

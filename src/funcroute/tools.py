@@ -43,7 +43,7 @@ from funcroute.exceptions import (
     UsageError,
     ValidationProblem,
 )
-from funcroute.parsing import ParseLimits, iter_documents, iter_raw_calls, whole_json
+from funcroute.parsing import ParseLimits, iter_documents, raw_calls, whole_json
 from funcroute.prompts.selection import Format, render_tool, selection_prompt
 
 __all__ = ["Call", "Tool", "ToolSet"]
@@ -102,7 +102,7 @@ class Tool:
         )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class Call:
     """A validated function call.
 
@@ -111,6 +111,9 @@ class Call:
         arguments: validated, JSON-compatible arguments (only those the model gave; defaults apply
             at dispatch).
         reply: the raw model reply the call was read from ("" when built by hand).
+
+    Treat a Call as read-only. (It is not frozen because frozen dataclasses cost a microsecond per
+    construction on the hot path.) Dispatch re-validates any Call this ToolSet did not validate.
     """
 
     function: str
@@ -295,14 +298,14 @@ class ToolSet:
         fast = whole_json(reply, self.limits)
         if fast is not None:
             found_documents = True
-            for raw in iter_raw_calls(fast):
+            for raw in raw_calls(fast):
                 try:
                     return self.validate(raw.name, raw.arguments, reply)
                 except ModelOutputError as exc:
                     best = _more_telling(best, exc)
         for doc in iter_documents(reply, self.limits, skip_whole=fast is not None):
             found_documents = True
-            for raw in iter_raw_calls(doc):
+            for raw in raw_calls(doc):
                 try:
                     return self.validate(raw.name, raw.arguments, reply)
                 except ModelOutputError as exc:
@@ -321,7 +324,7 @@ class ToolSet:
         The first document with at least one call is used; all its calls must validate.
         """
         for doc in iter_documents(reply, self.limits):
-            raws = list(iter_raw_calls(doc))
+            raws = list(raw_calls(doc))
             if raws:
                 return [self.validate(raw.name, raw.arguments, reply) for raw in raws]
         raise OutputParseError("the reply holds no JSON or YAML function call", reply)
@@ -331,7 +334,7 @@ class ToolSet:
         tool = self._tools.get(function)
         if tool is None:
             raise UnknownFunctionError(function, self.names, self._closest(function), reply)
-        if not isinstance(arguments, Mapping):
+        if type(arguments) is not dict and not isinstance(arguments, Mapping):
             problem = ValidationProblem(
                 "", f"arguments must be a mapping, got {type(arguments).__name__}", "type"
             )

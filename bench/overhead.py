@@ -1,0 +1,135 @@
+"""funcroute's own overhead: prompt rendering and parse + validate + dispatch.
+
+Prints a table of median microseconds per operation, with the bare baseline (``json.loads`` +
+``model_validate`` + a direct call, no tolerance at all) measured in the same run.
+
+    .venv/bin/python bench/overhead.py [--runs 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from funcroute import ToolSet
+
+SEED_INPUT = "I want to know how many times 'Python' is mentioned in my text file."
+SEED_REPLY = """```json
+{
+  "function": "file_analytics",
+  "params": {
+    "action": "count_occurrences",
+    "filters": {
+      "keyword": "Python"
+    }
+  }
+}
+```"""
+BARE_REPLY = json.dumps(json.loads(SEED_REPLY.strip("`").removeprefix("json")))
+
+
+class Filters(BaseModel):
+    keyword: str = Field(description="The word or phrase we want to search for.")
+
+
+class Arguments(BaseModel):
+    action: str
+    filters: Filters
+
+
+def file_analytics(
+    action: Annotated[
+        str, Field(description='The operation, such as "count_occurrences", "find_line", etc.')
+    ],
+    filters: Filters,
+) -> str:
+    """This tool performs various operations on a text file."""
+    return action + filters.keyword
+
+
+def seed_tools() -> ToolSet:
+    tools = ToolSet()
+    tools.tool(file_analytics)
+    return tools
+
+
+def many_tools(count: int) -> ToolSet:
+    tools = ToolSet()
+    for index in range(count):
+
+        def handler(query: str, limit: int = 10, exact: bool = False) -> str:
+            return query
+
+        tools.add_function(handler, name=f"tool_{index}", description=f"Tool number {index} does a thing.")
+    return tools
+
+
+def median_us(fn: Callable[[], Any], runs: int, repeat: int = 7) -> float:
+    """Median over ``repeat`` rounds of the mean time per call, in microseconds."""
+    fn()
+    rounds = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(runs):
+            fn()
+        rounds.append((time.perf_counter() - start) / runs * 1e6)
+    return statistics.median(rounds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=20000)
+    runs = parser.parse_args().runs
+    tools = seed_tools()
+
+    def bare() -> str:
+        data = json.loads(BARE_REPLY)
+        args = Arguments.model_validate(data["params"])
+        return file_analytics(args.action, args.filters)
+
+    rows: list[tuple[str, float]] = [
+        ("bare json.loads + model_validate + call (baseline)", median_us(bare, runs)),
+        (
+            "funcroute parse+validate+dispatch, clean JSON reply",
+            median_us(lambda: tools.dispatch(tools.parse(BARE_REPLY)), runs),
+        ),
+        (
+            "funcroute parse+validate+dispatch, seed reply (fenced)",
+            median_us(lambda: tools.dispatch(tools.parse(SEED_REPLY)), runs),
+        ),
+        ("funcroute parse+validate only, clean JSON reply", median_us(lambda: tools.parse(BARE_REPLY), runs)),
+    ]
+    for count in (10, 100, 1000):
+        catalog = many_tools(count)
+        catalog.prompt(SEED_INPUT)  # the first render fills the cache; later ones reuse it
+        cold = ToolSet(list(catalog))
+        start = time.perf_counter()
+        cold.prompt(SEED_INPUT)
+        first = (time.perf_counter() - start) * 1e6
+        rows.append((f"prompt(), {count} tools, first render", first))
+        rows.append(
+            (
+                f"prompt(), {count} tools, cached",
+                median_us(lambda c=catalog: c.prompt(SEED_INPUT), max(runs // 10, 100)),
+            )
+        )
+
+    width = max(len(name) for name, _ in rows)
+    print(f"{'operation':<{width}}  {'median µs':>10}")
+    print(f"{'-' * width}  {'-' * 10}")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value:>10.1f}")
+    baseline = rows[0][1]
+    print(
+        f"\nfuncroute clean-reply path = {rows[1][1] / baseline:.1f}x the bare baseline ({baseline:.1f} µs)"
+    )
+
+
+if __name__ == "__main__":
+    main()
