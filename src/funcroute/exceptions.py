@@ -12,7 +12,9 @@ FuncRouteError
 │   └── CallValidationError     the arguments do not validate (dotted paths for every problem)
 ├── DispatchError               running a validated call failed
 │   ├── HandlerNotBoundError    the tool has no handler (loaded from data without one)
+│   ├── CallRefusedError        the tool needs approval and did not get it; the handler never ran
 │   └── HandlerError            the handler raised; the original is ``__cause__``
+│       └── HandlerTimeoutError the handler ran past the tool's time limit
 └── BackendError                the model backend failed (HTTP, loading, generation)
 ```
 """
@@ -28,11 +30,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BackendError",
+    "CallRefusedError",
     "CallValidationError",
     "DispatchError",
     "FuncRouteError",
     "HandlerError",
     "HandlerNotBoundError",
+    "HandlerTimeoutError",
     "ModelOutputError",
     "OutputParseError",
     "TemplateError",
@@ -186,6 +190,17 @@ class HandlerNotBoundError(DispatchError):
 
 class HandlerError(DispatchError):
     """The tool's handler raised. The original exception is ``__cause__``."""
+
+
+class HandlerTimeoutError(HandlerError):
+    """The handler did not finish within the tool's time limit."""
+
+
+class CallRefusedError(DispatchError):
+    """Policy refused the call: the tool needs approval and none was given, or the approver said no.
+
+    The handler never ran.
+    """
 
 
 class BackendError(FuncRouteError):

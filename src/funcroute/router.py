@@ -12,14 +12,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
+from funcroute.audit import AuditLog
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.exceptions import BackendError, DispatchError, FuncRouteError, ModelOutputError, UsageError
 from funcroute.parsing import end_of_first_call, end_of_first_yaml_call
 from funcroute.prompts.selection import Format
 from funcroute.prompts.templates import ChatTemplate, get_template
-from funcroute.tools import Call, ToolSet
+from funcroute.tools import Approver, Call, ToolSet
 
 __all__ = ["Attempt", "RouteResult", "Router"]
 
@@ -122,6 +124,10 @@ class Router:
         show_types: append type notes to parameter lines in the prompt.
         tool_selector: optional function choosing which tool names to show the model for a command
             (tool retrieval for large catalogs); the validator still knows every tool.
+        allow: only these tools may be used by this router (prompted, validated, dispatched).
+        deny: these tools may not be used by this router.
+        approve: approval callback for tools registered with ``confirm=True``.
+        audit_log: a path or text stream; every routed command is appended as one JSON line.
     """
 
     def __init__(
@@ -136,6 +142,10 @@ class Router:
         constrained: bool = False,
         show_types: bool = False,
         tool_selector: Callable[[str], Sequence[str]] | None = None,
+        allow: Iterable[str] | None = None,
+        deny: Iterable[str] | None = None,
+        approve: Approver | None = None,
+        audit_log: str | Path | IO[str] | AuditLog | None = None,
     ) -> None:
         if not isinstance(tools, ToolSet):
             raise UsageError(f"Router needs a ToolSet, got {type(tools).__name__}")
@@ -143,7 +153,11 @@ class Router:
             raise UsageError(f"format must be 'json' or 'yaml', got {format!r}")
         if max_retries < 0:
             raise UsageError(f"max_retries must be >= 0, got {max_retries}")
-        self.tools = tools
+        self.tools = _restrict(tools, allow, deny)
+        self.approve = approve
+        self.audit = (
+            audit_log if isinstance(audit_log, AuditLog) or audit_log is None else AuditLog(audit_log)
+        )
         self.backend = backend if backend is not None else _default_backend()
         self.format: Format = format
         self.template = get_template(template)
@@ -224,17 +238,38 @@ class Router:
             ModelOutputError: retries ran out; ``.attempts`` holds every attempt.
             HandlerError: the handler raised; ``.call`` and ``.attempts`` are attached.
         """
-        call, attempts = self._select(command)
+        try:
+            call, attempts = self._select(command)
+        except ModelOutputError as exc:
+            self._record(command, error=exc, attempts=exc.attempts)
+            raise
         result = RouteResult(command, call, attempts=attempts)
         if not dry_run:
-            self._dispatch(result)
+            try:
+                self._dispatch(result)
+            except DispatchError as exc:
+                self._record(command, error=exc, attempts=attempts)
+                raise
+        self._record(command, result=result, dry_run=dry_run)
         return result
+
+    def _record(
+        self,
+        command: str,
+        *,
+        result: RouteResult | None = None,
+        error: BaseException | None = None,
+        attempts: list[Any] | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        if self.audit is not None:
+            self.audit.record(command, result=result, error=error, attempts=attempts, dry_run=dry_run)
 
     def _dispatch(self, result: RouteResult) -> None:
         assert result.call is not None
         start = time.perf_counter()
         try:
-            result.value = self.tools.dispatch(result.call)
+            result.value = self.tools.dispatch(result.call, approve=self.approve)
         except DispatchError as exc:
             exc.attempts = list(result.attempts)
             raise
@@ -259,18 +294,24 @@ class Router:
 
     async def aroute(self, command: str, *, dry_run: bool = False) -> RouteResult:
         """Async twin of :meth:`route`."""
-        call, attempts = await self._aselect(command)
+        try:
+            call, attempts = await self._aselect(command)
+        except ModelOutputError as exc:
+            self._record(command, error=exc, attempts=exc.attempts)
+            raise
         result = RouteResult(command, call, attempts=attempts)
         if not dry_run:
             start = time.perf_counter()
             try:
-                result.value = await self.tools.adispatch(call)
+                result.value = await self.tools.adispatch(call, approve=self.approve)
             except DispatchError as exc:
                 exc.attempts = list(attempts)
+                self._record(command, error=exc, attempts=attempts)
                 raise
             finally:
                 result.dispatch_s = time.perf_counter() - start
             result.dispatched = True
+        self._record(command, result=result, dry_run=dry_run)
         return result
 
     # ------------------------------------------------------------------------------------ batch
@@ -304,6 +345,7 @@ class Router:
 
         def finish(index: int, result: RouteResult) -> None:
             results[index] = result
+            self._record(result.command, result=result, error=result.error, dry_run=dry_run)
             bar.update(1)
             if on_result is not None:
                 on_result(index, result)
@@ -365,6 +407,21 @@ class Router:
             except DispatchError as exc:
                 result.error = exc
         return result
+
+
+def _restrict(tools: ToolSet, allow: Iterable[str] | None, deny: Iterable[str] | None) -> ToolSet:
+    """The ToolSet a router may use: ``tools`` limited by an allowlist and a denylist."""
+    if allow is None and deny is None:
+        return tools
+    allowed = list(tools.names) if allow is None else list(allow)
+    denied = set(deny or ())
+    unknown = sorted({*allowed, *denied} - set(tools.names))
+    if unknown:
+        raise UsageError(f"allow/deny name tools the ToolSet does not have: {', '.join(unknown)}")
+    kept = [name for name in allowed if name not in denied]
+    if not kept:
+        raise UsageError("allow/deny leave the router no tools to use")
+    return tools.subset(kept)
 
 
 def _default_backend() -> Backend:

@@ -18,6 +18,7 @@ invalidates the rendering caches.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import difflib
 import functools
 import hashlib
@@ -33,9 +34,11 @@ from typing import Any, Literal, TypeVar, overload
 from funcroute._signature import analyse_function
 from funcroute._validators import ArgumentValidator, InvalidArguments, PydanticValidator, Validated
 from funcroute.exceptions import (
+    CallRefusedError,
     CallValidationError,
     HandlerError,
     HandlerNotBoundError,
+    HandlerTimeoutError,
     ModelOutputError,
     OutputParseError,
     ToolDefinitionError,
@@ -46,9 +49,11 @@ from funcroute.exceptions import (
 from funcroute.parsing import ParseLimits, iter_documents, raw_calls, whole_json
 from funcroute.prompts.selection import Format, render_tool, selection_prompt
 
-__all__ = ["Call", "Tool", "ToolSet"]
+__all__ = ["Approver", "Call", "Tool", "ToolSet"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: Called with a validated call to a ``confirm=True`` tool; the handler runs only if it returns True.
+Approver = Callable[["Call"], bool]
 _NAME = re.compile(r"^[A-Za-z_][\w.\-]{0,127}$")
 
 
@@ -63,6 +68,8 @@ class Tool:
         handler: the function that runs the call; ``None`` for tools loaded from data unbound.
         validator: turns raw arguments into validated ones (pydantic or jsonschema based).
         source: where the tool came from (a qualified name or a spec path), for error messages.
+        confirm: dispatch needs an approval callback that accepts the validated call.
+        timeout: seconds the handler may run before the call fails with HandlerTimeoutError.
     """
 
     name: str
@@ -71,6 +78,8 @@ class Tool:
     handler: Callable[..., Any] | None = None
     validator: ArgumentValidator | None = field(default=None, repr=False)
     source: str = ""
+    confirm: bool = False
+    timeout: float | None = None
 
     @functools.cached_property
     def parameters(self) -> frozenset[str]:
@@ -82,9 +91,19 @@ class Tool:
         """Whether the handler is a coroutine function."""
         return self.handler is not None and inspect.iscoroutinefunction(self.handler)
 
+    def replace(self, **changes: Any) -> Tool:
+        """A copy with some fields changed (e.g. ``handler=...``)."""
+        return dataclasses.replace(self, **changes)
+
     @classmethod
     def from_function(
-        cls, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None
+        cls,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        confirm: bool = False,
+        timeout: float | None = None,
     ) -> Tool:
         """Build a tool from a type-hinted function (see :mod:`funcroute._signature`)."""
         qualname = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
@@ -99,6 +118,8 @@ class Tool:
             handler=fn,
             validator=PydanticValidator(signature),
             source=qualname,
+            confirm=confirm,
+            timeout=_check_timeout(timeout, qualname),
         )
 
 
@@ -170,32 +191,56 @@ class ToolSet:
     def tool(self, fn: F, /) -> F: ...
 
     @overload
-    def tool(self, *, name: str | None = None, description: str | None = None) -> Callable[[F], F]: ...
-
     def tool(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        confirm: bool = False,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]: ...
+
+    def tool(  # type: ignore[misc]  # mypy 2.x misreads "/" in overload implementations
         self,
         fn: Callable[..., Any] | None = None,
         /,
         *,
         name: str | None = None,
         description: str | None = None,
+        confirm: bool = False,
+        timeout: float | None = None,
     ) -> Any:
         """Register a function as a tool; usable as ``@tools.tool`` or ``@tools.tool(name=...)``.
+
+        Args:
+            fn: the function (when used without parentheses).
+            name: the name the model sees (default: the function's name).
+            description: overrides the docstring's description.
+            confirm: dispatch requires an approval callback that accepts the call.
+            timeout: seconds the handler may run (async handlers are cancelled; sync handlers run
+                in a watchdog thread that is abandoned, not killed, when time runs out).
 
         The function is returned unchanged.
         """
 
         def register(func: Callable[..., Any]) -> Callable[..., Any]:
-            self.add_function(func, name=name, description=description)
+            self.add_function(func, name=name, description=description, confirm=confirm, timeout=timeout)
             return func
 
         return register(fn) if fn is not None else register
 
     def add_function(
-        self, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        confirm: bool = False,
+        timeout: float | None = None,
     ) -> Tool:
         """Register ``fn`` as a tool and return it."""
-        return self.add(Tool.from_function(fn, name=name, description=description))
+        tool = Tool.from_function(fn, name=name, description=description, confirm=confirm, timeout=timeout)
+        return self.add(tool)
 
     def add(self, tool: Tool) -> Tool:
         """Register a prepared :class:`Tool`; duplicate names are an error."""
@@ -370,53 +415,58 @@ class ToolSet:
 
     # --------------------------------------------------------------------------------- dispatch
 
-    def _prepare(self, call: Call) -> tuple[Tool, Validated, Call]:
+    def _prepare(self, call: Call, approve: Approver | None) -> tuple[Tool, Validated, Call]:
         tool = self._tools.get(call.function)
         if tool is None or call._tool is not tool or call._validated is None:
             # A call built by hand, or validated by another ToolSet: validate it here first.
             call = self.validate(call.function, call.arguments, call.reply)
             tool = self._tools[call.function]
-        assert call._validated is not None
+        validated = call._validated
+        if validated is None:  # pragma: no cover - validate() always sets it
+            raise UsageError(f"call to {call.function!r} was not validated")
         if tool.handler is None:
             raise HandlerNotBoundError(
                 f"tool {tool.name!r} has no handler (loaded from data without one); it can validate "
                 "calls but not run them",
                 call,
             )
-        return tool, call._validated, call
+        if tool.confirm:
+            _require_approval(tool, call, approve)
+        return tool, validated, call
 
-    def dispatch(self, call: Call) -> Any:
+    def dispatch(self, call: Call, *, approve: Approver | None = None) -> Any:
         """Run the call's handler with typed arguments and return its result.
+
+        Args:
+            call: a call (re-validated here unless this ToolSet validated it).
+            approve: for tools registered with ``confirm=True``: called with the validated call;
+                the handler runs only if it returns ``True``.
 
         Async handlers are run to completion with ``asyncio.run`` (use :meth:`adispatch` inside an
         event loop). Handler exceptions surface as :class:`HandlerError` with the call attached.
         """
-        tool, validated, call = self._prepare(call)
-        assert tool.handler is not None
+        tool, validated, call = self._prepare(call, approve)
+        handler = tool.handler
+        assert handler is not None
         if tool.is_async:
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
-                return asyncio.run(self.adispatch(call))
+                return asyncio.run(_run_async(tool, validated, call))
             raise UsageError(
                 f"tool {tool.name!r} is async: use 'await tools.adispatch(call)' inside an event loop"
             )
+        if tool.timeout is not None:
+            return _run_with_watchdog(tool, validated, call)
         try:
-            return tool.handler(*validated.args, **validated.kwargs)
+            return handler(*validated.args, **validated.kwargs)
         except Exception as exc:
             raise HandlerError(f"tool {tool.name!r} raised {type(exc).__name__}: {exc}", call) from exc
 
-    async def adispatch(self, call: Call) -> Any:
+    async def adispatch(self, call: Call, *, approve: Approver | None = None) -> Any:
         """Async twin of :meth:`dispatch`; sync handlers run in a worker thread."""
-        tool, validated, call = self._prepare(call)
-        handler = tool.handler
-        assert handler is not None
-        try:
-            if tool.is_async:
-                return await handler(*validated.args, **validated.kwargs)
-            return await asyncio.to_thread(handler, *validated.args, **validated.kwargs)
-        except Exception as exc:
-            raise HandlerError(f"tool {tool.name!r} raised {type(exc).__name__}: {exc}", call) from exc
+        tool, validated, call = self._prepare(call, approve)
+        return await _run_async(tool, validated, call)
 
     # ---------------------------------------------------------------------------------- schemas
 
@@ -444,7 +494,7 @@ class ToolSet:
             cached = {"$schema": "https://json-schema.org/draft/2020-12/schema", "anyOf": variants}
             self._derived["json_schema"] = cached
         if not copy:
-            return cached  # type: ignore[no-any-return]  # shared: callers must not mutate it
+            return cached  # shared: callers must not mutate it
         copied: dict[str, Any] = json.loads(json.dumps(cached))
         return copied
 
@@ -495,10 +545,81 @@ class ToolSet:
     def bind(self, name: str, handler: Callable[..., Any]) -> None:
         """Attach a handler to a tool loaded from data (replacing any existing one)."""
         with self._lock:
-            tool = self[name]
-            bound = Tool(tool.name, tool.description, tool.schema, handler, tool.validator, tool.source)
-            self._tools[name] = bound
+            self._tools[name] = self[name].replace(handler=handler)
             self._derived.clear()
+
+
+def _check_timeout(timeout: float | None, qualname: str) -> float | None:
+    if timeout is not None and not (isinstance(timeout, (int, float)) and 0 < timeout < float("inf")):
+        raise ToolDefinitionError(
+            qualname, [f"timeout must be a positive number of seconds, got {timeout!r}"]
+        )
+    return None if timeout is None else float(timeout)
+
+
+def _require_approval(tool: Tool, call: Call, approve: Approver | None) -> None:
+    if approve is None:
+        raise CallRefusedError(
+            f"tool {tool.name!r} requires approval: pass approve=<callback> to dispatch or the router; "
+            "the handler was not run",
+            call,
+        )
+    try:
+        approved = approve(call)
+    except Exception as exc:
+        raise CallRefusedError(f"the approval callback for {tool.name!r} raised {exc!r}", call) from exc
+    if approved is not True:
+        raise CallRefusedError(f"the call to {tool.name!r} was not approved; the handler was not run", call)
+
+
+def _handler_failed(tool: Tool, call: Call, exc: BaseException) -> HandlerError:
+    return HandlerError(f"tool {tool.name!r} raised {type(exc).__name__}: {exc}", call)
+
+
+async def _run_async(tool: Tool, validated: Validated, call: Call) -> Any:
+    handler = tool.handler
+    assert handler is not None
+    try:
+        if tool.is_async:
+            running = handler(*validated.args, **validated.kwargs)
+        else:
+            running = asyncio.to_thread(handler, *validated.args, **validated.kwargs)
+        if tool.timeout is None:
+            return await running
+        return await asyncio.wait_for(running, tool.timeout)
+    except asyncio.TimeoutError:
+        raise HandlerTimeoutError(
+            f"tool {tool.name!r} did not finish within {tool.timeout} s", call
+        ) from None
+    except Exception as exc:
+        raise _handler_failed(tool, call, exc) from exc
+
+
+def _run_with_watchdog(tool: Tool, validated: Validated, call: Call) -> Any:
+    """Run a sync handler in a daemon thread and stop waiting for it after ``tool.timeout``.
+
+    Python cannot kill a thread: a handler that overruns keeps running in the background, but the
+    caller is never blocked by it.
+    """
+    handler = tool.handler
+    assert handler is not None
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = handler(*validated.args, **validated.kwargs)
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"funcroute-{tool.name}", daemon=True).start()
+    if not done.wait(tool.timeout):
+        raise HandlerTimeoutError(f"tool {tool.name!r} did not finish within {tool.timeout} s", call)
+    if "error" in outcome:
+        raise _handler_failed(tool, call, outcome["error"]) from outcome["error"]
+    return outcome.get("value")
 
 
 def _rank(error: ModelOutputError) -> int:
