@@ -1,0 +1,177 @@
+"""Grammar-constrained generation for transformers models, with jump-forward.
+
+Canonical forcing: wherever the grammar admits exactly one continuation (keys, punctuation, the rest
+of a function name once its prefix is unique, ``"params":{``), the forced text is emitted as the
+tokens llguidance's fast-forward computes — the tokenizer's own tokenisation of that text, with the
+last token left open at the seam when it could merge with what follows. The model chooses only where
+the grammar leaves a choice.
+
+Two ways to run the same decoding:
+
+* :func:`generate` — one sequence. With ``jump_forward=True`` all forced tokens are fed to the model
+  in a single forward pass; with ``False`` the model runs once per token (the classic loop). Both
+  choose exactly the same tokens, so the text is identical and only the forward passes differ.
+* :class:`GrammarLogitsProcessor` — for batched ``model.generate``: per-row matchers mask the logits
+  and force the canonical token, one token per step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DecodeResult", "GrammarLogitsProcessor", "Sampling", "generate", "model_vocab_size"]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How to choose among allowed tokens: greedy unless ``do_sample``."""
+
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any]) -> Sampling:
+        """Read the usual ``generate`` keyword arguments."""
+        return cls(
+            do_sample=bool(kwargs.get("do_sample", False)),
+            temperature=float(kwargs.get("temperature") or 1.0),
+            top_k=int(kwargs.get("top_k") or 0),
+            top_p=float(kwargs.get("top_p") or 1.0),
+        )
+
+
+@dataclass
+class DecodeResult:
+    """Tokens generated under the grammar, and what it cost."""
+
+    tokens: list[int] = field(default_factory=list)
+    forward_passes: int = 0
+    complete: bool = False  # the grammar reached its end
+
+
+def model_vocab_size(model: Any) -> int:
+    """Rows of the output embedding: the model's vocabulary, often padded past the tokenizer's."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    return int(config.vocab_size)
+
+
+def _choose(logits: Any, sampling: Sampling, generator: Any) -> int:
+    import torch
+
+    if not sampling.do_sample:
+        return int(torch.argmax(logits))
+    scores = logits / max(sampling.temperature, 1e-5)
+    if sampling.top_k > 0:
+        kth = torch.topk(scores, min(sampling.top_k, scores.shape[-1])).values[..., -1, None]
+        scores = scores.masked_fill(scores < kth, float("-inf"))
+    if sampling.top_p < 1.0:
+        ordered, index = torch.sort(scores, descending=True)
+        cumulative = torch.softmax(ordered, dim=-1).cumsum(dim=-1)
+        drop = cumulative - torch.softmax(ordered, dim=-1) > sampling.top_p
+        scores = scores.scatter(-1, index, ordered.masked_fill(drop, float("-inf")))
+    probs = torch.softmax(scores, dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def generate(
+    model: Any,
+    prompt_ids: Sequence[int],
+    matcher: Any,
+    *,
+    max_new_tokens: int,
+    jump_forward: bool = True,
+    sampling: Sampling | None = None,
+    generator: Any = None,
+) -> DecodeResult:
+    """Decode one sequence under ``matcher`` (an llguidance LLMatcher), reusing the KV cache.
+
+    Stops when the grammar is complete or after ``max_new_tokens``.
+    """
+    import llguidance.torch as lltorch
+    import torch
+
+    sampling = sampling or Sampling()
+    result = DecodeResult()
+    device = model.device
+    bitmask = lltorch.allocate_token_bitmask(1, model_vocab_size(model))
+    pending: list[int] = list(prompt_ids)
+    past: Any = None
+    with torch.inference_mode():
+        while len(result.tokens) < max_new_tokens and not matcher.is_stopped():
+            forced = matcher.compute_ff_tokens()
+            if forced and jump_forward:
+                # Forced tokens need no model call to be chosen; they are fed with the next pass.
+                take = forced[: max_new_tokens - len(result.tokens)]
+                if not matcher.consume_tokens(take):
+                    raise RuntimeError(f"grammar refused its own forced tokens: {matcher.get_error()}")
+                result.tokens.extend(take)
+                pending.extend(take)
+                continue
+            output = model(
+                input_ids=torch.tensor([pending], device=device), past_key_values=past, use_cache=True
+            )
+            result.forward_passes += 1
+            past = output.past_key_values
+            if forced:  # token-by-token mode: one pass per token, forced ones included
+                token = forced[0]
+            else:
+                logits = output.logits[0, -1, :].float().unsqueeze(0).to("cpu")
+                lltorch.fill_next_token_bitmask(matcher, bitmask, 0)
+                lltorch.apply_token_bitmask_inplace(logits, bitmask)
+                token = _choose(logits[0], sampling, generator)
+            if not matcher.consume_token(token):
+                raise RuntimeError(f"grammar refused token {token}: {matcher.get_error()}")
+            result.tokens.append(token)
+            pending = [token]
+    result.complete = matcher.is_stopped() or matcher.is_accepting()
+    return result
+
+
+class GrammarLogitsProcessor:
+    """A transformers logits processor constraining each row of a batch to its own matcher.
+
+    After a row's grammar completes, only ``eos_id`` is allowed, so the row stops as if the model
+    had ended it.
+    """
+
+    def __init__(self, matchers: Sequence[Any], prompt_width: int, vocab_size: int, eos_id: int) -> None:
+        import llguidance.torch as lltorch
+
+        self.matchers = list(matchers)
+        self.prompt_width = prompt_width
+        self.eos_id = eos_id
+        self.bitmask = lltorch.allocate_token_bitmask(len(self.matchers), vocab_size)
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        """Advance each row's matcher by its last token and mask (or force) the next one."""
+        import llguidance.torch as lltorch
+        import torch
+
+        step = input_ids.shape[1] - self.prompt_width
+        forced: dict[int, int] = {}
+        for row, matcher in enumerate(self.matchers):
+            if step > 0 and not matcher.is_stopped():
+                matcher.consume_token(int(input_ids[row, -1]))
+            if matcher.is_stopped() or matcher.is_error():
+                forced[row] = self.eos_id
+                continue
+            ff = matcher.compute_ff_tokens()
+            if ff:
+                forced[row] = ff[0]
+            else:
+                lltorch.fill_next_token_bitmask(matcher, self.bitmask, row)
+        masked = scores.to("cpu").clone()
+        free = [row for row in range(len(self.matchers)) if row not in forced]
+        if free:
+            rows = torch.tensor(free)
+            part = masked[rows]
+            lltorch.apply_token_bitmask_inplace(part, self.bitmask[rows])
+            masked[rows] = part
+        for row, token in forced.items():
+            masked[row].fill_(float("-inf"))
+            masked[row, token] = 0.0
+        return masked.to(scores.device)

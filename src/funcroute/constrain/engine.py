@@ -1,0 +1,142 @@
+"""Compile a reply schema into an llguidance matcher, once per (tokenizer, schema).
+
+Why llguidance: it ships as one small wheel (xgrammar pulls in triton, ~1 GB, even on CPU), it
+computes the forced continuation ("fast-forward tokens") that jump-forward decoding needs, and its
+JSON strings exclude raw control characters. ``bench/constrained.py`` measures it beside xgrammar.
+
+Settings that matter for weak models: no free whitespace (``whitespace_flexible: false``; otherwise a
+random model writes spaces forever), the vocabulary size of the *model* (its embedding matrix is often
+padded past the tokenizer's vocabulary; extra ids are always masked), and bounds on open-ended values
+(:mod:`funcroute.constrain.bounds`). The grammar allows one optional leading space, since Llama
+tokenizers like the first reply token to carry it (`` {``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from funcroute.constrain.bounds import DecodeBounds, bound_schema
+from funcroute.exceptions import BackendError, UsageError
+
+__all__ = ["GrammarCache", "GrammarStats", "engine_available", "shared_cache"]
+
+_INSTALL_HINT = 'pip install "funcroute[constrained]"'
+
+
+def engine_available() -> bool:
+    """Whether the grammar engine (llguidance) can be imported."""
+    try:
+        import llguidance  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class GrammarStats:
+    """Counters for tests and benchmarks: how often a grammar was compiled or reused."""
+
+    compiles: int = 0
+    hits: int = 0
+    tokenizers: int = 0
+
+
+class GrammarCache:
+    """Compiled matchers keyed by (tokenizer, vocabulary size, schema, bounds); LRU-bounded.
+
+    Each :meth:`matcher` call returns a fresh copy of the compiled matcher, so concurrent generations
+    never share parser state.
+    """
+
+    def __init__(self, max_grammars: int = 64) -> None:
+        self.max_grammars = max_grammars
+        self.stats = GrammarStats()
+        self._lock = threading.Lock()
+        self._tokenizers: dict[tuple[int, int], tuple[Any, Any]] = {}
+        self._grammars: OrderedDict[tuple[int, int, str], Any] = OrderedDict()
+        self._fingerprints: dict[int, tuple[Any, str]] = {}
+
+    def tokenizer(self, hf_tokenizer: Any, n_vocab: int) -> Any:
+        """The llguidance view of a Hugging Face fast tokenizer (built once: it costs ~50 ms-1 s)."""
+        key = (id(hf_tokenizer), n_vocab)
+        with self._lock:
+            found = self._tokenizers.get(key)
+            if found is not None and found[0] is hf_tokenizer:
+                return found[1]
+        _import_engine()
+        import llguidance.hf
+
+        try:
+            wrapped = llguidance.hf.from_tokenizer(hf_tokenizer, n_vocab=n_vocab)
+        except ValueError as exc:
+            raise UsageError(f"constrained decoding needs a fast (Rust) tokenizer: {exc}") from exc
+        with self._lock:
+            # Keep the tokenizer itself alive with its wrapper so its id() cannot be reused.
+            self._tokenizers[key] = (hf_tokenizer, wrapped)
+            self.stats.tokenizers += 1
+        return wrapped
+
+    def _fingerprint(self, schema: dict[str, Any], bounds: DecodeBounds) -> str:
+        # Routers pass the same cached schema object each time: remember its hash by identity.
+        known = self._fingerprints.get(id(schema))
+        if known is not None and known[0] is schema:
+            return known[1]
+        text = json.dumps([schema, bounds.__dict__], sort_keys=True, default=str)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        if len(self._fingerprints) > 4 * self.max_grammars:
+            self._fingerprints.clear()
+        self._fingerprints[id(schema)] = (schema, digest)
+        return digest
+
+    def matcher(self, hf_tokenizer: Any, n_vocab: int, schema: dict[str, Any], bounds: DecodeBounds) -> Any:
+        """A fresh matcher for replies matching ``schema`` (compiled on first use, then copied)."""
+        llguidance = _import_engine()
+        key = (id(hf_tokenizer), n_vocab, self._fingerprint(schema, bounds))
+        with self._lock:
+            compiled = self._grammars.get(key)
+            if compiled is not None:
+                self._grammars.move_to_end(key)
+                self.stats.hits += 1
+                return compiled.deep_copy()
+        tokenizer = self.tokenizer(hf_tokenizer, n_vocab)
+        grammar = _grammar_text(llguidance, bound_schema(schema, bounds))
+        compiled = llguidance.LLMatcher(tokenizer, grammar, log_level=0)
+        if compiled.is_error():
+            raise BackendError(
+                "constrain", f"the reply schema does not compile to a grammar: {compiled.get_error()}"
+            )
+        with self._lock:
+            self._grammars[key] = compiled
+            self.stats.compiles += 1
+            while len(self._grammars) > self.max_grammars:
+                self._grammars.popitem(last=False)
+        return compiled.deep_copy()
+
+
+def _grammar_text(llguidance: Any, schema: dict[str, Any]) -> str:
+    schema = dict(schema)
+    schema.pop("$schema", None)
+    schema["x-guidance"] = {"whitespace_flexible": False}
+    lark = f'start: " "? call\ncall: %json {json.dumps(schema)}'
+    return str(llguidance.LLMatcher.grammar_from_lark(lark))
+
+
+def _import_engine() -> Any:
+    try:
+        import llguidance
+    except ImportError as exc:
+        raise BackendError("constrain", f"constrained decoding needs llguidance: {_INSTALL_HINT}") from exc
+    return llguidance
+
+
+_SHARED = GrammarCache()
+
+
+def shared_cache() -> GrammarCache:
+    """The process-wide grammar cache backends use by default."""
+    return _SHARED
