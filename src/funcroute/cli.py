@@ -167,7 +167,12 @@ def _model_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--template", default="airoboros-2", help="chat template name")
     cmd.add_argument("--max-retries", type=int, default=2)
     cmd.add_argument("--max-new-tokens", type=int, default=256)
-    cmd.add_argument("--constrained", action="store_true", help="constrain decoding to valid calls")
+    cmd.add_argument(
+        "--constrained",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="constrain decoding to valid JSON calls (default: on for JSON where the backend can)",
+    )
     cmd.add_argument("--dry-run", action="store_true", help="validate and show the call; do not run it")
 
 

@@ -119,8 +119,11 @@ class Router:
         template: chat template name or object (see :mod:`funcroute.prompts.templates`).
         max_retries: repair turns after the first attempt.
         max_new_tokens: generation budget per attempt.
-        constrained: send the call JSON Schema with each request so backends that support it
-            constrain decoding to valid calls.
+        constrained: whether requests carry the call JSON Schema, so backends that can constrain
+            decoding (transformers with llguidance, llama.cpp, servers taking a grammar) emit only
+            valid calls. ``None`` (default): with JSON format; the backend decides whether to
+            enforce it. ``False``: never. ``True``: always (JSON format required: the grammar
+            describes JSON, and a prompt asking for YAML while forcing JSON confuses real models).
         show_types: append type notes to parameter lines in the prompt.
         tool_selector: optional function choosing which tool names to show the model for a command
             (tool retrieval for large catalogs); the validator still knows every tool.
@@ -139,7 +142,7 @@ class Router:
         template: str | ChatTemplate = "airoboros-2",
         max_retries: int = 2,
         max_new_tokens: int = 256,
-        constrained: bool = False,
+        constrained: bool | None = None,
         show_types: bool = False,
         tool_selector: Callable[[str], Sequence[str]] | None = None,
         allow: Iterable[str] | None = None,
@@ -163,7 +166,11 @@ class Router:
         self.template = get_template(template)
         self.max_retries = max_retries
         self.max_new_tokens = max_new_tokens
-        self.constrained = constrained
+        if constrained and format != "json":
+            raise UsageError(
+                "constrained decoding produces JSON calls: use format='json' with constrained=True"
+            )
+        self.constrained = format == "json" if constrained is None else constrained
         self.show_types = show_types
         self.tool_selector = tool_selector
 
