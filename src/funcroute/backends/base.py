@@ -64,6 +64,7 @@ class Completion:
         prompt_tokens: tokens in the prompt, where known.
         completion_tokens: tokens generated, where known.
         elapsed_s: wall time of the generation.
+        forward_passes: model forward passes spent, where the backend counts them.
     """
 
     text: str
@@ -71,6 +72,7 @@ class Completion:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     elapsed_s: float = 0.0
+    forward_passes: int | None = None
 
 
 class Backend(ABC):

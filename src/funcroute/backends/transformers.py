@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from funcroute.backends.base import Backend, Completion, Request
+from funcroute.constrain.bounds import DecodeBounds
+from funcroute.constrain.decode import GrammarLogitsProcessor, Sampling, generate, model_vocab_size
+from funcroute.constrain.engine import GrammarCache, engine_available, shared_cache
 from funcroute.exceptions import BackendError, UsageError
 
 __all__ = ["TransformersBackend"]
@@ -103,6 +106,8 @@ class _Row:
     stopped_at: int | None = None  # tokens generated when the row stopped (EOS included)
     hit_eos: bool = False
     new_ids: list[int] = field(default_factory=list)  # generated tokens, filled step by step
+    matcher: Any = None  # an llguidance matcher when the reply is grammar-constrained
+    forward_passes: int | None = None
 
 
 class _RowStopper:
@@ -141,7 +146,8 @@ class _RowStopper:
                     row.stopped_at = len(row.new_ids)
                 if row.stopped_at is not None:
                     break
-            if row.stopped_at is None and (row.request.stop or row.request.stop_when is not None):
+            # A grammar-constrained row ends with its grammar; its strings may contain "USER:".
+            if row.matcher is None and row.stopped_at is None and (row.request.stop or row.request.stop_when):
                 text = self.tokenizer.decode(row.new_ids, skip_special_tokens=True)
                 if _cut(text, row.request) is not None:
                     row.stopped_at = len(row.new_ids)
@@ -178,6 +184,15 @@ class TransformersBackend(Backend):
         dtype: torch dtype or its name; default ``"auto"`` (the checkpoint's) on CUDA, float32 on CPU.
         seed: seed for sampling; ``None`` leaves the torch RNG alone.
         max_batch_size: most sequences generated together by :meth:`complete_many`.
+        constrained: apply the request's reply schema as a grammar (llguidance), so the model can
+            only write a valid call. Default: on when llguidance is installed. Requests without a
+            schema are never constrained.
+        jump_forward: in constrained single-request decoding, feed all tokens the grammar forces
+            (keys, punctuation, the rest of a unique name) in one forward pass. The text is
+            identical to token-by-token decoding; only forward passes are saved.
+        decode_bounds: limits that keep a weak model from writing one value forever
+            (see :class:`funcroute.constrain.bounds.DecodeBounds`).
+        grammar_cache: where compiled grammars live (default: the process-wide cache).
         **generate_kwargs: extra arguments for ``model.generate``.
 
     Raises:
@@ -194,6 +209,10 @@ class TransformersBackend(Backend):
         dtype: Any = None,
         seed: int | None = 0,
         max_batch_size: int = 32,
+        constrained: bool | None = None,
+        jump_forward: bool = True,
+        decode_bounds: DecodeBounds | None = None,
+        grammar_cache: GrammarCache | None = None,
         **generate_kwargs: Any,
     ) -> None:
         if isinstance(model_or_path, (str, os.PathLike)):
@@ -244,6 +263,15 @@ class TransformersBackend(Backend):
             pad = min(self._eos) if self._eos else 0
         self._pad = int(pad)
         self._lock = threading.Lock()
+        self.constrained = engine_available() if constrained is None else constrained
+        if self.constrained and not engine_available():
+            raise BackendError(
+                self.name, 'constrained decoding needs llguidance: pip install "funcroute[constrained]"'
+            )
+        self.jump_forward = jump_forward
+        self.decode_bounds = decode_bounds or DecodeBounds()
+        self.grammar_cache = grammar_cache or shared_cache()
+        self.sampling = Sampling.from_kwargs(self.generate_kwargs)
 
     def _load(self, auto_class: Any, source: str, **kwargs: Any) -> Any:
         """``auto_class.from_pretrained(source)``, with every failure turned into a BackendError."""
@@ -287,11 +315,13 @@ class TransformersBackend(Backend):
             BackendError: a prompt is empty or too long, or generation failed.
         """
         rows = [self._row(r) for r in requests]
-        order = sorted(range(len(rows)), key=lambda i: -len(rows[i].ids))
+        # Constrained and free rows never share a batch: the grammar processor applies to every row.
+        order = sorted(range(len(rows)), key=lambda i: (rows[i].matcher is None, -len(rows[i].ids)))
         results: list[Completion | None] = [None] * len(rows)
         chunk: list[int] = []
         for i in order:
-            if chunk and not self._fits(rows[chunk[0]], [rows[j] for j in chunk] + [rows[i]]):
+            other_kind = bool(chunk) and (rows[chunk[0]].matcher is None) != (rows[i].matcher is None)
+            if chunk and (other_kind or not self._fits(rows[chunk[0]], [rows[j] for j in chunk] + [rows[i]])):
                 self._run_chunk(rows, chunk, results)
                 chunk = []
             chunk.append(i)
@@ -318,7 +348,12 @@ class TransformersBackend(Backend):
                     "positions; shorten the prompt (fewer tools, shorter history)",
                 )
             limit = min(limit, self.max_positions - len(ids))
-        return _Row(request, ids, limit)
+        row = _Row(request, ids, limit)
+        if self.constrained and request.schema is not None:
+            row.matcher = self.grammar_cache.matcher(
+                self.tokenizer, model_vocab_size(self.model), request.schema, self.decode_bounds
+            )
+        return row
 
     def _fits(self, widest: _Row, chunk: list[_Row]) -> bool:
         if len(chunk) > self.max_batch_size:
@@ -333,20 +368,52 @@ class TransformersBackend(Backend):
         live = [r for r in batch if r.limit > 0]
         if live:
             with self._lock:
-                self._generate(live)
+                if len(live) == 1 and live[0].matcher is not None:
+                    self._generate_one_constrained(live[0])
+                else:
+                    self._generate(live)
         elapsed = time.perf_counter() - start
         for i, row in zip(chunk, batch, strict=True):
             results[i] = self._finish(row, elapsed)
 
+    def _generate_one_constrained(self, row: _Row) -> None:
+        """One grammar-constrained sequence in funcroute's own loop (jump-forward lives here)."""
+        import torch
+
+        generator = None
+        if self.sampling.do_sample:
+            generator = torch.Generator(device="cpu")
+            generator.manual_seed(self.seed if self.seed is not None else torch.seed())
+        try:
+            result = generate(
+                self.model,
+                row.ids,
+                row.matcher,
+                max_new_tokens=row.limit,
+                jump_forward=self.jump_forward,
+                sampling=self.sampling,
+                generator=generator,
+            )
+        except (RuntimeError, ValueError, IndexError) as exc:
+            raise BackendError(self.name, f"constrained generation failed: {exc}") from exc
+        row.new_ids = result.tokens
+        row.forward_passes = result.forward_passes
+        row.stopped_at = len(result.tokens)
+
     def _generate(self, rows: list[_Row]) -> None:
         import torch
-        from transformers import StoppingCriteriaList
+        from transformers import LogitsProcessorList, StoppingCriteriaList
 
         width = max(len(r.ids) for r in rows)
         device = self.model.device
         input_ids = torch.tensor([[self._pad] * (width - len(r.ids)) + r.ids for r in rows], device=device)
         mask = torch.tensor([[0] * (width - len(r.ids)) + [1] * len(r.ids) for r in rows], device=device)
         stopper = _RowStopper(rows, width, self.tokenizer, self._eos)
+        processors = LogitsProcessorList()
+        if rows[0].matcher is not None:
+            eos = min(self._eos) if self._eos else self._pad
+            vocab = model_vocab_size(self.model)
+            processors.append(GrammarLogitsProcessor([r.matcher for r in rows], width, vocab, eos))
         rng_devices = [device] if device.type == "cuda" else []
         try:
             with torch.random.fork_rng(devices=rng_devices), torch.inference_mode():
@@ -357,6 +424,7 @@ class TransformersBackend(Backend):
                     attention_mask=mask,
                     max_new_tokens=max(r.limit for r in rows),
                     stopping_criteria=StoppingCriteriaList([stopper]),
+                    logits_processor=processors,
                     pad_token_id=self._pad,
                     eos_token_id=sorted(self._eos) or None,
                     use_cache=True,
@@ -375,7 +443,7 @@ class TransformersBackend(Backend):
         new = row.new_ids
         body = new[:-1] if row.hit_eos else new
         text = self.tokenizer.decode(body, skip_special_tokens=True)
-        cut = _cut(text, row.request)
+        cut = _cut(text, row.request) if row.matcher is None else None
         if cut is not None:
             text, reason = text[:cut], "stop"
         else:
@@ -386,4 +454,5 @@ class TransformersBackend(Backend):
             prompt_tokens=len(row.ids),
             completion_tokens=len(new),
             elapsed_s=elapsed,
+            forward_passes=row.forward_passes if row.forward_passes is not None else len(new),
         )
