@@ -1,0 +1,300 @@
+"""Run a GGUF model in process with llama-cpp-python.
+
+Needs the ``llamacpp`` extra (``pip install "funcroute[llamacpp]"``); ``llama_cpp`` is imported when a
+backend is created, so importing this module is free. Generation is greedy by default and runs
+token by token, so stop strings and the request's ``stop_when`` detector end it as soon as they
+match, and the reply is cut exactly there. When a request carries a JSON Schema (and ``grammar`` is
+on), decoding is constrained by :func:`funcroute.constrain.gbnf.schema_to_gbnf`'s whitespace-free
+GBNF grammar, so every reply is compact JSON of the schema's shape.
+
+Replies are always valid UTF-8. llama.cpp's grammar engine decodes UTF-8 leniently (an overlong
+``F0 8D 8D 8D`` passes as one character), and byte-level vocabularies let a model emit exactly such
+byte sequences; so every step also masks the tokens whose bytes would make the reply invalid UTF-8
+(a small per-token table, built on first use). A reply cut by ``max_new_tokens`` in the middle of a
+multi-byte character drops the incomplete character.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import pathlib
+import threading
+import time
+from collections.abc import Mapping
+from contextlib import closing
+from typing import Any
+
+from funcroute.backends.base import Backend, Completion, Request
+from funcroute.exceptions import BackendError
+
+__all__ = ["LlamaCppBackend"]
+
+_INSTALL_HINT = 'llama-cpp-python is not installed: pip install "funcroute[llamacpp]"'
+
+#: UTF-8 decoder states: 0 is "between characters"; the others are (continuation bytes still
+#: needed, lowest and highest allowed next byte), following RFC 3629's table of valid sequences.
+_UTF8_STATES: list[tuple[int, int, int]] = [
+    (0, 0, 0),
+    (1, 0x80, 0xBF),
+    (2, 0xA0, 0xBF),
+    (2, 0x80, 0xBF),
+    (2, 0x80, 0x9F),
+    (3, 0x90, 0xBF),
+    (3, 0x80, 0xBF),
+    (3, 0x80, 0x8F),
+]
+_UTF8_INDEX = {state: i for i, state in enumerate(_UTF8_STATES)}
+
+
+def _utf8_step(state: int, byte: int) -> int:
+    """The decoder state after ``byte``, or -1 when the byte makes the text invalid UTF-8."""
+    if state == 0:
+        if byte < 0x80:
+            return 0
+        if 0xC2 <= byte <= 0xDF:
+            return 1
+        if byte == 0xE0:
+            return 2
+        if 0xE1 <= byte <= 0xEC or byte in (0xEE, 0xEF):
+            return 3
+        if byte == 0xED:
+            return 4
+        if byte == 0xF0:
+            return 5
+        if 0xF1 <= byte <= 0xF3:
+            return 6
+        if byte == 0xF4:
+            return 7
+        return -1
+    remaining, low, high = _UTF8_STATES[state]
+    if not low <= byte <= high:
+        return -1
+    return 0 if remaining == 1 else _UTF8_INDEX[(remaining - 1, 0x80, 0xBF)]
+
+
+def _utf8_table(pieces: list[bytes]) -> Any:
+    """``table[state, token]``: the decoder state after the token's bytes, or -1 if invalid.
+
+    An empty piece (a control token such as EOS) is allowed between characters only.
+    """
+    import numpy as np
+
+    table = np.full((len(_UTF8_STATES), len(pieces)), -1, dtype=np.int8)
+    for token, piece in enumerate(pieces):
+        first = piece[0] if piece else None
+        for start in range(len(_UTF8_STATES)):
+            if start and (first is None or not 0x80 <= first <= 0xBF):
+                continue  # mid-character, only a continuation byte can follow
+            state = start
+            for byte in piece:
+                state = _utf8_step(state, byte)
+                if state < 0:
+                    break
+            table[start, token] = state
+    return table
+
+
+def _import_llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise BackendError("llamacpp", _INSTALL_HINT, retryable=False) from exc
+    return llama_cpp
+
+
+class LlamaCppBackend(Backend):
+    """A GGUF model loaded in this process with llama-cpp-python.
+
+    Generation is greedy unless a request sets ``extra["temperature"]``. Requests are served one at
+    a time (a lock guards the model); :meth:`acomplete` runs them in a worker thread.
+
+    Args:
+        model_path: the ``.gguf`` file.
+        n_ctx: context window in tokens (prompt plus reply).
+        seed: sampling seed (only matters when a request asks for a temperature above 0).
+        n_threads: CPU threads for generation and prompt processing (``n_threads_batch`` in
+            ``kwargs`` overrides the latter); llama-cpp-python's defaults when ``None``.
+        grammar: constrain decoding to the request's JSON Schema when it has one.
+        **kwargs: passed on to ``llama_cpp.Llama`` (e.g. ``n_gpu_layers=-1``); ``verbose`` defaults
+            to ``False``.
+
+    Raises:
+        BackendError: llama-cpp-python is missing, the file does not exist, or llama.cpp cannot
+            load it.
+
+    Example:
+        >>> backend = LlamaCppBackend("airoboros-l2-7b.Q4_K_M.gguf", n_ctx=4096)  # doctest: +SKIP
+        >>> backend.complete(Request(prompt="USER: hi ASSISTANT:", stop=("USER:",)))  # doctest: +SKIP
+    """
+
+    name = "llamacpp"
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str],
+        *,
+        n_ctx: int = 4096,
+        seed: int = 0,
+        n_threads: int | None = None,
+        grammar: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        path = pathlib.Path(model_path)
+        label = f"{self.name} ({path})"
+        self._llama_cpp = _import_llama_cpp()
+        if not path.is_file():
+            raise BackendError(label, f"model file not found: {path}", retryable=False)
+        self.model_path = path
+        self.grammar = grammar
+        self._label = label
+        self._lock = threading.Lock()
+        self._grammars: dict[str, Any] = {}
+        self._utf8: Any = None
+        options: dict[str, Any] = {"verbose": False, **kwargs}
+        if n_threads is not None:
+            options.setdefault("n_threads_batch", n_threads)
+        try:
+            self._llm: Any = self._llama_cpp.Llama(
+                model_path=str(path), n_ctx=n_ctx, seed=seed, n_threads=n_threads, **options
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise BackendError(label, f"cannot load model: {exc}", retryable=False) from exc
+
+    def __repr__(self) -> str:
+        return f"LlamaCppBackend({str(self.model_path)!r})"
+
+    @property
+    def llm(self) -> Any:
+        """The underlying ``llama_cpp.Llama`` (for advanced use)."""
+        if self._llm is None:
+            raise BackendError(self._label, "backend is closed", retryable=False)
+        return self._llm
+
+    def _grammar_for(self, schema: Mapping[str, Any]) -> Any:
+        from funcroute.constrain.gbnf import schema_to_gbnf
+
+        key = json.dumps(schema, default=str)  # key order matters: it is the property order
+        if key not in self._grammars:
+            if len(self._grammars) >= 64:
+                self._grammars.pop(next(iter(self._grammars)))
+            text = schema_to_gbnf(schema)
+            # LlamaGrammar only stores the text; llama.cpp parses it when sampling starts and a
+            # parse failure there is fatal, so parse it once here and fail cleanly instead.
+            llama_cpp = self._llama_cpp
+            sampler = llama_cpp.llama_sampler_init_grammar(
+                self.llm._model.vocab, text.encode("utf-8"), b"root"
+            )
+            if not sampler:
+                raise BackendError(self._label, "llama.cpp rejected the schema's grammar", retryable=False)
+            llama_cpp.llama_sampler_free(sampler)
+            self._grammars[key] = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[key]
+
+    def _utf8_masks(self) -> tuple[Any, Any]:
+        """The per-state token table and the boolean masks derived from it (built once)."""
+        if self._utf8 is None:
+            llm = self.llm
+            table = _utf8_table([llm.detokenize([i]) for i in range(llm.n_vocab())])
+            self._utf8 = (table, table >= 0)
+        table, masks = self._utf8
+        return table, masks
+
+    def _is_end(self, token: int) -> bool:
+        llm = self.llm
+        is_eog = getattr(self._llama_cpp, "llama_vocab_is_eog", None)
+        if is_eog is not None:
+            return bool(is_eog(llm._model.vocab, token))
+        return bool(token == llm.token_eos())  # pragma: no cover - older llama-cpp-python
+
+    def complete(self, request: Request) -> Completion:
+        """Generate the reply for one request.
+
+        Args:
+            request: the prompt, stop strings, token budget and optional schema.
+
+        Returns:
+            The reply, cut before the first stop string or where ``request.stop_when`` says.
+
+        Raises:
+            BackendError: the prompt does not fit in the context window, or generation failed.
+        """
+        with self._lock:
+            return self._complete(request)
+
+    def _complete(self, request: Request) -> Completion:
+        llm = self.llm
+        start = time.perf_counter()
+        grammar = self._grammar_for(request.schema) if request.schema is not None and self.grammar else None
+        prompt = request.prompt.encode("utf-8")
+        tokens: list[int] = llm.tokenize(prompt, add_bos=True, special=True)
+        bos = llm.token_bos()
+        if len(tokens) > 1 and tokens[0] == bos and tokens[1] == bos:
+            tokens = tokens[1:]  # the prompt already started with the BOS text
+        room = llm.n_ctx() - len(tokens)
+        if room <= 0:
+            raise BackendError(
+                self._label,
+                f"prompt is {len(tokens)} tokens; the context window (n_ctx) is {llm.n_ctx()}",
+                retryable=False,
+            )
+        budget = min(request.max_new_tokens, room)
+        temperature = float(request.extra.get("temperature", 0.0))
+        stops = [s for s in request.stop if s]
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        table, masks = self._utf8_masks()
+        utf8_state = 0
+
+        def valid_utf8_only(_: Any, scores: Any) -> Any:
+            import numpy as np
+
+            return np.where(masks[utf8_state], scores, -np.inf)
+
+        processors = self._llama_cpp.LogitsProcessorList([valid_utf8_only])
+        text = ""
+        generated = 0
+        finish = "length"
+        try:
+            stream = llm.generate(
+                tokens, temp=temperature, grammar=grammar, reset=True, logits_processor=processors
+            )
+            with closing(stream):
+                for token in stream:
+                    if self._is_end(token):
+                        finish = "stop"
+                        break
+                    generated += 1
+                    utf8_state = max(int(table[utf8_state, token]), 0)
+                    text += decoder.decode(llm.detokenize([token]))
+                    cut = _first_stop(text, stops)
+                    if cut is None and request.stop_when is not None:
+                        cut = request.stop_when(text)
+                    if cut is not None:
+                        text, finish = text[:cut], "stop"
+                        break
+                    if generated >= budget:
+                        break
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise BackendError(self._label, f"generation failed: {exc}", retryable=False) from exc
+        # The decoder is never flushed: an incomplete trailing character is dropped.
+        return Completion(
+            text=text,
+            finish_reason=finish,
+            prompt_tokens=len(tokens),
+            completion_tokens=generated,
+            elapsed_s=time.perf_counter() - start,
+        )
+
+    def close(self) -> None:
+        """Free the model. Safe to call twice."""
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            llm.close()
+
+
+def _first_stop(text: str, stops: list[str]) -> int | None:
+    found = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return min(found) if found else None

@@ -1,0 +1,466 @@
+"""A client for OpenAI-compatible *completions* servers (llama.cpp, vLLM, TGI, text-generation-webui, Ollama).
+
+funcroute renders the chat template itself, so this backend posts the finished prompt to the plain
+completions endpoint (never chat completions, which would apply a second template). The URL is
+``{base_url}/v1/completions``, or ``{base_url}/completions`` when ``base_url`` already ends in ``/v1``
+(the form OpenAI client libraries use), so both ``http://127.0.0.1:8080`` and
+``http://127.0.0.1:8080/v1`` work.
+
+Each request sends ``model``, ``prompt``, ``max_tokens``, ``temperature`` 0 (greedy, reproducible),
+and up to ``max_stop`` (default 4, the OpenAI and TGI limit) of the request's stop strings. Every stop
+string, and the request's ``stop_when`` detector, is also applied to the returned text here, so a
+server that ignores or limits ``stop`` still yields a correctly cut reply.
+
+Constrained output (``structured``, used only when the request carries a JSON Schema):
+
+=================  ==================================================  ================================
+``structured``     sent in the body                                    servers that take it
+=================  ==================================================  ================================
+``"none"``         nothing; the router validates and repairs replies   all (TGI and Ollama: use this)
+``"grammar"``      ``grammar`` and ``grammar_string``: a GBNF grammar  llama.cpp ``llama-server``,
+                   from :func:`funcroute.constrain.gbnf.schema_to_     ``llama_cpp.server``
+                   gbnf`, with no free whitespace                      (``grammar``); text-generation-
+                                                                       webui (``grammar_string``)
+``"json_schema"``  ``response_format`` = ``{"type": "json_schema",     vLLM and other OpenAI-style
+                   "json_schema": {"name", "schema"}}`` plus a top-    servers (``response_format``);
+                   level ``json_schema`` = the schema                  llama.cpp ``llama-server``
+                                                                       (``json_schema``)
+``"guided_json"``  ``guided_json`` = the schema                        vLLM before 0.12
+``"structured_     ``structured_outputs`` = ``{"json": schema}``       vLLM 0.10.2 and later
+outputs"``
+=================  ==================================================  ================================
+
+Current versions of these servers ignore the body keys they do not know (very old vLLM releases
+rejected them; use ``extra_body`` and ``"none"`` there). For llama.cpp prefer ``"grammar"``: the
+server's own schema converter allows whitespace between tokens, which weak models fill until
+``max_tokens``. Ollama's and TGI's ``/v1/completions`` take no schema this backend sends.
+
+Failures become :class:`funcroute.exceptions.BackendError`. Connection errors, timeouts, dropped
+connections, HTTP 5xx, 408 and 429 are retried with exponential backoff (``backoff * 2**n`` seconds)
+up to ``max_retries`` times, after which the error says how many tries were made and has
+``retryable=True``. Other 4xx answers and malformed bodies (not JSON, no ``choices[0].text``) fail at
+once with ``retryable=False``. Errors name the endpoint URL and HTTP status; the API key is never
+logged, shown in errors, or included in ``repr``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, get_args
+
+import httpx
+
+from funcroute.backends.base import Backend, Completion, Request
+from funcroute.exceptions import BackendError, UsageError
+
+__all__ = ["OpenAIBackend", "StructuredMode"]
+
+logger = logging.getLogger(__name__)
+
+#: How a request's JSON Schema is sent to the server (see the module docstring).
+StructuredMode = Literal["none", "grammar", "json_schema", "guided_json", "structured_outputs"]
+
+_RETRY_STATUS = frozenset({408, 429})
+_FINISH_ALIASES = {"eos_token": "stop", "stop_sequence": "stop", "eos": "stop", "max_tokens": "length"}
+_SNIPPET = 300
+_GRAMMAR_CACHE = 64
+
+
+class _Retry(Exception):
+    """A failed try that may succeed when repeated."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _redact_url(url: str) -> str:
+    """The URL without user info (``http://user:pass@host`` -> ``http://host``)."""
+    parsed = httpx.URL(url)
+    if parsed.userinfo:
+        return str(parsed.copy_with(username=None, password=None))
+    return url
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return min(max(float(value), 0.0), 30.0) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _cut(text: str, stops: Sequence[str]) -> int | None:
+    """Index of the earliest stop string in ``text``, or ``None``."""
+    found = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    return min(found) if found else None
+
+
+class OpenAIBackend(Backend):
+    """Complete prompts with an OpenAI-compatible completions server.
+
+    Args:
+        base_url: the server, e.g. ``http://127.0.0.1:8080`` (``/v1/completions`` is appended) or
+            ``http://127.0.0.1:8000/v1`` (``/completions`` is appended).
+        model: the model name the server expects (llama.cpp accepts any).
+        api_key: sent as ``Authorization: Bearer ...`` when given; never logged or shown.
+        timeout: seconds allowed for connecting and for each read or write.
+        max_retries: how many times a retryable failure is retried (so ``max_retries + 1`` tries).
+        backoff: the first retry waits this many seconds; each later one twice as long.
+        structured: how a request's JSON Schema is sent; see the module docstring.
+        extra_body: keys merged into every request body (e.g. ``{"top_k": 1}``, ``{"temperature":
+            0.7}``); a request's ``extra["extra_body"]`` is merged after it.
+        client: an ``httpx.Client`` to use for synchronous calls (not closed by :meth:`close`).
+        max_stop: how many stop strings to send; the rest are applied client-side only.
+        concurrency: the most requests :meth:`complete_many` has in flight at once.
+
+    Raises:
+        UsageError: an invalid ``base_url``, ``structured`` mode or numeric argument.
+
+    Example:
+        >>> backend = OpenAIBackend("http://127.0.0.1:8080", "airoboros", structured="grammar")
+        >>> backend.complete(Request(prompt="USER: hi ASSISTANT:", stop=("USER:",)))  # doctest: +SKIP
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        structured: StructuredMode = "none",
+        extra_body: Mapping[str, Any] | None = None,
+        client: httpx.Client | None = None,
+        max_stop: int = 4,
+        concurrency: int = 8,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise UsageError(f"base_url must start with http:// or https://, got {base_url!r}")
+        if structured not in get_args(StructuredMode):
+            raise UsageError(f"structured must be one of {get_args(StructuredMode)}, got {structured!r}")
+        if timeout <= 0 or max_retries < 0 or backoff < 0 or max_stop < 0 or concurrency < 1:
+            raise UsageError(
+                "timeout must be > 0, max_retries, backoff and max_stop >= 0, and concurrency >= 1"
+            )
+        root = base_url.rstrip("/")
+        self.url = root + ("/completions" if root.endswith("/v1") else "/v1/completions")
+        self.model = model
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.structured: StructuredMode = structured
+        self.extra_body: dict[str, Any] = dict(extra_body or {})
+        self.max_stop = max_stop
+        self.concurrency = concurrency
+        self._api_key = api_key
+        self._display_url = _redact_url(self.url)
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client(timeout=timeout)
+        self._aclient: httpx.AsyncClient | None = None
+        self._aloop: asyncio.AbstractEventLoop | None = None
+        self._grammars: dict[str, str] = {}
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"OpenAIBackend(url={self._display_url!r}, model={self.model!r}, "
+            f"structured={self.structured!r}, api_key={'***' if self._api_key else None})"
+        )
+
+    # -- request building --------------------------------------------------------------------------
+
+    @property
+    def _label(self) -> str:
+        return f"{self.name} ({self._display_url})"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _grammar(self, schema: Mapping[str, Any]) -> str:
+        from funcroute.constrain.gbnf import schema_to_gbnf
+
+        key = json.dumps(schema, default=str)  # key order matters: it is the property order
+        if key not in self._grammars:
+            if len(self._grammars) >= _GRAMMAR_CACHE:
+                self._grammars.pop(next(iter(self._grammars)))
+            self._grammars[key] = schema_to_gbnf(schema)
+        return self._grammars[key]
+
+    def build_body(self, request: Request) -> dict[str, Any]:
+        """The JSON body posted for ``request`` (exposed for inspection and tests).
+
+        Args:
+            request: the request to send.
+
+        Returns:
+            The body as a dict.
+        """
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt": request.prompt,
+            "max_tokens": request.max_new_tokens,
+            "temperature": 0.0,
+            "stream": False,
+        }
+        stops = [s for s in dict.fromkeys(request.stop) if s]
+        if stops and self.max_stop:
+            body["stop"] = stops[: self.max_stop]
+        schema = request.schema
+        if schema is not None and self.structured != "none":
+            if self.structured == "grammar":
+                grammar = self._grammar(schema)
+                body["grammar"] = grammar
+                body["grammar_string"] = grammar
+            elif self.structured == "json_schema":
+                body["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": "reply", "schema": schema},
+                }
+                body["json_schema"] = schema
+            elif self.structured == "guided_json":
+                body["guided_json"] = schema
+            else:
+                body["structured_outputs"] = {"json": schema}
+        body.update(self.extra_body)
+        per_request = request.extra.get("extra_body")
+        if isinstance(per_request, Mapping):
+            body.update(per_request)
+        return body
+
+    # -- response handling -------------------------------------------------------------------------
+
+    def _snippet(self, response: httpx.Response) -> str:
+        try:
+            text = response.text
+        except Exception:  # pragma: no cover - undecodable body
+            text = "<undecodable body>"
+        try:
+            data = json.loads(text)
+            if isinstance(data, dict) and "error" in data:
+                error = data["error"]
+                text = str(error.get("message", error) if isinstance(error, dict) else error)
+        except ValueError:
+            pass
+        text = " ".join(text.split())
+        if self._api_key:
+            text = text.replace(self._api_key, "***")
+        return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
+
+    def _check_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        message = f"HTTP {status} from {self._display_url}: {self._snippet(response) or '(empty body)'}"
+        if status >= 500 or status in _RETRY_STATUS:
+            raise _Retry(message, _retry_after(response))
+        hint = ""
+        if status == 404:
+            hint = " (is base_url right, and does the server offer /v1/completions?)"
+        elif status in (401, 403):
+            hint = " (check api_key)"
+        raise BackendError(self._label, message + hint, retryable=False)
+
+    def _parse(self, response: httpx.Response, request: Request, elapsed: float) -> Completion:
+        status = response.status_code
+        try:
+            data = response.json()
+        except ValueError:
+            raise BackendError(
+                self._label,
+                f"malformed response from {self._display_url} (HTTP {status}): body is not JSON: "
+                f"{self._snippet(response)!r}",
+                retryable=False,
+            ) from None
+        choices = data.get("choices") if isinstance(data, dict) else None
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        text = choice.get("text") if isinstance(choice, dict) else None
+        if not isinstance(text, str) or not isinstance(choice, dict):
+            raise BackendError(
+                self._label,
+                f"malformed response from {self._display_url} (HTTP {status}): no choices[0].text "
+                f"in {self._snippet(response)!r}",
+                retryable=False,
+            )
+        reason = choice.get("finish_reason")
+        finish = _FINISH_ALIASES.get(str(reason), str(reason)) if reason else "unknown"
+        cut = _cut(text, request.stop)
+        if cut is not None:
+            text, finish = text[:cut], "stop"
+        if request.stop_when is not None:
+            end = request.stop_when(text)
+            if end is not None:
+                text, finish = text[:end], "stop"
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        prompt_tokens = usage.get("prompt_tokens")
+        completion_tokens = usage.get("completion_tokens")
+        return Completion(
+            text=text,
+            finish_reason=finish,
+            prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
+            completion_tokens=completion_tokens if isinstance(completion_tokens, int) else None,
+            elapsed_s=elapsed,
+        )
+
+    def _transport_error(self, exc: httpx.HTTPError) -> _Retry:
+        """Classify an httpx failure: a :class:`_Retry`, or raise when retrying cannot help."""
+        if isinstance(exc, httpx.UnsupportedProtocol) or not isinstance(exc, httpx.TransportError):
+            raise BackendError(
+                self._label,
+                f"request to {self._display_url} failed: {type(exc).__name__}: {exc}",
+                retryable=False,
+            ) from exc
+        if isinstance(exc, httpx.TimeoutException):
+            what = f"timed out after {self.timeout:g}s ({type(exc).__name__})"
+        elif isinstance(exc, httpx.ConnectError):
+            what = f"cannot connect ({exc})"
+        else:
+            what = f"connection failed ({type(exc).__name__}: {exc})"
+        return _Retry(f"{self._display_url} {what}")
+
+    def _delay(self, attempt: int, failure: _Retry) -> float:
+        delay = self.backoff * float(1 << attempt)
+        return max(delay, failure.retry_after or 0.0)
+
+    def _give_up(self, tries: int, failure: _Retry) -> BackendError:
+        noun = "try" if tries == 1 else "tries"
+        return BackendError(self._label, f"gave up after {tries} {noun}: {failure}", retryable=True)
+
+    # -- public API ---------------------------------------------------------------------------------
+
+    def complete(self, request: Request) -> Completion:
+        """Send one request, retrying transient failures.
+
+        Args:
+            request: the prompt and its stop strings, token budget and optional schema.
+
+        Returns:
+            The reply, cut at the first stop string or where ``request.stop_when`` says.
+
+        Raises:
+            BackendError: the server failed (see the module docstring for what is retried).
+        """
+        if self._closed:
+            raise BackendError(self._label, "backend is closed", retryable=False)
+        body = self.build_body(request)
+        failure = _Retry("no try made")
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                delay = self._delay(attempt - 1, failure)
+                logger.debug("retrying %s in %.2fs after: %s", self._display_url, delay, failure)
+                time.sleep(delay)
+            start = time.perf_counter()
+            try:
+                response = self._client.post(
+                    self.url, json=body, headers=self._headers(), timeout=self.timeout
+                )
+                self._check_status(response)
+            except httpx.HTTPError as exc:
+                failure = self._transport_error(exc)
+                continue
+            except _Retry as exc:
+                failure = exc
+                continue
+            return self._parse(response, request, time.perf_counter() - start)
+        raise self._give_up(self.max_retries + 1, failure)
+
+    def _async_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._aclient is None or self._aloop is not loop:
+            # No keep-alive: no socket outlives a request, so a client left behind by an event loop
+            # that has since closed holds nothing open (and leaks nothing).
+            self._aclient = httpx.AsyncClient(
+                timeout=self.timeout, limits=httpx.Limits(max_keepalive_connections=0)
+            )
+            self._aloop = loop
+        return self._aclient
+
+    async def acomplete(self, request: Request) -> Completion:
+        """Async twin of :meth:`complete`, over a lazily created ``httpx.AsyncClient``.
+
+        Args:
+            request: the request to send.
+
+        Returns:
+            The reply.
+
+        Raises:
+            BackendError: the server failed.
+        """
+        if self._closed:
+            raise BackendError(self._label, "backend is closed", retryable=False)
+        body = self.build_body(request)
+        client = self._async_client()
+        failure = _Retry("no try made")
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(self._delay(attempt - 1, failure))
+            start = time.perf_counter()
+            try:
+                response = await client.post(
+                    self.url, json=body, headers=self._headers(), timeout=self.timeout
+                )
+                self._check_status(response)
+            except httpx.HTTPError as exc:
+                failure = self._transport_error(exc)
+                continue
+            except _Retry as exc:
+                failure = exc
+                continue
+            return self._parse(response, request, time.perf_counter() - start)
+        raise self._give_up(self.max_retries + 1, failure)
+
+    def complete_many(self, requests: Sequence[Request]) -> list[Completion]:
+        """Send several requests concurrently (at most ``concurrency`` at once), keeping their order.
+
+        Args:
+            requests: the requests.
+
+        Returns:
+            One completion per request, in the same order.
+
+        Raises:
+            BackendError: the first failure in request order (the other requests still finish).
+        """
+        if len(requests) <= 1:
+            return [self.complete(r) for r in requests]
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests))) as pool:
+            futures = [pool.submit(self.complete, r) for r in requests]
+            return [f.result() for f in futures]
+
+    async def aclose(self) -> None:
+        """Close the async client (when called on its event loop) and the sync one."""
+        client, self._aclient, self._aloop = self._aclient, None, None
+        if client is not None:
+            await client.aclose()
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP clients this backend created. Safe to call twice."""
+        self._closed = True
+        client, self._aclient, self._aloop = self._aclient, None, None
+        if client is not None:
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is None:
+                # Without keep-alive the pool is empty between requests; closing needs no I/O.
+                try:
+                    asyncio.run(client.aclose())
+                except Exception:  # pragma: no cover - best effort
+                    logger.debug("could not close the async client", exc_info=True)
+        if self._owns_client:
+            self._client.close()
