@@ -45,6 +45,7 @@ def bound_schema(schema: dict[str, Any], bounds: DecodeBounds) -> dict[str, Any]
 
 _KEYWORDS_THAT_CONSTRAIN = ("type", "enum", "const", "anyOf", "oneOf", "allOf", "properties", "items", "$ref")
 _CHILD_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_KEY_PATTERN = r"^[A-Za-z0-9_ .:/@+-]{1,64}$"
 
 
 def _scalar_or_list(bounds: DecodeBounds) -> dict[str, Any]:
@@ -86,15 +87,18 @@ def _bound(node: Any, bounds: DecodeBounds) -> None:
             # Unknown keys are dropped or refused by validation anyway; letting the model invent
             # them only gives it an unbounded key string to wander in.
             node["additionalProperties"] = False
-        elif extra is not False:
+        elif extra is not False and not node.get("patternProperties"):
+            # A free-form mapping: bound its keys too (llguidance has no propertyNames), to 64
+            # characters of the kinds keys are made of.
             node.setdefault("maxProperties", bounds.max_properties)
-            node.setdefault("propertyNames", {"type": "string", "maxLength": bounds.max_string_chars})
-            if extra is True:
-                node["additionalProperties"] = _scalar_or_list(bounds)
+            value = extra if isinstance(extra, dict) else _scalar_or_list(bounds)
+            node["patternProperties"] = {_KEY_PATTERN: value}
+            node["additionalProperties"] = False
     for key in ("items", "additionalProperties", "not"):
         _bound(node.get(key), bounds)
     for key in _CHILD_LISTS:
         for sub in node.get(key) or ():
             _bound(sub, bounds)
-    for sub in (node.get("properties") or {}).values():
-        _bound(sub, bounds)
+    for key in ("properties", "patternProperties"):
+        for sub in (node.get(key) or {}).values():
+            _bound(sub, bounds)
