@@ -4,7 +4,8 @@ A grammar guarantees that every token keeps the text valid, not that the text ev
 model happily writes one string, number or list forever. Before compiling, every open-ended node
 gets a finite bound that a real call is far from: strings get ``maxLength``, integers and numbers a
 range, arrays ``maxItems``, free-form objects ``maxProperties``, and an unconstrained value (``{}``,
-BFCL's ``any``) becomes a scalar or a short list of scalars.
+BFCL's ``any``) becomes a scalar or a short list of scalars. Numbers get a fixed number of
+fraction digits (8 by default; no exponent).
 
 Bounds only shape decoding. Validation still uses the tool's own schema, so a value the grammar
 could produce is never rejected for a bound added here. User-given bounds are kept.
@@ -26,12 +27,14 @@ class DecodeBounds:
     Attributes:
         max_string_chars: ``maxLength`` for strings without one.
         max_abs_number: numbers and integers lie within ``±max_abs_number``.
+        max_fraction_digits: digits after the decimal point of non-integer numbers (as ``multipleOf``).
         max_items: ``maxItems`` for arrays without one.
         max_properties: ``maxProperties`` for objects that admit arbitrary keys.
     """
 
     max_string_chars: int = 256
     max_abs_number: int = 10**12
+    max_fraction_digits: int = 8
     max_items: int = 32
     max_properties: int = 16
 
@@ -51,7 +54,12 @@ _KEY_PATTERN = r"^[A-Za-z0-9_ .:/@+-]{1,64}$"
 def _scalar_or_list(bounds: DecodeBounds) -> dict[str, Any]:
     scalar: list[dict[str, Any]] = [
         {"type": "string", "maxLength": bounds.max_string_chars},
-        {"type": "number", "minimum": -bounds.max_abs_number, "maximum": bounds.max_abs_number},
+        {
+            "type": "number",
+            "minimum": -bounds.max_abs_number,
+            "maximum": bounds.max_abs_number,
+            "multipleOf": 10.0**-bounds.max_fraction_digits,
+        },
         {"type": "boolean"},
         {"type": "null"},
     ]
@@ -77,6 +85,8 @@ def _bound(node: Any, bounds: DecodeBounds) -> None:
             node["minimum"] = -bounds.max_abs_number
         if "maximum" not in node and "exclusiveMaximum" not in node:
             node["maximum"] = bounds.max_abs_number
+    if "number" in types and "multipleOf" not in node:
+        node["multipleOf"] = 10.0**-bounds.max_fraction_digits  # else fraction digits never end
     if "array" in types or "items" in node:
         node.setdefault("maxItems", bounds.max_items)
         if "items" not in node and "prefixItems" not in node:

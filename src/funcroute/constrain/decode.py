@@ -17,6 +17,7 @@ Two ways to run the same decoding:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,15 @@ class DecodeResult:
     tokens: list[int] = field(default_factory=list)
     forward_passes: int = 0
     complete: bool = False  # the grammar reached its end
+
+
+def _lltorch() -> Any:
+    """``llguidance.torch``, imported without failing on its torch.jit deprecation warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit.*", category=DeprecationWarning)
+        import llguidance.torch
+
+    return llguidance.torch
 
 
 def model_vocab_size(model: Any) -> int:
@@ -91,9 +101,9 @@ def generate(
 
     Stops when the grammar is complete or after ``max_new_tokens``.
     """
-    import llguidance.torch as lltorch
     import torch
 
+    lltorch = _lltorch()
     sampling = sampling or Sampling()
     result = DecodeResult()
     device = model.device
@@ -139,8 +149,7 @@ class GrammarLogitsProcessor:
     """
 
     def __init__(self, matchers: Sequence[Any], prompt_width: int, vocab_size: int, eos_id: int) -> None:
-        import llguidance.torch as lltorch
-
+        lltorch = _lltorch()
         self.matchers = list(matchers)
         self.prompt_width = prompt_width
         self.eos_id = eos_id
@@ -148,9 +157,9 @@ class GrammarLogitsProcessor:
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         """Advance each row's matcher by its last token and mask (or force) the next one."""
-        import llguidance.torch as lltorch
         import torch
 
+        lltorch = _lltorch()
         step = input_ids.shape[1] - self.prompt_width
         forced: dict[int, int] = {}
         for row, matcher in enumerate(self.matchers):
