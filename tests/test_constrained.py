@@ -18,8 +18,8 @@ pytest.importorskip("llguidance")
 pytest.importorskip("transformers")
 
 BFCL = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bfcl"
-# The random model never ends a string by itself: bound strings so a call fits the token budget.
-BOUNDS = DecodeBounds(max_string_chars=24)
+# The random model never ends a string or a list by itself: bound both so a call fits the budget.
+BOUNDS = DecodeBounds(max_string_chars=24, max_items=4)
 BUDGET = 512
 
 
