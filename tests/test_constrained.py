@@ -81,7 +81,11 @@ def test_route_many_batches_over_the_pooled_catalog_are_all_valid(backend: Any, 
     # Retrieval is not under test here: show each command the first tools of its own entry.
     first_tool = {_question(e): [e["function"][0]["name"]] for e in entries}
     router = Router(
-        tools, backend, max_retries=0, max_new_tokens=BUDGET, tool_selector=lambda command: first_tool[command]
+        tools,
+        backend,
+        max_retries=0,
+        max_new_tokens=BUDGET,
+        tool_selector=lambda command: first_tool[command],
     )
     commands = list(first_tool)
     results = router.route_many(commands, dry_run=True)
@@ -90,7 +94,9 @@ def test_route_many_batches_over_the_pooled_catalog_are_all_valid(backend: Any, 
     assert all(_no_raw_control_characters(r.replies[0]) for r in results)
 
 
-def test_jump_forward_gives_the_same_text_with_fewer_forward_passes(backend: Any, token_by_token: Any) -> None:
+def test_jump_forward_gives_the_same_text_with_fewer_forward_passes(
+    backend: Any, token_by_token: Any
+) -> None:
     passes_jf = passes_tbt = 0
     for entry in _entries("simple_python")[:25]:
         tools = ToolSet.from_bfcl(entry["function"])
@@ -139,12 +145,20 @@ def test_sampled_constrained_decoding_is_valid_and_reproducible(tiny_model_dir: 
 
     def replies(seed: int) -> list[str]:
         backend = TransformersBackend(
-            tiny_model_dir, device="cpu", decode_bounds=BOUNDS, seed=seed, do_sample=True, temperature=1.5, top_p=0.95
+            tiny_model_dir,
+            device="cpu",
+            decode_bounds=BOUNDS,
+            seed=seed,
+            do_sample=True,
+            temperature=1.5,
+            top_p=0.95,
         )
         out = []
         for entry in _entries("multiple")[:8]:
             tools = ToolSet.from_bfcl(entry["function"])
-            result = Router(tools, backend, max_retries=0, max_new_tokens=BUDGET).route(_question(entry), dry_run=True)
+            result = Router(tools, backend, max_retries=0, max_new_tokens=BUDGET).route(
+                _question(entry), dry_run=True
+            )
             out.append(result.replies[0])
         return out
 
@@ -198,7 +212,9 @@ def test_bounds_close_every_open_ended_value_and_keep_user_bounds() -> None:
     assert props["count"] == {"type": "integer", "minimum": 0, "maximum": 99}
     assert props["tags"]["maxItems"] == 3 and props["tags"]["items"]["maxLength"] == 10
     assert props["meta"]["additionalProperties"] is False
-    assert list(props["meta"]["patternProperties"].values()) == [{"type": "integer", "minimum": -99, "maximum": 99}]
+    assert list(props["meta"]["patternProperties"].values()) == [
+        {"type": "integer", "minimum": -99, "maximum": 99}
+    ]
     assert props["nested"]["properties"]["x"]["multipleOf"] == 1e-8
     assert "anyOf" in props["anything"] and props["anything"]["description"] == "BFCL any"
     assert props["nested"]["additionalProperties"] is False

@@ -756,3 +756,20 @@ def test_the_toolset_schema_accepts_every_shape() -> None:
     validator.validate({"tools": [{"name": "a", "parameters": {"type": "dict", "properties": {}}}]})
     assert not validator.is_valid({"tools": []})
     assert not validator.is_valid({"a": {"description": "x", "handler": "no colon"}})
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("tools.yaml", "ping:\n  description: one\nping:\n  description: two\n"),
+        ("tools.json", '{"ping": {"description": "one"}, "ping": {"description": "two"}}'),
+        ("tools.yaml", "ping:\n  description: Ping.\n  params:\n    host: a\n    host: b\n"),
+    ],
+)
+def test_a_repeated_tool_or_parameter_name_is_an_error_not_a_lost_tool(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ToolSpecError, match="duplicate"):
+        ToolSet.from_file(path)

@@ -88,6 +88,14 @@ def tools_from_file(path: Path, *, bind_handlers: bool) -> list[Tool]:
     return _finish(source, tools, problems)
 
 
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        repeated = sorted({k for k, _ in pairs if sum(1 for kk, _ in pairs if kk == k) > 1})
+        raise ValueError(f"duplicate keys {repeated}: a tool file must name each tool and parameter once")
+    return found
+
+
 def _read(path: Path) -> Any:
     source, is_json = str(path), path.suffix.lower() == ".json"
     try:
@@ -98,7 +106,11 @@ def _read(path: Path) -> Any:
         text = raw.decode("utf-8-sig")
         if not text.strip():
             raise ToolSpecError(source, ["the file is empty; expected a YAML or JSON mapping of tools"])
-        return json.loads(text) if is_json else load_yaml(text)
+        return (
+            json.loads(text, object_pairs_hook=_unique_pairs)
+            if is_json
+            else load_yaml(text, unique_keys=True)
+        )
     except OSError as exc:
         problem = f"cannot read the file: {exc.strerror or exc}"
     except UnicodeDecodeError as exc:

@@ -90,9 +90,29 @@ _SafeLoader.yaml_implicit_resolvers = {
 _SafeLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
-def load_yaml(text: str) -> Any:
-    """Parse YAML safely (see :class:`_SafeLoader`); raises ``yaml.YAMLError`` or RecursionError."""
-    return yaml.load(text, Loader=_SafeLoader)  # our loader is a SafeLoader subclass
+class _UniqueKeyLoader(_SafeLoader):
+    """The safe loader, refusing a key repeated in one mapping (for tool files, where it loses a tool)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # unhashable keys are refused later, with a clearer message
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str, *, unique_keys: bool = False) -> Any:
+    """Parse YAML safely (see :class:`_SafeLoader`); raises ``yaml.YAMLError`` or RecursionError.
+
+    Model replies keep the last of repeated keys, as JSON does; ``unique_keys=True`` refuses them.
+    """
+    return yaml.load(text, Loader=_UniqueKeyLoader if unique_keys else _SafeLoader)  # both are SafeLoaders
 
 
 # ------------------------------------------------------------------------------------------ checking
