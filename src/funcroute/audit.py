@@ -68,6 +68,11 @@ class AuditLog:
             if result.dispatched:
                 entry["result"] = _clip(repr(result.value))
             entry["timings"] = {k: round(v, 6) for k, v in result.timings.items()}
+        else:
+            generate = round(sum(a.generate_s for a in attempts), 6)
+            parse = round(sum(a.parse_s for a in attempts), 6)
+            total = round(generate + parse, 6)
+            entry["timings"] = {"generate_s": generate, "parse_s": parse, "dispatch_s": 0.0, "total_s": total}
         if error is not None:
             entry["error"] = {"type": type(error).__name__, "message": _clip(str(error))}
         line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"

@@ -179,7 +179,15 @@ class Router:
     def _start(self, command: str) -> _Conversation:
         if not isinstance(command, str) or not command.strip():
             raise UsageError("a command must be non-empty text")
-        names = self.tool_selector(command) if self.tool_selector is not None else None
+        names = None
+        if self.tool_selector is not None:
+            names = list(self.tool_selector(command))
+            unknown = [n for n in names if n not in self.tools]
+            if unknown:
+                raise UsageError(
+                    "tool_selector chose tools this router does not have (unknown, or not allowed): "
+                    + ", ".join(map(str, unknown))
+                )
         body = self.tools.prompt(command, self.format, tools=names, show_types=self.show_types)
         return _Conversation(command, body)
 
@@ -255,7 +263,7 @@ class Router:
             try:
                 self._dispatch(result)
             except DispatchError as exc:
-                self._record(command, error=exc, attempts=attempts)
+                self._record(command, result=result, error=exc)
                 raise
         self._record(command, result=result, dry_run=dry_run)
         return result
@@ -313,7 +321,8 @@ class Router:
                 result.value = await self.tools.adispatch(call, approve=self.approve)
             except DispatchError as exc:
                 exc.attempts = list(attempts)
-                self._record(command, error=exc, attempts=attempts)
+                result.dispatch_s = time.perf_counter() - start
+                self._record(command, result=result, error=exc)
                 raise
             finally:
                 result.dispatch_s = time.perf_counter() - start
@@ -425,7 +434,7 @@ def _restrict(tools: ToolSet, allow: Iterable[str] | None, deny: Iterable[str] |
     unknown = sorted({*allowed, *denied} - set(tools.names))
     if unknown:
         raise UsageError(f"allow/deny name tools the ToolSet does not have: {', '.join(unknown)}")
-    kept = [name for name in allowed if name not in denied]
+    kept = [name for name in dict.fromkeys(allowed) if name not in denied]
     if not kept:
         raise UsageError("allow/deny leave the router no tools to use")
     return tools.subset(kept)
@@ -434,7 +443,7 @@ def _restrict(tools: ToolSet, allow: Iterable[str] | None, deny: Iterable[str] |
 def _default_backend() -> Backend:
     """The offline semantic backend, used when no model is given."""
     try:
-        from funcroute.backends.semantic import SemanticBackend  # type: ignore[import-not-found]
+        from funcroute.backends.semantic import SemanticBackend
     except ImportError as exc:
         raise UsageError(
             "no backend given and the offline semantic backend is unavailable; pass a backend "

@@ -23,6 +23,7 @@ import difflib
 import functools
 import hashlib
 import inspect
+import itertools
 import json
 import re
 import threading
@@ -339,17 +340,13 @@ class ToolSet:
             CallValidationError: the best candidate's arguments are invalid.
         """
         best: ModelOutputError | None = None
-        found_documents = False
+        tried: list[Any] = []  # documents already validated: several readers may find the same one
         fast = whole_json(reply, self.limits)
-        if fast is not None:
-            found_documents = True
-            for raw in raw_calls(fast):
-                try:
-                    return self.validate(raw.name, raw.arguments, reply)
-                except ModelOutputError as exc:
-                    best = _more_telling(best, exc)
-        for doc in iter_documents(reply, self.limits, skip_whole=fast is not None):
-            found_documents = True
+        documents = iter_documents(reply, self.limits, skip_whole=fast is not None)
+        for doc in itertools.chain(() if fast is None else (fast,), documents):
+            if doc in tried:
+                continue
+            tried.append(doc)
             for raw in raw_calls(doc):
                 try:
                     return self.validate(raw.name, raw.arguments, reply)
@@ -357,7 +354,7 @@ class ToolSet:
                     best = _more_telling(best, exc)
         if best is not None:
             raise best
-        if found_documents:
+        if tried:
             raise OutputParseError(
                 'the reply holds JSON/YAML but no call: expected {"function": ..., "params": {...}}', reply
             )
@@ -582,6 +579,8 @@ async def _run_async(tool: Tool, validated: Validated, call: Call) -> Any:
     try:
         if tool.is_async:
             running = handler(*validated.args, **validated.kwargs)
+        elif tool.timeout is not None:
+            running = _in_daemon_thread(tool, validated)  # abandoned, not joined, if it overruns
         else:
             running = asyncio.to_thread(handler, *validated.args, **validated.kwargs)
         if tool.timeout is None:
@@ -593,6 +592,39 @@ async def _run_async(tool: Tool, validated: Validated, call: Call) -> Any:
         ) from None
     except Exception as exc:
         raise _handler_failed(tool, call, exc) from exc
+
+
+def _in_daemon_thread(tool: Tool, validated: Validated) -> asyncio.Future[Any]:
+    """Run a sync handler in a daemon thread the event loop does not own; a future settles with its result.
+
+    ``asyncio.to_thread`` would use the loop's executor, which ``asyncio.run`` joins at shutdown: a
+    handler that overran its time limit would then block the caller after all.
+    """
+    handler = tool.handler
+    assert handler is not None
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():  # cancelled by the time limit
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def run() -> None:
+        try:
+            value, error = handler(*validated.args, **validated.kwargs), None
+        except BaseException as exc:
+            value, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, value, error)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    threading.Thread(target=run, name=f"funcroute-{tool.name}", daemon=True).start()
+    return future
 
 
 def _run_with_watchdog(tool: Tool, validated: Validated, call: Call) -> Any:
