@@ -537,3 +537,35 @@ def test_timed_handlers_return_values_and_errors() -> None:
     assert not isinstance(info.value, HandlerTimeoutError)
     assert isinstance(info.value.__cause__, ValueError)
     assert asyncio.run(tools.adispatch(tools.parse(slow("slow_async", 0.01)))) == "done"
+
+
+CONFIRM_SPEC = SPEC.replace("@tools.tool\n", "@tools.tool(confirm=True)\n")
+
+
+def test_cli_confirm_tool_needs_yes_and_the_audit_log_records_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "ran.txt"
+    path = tmp_path / "confirm_tools.py"
+    path.write_text(CONFIRM_SPEC.format(marker=str(marker)), encoding="utf-8")
+    audit = tmp_path / "audit.jsonl"
+    fake_model(monkeypatch, [DELETE])
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal: nobody to ask
+    argv = ["route", "delete the logs", "--tools", str(path), "--audit-log", str(audit)]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "requires approval" in err and "--yes" in err
+    assert not marker.exists()
+    assert cli.main([*argv, "--yes"]) == 0
+    assert marker.read_text() == "*.log\n"
+    outcomes = [json.loads(line)["outcome"] for line in audit.read_text().splitlines()]
+    assert outcomes == ["refused", "ok"]
+
+
+def test_router_as_context_manager_closes_the_audit_file(tmp_path: Path) -> None:
+    ran: list[str] = []
+    with Router(make_tools(ran), ScriptedBackend([WEATHER]), audit_log=tmp_path / "a.jsonl") as router:
+        router.route("weather")
+        assert router.audit is not None
+    assert router.audit._stream.closed
+    assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 1

@@ -111,13 +111,34 @@ def _router_from_args(args: argparse.Namespace) -> Any:
         max_retries=args.max_retries,
         max_new_tokens=args.max_new_tokens,
         constrained=args.constrained,
+        approve=_approver(args),
+        audit_log=args.audit_log,
     )
 
 
+def _approver(args: argparse.Namespace) -> Any:
+    """Approval for ``confirm=True`` tools: ``--yes``, or a y/N question on a terminal; else refused."""
+    if args.yes:
+        return lambda call: True
+    if not sys.stdin.isatty():
+        return None  # refused with a clear CallRefusedError naming --yes
+
+    def ask(call: Any) -> bool:
+        arguments = json.dumps(call.arguments, ensure_ascii=False)
+        answer = input(f"Run {call.function}({arguments})? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    return ask
+
+
 def _cmd_route(args: argparse.Namespace) -> int:
+    with _router_from_args(args) as router:
+        return _route_one(router, args)
+
+
+def _route_one(router: Any, args: argparse.Namespace) -> int:
     from funcroute._batch import result_record
 
-    router = _router_from_args(args)
     try:
         result = router.route(args.command_text, dry_run=args.dry_run)
     except ModelOutputError as exc:
@@ -141,15 +162,15 @@ def _cmd_route(args: argparse.Namespace) -> int:
 def _cmd_batch(args: argparse.Namespace) -> int:
     from funcroute._batch import run_batch
 
-    router = _router_from_args(args)
-    summary = run_batch(
-        router,
-        Path(args.input),
-        Path(args.output),
-        resume=args.resume,
-        dry_run=args.dry_run,
-        chunk_size=args.batch_size,
-    )
+    with _router_from_args(args) as router:
+        summary = run_batch(
+            router,
+            Path(args.input),
+            Path(args.output),
+            resume=args.resume,
+            dry_run=args.dry_run,
+            chunk_size=args.batch_size,
+        )
     print(
         f"{summary.total} commands: {summary.ok} ok, {summary.failed} failed, {summary.skipped} already done",
         file=sys.stderr,
@@ -174,6 +195,8 @@ def _model_options(cmd: argparse.ArgumentParser) -> None:
         help="constrain decoding to valid JSON calls (default: on for JSON where the backend can)",
     )
     cmd.add_argument("--dry-run", action="store_true", help="validate and show the call; do not run it")
+    cmd.add_argument("--yes", action="store_true", help="approve calls to tools that require confirmation")
+    cmd.add_argument("--audit-log", metavar="FILE", help="append one JSON line per routed command to FILE")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -232,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--resume", action="store_true", help="continue an interrupted run's --out file")
     batch.add_argument("--batch-size", type=int, default=8, help="commands sent to the model at once")
     _model_options(batch)
+
+    from funcroute._cli_eval import add_eval_command
+
+    add_eval_command(sub)
 
     command("demo", _cmd_demo, "run the built-in demo end to end", tools=False)
     return parser

@@ -268,6 +268,17 @@ class Router:
         self._record(command, result=result, dry_run=dry_run)
         return result
 
+    def close(self) -> None:
+        """Close the audit log when the router opened it. The backend is the caller's to close."""
+        if self.audit is not None:
+            self.audit.close()
+
+    def __enter__(self) -> Router:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _record(
         self,
         command: str,

@@ -557,7 +557,8 @@ def _check_timeout(timeout: float | None, qualname: str) -> float | None:
 def _require_approval(tool: Tool, call: Call, approve: Approver | None) -> None:
     if approve is None:
         raise CallRefusedError(
-            f"tool {tool.name!r} requires approval: pass approve=<callback> to dispatch or the router; "
+            f"tool {tool.name!r} requires approval: pass approve=<callback> to dispatch or the router "
+            "(CLI: --yes); "
             "the handler was not run",
             call,
         )
