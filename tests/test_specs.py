@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import jsonschema
 import pytest
@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from funcroute import ToolSet
-from funcroute._demo import SEED_REPLY, build_demo_tools
 from funcroute._specs import MAX_FILE_BYTES, bfcl_schema, tool_to_openai, tools_from_bfcl
 from funcroute.exceptions import (
     CallValidationError,
@@ -28,6 +27,43 @@ from funcroute.exceptions import (
     ToolSpecError,
     UnknownFunctionError,
 )
+
+SEED_REPLY = """```json
+{
+  "function": "file_analytics",
+  "params": {
+    "action": "count_occurrences",
+    "filters": {
+      "keyword": "Python"
+    }
+  }
+}
+```"""
+
+
+class _Filters(BaseModel):
+    keyword: str = Field(description="The word or phrase we want to search for.")
+
+
+def _seed_tools() -> ToolSet:
+    tools = ToolSet()
+
+    @tools.tool
+    def file_analytics(
+        action: Annotated[
+            str,
+            Field(
+                description='The operation we want to perform on the data, such as "count_occurrences", '
+                '"find_line", etc.'
+            ),
+        ],
+        filters: _Filters,
+    ) -> str:
+        """This tool performs various operations on a text file."""
+        return f"{action}:{filters.keyword}"
+
+    return tools
+
 
 SEED_YAML = """\
 file_analytics:
@@ -441,7 +477,7 @@ class Address(BaseModel):
 
 
 def make_python_tools() -> ToolSet:
-    tools = build_demo_tools(Path("unused.txt"))
+    tools = _seed_tools()
 
     @tools.tool
     def ship(
@@ -604,7 +640,7 @@ def test_bfcl_string_enums_on_booleans_and_integers() -> None:
     assert problems_of(tools, {"unisex": True, "flag": False, "rooms": 2}) == []
     assert problems_of(tools, {"unisex": "dontcare", "rooms": "dontcare"}) == []
     assert problems_of(tools, {"unisex": "maybe", "flag": "true", "rooms": 3}) == ["flag", "rooms", "unisex"]
-    assert 'One of: true, false, "dontcare".' in tools.render_tools()
+    assert 'One of true, false, "dontcare".' in tools.render_tools()
 
 
 def test_bfcl_enum_on_an_array_constrains_items() -> None:

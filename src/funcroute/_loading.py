@@ -79,7 +79,10 @@ def _from_module(spec: str) -> ToolSet:
         except AttributeError:
             raise UsageError(f"{module_name!r} has no attribute {attribute!r}") from None
     if callable(value) and not isinstance(value, ToolSet):
-        value = value()
+        try:
+            value = value()
+        except Exception as exc:
+            raise UsageError(f"calling {spec!r} for a ToolSet failed: {type(exc).__name__}: {exc}") from exc
     if not isinstance(value, ToolSet):
         raise UsageError(f"{spec!r} is a {type(value).__name__}, not a ToolSet")
     return value

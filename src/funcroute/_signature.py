@@ -132,18 +132,30 @@ def analyse_function(fn: Callable[..., Any], *, qualname: str) -> FunctionSignat
 
     model: type[BaseModel] | None = None
     schema: dict[str, Any] = {}
-    if not problems:
-        try:
-            model = pydantic.create_model(
-                f"{fn.__name__}_arguments", __config__=_ARGS_CONFIG, **definitions
-            )
-            schema = inline_refs(model.model_json_schema(by_alias=True))
-        except Exception as exc:  # pydantic's schema errors are several classes; all mean "unsupported"
-            problems.append(_explain_pydantic_failure(exc))
+    try:
+        model = pydantic.create_model(f"{fn.__name__}_arguments", __config__=_ARGS_CONFIG, **definitions)
+        schema = inline_refs(model.model_json_schema(by_alias=True))
+    except Exception:  # pydantic's schema errors are several classes; all mean "unsupported"
+        model = None
+        problems.extend(_type_problems(fn.__name__, definitions, dict(fields)))
     if problems or model is None:
         raise ToolDefinitionError(qualname, problems)
     schema.pop("title", None)
     return FunctionSignature(summary, model, schema, tuple(fields), frozenset(positional))
+
+
+def _type_problems(name: str, definitions: dict[str, Any], aliases: dict[str, str]) -> list[str]:
+    """One problem per parameter whose type pydantic cannot validate or describe (error path only)."""
+    found = []
+    for field_name, definition in definitions.items():
+        try:
+            alone = pydantic.create_model(
+                f"{name}_probe", __config__=_ARGS_CONFIG, **{field_name: definition}
+            )
+            inline_refs(alone.model_json_schema(by_alias=True))
+        except Exception as exc:
+            found.append(f"parameter {aliases[field_name]!r}: {_explain_pydantic_failure(exc)}")
+    return found or ["the parameter types cannot be combined into one schema"]
 
 
 def _explain_pydantic_failure(exc: Exception) -> str:

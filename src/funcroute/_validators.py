@@ -7,11 +7,14 @@ path, so the rest of funcroute never needs to know which kind of tool it holds.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import jsonschema
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from funcroute._signature import FunctionSignature
 from funcroute.exceptions import ValidationProblem
@@ -19,6 +22,30 @@ from funcroute.exceptions import ValidationProblem
 __all__ = ["ArgumentValidator", "InvalidArguments", "JsonSchemaValidator", "PydanticValidator", "Validated"]
 
 _MAX_MESSAGE = 240
+_PLAIN = (str, int, bool, type(None))
+
+
+def _non_finite_at(value: Any, depth: int = 0) -> list[str] | None:
+    """The path to a NaN/Infinity inside a validated value (models, dataclasses, containers)."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else []
+    if depth > 64 or isinstance(value, _PLAIN):
+        return None
+    if isinstance(value, BaseModel):
+        children: Any = value.__dict__.items()
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        children = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+    elif isinstance(value, dict):
+        children = value.items()
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        children = enumerate(value)
+    else:
+        return None
+    for key, child in children:
+        found = _non_finite_at(child, depth + 1)
+        if found is not None:
+            return [str(key), *found]
+    return None
 
 
 @dataclass(frozen=True)
@@ -78,13 +105,24 @@ class PydanticValidator:
                 ]
             ) from None
         values = model.__dict__
+        for alias_field, alias in self._fields:
+            value = values[alias_field]
+            where = None if type(value) in _PLAIN else _non_finite_at(value)
+            if where is not None:
+                # pydantic reads "nan"/"inf" strings as floats; a call must never carry them.
+                path = ".".join([alias, *where])
+                message = "Input should be a finite number (NaN and Infinity are not allowed)"
+                raise InvalidArguments([ValidationProblem(path, message, "finite_number")])
         if self._positional:
             args = tuple(values[f] for f, alias in self._fields if alias in self._positional)
             kwargs = {alias: values[f] for f, alias in self._fields if alias not in self._positional}
         else:
             args = ()
             kwargs = {alias: values[f] for f, alias in self._fields}
-        dumped = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        try:
+            dumped = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        except PydanticSerializationError as exc:
+            raise InvalidArguments([ValidationProblem("", f"not JSON data: {exc}", "json_type")]) from None
         return Validated(dumped, args, kwargs)
 
 

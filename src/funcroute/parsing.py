@@ -36,6 +36,7 @@ __all__ = [
     "end_of_first_call",
     "end_of_first_yaml_call",
     "iter_documents",
+    "json_problem",
     "load_yaml",
     "raw_calls",
     "whole_json",
@@ -96,7 +97,7 @@ class _UniqueKeyLoader(_SafeLoader):
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, (str, int, float, bool)):
                 continue  # unhashable keys are refused later, with a clearer message
             if key in seen:
@@ -118,12 +119,24 @@ def load_yaml(text: str, *, unique_keys: bool = False) -> Any:
 # ------------------------------------------------------------------------------------------ checking
 
 
-_PLAIN = (str, int, bool, type(None))
+_SCALARS = (int, bool, type(None))
 
 
-def _check(node: Any, max_depth: int, depth: int = 1) -> None:
-    """Refuse deep nesting and non-finite numbers; stringify non-string keys (YAML ``200: ok``).
+def _text_ok(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates from JSON escapes)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
+
+def _check(node: Any, max_depth: int, depth: int = 1, *, fix_keys: bool = True) -> None:
+    """Refuse deep nesting, non-finite numbers, lone surrogates and non-JSON values.
+
+    With ``fix_keys``, non-string keys (YAML ``200: ok``) become strings; otherwise they are refused.
     Recursive on purpose: recursion stops at ``max_depth``, and plain calls beat an explicit stack
     on the tiny trees of typical replies (this runs on every parse).
     """
@@ -132,26 +145,50 @@ def _check(node: Any, max_depth: int, depth: int = 1) -> None:
             raise _Unusable(f"nesting deeper than {max_depth} levels")
         for key in node:
             if type(key) is not str:
+                if not fix_keys:
+                    raise _Unusable(f"a mapping key of type {type(key).__name__}")
                 fixed = {_key(k): v for k, v in node.items()}
                 node.clear()
                 node.update(fixed)
                 break
+        for key in node:
+            if not _text_ok(key):
+                raise _Unusable("text with a lone surrogate (not valid Unicode)")
         children: Any = node.values()
     elif isinstance(node, list):
         if depth > max_depth:
             raise _Unusable(f"nesting deeper than {max_depth} levels")
         children = node
+    elif isinstance(node, str):
+        if not _text_ok(node):
+            raise _Unusable("text with a lone surrogate (not valid Unicode)")
+        return
     elif isinstance(node, float):
         if not math.isfinite(node):
             raise _Unusable("a non-finite number (NaN or Infinity)")
         return
-    elif isinstance(node, _PLAIN):
+    elif isinstance(node, _SCALARS):
         return
     else:
         raise _Unusable(f"a value of unsupported type {type(node).__name__}")
     for child in children:
-        if type(child) not in _PLAIN:
-            _check(child, max_depth, depth + 1)
+        kind = type(child)
+        if kind is str:
+            if not child.isascii() and not _text_ok(child):
+                raise _Unusable("text with a lone surrogate (not valid Unicode)")
+        elif kind not in _SCALARS:
+            _check(child, max_depth, depth + 1, fix_keys=fix_keys)
+
+
+def json_problem(value: Any, max_depth: int) -> str | None:
+    """Why ``value`` is not plain JSON data (for arguments given by hand), or ``None`` if it is."""
+    try:
+        _check(value, max_depth, fix_keys=False)
+    except _Unusable as exc:
+        return str(exc)
+    except RecursionError:
+        return f"nesting deeper than {max_depth} levels"
+    return None
 
 
 def _key(key: Any) -> str:
@@ -176,14 +213,18 @@ def _loads_json(text: str) -> Any:
 # ------------------------------------------------------------------------------------------ readers
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
-_YAML_START = re.compile(r"^[ \t]*[\"']?(?:function|name|tool)[\"']?[ \t]*:", re.MULTILINE)
-_YAML_KEY_LINE = re.compile(r"^[\w\"'.-]+[ \t]*:")
+_YAML_START = re.compile(r"^[ \t]*(?:-[ \t]+)?[\"']?(?:function|name|tool)[\"']?[ \t]*:", re.MULTILINE)
+_YAML_KEY_LINE = re.compile(r"^(?:-[ \t]+)?([\w\"'.-]+)[ \t]*:")
+# Readings that are slow on pathological text (pure-Python YAML, json_repair) only run on text of
+# bounded size and bracket nesting: a hostile reply cannot buy seconds of CPU.
+_MAX_SLOW_CHARS = 16384
+_BRACKETS = re.compile(r"[\[\]{}]")
 _MAX_RAW_DECODES = 8
 
 
 def _read_block(block: str) -> Iterator[Any]:
     """Readings of one fenced block: JSON, then YAML."""
-    stripped = block.strip()
+    stripped = block.strip(" \t\r\n")  # not str.strip(): a value may be a lone no-break space
     if not stripped:
         return
     if stripped[0] in "{[":
@@ -192,6 +233,8 @@ def _read_block(block: str) -> Iterator[Any]:
             return
         except ValueError:
             pass
+    if not _slow_path_ok(stripped):
+        return
     try:
         doc = load_yaml(stripped)
     except (yaml.YAMLError, RecursionError, ValueError):
@@ -222,13 +265,32 @@ def _embedded_yaml(text: str) -> Iterator[Any]:
         return
     start = text.rfind("\n", 0, match.start()) + 1
     kept: list[str] = []
+    top_keys: set[str] = set()
     for line in text[start:].splitlines():
         if line.startswith("```"):
             break
-        if kept and line and not line[0].isspace() and not _YAML_KEY_LINE.match(line):
-            break
+        key = _YAML_KEY_LINE.match(line) if line and not line[0].isspace() else None
+        if kept and line and not line[0].isspace() and key is None:
+            break  # prose resumes
+        if key is not None and not line.startswith("-"):
+            if key.group(1) in top_keys:
+                break  # a second invented example begins: the first one wins
+            top_keys.add(key.group(1))
         kept.append(line)
-    yield from _read_block("\n".join(kept))
+    block = "\n".join(kept)
+    if _slow_path_ok(block):
+        yield from _read_block(block)
+
+
+def _slow_path_ok(text: str) -> bool:
+    """Whether ``text`` is small and shallow enough for the slow readers."""
+    if len(text) > _MAX_SLOW_CHARS:
+        return False
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(text):
+        depth += 1 if match.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest <= ParseLimits.max_depth
 
 
 def _repaired(text: str) -> Iterator[Any]:
@@ -236,6 +298,8 @@ def _repaired(text: str) -> Iterator[Any]:
     if start == -1:
         return
     body = text[start:]
+    if not _slow_path_ok(body):
+        return
     if "\\_" in body:  # escaped underscores (send\_message) are a markdown habit, not JSON
         try:
             yield _loads_json(body.replace("\\_", "_"))
@@ -244,7 +308,7 @@ def _repaired(text: str) -> Iterator[Any]:
             body = body.replace("\\_", "_")
     try:
         doc = json_repair.loads(body, skip_json_loads=True)
-    except (ValueError, RecursionError, TypeError, IndexError, KeyError):
+    except Exception:  # a third-party repairer fed hostile text: any failure just means "no reading"
         return
     if isinstance(doc, (dict, list)) and doc:
         yield doc
@@ -286,8 +350,13 @@ def iter_documents(
         raise OutputParseError(f"reply is larger than the {limits.max_chars}-byte limit", text)
     seen = 0
     problem: str | None = None
-    readers = (_fenced, _embedded_json, _embedded_yaml, _repaired)
+    readers: tuple[Any, ...] = (_fenced, _embedded_json, _embedded_yaml, _repaired)
+    if text.lstrip().startswith("["):
+        # A list of calls that is not clean JSON: repair it whole before picking objects out of it.
+        readers = (_fenced, _repaired, _embedded_json, _embedded_yaml)
     for reader in readers if skip_whole else (_whole, *readers):
+        if reader is _repaired and problem is not None:
+            break  # repairing text already refused (NaN, depth...) would only launder the problem
         try:
             for doc in reader(text):
                 seen += 1

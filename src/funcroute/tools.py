@@ -47,7 +47,7 @@ from funcroute.exceptions import (
     UsageError,
     ValidationProblem,
 )
-from funcroute.parsing import ParseLimits, iter_documents, raw_calls, whole_json
+from funcroute.parsing import ParseLimits, iter_documents, json_problem, raw_calls, whole_json
 from funcroute.prompts.selection import Format, render_tool, selection_prompt
 
 __all__ = ["Approver", "Call", "Tool", "ToolSet"]
@@ -349,7 +349,7 @@ class ToolSet:
             tried.append(doc)
             for raw in raw_calls(doc):
                 try:
-                    return self.validate(raw.name, raw.arguments, reply)
+                    return self._validate(raw.name, raw.arguments, reply, checked=True)
                 except ModelOutputError as exc:
                     best = _more_telling(best, exc)
         if best is not None:
@@ -368,11 +368,15 @@ class ToolSet:
         for doc in iter_documents(reply, self.limits):
             raws = list(raw_calls(doc))
             if raws:
-                return [self.validate(raw.name, raw.arguments, reply) for raw in raws]
+                return [self._validate(raw.name, raw.arguments, reply, checked=True) for raw in raws]
         raise OutputParseError("the reply holds no JSON or YAML function call", reply)
 
     def validate(self, function: str, arguments: Any, reply: str = "") -> Call:
-        """Validate a call given as a name and an arguments mapping."""
+        """Validate a call given as a name and an arguments mapping (plain JSON data only)."""
+        return self._validate(function, arguments, reply, checked=False)
+
+    def _validate(self, function: str, arguments: Any, reply: str, *, checked: bool) -> Call:
+        """``checked``: the arguments come from the reply parser, which already refused non-JSON data."""
         tool = self._tools.get(function)
         if tool is None:
             raise UnknownFunctionError(function, self.names, self._closest(function), reply)
@@ -381,13 +385,18 @@ class ToolSet:
                 "", f"arguments must be a mapping, got {type(arguments).__name__}", "type"
             )
             raise CallValidationError(function, arguments, [problem], reply)
+        if not checked:
+            trouble = json_problem(arguments, self.limits.max_depth)
+            if trouble is not None:
+                problem = ValidationProblem("", f"arguments must be plain JSON data: {trouble}", "json_type")
+                raise CallValidationError(function, arguments, [problem], reply)
         problems: list[ValidationProblem] = []
         unknown = arguments.keys() - tool.parameters
         if unknown:
             if self.extra == "forbid":
                 problems.extend(
                     ValidationProblem(str(k), "unexpected parameter", "extra_forbidden")
-                    for k in sorted(unknown)
+                    for k in sorted(map(str, unknown))
                 )
             arguments = {k: v for k, v in arguments.items() if k not in unknown}
         validator = tool.validator

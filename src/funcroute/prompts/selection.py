@@ -6,13 +6,15 @@ Rendering rules for the ``Available functions:`` block (a YAML-looking mapping, 
   A tool without parameters has no ``params:`` key.
 * A parameter line is ``name: description``. Without a description the name is shown in words
   (``file_path`` → ``file path``), so the line is never empty.
-* ``Literal``/``Enum`` choices are appended as ``One of: "a", "b".``, since the training data
-  carried allowed values in prose.
+* ``Literal``/``Enum`` choices are appended as ``One of "a", "b".`` (no colon, so the line stays
+  valid YAML), since the training data carried allowed values in prose.
 * Nested objects (pydantic models, dataclasses, object schemas) render as nested mappings under
   ``name:``; an object's own description is not shown (YAML has no place for it beside children).
   Lists of objects render their item's fields under a ``- `` entry.
 * No types by default. ``show_types=True`` appends ``(integer, optional, default: 3)``-style notes.
 * Newlines inside descriptions collapse to single spaces, keeping one line per parameter.
+* The block is valid YAML: a description that YAML would misread (``"Note: ..."``, a leading
+  ``-`` or quote) is written double-quoted; all others stay plain, as in the training data.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from typing import Any, Literal
+
+import yaml
 
 from funcroute._schema import schema_types
 from funcroute.exceptions import UsageError
@@ -46,7 +50,7 @@ def selection_prompt(user_input: str, tool_blocks: Iterable[str], format: Format
 
 def render_tool(name: str, description: str, schema: dict[str, Any], *, show_types: bool = False) -> str:
     """Render one tool as its block in the ``Available functions:`` list (no trailing newline)."""
-    lines = [f"{name}:", f"  description: {_one_line(description) or _words(name)}"]
+    lines = [f"{name}:", f"  description: {_scalar(_one_line(description) or _words(name))}"]
     properties = schema.get("properties") or {}
     if properties:
         lines.append("  params:")
@@ -66,7 +70,8 @@ def _render_param(
         lines.append(f"{pad}{prefix}{name}:")
         _render_children(lines, obj, indent + 2, show_types)
         return
-    item = _object_node(node.get("items")) if "array" in schema_types(node) else None
+    array = _array_node(node)
+    item = _object_node(array.get("items")) if array is not None else None
     if item is not None and item.get("properties"):
         lines.append(f"{pad}{prefix}{name}:")
         _render_children(lines, item, indent + 2, show_types, first_prefix="- ")
@@ -74,10 +79,10 @@ def _render_param(
     text = _one_line(node.get("description")) or _words(name)
     choices = _choices(node)
     if choices:
-        text = f"{text} One of: {', '.join(json.dumps(c, ensure_ascii=False) for c in choices)}."
+        text = f"{text} One of {', '.join(json.dumps(c, ensure_ascii=False) for c in choices)}."
     if show_types:
         text = f"{text} ({_type_note(node, required)})"
-    lines.append(f"{pad}{prefix}{name}: {text}")
+    lines.append(f"{pad}{prefix}{name}: {_scalar(text)}")
 
 
 def _render_children(
@@ -107,6 +112,51 @@ def _object_node(node: Any) -> dict[str, Any] | None:
     return None
 
 
+def _array_node(node: Any) -> dict[str, Any] | None:
+    """The array schema inside ``node`` (looking through Optional/anyOf), if any."""
+    if not isinstance(node, dict):
+        return None
+    if node.get("type") == "array" or (isinstance(node.get("type"), list) and "array" in node["type"]):
+        return node
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in node.get(key) or ():
+            found = _array_node(sub)
+            if found is not None:
+                return found
+    return None
+
+
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _yaml_tag(text: str) -> str:
+    """The type YAML would give ``text`` as a plain scalar."""
+    return str(_RESOLVER.resolve(yaml.ScalarNode, text, (True, False)))  # type: ignore[no-untyped-call]
+
+
+_YAML_INDICATORS = tuple("-?:,[]{}#&*!|>'\"%@`")
+
+
+def _scalar(text: str) -> str:
+    """``text`` as a YAML value: plain when YAML reads it back unchanged, else double-quoted.
+
+    Most descriptions stay plain, as in the training data; one with ``": "``, a trailing colon, a
+    ``" #"``, a leading indicator character, or text YAML reads as another type (``yes``, ``null``,
+    ``123``) is quoted so the block stays valid YAML that reads back as the same strings.
+    """
+    if (
+        ": " in text
+        or " #" in text
+        or text.endswith(":")
+        or text.startswith(_YAML_INDICATORS)
+        or text != text.strip()
+        or _yaml_tag(text) != _STR_TAG  # yes, null, 123...
+    ):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
 def _choices(node: dict[str, Any]) -> list[Any]:
     if isinstance(node.get("enum"), list):
         return [c for c in node["enum"] if c is not None]
@@ -124,14 +174,15 @@ def _choices(node: dict[str, Any]) -> list[Any]:
 def _type_note(node: dict[str, Any], required: bool) -> str:
     kinds = [k for k in schema_types(node) if k != "null"] or ["any"]
     note = " or ".join(kinds)
-    if "array" in kinds and isinstance(node.get("items"), dict):
-        inner = [k for k in schema_types(node["items"]) if k != "null"]
+    array = _array_node(node)
+    if "array" in kinds and array is not None and isinstance(array.get("items"), dict):
+        inner = [k for k in schema_types(array["items"]) if k != "null"]
         if inner:
             note = note.replace("array", f"list of {' or '.join(inner)}")
     if not required:
         note += ", optional"
     if "default" in node:
-        note += f", default: {json.dumps(node['default'], ensure_ascii=False, default=str)}"
+        note += f", default {json.dumps(node['default'], ensure_ascii=False, default=str)}"
     return note
 
 
