@@ -178,6 +178,24 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.failed == 0 else EXIT_FAILED
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    with _router_from_args(args) as router:
+        try:
+            plan = router.plan(args.question, dialect=args.dialect, max_steps=args.max_steps)
+        except ModelOutputError as exc:
+            tries = len(exc.attempts) or 1
+            print(f"funcroute: no usable plan after {tries} attempt(s): {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        print(plan.to_text())
+        if args.execute and not args.dry_run:
+            result = plan.execute(router.tools)
+            print("\n--- trace ---")
+            for record in result.trace:
+                print(f"{record.step.evidence} = {record.step.tool}[{record.input}] -> {record.text}")
+            print(f"\nanswer: {result.answer_text}")
+    return EXIT_OK
+
+
 def _model_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--model", help="local model: a transformers directory/hub id, or a .gguf file")
     cmd.add_argument("--endpoint", help="OpenAI-compatible server base URL (llama.cpp, vLLM, TGI, Ollama...)")
@@ -255,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--resume", action="store_true", help="continue an interrupted run's --out file")
     batch.add_argument("--batch-size", type=int, default=8, help="commands sent to the model at once")
     _model_options(batch)
+
+    plan = command("plan", _cmd_plan, "ask the model for a multi-step plan over the tools (and run it)")
+    plan.add_argument("question", help="the task or question")
+    _model_options(plan)
+    plan.add_argument("--execute", action="store_true", help="run the plan and print its trace")
+    plan.add_argument("--dialect", choices=("evidence", "hash"), default="evidence")
+    plan.add_argument("--max-steps", type=int, default=20)
 
     from funcroute._cli_eval import add_eval_command
 

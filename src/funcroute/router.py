@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from funcroute.audit import AuditLog
 from funcroute.backends.base import Backend, Completion, Request
@@ -22,6 +22,11 @@ from funcroute.parsing import end_of_first_call, end_of_first_yaml_call
 from funcroute.prompts.selection import Format
 from funcroute.prompts.templates import ChatTemplate, get_template
 from funcroute.tools import Approver, Call, ToolSet
+
+if TYPE_CHECKING:
+    from funcroute.answering import Answer
+    from funcroute.planner import Plan
+    from funcroute.prompts.planning import Dialect
 
 __all__ = ["Attempt", "RouteResult", "Router"]
 
@@ -267,6 +272,20 @@ class Router:
                 raise
         self._record(command, result=result, dry_run=dry_run)
         return result
+
+    # ------------------------------------------------------------------------- plans, answers
+
+    def plan(self, question: str, *, dialect: Dialect = "evidence", max_steps: int = 20) -> Plan:
+        """Ask the model for a validated reWOO plan over this router's tools (with repairs)."""
+        from funcroute import answering
+
+        return answering.plan(self, question, dialect=dialect, max_steps=max_steps)
+
+    def answer(self, question: str, *, use_plan: bool = False, max_output_chars: int = 4000) -> Answer:
+        """Route (or plan) and run ``question``, then answer it from the results in closed context."""
+        from funcroute import answering
+
+        return answering.answer(self, question, use_plan=use_plan, max_output_chars=max_output_chars)
 
     def close(self) -> None:
         """Close the audit log when the router opened it. The backend is the caller's to close."""
