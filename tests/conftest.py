@@ -30,3 +30,20 @@ def tiny_backend(tiny_model_dir: Path) -> TransformersBackend:
     from funcroute.backends.transformers import TransformersBackend
 
     return TransformersBackend(tiny_model_dir, device="cpu")
+
+
+# Tests that exercise real backends on purpose (the tiny local model, llama.cpp, httpx mock transports
+# and a local server). funcroute's pytest plugin fails any other test that builds or calls one.
+_REAL_BACKEND_MODULES = frozenset(
+    {"test_backend_llamacpp", "test_backend_openai", "test_backend_transformers", "test_constrained"}
+)
+_REAL_BACKEND_FIXTURES = frozenset({"tiny_backend", "tiny_model_dir"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests above ``funcroute_real_backend``."""
+    for item in items:
+        module = getattr(item, "module", None)
+        in_module = module is not None and module.__name__ in _REAL_BACKEND_MODULES
+        if in_module or _REAL_BACKEND_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.funcroute_real_backend)

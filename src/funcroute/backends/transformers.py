@@ -409,7 +409,8 @@ class TransformersBackend(Backend):
         input_ids = torch.tensor([[self._pad] * (width - len(r.ids)) + r.ids for r in rows], device=device)
         mask = torch.tensor([[0] * (width - len(r.ids)) + [1] * len(r.ids) for r in rows], device=device)
         stopper = _RowStopper(rows, width, self.tokenizer, self._eos)
-        processors = LogitsProcessorList()
+        extra = {k: v for k, v in self.generate_kwargs.items() if k != "logits_processor"}
+        processors = LogitsProcessorList(self.generate_kwargs.get("logits_processor") or [])
         if rows[0].matcher is not None:
             eos = min(self._eos) if self._eos else self._pad
             vocab = model_vocab_size(self.model)
@@ -428,7 +429,7 @@ class TransformersBackend(Backend):
                     pad_token_id=self._pad,
                     eos_token_id=sorted(self._eos) or None,
                     use_cache=True,
-                    **self.generate_kwargs,
+                    **extra,
                 )
         except Exception as exc:
             if exc is stopper.error:
