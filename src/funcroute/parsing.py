@@ -215,9 +215,8 @@ def _loads_json(text: str) -> Any:
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _YAML_START = re.compile(r"^[ \t]*(?:-[ \t]+)?[\"']?(?:function|name|tool)[\"']?[ \t]*:", re.MULTILINE)
 _YAML_KEY_LINE = re.compile(r"^(?:-[ \t]+)?([\w\"'.-]+)[ \t]*:")
-# Readings that are slow on pathological text (pure-Python YAML, json_repair) only run on text of
-# bounded size and bracket nesting: a hostile reply cannot buy seconds of CPU.
-_MAX_SLOW_CHARS = 16384
+# Readings that are slow on deeply nested text (pure-Python YAML, json_repair) only run on text of
+# bounded bracket nesting: a hostile reply cannot buy seconds of CPU. (Size is bounded before.)
 _BRACKETS = re.compile(r"[\[\]{}]")
 _MAX_RAW_DECODES = 8
 
@@ -283,9 +282,7 @@ def _embedded_yaml(text: str) -> Iterator[Any]:
 
 
 def _slow_path_ok(text: str) -> bool:
-    """Whether ``text`` is small and shallow enough for the slow readers."""
-    if len(text) > _MAX_SLOW_CHARS:
-        return False
+    """Whether ``text`` is shallow enough for the slow readers."""
     depth = deepest = 0
     for match in _BRACKETS.finditer(text):
         depth += 1 if match.group() in "[{" else -1
