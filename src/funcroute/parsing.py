@@ -218,6 +218,7 @@ _YAML_KEY_LINE = re.compile(r"^(?:-[ \t]+)?([\w\"'.-]+)[ \t]*:")
 # Readings that are slow on deeply nested text (pure-Python YAML, json_repair) only run on text of
 # bounded bracket nesting: a hostile reply cannot buy seconds of CPU. (Size is bounded before.)
 _BRACKETS = re.compile(r"[\[\]{}]")
+_QUOTE = re.compile("[\"']")
 _MAX_RAW_DECODES = 8
 
 
@@ -295,8 +296,8 @@ def _repaired(text: str) -> Iterator[Any]:
     if start == -1:
         return
     body = text[start:]
-    if not _slow_path_ok(body):
-        return
+    if not _slow_path_ok(body) or not _QUOTE.search(body, 0, 256):
+        return  # too deep, or no quoted key near the start: prose, not JSON (and slow to "repair")
     if "\\_" in body:  # escaped underscores (send\_message) are a markdown habit, not JSON
         try:
             yield _loads_json(body.replace("\\_", "_"))
