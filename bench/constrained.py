@@ -208,7 +208,8 @@ def row(name: str, stats: dict[str, Any] | str, calls: int) -> str:
     return (
         f"{name:<34} {tokens / (ms / 1000):>8.0f} {ms / max(tokens, 1):>8.3f} {overhead:>9} "
         f"{statistics.mean(stats['passes']):>8.1f} {statistics.mean(stats['tokens']):>7.1f} "
-        f"{stats['valid'] / calls:>6.0%} {statistics.median(stats['compile_ms']):>9.2f} {stats['cached_compile_ms']:>8.3f}"
+        f"{stats['valid'] / calls:>6.0%} {statistics.median(stats['compile_ms']):>9.2f} "
+        f"{stats['cached_compile_ms']:>8.3f}"
     )
 
 
@@ -239,7 +240,8 @@ def main() -> None:
     }
     print(f"{args.calls} BFCL simple_python calls, tiny random Llama, CPU, 1 thread, greedy\n")
     print(
-        f"{'decoder':<34} {'tok/s':>8} {'ms/tok':>8} {'Δms/tok':>9} {'passes':>8} {'tokens':>7} {'valid':>6} {'compile':>9} {'cached':>8}"
+        f"{'decoder':<34} {'tok/s':>8} {'ms/tok':>8} {'Δms/tok':>9} {'passes':>8} {'tokens':>7} "
+        f"{'valid':>6} {'compile':>9} {'cached':>8}"
     )
     hf_base = {**base, "ms": token_by_token["hf_ms"]}
     print(row("unconstrained, KV-cached loop", base, args.calls))
