@@ -547,6 +547,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
 # --------------------------------------------------------------------------------------------- demo
 
 
+@pytest.mark.funcroute_real_backend  # the demo's offline semantic router: bundled, no download, no LLM
 def test_demo_runs_and_says_no_model_was_called(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "demo")
     assert code == 0, err

@@ -1,0 +1,17 @@
+"""The demo tools over ``demos/sample.txt``, as a ``--tools`` file for the CLI.
+
+    funcroute tools --tools demos/tools.py -v
+    funcroute route --tools demos/tools.py "How many times is 'Python' in the file?"
+
+No ``--model``/``--endpoint``: the offline semantic router chooses the call; no LLM is involved.
+E-mails are written to ``demos/outbox/`` (nothing is sent).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from funcroute.demo_tools import build_demo_tools
+
+HERE = Path(__file__).resolve().parent
+tools = build_demo_tools(HERE / "sample.txt", outbox=HERE / "outbox")

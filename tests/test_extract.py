@@ -1,0 +1,169 @@
+"""Parameter extraction by type: mentions, nearest-parameter assignment, choices, never invention."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from funcroute._extract import fill_arguments
+from funcroute._mentions import find_mentions
+from funcroute.demo_tools import build_demo_tools
+from funcroute.tools import ToolSet
+
+TODAY = dt.date(2024, 5, 10)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> ToolSet:
+    tmp = tmp_path_factory.mktemp("demo")
+    return build_demo_tools(tmp / "notes.txt", tmp / "outbox")
+
+
+def kinds(command: str) -> list[tuple[str, object]]:
+    return [(m.kind, m.value) for m in find_mentions(command, today=TODAY)]
+
+
+def test_mentions_of_every_kind_in_order() -> None:
+    command = (
+        "Mail bob@example.org the report.pdf from https://example.com/a?b=1 by March 3rd, 2024, "
+        "tomorrow, with 'urgent' and -2.5 or 1,200 items"
+    )
+    assert kinds(command) == [
+        ("email", "bob@example.org"),
+        ("file", "report.pdf"),
+        ("url", "https://example.com/a?b=1"),
+        ("date", "2024-03-03"),
+        ("date", "2024-05-11"),
+        ("quoted", "urgent"),
+        ("number", -2.5),
+        ("number", 1200),
+    ]
+
+
+def test_names_skip_the_capital_that_opens_a_sentence() -> None:
+    assert kinds("When was the signing of the Treaty of Lisbon?") == [("name", "Treaty of Lisbon")]
+    assert kinds("Solve x = 3. Find Paris weather") == [("number", 3), ("name", "Paris")]
+    assert kinds("What did Albert Einstein's paper say?") == [("name", "Albert Einstein")]
+
+
+def test_apostrophes_are_not_quotes() -> None:
+    assert kinds("I'd like the user's files, it's fine") == []
+
+
+def test_numbers_go_to_the_nearest_parameter_by_name() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"base": {"type": "integer"}, "height": {"type": "integer"}},
+        "required": ["base", "height"],
+    }
+    filled = fill_arguments("Find the area of a triangle with a height of 5 and base 10", schema)
+    assert filled.arguments == {"base": 10, "height": 5}
+    assert filled.missing == []
+
+
+def test_explicit_names_and_leftover_order() -> None:
+    schema = {
+        "type": "object",
+        "properties": {k: {"type": "number"} for k in "abc"},
+        "required": ["a", "b", "c"],
+    }
+    filled = fill_arguments("Solve the quadratic equation with a = 1, b = -3 and c = 2", schema)
+    assert filled.arguments == {"a": 1, "b": -3, "c": 2}
+    unnamed = fill_arguments("Roots of the quadratic with coefficients 2, 6 and 5", schema)
+    assert unnamed.arguments == {"a": 2, "b": 6, "c": 5}
+
+
+def test_a_required_parameter_without_a_value_is_missing_never_invented() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer", "default": 3}},
+        "required": ["city"],
+    }
+    filled = fill_arguments("what's the weather like", schema)
+    assert filled.arguments == {}
+    assert filled.missing == ["city"]
+    assert filled.fill_ratio == 0.0
+
+
+def test_optional_parameters_need_evidence() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer"}, "decimal_places": {"type": "integer"}},
+        "required": ["n"],
+    }
+    assert fill_arguments("factorial of 5", schema).arguments == {"n": 5}
+    both = fill_arguments("factorial of 5 rounded to 2 decimal places", schema).arguments
+    assert both == {"n": 5, "decimal_places": 2}
+
+
+def test_choices_by_position_and_fuzzily(demo: ToolSet) -> None:
+    schema = demo["convert_temperature"].schema
+    filled = fill_arguments("convert 451 fahrenheit to kelvin", schema)
+    assert filled.arguments == {"value": 451, "from_unit": "fahrenheit", "to_unit": "kelvin"}
+    typo = fill_arguments("convert 20 celsus to farenheit", schema)
+    assert typo.arguments == {"value": 20, "from_unit": "celsius", "to_unit": "fahrenheit"}
+
+
+def test_a_required_choice_by_meaning_only_through_the_chooser(demo: ToolSet) -> None:
+    schema = demo["file_analytics"].schema
+    command = "How often does 'Python' appear in my file?"
+    assert fill_arguments(command, schema).missing == ["action"]
+    seen: list[list[str]] = []
+
+    def choose(text: str, options: list[str]) -> tuple[int, float]:
+        seen.append(options)
+        return 0, 0.6
+
+    filled = fill_arguments(command, schema, choose=choose)
+    assert seen == [["count occurrences", "find line"]]
+    assert filled.arguments == {"action": "count_occurrences", "filters": {"keyword": "Python"}}
+    assert fill_arguments(command, schema, choose=lambda t, o: (0, 0.05)).missing == ["action"]
+
+
+def test_typed_strings_prefer_their_kind(demo: ToolSet) -> None:
+    filled = fill_arguments(
+        "Send 'Lunch?' to carol@example.com, body 'Noon at the usual place'", demo["send_email"].schema
+    )
+    assert filled.arguments == {
+        "to": "carol@example.com",
+        "subject": "Lunch?",
+        "body": "Noon at the usual place",
+    }
+
+
+def test_dates_follow_the_format_the_description_asks_for() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"when": {"type": "string", "description": "The date, in MM/DD/YYYY format."}},
+        "required": ["when"],
+    }
+    assert fill_arguments("book it for 2024-07-04", schema).arguments == {"when": "07/04/2024"}
+    assert fill_arguments("book it for tomorrow", schema, today=TODAY).arguments == {"when": "05/11/2024"}
+
+
+def test_lists_booleans_and_string_ids() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "numbers": {"type": "array", "items": {"type": "number"}},
+            "verbose": {"type": "boolean"},
+            "zip_code": {"type": "string"},
+        },
+        "required": ["numbers"],
+    }
+    filled = fill_arguments("average of 3, 4.5 and 10 please, verbose", schema)
+    assert filled.arguments == {"numbers": [3, 4.5, 10], "verbose": True}
+    negated = fill_arguments("sum 1 and 2 but not verbose", schema).arguments
+    assert negated == {"numbers": [1, 2], "verbose": False}
+    zipped = fill_arguments("stores near zip code 94103", {**schema, "required": ["zip_code"]})
+    assert zipped.arguments["zip_code"] == "94103"
+
+
+def test_nested_objects_report_dotted_paths(tmp_path: Path) -> None:
+    schema = build_demo_tools(tmp_path / "t.txt", tmp_path / "o")["file_analytics"].schema
+    filled = fill_arguments("count_occurrences please", schema)
+    assert filled.arguments == {"action": "count_occurrences"}
+    assert filled.missing == ["filters.keyword"]
+    assert filled.required == 2
