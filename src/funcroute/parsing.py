@@ -219,6 +219,7 @@ _YAML_KEY_LINE = re.compile(r"^(?:-[ \t]+)?([\w\"'.-]+)[ \t]*:")
 # bounded bracket nesting: a hostile reply cannot buy seconds of CPU. (Size is bounded before.)
 _BRACKETS = re.compile(r"[\[\]{}]")
 _QUOTE = re.compile("[\"']")
+_LONG_REPAIR = 16384
 _MAX_RAW_DECODES = 8
 
 
@@ -282,6 +283,15 @@ def _embedded_yaml(text: str) -> Iterator[Any]:
         yield from _read_block(block)
 
 
+def _long_open_string(text: str) -> bool:
+    """A long text with an unclosed quote: json_repair's time grows with the square of its length."""
+    if len(text) <= _LONG_REPAIR:
+        return False
+    doubles = text.count('"') - text.count('\\"')
+    singles = text.count("'") - text.count("\\'")
+    return doubles % 2 == 1 or singles % 2 == 1
+
+
 def _slow_path_ok(text: str) -> bool:
     """Whether ``text`` is shallow enough for the slow readers."""
     depth = deepest = 0
@@ -296,8 +306,8 @@ def _repaired(text: str) -> Iterator[Any]:
     if start == -1:
         return
     body = text[start:]
-    if not _slow_path_ok(body) or not _QUOTE.search(body, 0, 256):
-        return  # too deep, or no quoted key near the start: prose, not JSON (and slow to "repair")
+    if not _slow_path_ok(body) or not _QUOTE.search(body, 0, 256) or _long_open_string(body):
+        return  # too deep, prose rather than JSON, or a huge unclosed string: slow to "repair"
     if "\\_" in body:  # escaped underscores (send\_message) are a markdown habit, not JSON
         try:
             yield _loads_json(body.replace("\\_", "_"))
