@@ -16,7 +16,7 @@ from typing import Any
 
 from funcroute import __version__
 from funcroute._loading import load_toolset
-from funcroute.exceptions import FuncRouteError, ModelOutputError, UsageError
+from funcroute.exceptions import FuncRouteError, ModelOutputError, NoSuitableFunctionError, UsageError
 from funcroute.prompts.templates import get_template, template_names
 
 __all__ = ["build_parser", "main"]
@@ -95,6 +95,9 @@ def _backend_from_args(args: argparse.Namespace) -> Any:
         from funcroute.backends.transformers import TransformersBackend
 
         return TransformersBackend(args.model)
+    print(
+        "funcroute: no --model/--endpoint: routing offline with the semantic router (no LLM)", file=sys.stderr
+    )
     return None
 
 
@@ -141,6 +144,11 @@ def _route_one(router: Any, args: argparse.Namespace) -> int:
 
     try:
         result = router.route(args.command_text, dry_run=args.dry_run)
+    except NoSuitableFunctionError as exc:
+        print(f"funcroute: refused, no suitable function: {exc.reason}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"ok": False, "refused": True, "error": exc.reason}))
+        return EXIT_FAILED
     except ModelOutputError as exc:
         tries = len(exc.attempts) or 1
         print(f"funcroute: no valid call after {tries} attempt(s): {exc}", file=sys.stderr)

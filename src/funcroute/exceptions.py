@@ -9,6 +9,7 @@ FuncRouteError
 ├── ModelOutputError            the model's mistake; retryable, carries the raw reply
 │   ├── OutputParseError        the reply holds no call at all (or breaks a size/depth limit)
 │   ├── UnknownFunctionError    the reply names a function that is not in the ToolSet
+│   ├── NoSuitableFunctionError no tool fits the command, or it lacks a required value; not retried
 │   └── CallValidationError     the arguments do not validate (dotted paths for every problem)
 ├── DispatchError               running a validated call failed
 │   ├── HandlerNotBoundError    the tool has no handler (loaded from data without one)
@@ -38,6 +39,7 @@ __all__ = [
     "HandlerNotBoundError",
     "HandlerTimeoutError",
     "ModelOutputError",
+    "NoSuitableFunctionError",
     "OutputParseError",
     "TemplateError",
     "ToolDefinitionError",
@@ -148,6 +150,32 @@ class ValidationProblem:
 
     def __str__(self) -> str:
         return f"{self.path or '(arguments)'}: {self.message}"
+
+
+class NoSuitableFunctionError(ModelOutputError):
+    """No tool fits the command well enough, or the best one needs values the command lacks.
+
+    Not a formatting mistake: retrying the same command cannot help.
+
+    Attributes:
+        command: the user's command.
+        reason: why no call was made, in words.
+        candidates: the best tools as ``(name, score)``, best first.
+        missing: for the best tool, required parameters (dotted paths) the command does not give.
+    """
+
+    def __init__(
+        self,
+        command: str,
+        reason: str,
+        candidates: Sequence[tuple[str, float]] = (),
+        missing: Sequence[str] = (),
+    ) -> None:
+        self.command = command
+        self.reason = reason
+        self.candidates = list(candidates)
+        self.missing = list(missing)
+        super().__init__(f"no suitable function: {reason}", reply="")
 
 
 class CallValidationError(ModelOutputError):

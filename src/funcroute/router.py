@@ -9,6 +9,7 @@ Handler exceptions are not retried: a model cannot fix a bug in a tool.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -132,6 +133,9 @@ class Router:
         show_types: append type notes to parameter lines in the prompt.
         tool_selector: optional function choosing which tool names to show the model for a command
             (tool retrieval for large catalogs); the validator still knows every tool.
+        max_tools: render only the ``max_tools`` tools most similar to each command (retrieval
+            with the bundled sentence encoder; loaded only when the catalog is larger).
+        max_prompt_tokens: also keep the rendered tools under this many (estimated) tokens.
         allow: only these tools may be used by this router (prompted, validated, dispatched).
         deny: these tools may not be used by this router.
         approve: approval callback for tools registered with ``confirm=True``.
@@ -149,7 +153,9 @@ class Router:
         max_new_tokens: int = 256,
         constrained: bool | None = None,
         show_types: bool = False,
-        tool_selector: Callable[[str], Sequence[str]] | None = None,
+        tool_selector: Callable[[str], Sequence[str] | None] | None = None,
+        max_tools: int | None = None,
+        max_prompt_tokens: int | None = None,
         allow: Iterable[str] | None = None,
         deny: Iterable[str] | None = None,
         approve: Approver | None = None,
@@ -177,6 +183,8 @@ class Router:
             )
         self.constrained = format == "json" if constrained is None else constrained
         self.show_types = show_types
+        if tool_selector is None and (max_tools is not None or max_prompt_tokens is not None):
+            tool_selector = _retrieval_selector(self.tools, max_tools, max_prompt_tokens)
         self.tool_selector = tool_selector
 
     # ---------------------------------------------------------------------------------- requests
@@ -186,8 +194,9 @@ class Router:
             raise UsageError("a command must be non-empty text")
         names = None
         if self.tool_selector is not None:
-            names = list(self.tool_selector(command))
-            unknown = [n for n in names if n not in self.tools]
+            chosen = self.tool_selector(command)
+            names = None if chosen is None else list(chosen)
+            unknown = [n for n in names or () if n not in self.tools]
             if unknown:
                 raise UsageError(
                     "tool_selector chose tools this router does not have (unknown, or not allowed): "
@@ -453,6 +462,26 @@ class Router:
             except DispatchError as exc:
                 result.error = exc
         return result
+
+
+def _retrieval_selector(
+    tools: ToolSet, k: int | None, max_tokens: int | None
+) -> Callable[[str], Sequence[str] | None]:
+    """A tool selector that builds the retrieval index on first need (never, for small catalogs)."""
+    lock = threading.Lock()
+    state: dict[str, Callable[[str], Sequence[str]]] = {}
+
+    def select(command: str) -> Sequence[str] | None:
+        if max_tokens is None and k is not None and len(tools) <= k:
+            return None  # everything fits: the encoder is never loaded
+        with lock:
+            if "select" not in state:
+                from funcroute.retrieval import ToolIndex
+
+                state["select"] = ToolIndex(tools).selector(k=k, max_tokens=max_tokens)
+        return state["select"](command)
+
+    return select
 
 
 def _restrict(tools: ToolSet, allow: Iterable[str] | None, deny: Iterable[str] | None) -> ToolSet:

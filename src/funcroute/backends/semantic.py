@@ -31,7 +31,7 @@ import yaml
 
 from funcroute._extract import Filled, fill_arguments
 from funcroute.backends.base import Backend, Completion, Request
-from funcroute.exceptions import BackendError, ModelOutputError
+from funcroute.exceptions import BackendError, NoSuitableFunctionError
 from funcroute.retrieval import ToolIndex
 
 if TYPE_CHECKING:
@@ -47,32 +47,6 @@ _CANDIDATES = 3  # tools whose parameters are filled before the final choice
 _INPUT_LINE = re.compile(r"^Input:\s*(.+?)\s*$", re.M)
 _log = logging.getLogger(__name__)
 _announced = False
-
-
-class NoSuitableFunctionError(ModelOutputError):
-    """No tool fits the command well enough, or the best one needs values the command lacks.
-
-    Not a formatting mistake: retrying the same command cannot help.
-
-    Attributes:
-        command: the user's command.
-        reason: why no call was made, in words.
-        candidates: the best tools as ``(name, score)``, best first.
-        missing: for the best tool, required parameters (dotted paths) the command does not give.
-    """
-
-    def __init__(
-        self,
-        command: str,
-        reason: str,
-        candidates: Sequence[tuple[str, float]] = (),
-        missing: Sequence[str] = (),
-    ) -> None:
-        self.command = command
-        self.reason = reason
-        self.candidates = list(candidates)
-        self.missing = list(missing)
-        super().__init__(f"no suitable function: {reason}", reply="")
 
 
 @dataclass(frozen=True)
