@@ -52,6 +52,7 @@ def _no_raw_control_characters(reply: str) -> bool:
     return not any(ord(c) < 0x20 for c in reply)
 
 
+@pytest.mark.timeout(1500)  # 600 real generations on a 2-core CPU
 @pytest.mark.parametrize("category", ["simple_python", "multiple"])
 def test_every_bfcl_toolset_routes_on_the_first_attempt(backend: Any, category: str) -> None:
     entries = _entries(category)
@@ -70,6 +71,7 @@ def test_every_bfcl_toolset_routes_on_the_first_attempt(backend: Any, category: 
     print(f"\n{category}: {len(entries)}/{len(entries)} valid calls on the first attempt")
 
 
+@pytest.mark.timeout(1500)
 @pytest.mark.parametrize("category", ["simple_python", "multiple"])
 def test_route_many_batches_over_the_pooled_catalog_are_all_valid(backend: Any, category: str) -> None:
     entries = _entries(category)
