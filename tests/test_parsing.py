@@ -1,6 +1,7 @@
 """Reply text -> validated Call: every reply shape the models produce, every error, every limit."""
 
 import gc
+import json
 import sys
 import time
 import types
@@ -345,6 +346,44 @@ SHAPES: dict[str, tuple[str, tuple[str, dict[str, Any]]]] = {
 @pytest.mark.parametrize("reply,expected", list(SHAPES.values()), ids=list(SHAPES))
 def test_reply_shapes(tools: ToolSet, reply: str, expected: tuple[str, dict[str, Any]]) -> None:
     assert parsed(tools, reply) == expected
+
+
+CODE_TEXT = "Run ```pip install funcroute``` first"
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_code_fence_inside_a_json_string_in_a_fenced_reply(tools: ToolSet, indent: int | None) -> None:
+    calls = [
+        {"function": "send_message", "params": {"to": "bob", "text": CODE_TEXT}},
+        {"function": "send_message", "params": {"to": "eve", "text": "```"}},
+    ]
+    single = "```json\n" + json.dumps(calls[0], indent=indent) + "\n```"
+    assert parsed(tools, single) == ("send_message", {"to": "bob", "text": CODE_TEXT})
+    many = tools.parse_many("```json\n" + json.dumps(calls, indent=indent) + "\n```")
+    assert [(c.function, c.arguments) for c in many] == [(c["function"], c["params"]) for c in calls]
+
+
+def test_code_fence_inside_a_yaml_block_scalar(tools: ToolSet) -> None:
+    reply = (
+        "```yaml\nfunction: send_message\nparams:\n  to: bob\n  text: |\n"
+        "    ```python\n    print(1)\n    ```\n```"
+    )
+    function, arguments = parsed(tools, reply)
+    assert (function, arguments["to"]) == ("send_message", "bob")
+    assert arguments["text"].rstrip("\n") == "```python\nprint(1)\n```"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '```json\n{"function": "send_message", "params": {"to": "bob", "text": "hi"}}```',
+        "```yaml\nfunction: send_message\nparams:\n  to: bob\n  text: hi```",
+        'Here: ```json\n{"function": "send_message", "params": {"to": "bob", "text": "hi"}}\n```',
+    ],
+    ids=["json-same-line-close", "yaml-same-line-close", "fence-opened-mid-line"],
+)
+def test_loosely_written_fences(tools: ToolSet, reply: str) -> None:
+    assert parsed(tools, reply) == BOB
 
 
 @pytest.mark.parametrize(
@@ -839,7 +878,7 @@ def test_oversized_reply_refused_before_parsing(tools: ToolSet, reply: str) -> N
     assert outcome.reply == reply
 
 
-LONG_TEXT = " ".join(f"word{i}" for i in range(5000))  # about 34 KB: under the limit, over 16 KiB
+LONG_TEXT = " ".join(f"word{i}" for i in range(2500))  # about 22 KB: well under the limit, over 16 KiB
 
 
 @pytest.mark.parametrize(
@@ -963,6 +1002,10 @@ HOSTILE_SHAPES = {
     "few braces then an open quote": "{" * 10 + '"' + "x" * 60000,
     "braces then an open single quote": "{" * 20 + "'" + "word " * 12000,
     "quoted key then braces": '{"' + "{" * 30 + "x" * 60000,
+    "fenced flow list of numbers": "```json\n[{" + "1," * 32700,
+    "yaml flow list of numbers": "function: store\nparams:\n  data: " + "{" * 31 + "1," * 32000,
+    "yaml closed flow list": "function: store\nparams:\n  data: [" + "1, " * 21000 + "1]\n",
+    "fenced brackets then a quote": "```json\n" + "{[" * 16 + "'" + "}" * 14000,
     "object chain": '{"a":' * 12000,
     "unclosed call then junk": '{"function": "store", "params": {"data": ' + "{" * 2000 + "x" * 50000,
     "fenced unclosed braces": "```json\n" + "{" * 60000,

@@ -212,7 +212,11 @@ def _loads_json(text: str) -> Any:
 
 # ------------------------------------------------------------------------------------------ readers
 
-_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+# A block ends at a fence line (up to 3 spaces of indent, as in Markdown) or at ``` closing a line of
+# content ("...}```"): not at ``` inside a JSON string or an indented code sample in a YAML value.
+_FENCE = re.compile(
+    r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:^ {0,3}```|(?<=\S)```[ \t]*$|\Z)", re.DOTALL | re.MULTILINE
+)
 _YAML_START = re.compile(r"^[ \t]*(?:-[ \t]+)?[\"']?(?:function|name|tool)[\"']?[ \t]*:", re.MULTILINE)
 _YAML_KEY_LINE = re.compile(r"^(?:-[ \t]+)?([\w\"'.-]+)[ \t]*:")
 # Readings that are slow on deeply nested text (pure-Python YAML, json_repair) only run on text of
@@ -221,6 +225,9 @@ _BRACKETS = re.compile(r"[\[\]{}]")
 _QUOTE = re.compile("[\"']")
 _LONG_REPAIR = 16384
 _MAX_RAW_DECODES = 8
+_YAML_TOKENS = re.compile(r"[:,\-\[\]{}?\n]")
+_YAML_TOKEN_BUDGET = 6_000  # structure characters handed to PyYAML: about 0.3 s at worst
+_REPAIR_BUDGET = 60_000  # characters x nesting levels handed to json_repair: about 0.5 s at worst
 
 
 def _read_block(block: str) -> Iterator[Any]:
@@ -293,12 +300,32 @@ def _long_open_string(text: str) -> bool:
 
 
 def _slow_path_ok(text: str) -> bool:
-    """Whether ``text`` is shallow enough for the slow readers."""
+    """Whether PyYAML may read ``text``: shallow, and with few structure characters.
+
+    PyYAML's cost follows its tokens (25-55 us each), not the text's length: a 60 KB plain or
+    block-scalar value costs it milliseconds, 30,000 commas in a flow list a second or more.
+    """
+    return _nesting(text) <= ParseLimits.max_depth and len(_YAML_TOKENS.findall(text)) <= _YAML_TOKEN_BUDGET
+
+
+def _nesting(text: str) -> int:
+    """Deepest bracket nesting in ``text`` (brackets inside strings count too: an upper bound)."""
     depth = deepest = 0
     for match in _BRACKETS.finditer(text):
         depth += 1 if match.group() in "[{" else -1
         deepest = max(deepest, depth)
-    return deepest <= ParseLimits.max_depth
+    return deepest
+
+
+def _repair_ok(text: str) -> bool:
+    """Whether json_repair may read ``text``: bounded by length x nesting, not by nesting alone.
+
+    json_repair rescans the rest of the text once per level it fails at (3-8 us per character and
+    level): ``{`` x 32 + ``"`` + 60 KB costs it 5 s, while a long but well-nested string value costs
+    it almost nothing.
+    """
+    depth = _nesting(text)
+    return depth <= ParseLimits.max_depth and len(text) * max(depth, 1) <= _REPAIR_BUDGET
 
 
 def _repaired(text: str) -> Iterator[Any]:
@@ -306,7 +333,7 @@ def _repaired(text: str) -> Iterator[Any]:
     if start == -1:
         return
     body = text[start:]
-    if not _slow_path_ok(body) or not _QUOTE.search(body, 0, 256) or _long_open_string(body):
+    if not _repair_ok(body) or not _QUOTE.search(body, 0, 256) or _long_open_string(body):
         return  # too deep, prose rather than JSON, or a huge unclosed string: slow to "repair"
     if "\\_" in body:  # escaped underscores (send\_message) are a markdown habit, not JSON
         try:
