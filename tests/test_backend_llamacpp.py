@@ -18,7 +18,7 @@ from funcroute.backends.base import Request
 from funcroute.exceptions import BackendError
 
 llama_cpp = pytest.importorskip(
-    "llama_cpp", reason='llama-cpp-python is not installed (pip install "funcroute[llamacpp]")'
+    "llama_cpp", reason='llama-cpp-python is not installed (pip install "funcroute-llm[llamacpp]")'
 )
 pytest.importorskip("gguf", reason="gguf is not installed")
 
