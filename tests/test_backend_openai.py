@@ -35,7 +35,8 @@ HAVE_LLAMA_CPP = all(
 )
 
 needs_llama_cpp = pytest.mark.skipif(
-    not HAVE_LLAMA_CPP, reason='llama-cpp-python[server] is not installed (pip install "funcroute-llm[llamacpp]")'
+    not HAVE_LLAMA_CPP,
+    reason='llama-cpp-python[server] is not installed (pip install "funcroute-llm[llamacpp]")',
 )
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SECRET = "sk-test-SECRET-4242"

@@ -7,6 +7,7 @@ JSON Schemas) or a dependency missing from ``pyproject.toml`` fails here rather 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -33,7 +34,9 @@ file_analytics:
       keyword: The word or phrase we want to search for.
 """
 
-REPLY = '{"function": "file_analytics", "params": {"action": "count_occurrences", "filters": {"keyword": "x"}}}'
+REPLY = json.dumps(
+    {"function": "file_analytics", "params": {"action": "count_occurrences", "filters": {"keyword": "x"}}}
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +81,8 @@ def test_wheel_metadata_and_files(dist_dir: Path) -> None:
         entry_points = archive.read(meta_name.replace("METADATA", "entry_points.txt")).decode()
     assert meta["Name"] == DISTRIBUTION
     assert meta["License-Expression"] == "Apache-2.0"
+    assert meta.get_all("License-File") == ["LICENSE"]
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "funcroute/py.typed" in names
     shipped = {n.rsplit("/", 1)[-1] for n in names if n.startswith("funcroute/schemas/")}
     assert {"call.schema.json", "toolset.schema.json"} <= shipped
@@ -116,7 +121,8 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(dist_dir: Path, tmp_path: Path)
     where = run(str(python), "-c", "import funcroute, pathlib; print(pathlib.Path(funcroute.__file__))")
     assert where.returncode == 0, where.stderr
     assert str(env_dir) in where.stdout and str(ROOT) not in where.stdout
-    typed = run(str(python), "-c", "import funcroute.tools, importlib.resources as r; print(r.files('funcroute').joinpath('py.typed').is_file())")
+    has_marker = "import importlib.resources as r; print(r.files('funcroute').joinpath('py.typed').is_file())"
+    typed = run(str(python), "-c", has_marker)
     assert typed.stdout.strip() == "True"
 
     cli = env_dir / "bin" / "funcroute"

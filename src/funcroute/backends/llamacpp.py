@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from contextlib import closing
 from typing import Any
 
-from funcroute.backends.base import Backend, Completion, Request
 from funcroute._install import install_hint
+from funcroute.backends.base import Backend, Completion, Request
 from funcroute.exceptions import BackendError
 
 __all__ = ["LlamaCppBackend"]

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from funcroute._install import install_hint
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.constrain.bounds import DecodeBounds
 from funcroute.constrain.decode import GrammarLogitsProcessor, Sampling, generate, model_vocab_size
 from funcroute.constrain.engine import GrammarCache, engine_available, shared_cache
-from funcroute._install import install_hint
 from funcroute.exceptions import BackendError, UsageError
 
 __all__ = ["TransformersBackend"]

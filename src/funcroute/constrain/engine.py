@@ -20,8 +20,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from funcroute.constrain.bounds import DecodeBounds, bound_schema
 from funcroute._install import install_hint
+from funcroute.constrain.bounds import DecodeBounds, bound_schema
 from funcroute.exceptions import BackendError, UsageError
 
 __all__ = ["GrammarCache", "GrammarStats", "engine_available", "shared_cache"]
