@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from funcroute._journal import LineSet, recover_results
 from funcroute.exceptions import FuncRouteError, UsageError
 from funcroute.router import Router, RouteResult
 
@@ -25,12 +26,38 @@ _MAX_LINE = 1 << 20
 
 @dataclass
 class BatchSummary:
-    """Counts of one batch run."""
+    """Counts of one batch run.
+
+    Attributes:
+        total: input lines (blank lines are not counted).
+        skipped: lines that already had a result (``resume``).
+        ok: lines routed (and run) successfully in this run.
+        failed: lines that failed in this run (``interrupted`` included).
+        interrupted: lines an earlier run dispatched without writing their result; recorded as
+            failed, never run again.
+        elapsed_s: wall time of the run.
+        replicas: per-replica statistics at the end, for fleet backends.
+    """
 
     total: int = 0
     skipped: int = 0
     ok: int = 0
     failed: int = 0
+    interrupted: int = 0
+    elapsed_s: float = 0.0
+    replicas: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-ready data (the CLI prints it as one line)."""
+        return {
+            "total": self.total,
+            "ok": self.ok,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "interrupted": self.interrupted,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "replicas": self.replicas,
+        }
 
 
 def read_commands(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
@@ -100,26 +127,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _recover(out: Path) -> set[int]:
-    """Lines already done in ``out``; cuts a partial last line left by a crash."""
-    if not out.exists():
-        return set()
-    done: set[int] = set()
-    with out.open("rb+") as handle:
-        data = handle.read()
-        end = data.rfind(b"\n") + 1
-        if end != len(data):
-            handle.truncate(end)  # the crash left half a record: drop it, that line runs again
-        for raw in data[:end].splitlines():
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and isinstance(record.get("line"), int):
-                done.add(record["line"])
-    return done
-
-
 def run_batch(
     router: Router,
     source: Path,
@@ -133,7 +140,7 @@ def run_batch(
     """Route every command in ``source``, appending one record per line to ``out``."""
     if out.exists() and not resume:
         raise UsageError(f"{out} exists: pass --resume to continue it, or choose another --out")
-    done = _recover(out) if resume else set()
+    done = recover_results(out) if resume else LineSet()
     summary = BatchSummary()
     pending: list[tuple[int, str]] = []
     with out.open("a", encoding="utf-8") as handle:

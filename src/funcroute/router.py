@@ -260,8 +260,13 @@ class Router:
             self._absorb(conv, request, completion, time.perf_counter() - start)
         return self._finish(conv), conv.attempts
 
-    def route(self, command: str, *, dry_run: bool = False) -> RouteResult:
+    def route(
+        self, command: str, *, dry_run: bool = False, before_dispatch: Callable[[Call], None] | None = None
+    ) -> RouteResult:
         """Select a call for ``command`` and run it (unless ``dry_run``).
+
+        ``before_dispatch(call)``, when given, runs after validation and right before the handler
+        (e.g. to journal the dispatch); if it raises, the handler does not run.
 
         Raises:
             ModelOutputError: retries ran out; ``.attempts`` holds every attempt.
@@ -274,6 +279,8 @@ class Router:
             raise
         result = RouteResult(command, call, attempts=attempts)
         if not dry_run:
+            if before_dispatch is not None:
+                before_dispatch(call)
             try:
                 self._dispatch(result)
             except DispatchError as exc:
@@ -346,7 +353,9 @@ class Router:
             self._absorb(conv, request, completion, time.perf_counter() - start)
         return self._finish(conv), conv.attempts
 
-    async def aroute(self, command: str, *, dry_run: bool = False) -> RouteResult:
+    async def aroute(
+        self, command: str, *, dry_run: bool = False, before_dispatch: Callable[[Call], None] | None = None
+    ) -> RouteResult:
         """Async twin of :meth:`route`."""
         try:
             call, attempts = await self._aselect(command)
@@ -355,6 +364,8 @@ class Router:
             raise
         result = RouteResult(command, call, attempts=attempts)
         if not dry_run:
+            if before_dispatch is not None:
+                before_dispatch(call)
             start = time.perf_counter()
             try:
                 result.value = await self.tools.adispatch(call, approve=self.approve)
