@@ -188,7 +188,7 @@ def test_no_reachable_replica_fails_after_max_wait(servers: Servers) -> None:
     for replica in dead:
         replica.stop()  # connections refused from now on
     fleet = servers.fleet([r.url for r in dead], max_wait=0.4)
-    with pytest.raises(BackendError, match="no replica could take the request for 0.4s") as info:
+    with pytest.raises(BackendError, match=r"no replica could take the request for 0\.4s") as info:
         fleet.complete(req(1))
     assert "down" in str(info.value)
     assert all(s.state == "down" for s in fleet.stats())

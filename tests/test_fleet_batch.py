@@ -298,7 +298,13 @@ def test_resume_records_journaled_lines_as_interrupted_and_runs_the_rest(tmp_pat
         assert records[line]["error"]["type"] == "DispatchInterrupted"
         assert records[line]["call"] == {"function": "work", "params": {"n": line}}
     assert "input line's text differs" in records[5]["error"]["message"]
-    assert (summary.total, summary.skipped, summary.ok, summary.failed, summary.interrupted) == (6, 2, 2, 2, 2)
+    assert (summary.total, summary.skipped, summary.ok, summary.failed, summary.interrupted) == (
+        6,
+        2,
+        2,
+        2,
+        2,
+    )
     assert not journal_path(out).exists()
 
 
@@ -328,7 +334,9 @@ def test_async_api_and_input_errors(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text('work on 1\n{"input": ""}\n{broken\n\nwork on 2\n', encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    summary = asyncio.run(astream_batch(Router(_tools(), FunctionBackend(_reply)), source, out, concurrency=2))
+    summary = asyncio.run(
+        astream_batch(Router(_tools(), FunctionBackend(_reply)), source, out, concurrency=2)
+    )
     records = {r["line"]: r for r in read_records(out)}
     assert sorted(records) == [1, 2, 3, 5]
     assert records[2]["error"]["type"] == records[3]["error"]["type"] == "InputError"
@@ -380,7 +388,9 @@ def test_lineset_and_torn_tail_recovery(tmp_path: Path) -> None:
     assert len(lines) == 4 and 1000 in lines and 999 not in lines and -1 not in lines and "x" not in lines
     out = tmp_path / "out.jsonl"
     big = "x" * 200_000  # longer than one backwards-read block
-    out.write_text(f'{{"line": 1}}\n{{"line": 2, "pad": "{big}"}}\n{{"line": 3, "pad": "{big}', encoding="utf-8")
+    out.write_text(
+        f'{{"line": 1}}\n{{"line": 2, "pad": "{big}"}}\n{{"line": 3, "pad": "{big}', encoding="utf-8"
+    )
     done = recover_results(out)
     assert 2 in done and 3 not in done and len(done) == 2
     assert out.read_bytes().endswith(b'"}\n')
