@@ -146,7 +146,9 @@ class FakeReplica(_Base):
 
     Args:
         reply: the completion text for a request body (default: an empty reply).
-        latency: simulated seconds per request; requests overlap freely (a batching server).
+        latency: simulated seconds per request.
+        slots: how many requests it works on at once (others queue, as in a real server's batch);
+            ``None``: no limit.
         port: the port to listen on (default: a free one).
 
     A ``reply`` that raises makes the request answer HTTP 500.
@@ -157,9 +159,15 @@ class FakeReplica(_Base):
     """
 
     def __init__(
-        self, reply: Callable[[dict[str, Any]], str] | None = None, *, latency: float = 0.0, port: int = 0
+        self,
+        reply: Callable[[dict[str, Any]], str] | None = None,
+        *,
+        latency: float = 0.0,
+        slots: int | None = None,
+        port: int = 0,
     ) -> None:
         super().__init__(port)
+        self._slots = threading.BoundedSemaphore(slots) if slots else None
         self.reply = reply or (lambda body: "")
         self.latency = latency
         self.served = 0
@@ -179,6 +187,14 @@ class FakeReplica(_Base):
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         stopping = self.stopping
+        slot = self._slots
+        if slot is not None:
+            while not slot.acquire(timeout=0.05):  # queued behind the busy slots
+                if stopping.is_set():
+                    handler.close_connection = True
+                    with self.lock:
+                        self.in_flight -= 1
+                    return
         try:
             if stopping.wait(self.latency):
                 handler.close_connection = True
@@ -188,6 +204,8 @@ class FakeReplica(_Base):
             handler.send(500, json.dumps({"error": {"message": f"{type(exc).__name__}: {exc}"}}).encode())
             return
         finally:
+            if slot is not None:
+                slot.release()
             with self.lock:
                 self.in_flight -= 1
         payload = {
