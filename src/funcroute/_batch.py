@@ -3,7 +3,8 @@
 Each result is written as one JSON line and flushed the moment its command finishes, tagged with
 the input's line number. With ``resume``, an existing output file is read first: a partial last line
 left by a crash is cut off, and only lines without a result are routed, so the output ends with
-exactly one result per input line.
+exactly one result per input line. Dispatches are journaled before handlers run, so a line that was
+running when the process died is recorded as ``DispatchInterrupted``, never run twice.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from funcroute._journal import LineSet, recover_results
+from funcroute._journal import Journal, Resume
 from funcroute.exceptions import FuncRouteError, UsageError
 from funcroute.router import Router, RouteResult
+from funcroute.tools import Call
 
 __all__ = ["BatchSummary", "read_commands", "result_record", "run_batch"]
 
@@ -137,10 +139,14 @@ def run_batch(
     chunk_size: int = 8,
     progress: bool | None = None,
 ) -> BatchSummary:
-    """Route every command in ``source``, appending one record per line to ``out``."""
-    if out.exists() and not resume:
-        raise UsageError(f"{out} exists: pass --resume to continue it, or choose another --out")
-    done = recover_results(out) if resume else LineSet()
+    """Route every command in ``source``, appending one record per line to ``out``.
+
+    Chunks of ``chunk_size`` commands go to the backend together (``route_many``: local models
+    batch them). Each dispatch is journaled before its handler runs, so ``resume`` never runs a
+    handler twice (see :mod:`funcroute._journal`); for servers, :func:`funcroute.batching.stream_batch`
+    keeps many requests in flight instead.
+    """
+    state = Resume(out, resume=resume)
     summary = BatchSummary()
     pending: list[tuple[int, str]] = []
     with out.open("a", encoding="utf-8") as handle:
@@ -149,28 +155,44 @@ def run_batch(
             handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+            state.done.add(record["line"])
             summary.ok += bool(record["ok"])
             summary.failed += not record["ok"]
 
-        for line, command, problem in read_commands(source):
-            summary.total += 1
-            if line in done:
-                summary.skipped += 1
-                continue
-            if command is None:
-                write(result_record(line, None, None, problem))
-                continue
-            pending.append((line, command))
-            if len(pending) >= chunk_size:
-                _route_chunk(router, pending, write, dry_run, progress)
-                pending = []
-        if pending:
-            _route_chunk(router, pending, write, dry_run, progress)
+        finished = False
+        try:
+            for line, command, problem in read_commands(source):
+                summary.total += 1
+                todo = state.todo(line)
+                if todo is False:
+                    summary.skipped += 1
+                elif todo is None:
+                    pass  # dispatched by an earlier run without a result: recorded below, not re-run
+                elif command is None:
+                    write(result_record(line, None, None, problem))
+                else:
+                    pending.append((line, command))
+                    if len(pending) >= chunk_size:
+                        _route_chunk(router, pending, write, dry_run, progress, state.journal)
+                        pending = []
+            if pending:
+                _route_chunk(router, pending, write, dry_run, progress, state.journal)
+            for record in state.interrupted(read_commands(source)):
+                write(record)
+                summary.interrupted += 1
+            finished = True
+        finally:
+            state.close(finished=finished)
     return summary
 
 
 def _route_chunk(
-    router: Router, chunk: list[tuple[int, str]], write: Any, dry_run: bool, progress: bool | None
+    router: Router,
+    chunk: list[tuple[int, str]],
+    write: Any,
+    dry_run: bool,
+    progress: bool | None,
+    journal: Journal,
 ) -> None:
     written: set[int] = set()
 
@@ -179,8 +201,18 @@ def _route_chunk(
         write(result_record(line, command, result, None))
         written.add(index)
 
+    def before_dispatch(index: int, call: Call) -> None:
+        line, command = chunk[index]
+        journal.record(line, command, call.to_dict())
+
     try:
-        router.route_many([c for _, c in chunk], dry_run=dry_run, progress=progress, on_result=on_result)
+        router.route_many(
+            [c for _, c in chunk],
+            dry_run=dry_run,
+            progress=progress,
+            on_result=on_result,
+            before_dispatch=before_dispatch,
+        )
     except FuncRouteError as exc:  # the whole chunk failed (e.g. the backend broke its contract)
         for index, (line, command) in enumerate(chunk):
             if index not in written:

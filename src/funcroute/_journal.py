@@ -16,13 +16,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["Journal", "LineSet", "journal_path", "recover_results"]
+from funcroute.exceptions import UsageError
+
+__all__ = ["Journal", "LineSet", "Resume", "journal_path", "recover_results"]
 
 _BLOCK = 1 << 16
+_INTERRUPTED = (
+    "the batch stopped while this call's handler was running; it is not run again "
+    "(it may or may not have completed)"
+)
 
 
 class LineSet:
@@ -140,3 +146,73 @@ class Journal:
             self._handle = None
         if remove and self.path.exists():
             self.path.unlink()
+
+
+class Resume:
+    """What a run (fresh or resumed) knows about ``out`` before it starts, and its journal.
+
+    Args:
+        out: the results file.
+        resume: continue ``out`` and its journal; without it both must be absent.
+        fsync: fsync each journal record.
+
+    Raises:
+        UsageError: ``out`` or the journal exists without ``resume``.
+    """
+
+    def __init__(self, out: Path, *, resume: bool, fsync: bool = True) -> None:
+        path = journal_path(out)
+        if out.exists() and not resume:
+            raise UsageError(f"{out} exists: pass --resume to continue it, or choose another --out")
+        if path.exists() and not resume:
+            raise UsageError(
+                f"{path} exists (the dispatch journal of an earlier run): pass --resume to continue "
+                "that run, or delete it to start over"
+            )
+        self.done = recover_results(out) if resume else LineSet()
+        self.journal = Journal(path, fsync=fsync)
+        self.dispatched = LineSet()  # dispatched earlier without a result: never run again
+        for entry in self.journal.entries():
+            if entry["line"] not in self.done:
+                self.dispatched.add(entry["line"])
+        self.seen = LineSet()
+
+    def todo(self, line: int) -> bool | None:
+        """``True``: route ``line``; ``False``: it already has a result; ``None``: interrupted earlier."""
+        self.seen.add(line)
+        if line in self.done:
+            return False
+        return None if line in self.dispatched else True
+
+    def interrupted(self, lines: Iterable[tuple[int, str | None, str | None]]) -> Iterator[dict[str, Any]]:
+        """Failed records for the lines an earlier run dispatched without a result.
+
+        The caller writes each one (marking its line done) before asking for the next.
+
+        Args:
+            lines: the input again, as ``(line, command, problem)`` (streamed; only the few
+                interrupted lines are kept).
+        """
+        if not len(self.dispatched):
+            return
+        commands = {line: command for line, command, _ in lines if line in self.dispatched}
+        for entry in self.journal.entries():
+            line = entry["line"]
+            if line in self.dispatched and line in self.seen and line not in self.done:
+                command = commands.get(line) or ""
+                message = _INTERRUPTED
+                if entry.get("input") != command:
+                    message += "; note: the input line's text differs from the one dispatched"
+                    message += " (was the input edited?)"
+                yield {  # the caller's writer marks it done
+                    "line": line,
+                    "input": command,
+                    "ok": False,
+                    "call": entry.get("call"),
+                    "dispatched": None,  # unknown: it was started, and may have finished
+                    "error": {"type": "DispatchInterrupted", "message": message},
+                }
+
+    def close(self, *, finished: bool) -> None:
+        """Close the journal; delete it when the run ``finished`` (every input line has a result)."""
+        self.journal.close(remove=finished and len(self.done) >= len(self.seen))

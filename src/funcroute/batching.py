@@ -29,7 +29,7 @@ from typing import IO, Any, TextIO
 
 from funcroute._batch import BatchSummary, read_commands, result_record
 from funcroute._batch_progress import Progress
-from funcroute._journal import Journal, LineSet, journal_path, recover_results
+from funcroute._journal import LineSet, Resume
 from funcroute.exceptions import DispatchError, FuncRouteError, ModelOutputError, UsageError
 from funcroute.router import Router, RouteResult
 from funcroute.tools import Call
@@ -37,10 +37,6 @@ from funcroute.tools import Call
 __all__ = ["astream_batch", "stream_batch"]
 
 _DEFAULT_CONCURRENCY = 8
-_INTERRUPTED = (
-    "the batch stopped while this call's handler was running; it is not run again "
-    "(it may or may not have completed)"
-)
 
 
 class _Results:
@@ -77,20 +73,6 @@ def _failed(command: str, exc: BaseException) -> RouteResult:
         return RouteResult(command, attempts=attempts, error=exc)
     wrapped = FuncRouteError(f"{type(exc).__name__}: {exc}")  # a bug in user code: record it, go on
     return RouteResult(command, attempts=attempts, error=wrapped)
-
-
-def _interrupted_record(entry: dict[str, Any], command: str) -> dict[str, Any]:
-    message = _INTERRUPTED
-    if entry.get("input") != command:
-        message += "; note: the input line's text differs from the one dispatched (was the input edited?)"
-    return {
-        "line": entry["line"],
-        "input": command,
-        "ok": False,
-        "call": entry.get("call"),
-        "dispatched": None,  # unknown: it was started, and may have finished
-        "error": {"type": "DispatchInterrupted", "message": message},
-    }
 
 
 async def astream_batch(
@@ -133,23 +115,11 @@ async def astream_batch(
     limit = concurrency or int(getattr(router.backend, "capacity", 0) or _DEFAULT_CONCURRENCY)
     if limit < 1:
         raise UsageError("concurrency must be >= 1")
-    jpath = journal_path(out)
-    if out.exists() and not resume:
-        raise UsageError(f"{out} exists: pass --resume to continue it, or choose another --out")
-    if jpath.exists() and not resume:
-        raise UsageError(
-            f"{jpath} exists (the dispatch journal of an earlier run): pass --resume to continue "
-            "that run, or delete it to start over"
-        )
     started = time.perf_counter()
     summary = BatchSummary()
-    done = recover_results(out) if resume else LineSet()
-    journal = Journal(jpath, fsync=fsync)
-    dispatched = LineSet()  # dispatched by an earlier run, without a result: never run again
-    for entry in journal.entries():
-        if entry["line"] not in done:
-            dispatched.add(entry["line"])
-    results = _Results(out, done, summary, fsync)
+    state = Resume(out, resume=resume, fsync=fsync)
+    journal = state.journal
+    results = _Results(out, state.done, summary, fsync)
     in_flight = [0]
     queue: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue(maxsize=limit)
 
@@ -172,15 +142,15 @@ async def astream_batch(
     reporter = Progress(summary, router.backend, in_flight, progress_stream or sys.stderr)
     workers = [asyncio.create_task(work()) for _ in range(limit)]
     ticker = asyncio.create_task(reporter.tick_every(progress_interval)) if progress else None
-    seen = LineSet()
+    finished = False
     try:
         for line, command, problem in read_commands(source):
             summary.total += 1
-            seen.add(line)
-            if line in done:
+            todo = state.todo(line)
+            if todo is False:
                 summary.skipped += 1
-            elif line in dispatched:
-                pass  # recorded as interrupted below, from the journal (which holds its call)
+            elif todo is None:
+                pass  # dispatched by an earlier run: recorded as interrupted below, never re-run
             elif command is None:
                 results.write(result_record(line, None, None, problem))
             else:
@@ -188,13 +158,10 @@ async def astream_batch(
         for _ in workers:
             await queue.put(None)
         await asyncio.gather(*workers)
-        if len(dispatched):
-            commands = {line: command for line, command, _ in _lines_in(source, dispatched)}
-            for entry in journal.entries():
-                line = entry["line"]
-                if line in dispatched and line in seen and line not in done:
-                    results.write(_interrupted_record(entry, commands.get(line) or ""))
-                    summary.interrupted += 1
+        for record in state.interrupted(read_commands(source)):
+            results.write(record)
+            summary.interrupted += 1
+        finished = True
     finally:
         for task in workers:
             task.cancel()
@@ -203,16 +170,10 @@ async def astream_batch(
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
         results.close()
-        complete = len(done) >= summary.total and summary.total == len(seen)
-        journal.close(remove=complete and all(t.done() and not t.cancelled() for t in workers))
+        state.close(finished=finished)
     summary.elapsed_s = time.perf_counter() - started
     summary.replicas = reporter.replicas()
     return summary
-
-
-def _lines_in(source: Path, wanted: LineSet) -> list[tuple[int, str | None, str | None]]:
-    """The input lines numbered in ``wanted`` (a second streamed pass; only they are kept)."""
-    return [item for item in read_commands(source) if item[0] in wanted]
 
 
 def stream_batch(

@@ -389,6 +389,7 @@ class Router:
         dry_run: bool = False,
         progress: bool | None = None,
         on_result: Callable[[int, RouteResult], None] | None = None,
+        before_dispatch: Callable[[int, Call], None] | None = None,
     ) -> list[RouteResult]:
         """Route many commands, batching model calls where the backend can batch.
 
@@ -401,6 +402,8 @@ class Router:
             progress: show a progress bar (default: only when stderr is a terminal).
             on_result: called with ``(index, result)`` as each command finishes, for streaming
                 results to disk.
+            before_dispatch: called with ``(index, call)`` right before a handler runs (e.g. to
+                journal the dispatch); if it raises, that handler does not run.
         """
         from tqdm import tqdm
 
@@ -445,7 +448,7 @@ class Router:
                     self._absorb(conv, request, completion, elapsed)
                     if self._done(conv):
                         del live[index]
-                        finish(index, self._settle(conv, dry_run))
+                        finish(index, self._settle(conv, dry_run, index, before_dispatch))
         finally:
             bar.close()
         return [r for r in results if r is not None]
@@ -460,7 +463,13 @@ class Router:
                 out.append(exc)
         return out
 
-    def _settle(self, conv: _Conversation, dry_run: bool) -> RouteResult:
+    def _settle(
+        self,
+        conv: _Conversation,
+        dry_run: bool,
+        index: int = 0,
+        before_dispatch: Callable[[int, Call], None] | None = None,
+    ) -> RouteResult:
         result = RouteResult(conv.command, conv.call, attempts=conv.attempts)
         if conv.call is None:
             assert conv.error is not None
@@ -468,6 +477,8 @@ class Router:
             result.error = conv.error
             return result
         if not dry_run:
+            if before_dispatch is not None:
+                before_dispatch(index, conv.call)
             try:
                 self._dispatch(result)
             except DispatchError as exc:
