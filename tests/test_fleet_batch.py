@@ -397,3 +397,27 @@ def test_lineset_and_torn_tail_recovery(tmp_path: Path) -> None:
     torn_only = tmp_path / "torn.jsonl"
     torn_only.write_text('{"line": 1, "inp', encoding="utf-8")
     assert len(recover_results(torn_only)) == 0 and torn_only.read_bytes() == b""
+
+
+def test_cli_flags_build_a_fleet_and_reject_bad_values(spec: Path, tmp_path: Path) -> None:
+    parser = cli.build_parser()
+    urls = ["--endpoint", "http://127.0.0.1:1", "--endpoint", "http://127.0.0.1:2", "--model-name", "m"]
+    args = parser.parse_args(["route", "x", "--tools", str(spec), *urls])
+    backend = cli._backend_from_args(args)
+    try:
+        assert isinstance(backend, FleetBackend) and len(backend.stats()) == 2
+    finally:
+        backend.close()
+    one = parser.parse_args(
+        ["route", "x", "--tools", str(spec), *urls[4:], "--endpoint", "http://127.0.0.1:1"]
+    )
+    single = cli._backend_from_args(one)
+    assert type(single).__name__ == "OpenAIBackend"
+    single.close()
+    source = write_input(tmp_path / "in.jsonl", range(1, 3))
+    out = tmp_path / "out.jsonl"
+    base = ["batch", "--tools", str(spec), "--in", str(source), "--out", str(out), *urls]
+    assert cli.main([*base, "--max-in-flight", "0"]) == 2
+    assert cli.main([*base, "--progress-interval", "-1"]) == 2
+    assert cli.main([*base[:-2]]) == 2  # --endpoint without --model-name
+    assert not out.exists()

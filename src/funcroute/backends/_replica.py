@@ -121,16 +121,24 @@ class Replica:
         else:
             self.limit = max(1.0, self.limit * 0.9)
 
-    def failed_now(self, reason: str, now: float) -> float:
-        """Take the replica out of rotation after a failure; returns when it will be probed."""
+    def failed_now(self, reason: str, now: float, *, answered: bool = False) -> bool:
+        """Record a failed try; returns whether the replica is now out of rotation.
+
+        A replica that could not be reached, or answered garbage, goes out at once. One that
+        answered a 5xx is alive, and the fault may be the request's: it goes out on the second
+        failure in a row, so one poisonous request cannot take a whole fleet down.
+        """
         self.failed += 1
         self.consecutive_failures += 1
         self.last_error = reason
+        if answered and self.consecutive_failures < 2:
+            self.limit = max(1.0, self.limit / 2.0)
+            return False
         self.down = True
         self.limit = 1.0  # slow start again once it is back
         delay = min(self.max_backoff, self.backoff * 2.0 ** (self.consecutive_failures - 1))
         self.down_until = now + delay
-        return self.down_until
+        return True
 
     def probe_failed(self, reason: str, now: float) -> float:
         """A probe found it still down: back off further; returns the next probe time."""

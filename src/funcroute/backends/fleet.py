@@ -10,10 +10,11 @@ request and *how many* each may have in flight:
   less work instead of a queue.
 - **Bounded, adaptive in-flight**: each replica's limit starts at ``initial_in_flight`` and is sized
   from its answers (see :mod:`funcroute.backends._replica`), never above ``max_in_flight``.
-- **Failures**: a refused connection, a timeout, a dropped connection, HTTP 5xx (and 401/403/404,
-  a misconfigured replica) or a malformed body takes the replica out of rotation with exponential
-  backoff; a background probe (``GET /v1/models``) brings it back with one request in flight. The
-  failed request is retried on another replica at once. A request fails with
+- **Failures**: a refused connection, a timeout, a dropped connection, 401/403/404 (a
+  misconfigured replica) or a malformed body takes the replica out of rotation with exponential
+  backoff, and so do two HTTP 5xx answers in a row (one may be the request's fault); a background
+  probe (``GET /v1/models``) brings it back with one request in flight. The failed request is
+  retried on another replica at once. A request fails with
   :class:`~funcroute.exceptions.BackendError` once it has failed on every replica (and at least
   ``min_tries`` times), or when no replica could be reached for ``max_wait`` seconds.
 - **429 / Retry-After**: 429, and 503 with ``Retry-After``, pause that replica for the time the
@@ -50,6 +51,10 @@ _REPLICA_FAULT_STATUS = frozenset({401, 403, 404, 408})  # the replica, not the 
 
 class _Failure(Exception):
     """A try that failed because of the replica; the request may go elsewhere."""
+
+    def __init__(self, message: str, *, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered  # the server answered (5xx): it is alive
 
 
 class _Throttled(Exception):
@@ -312,8 +317,8 @@ class FleetBackend(Backend):
                 continue
             except _Failure as exc:
                 failed_on[index] = str(exc)
-                replica.failed_now(str(exc), time.monotonic())
-                self._start_probe(index)
+                if replica.failed_now(str(exc), time.monotonic(), answered=exc.answered):
+                    self._start_probe(index)
                 continue
             finally:
                 replica.in_flight -= 1
@@ -340,7 +345,7 @@ class FleetBackend(Backend):
             if status == 429 or (status == 503 and retry_after is not None):
                 raise _Throttled(message, retry_after if retry_after is not None else 1.0)
             if status >= 500 or status in _REPLICA_FAULT_STATUS:
-                raise _Failure(message)
+                raise _Failure(message, answered=status >= 500)
             raise BackendError(self.name, message, retryable=False)  # the request itself is refused
         try:
             return backend._parse(response, request, time.perf_counter() - start)
