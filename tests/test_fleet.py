@@ -102,6 +102,16 @@ def test_in_flight_limit_adapts_up_on_a_replica_that_batches(servers: Servers) -
     assert replica.peak_in_flight > 1
 
 
+def test_in_flight_limit_shrinks_on_a_replica_that_serialises(servers: Servers) -> None:
+    serial = FakeReplica(echo, latency=0.03, slots=1)  # one request at a time, the rest queue
+    serial.start()
+    servers.started.append(serial)
+    fleet = servers.fleet([serial.url], max_in_flight=8, initial_in_flight=8)
+    completions = fleet.complete_many([req(n) for n in range(60)])
+    assert [c.text for c in completions] == [f"reply {n}" for n in range(60)]
+    assert fleet.stats()[0].limit <= 4, fleet.stats()[0]
+
+
 def test_async_api_from_a_user_event_loop(servers: Servers) -> None:
     replicas = [servers.replica(latency=0.01) for _ in range(2)]
     fleet = servers.fleet([r.url for r in replicas])
