@@ -162,6 +162,16 @@ def test_429_and_503_pause_the_replica_for_retry_after(servers: Servers) -> None
     assert stats.throttled == 2 and stats.failed == 0
 
 
+def test_a_server_that_always_says_later_ends_after_max_wait(servers: Servers) -> None:
+    proxy = servers.proxy(servers.replica(), retry_after=0.1)
+    proxy.inject(default="429")
+    fleet = servers.fleet([proxy.url], max_wait=0.5)
+    with pytest.raises(BackendError, match=r"no replica could take the request for 0\.5s") as info:
+        fleet.complete(req(1))
+    assert "paused" in str(info.value) and "HTTP 429" in str(info.value)
+    assert 2 <= proxy.served["429"] <= 8  # it waited as asked between tries, not hundreds of times
+
+
 def test_a_request_failing_on_every_replica_fails_with_every_reason(servers: Servers) -> None:
     proxies = [servers.proxy(servers.replica()) for _ in range(2)]
     for proxy in proxies:

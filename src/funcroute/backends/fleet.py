@@ -251,9 +251,13 @@ class FleetBackend(Backend):
             self._changed.set()
         self._changed = asyncio.Event()
 
-    async def _acquire(self, failed_on: dict[int, str], tries: int) -> int:
-        """The index of the replica the next try goes to; waits while none can take it."""
-        unavailable_since: float | None = None
+    async def _acquire(self, failed_on: dict[int, str], tries: int, throttled_since: float | None) -> int:
+        """The index of the replica the next try goes to; waits while none can take it.
+
+        ``throttled_since``: when this request was first told to wait (429/503); being throttled
+        counts toward ``max_wait`` across tries, so a server that always says "later" ends it.
+        """
+        unavailable_since = throttled_since
         while True:
             now = time.monotonic()
             everywhere = len(failed_on) == len(self._replicas)
@@ -270,10 +274,10 @@ class FleetBackend(Backend):
             if free:
                 return min(free, key=lambda i: (self._replicas[i].in_flight, self._replicas[i].ewma or 0.0))
             if any(self._replicas[i].state(now) == "up" for i in pool):
-                unavailable_since = None  # all busy, but working: waiting is progress
+                unavailable_since = throttled_since  # all busy, but working: waiting is progress
             elif unavailable_since is None:
                 unavailable_since = now
-            elif now - unavailable_since >= self.max_wait:
+            if unavailable_since is not None and now - unavailable_since >= self.max_wait:
                 states = "; ".join(
                     f"{r.url} {r.state(now)} ({r.last_error or 'no error'})"
                     for r in (self._replicas[i] for i in pool)
@@ -304,8 +308,9 @@ class FleetBackend(Backend):
         body = self._backends[0].build_body(request)  # replicas differ only in their URL
         failed_on: dict[int, str] = {}
         tries = 0
+        throttled_since: float | None = None
         while True:
-            index = await self._acquire(failed_on, tries)
+            index = await self._acquire(failed_on, tries, throttled_since)
             replica, backend = self._replicas[index], self._backends[index]
             tries += 1
             replica.in_flight += 1
@@ -313,7 +318,9 @@ class FleetBackend(Backend):
             try:
                 completion = await self._try(backend, body, request, start)
             except _Throttled as exc:
-                replica.throttle(exc.retry_after, str(exc), time.monotonic())
+                now = time.monotonic()
+                replica.throttle(exc.retry_after, str(exc), now)
+                throttled_since = throttled_since or now
                 continue
             except _Failure as exc:
                 failed_on[index] = str(exc)
