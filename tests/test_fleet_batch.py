@@ -168,7 +168,7 @@ def test_a_replica_killed_mid_run_and_restarted(
     for replica in replicas:
         replica.latency = 0.06
     fleet = FleetBackend([r.url for r in replicas], "fake", backoff=0.05, max_backoff=0.2, max_in_flight=2)
-    source = write_input(tmp_path / "in.jsonl", range(100, 190))
+    source = write_input(tmp_path / "in.jsonl", range(100, 220))
     out = tmp_path / "out.jsonl"
     victim = replicas[1]
     events: dict[str, int] = {}
@@ -179,7 +179,7 @@ def test_a_replica_killed_mid_run_and_restarted(
             time.sleep(0.01)
         events["in_flight_at_kill"] = victim.in_flight
         victim.stop()
-        time.sleep(0.5)
+        time.sleep(0.3)
         events["served_before_restart"] = victim.served
         victim.start()
 
@@ -191,9 +191,9 @@ def test_a_replica_killed_mid_run_and_restarted(
         thread.join()
         fleet.close()
     records = read_records(out)
-    assert sorted(r["line"] for r in records) == list(range(1, 91))
-    assert all(r["ok"] for r in records) and summary.ok == 90
-    assert sorted(runs_of(runs)) == list(range(100, 190))
+    assert sorted(r["line"] for r in records) == list(range(1, 121))
+    assert all(r["ok"] for r in records) and summary.ok == 120
+    assert sorted(runs_of(runs)) == list(range(100, 220))
     stats = {r["url"]: r for r in summary.replicas}
     assert stats[victim.url]["failed"] >= 1
     assert victim.served > events["served_before_restart"], "the restarted replica was probed back in"

@@ -111,16 +111,13 @@ class Journal:
     Args:
         path: the journal file.
         fsync: also ``fsync`` each record (survives a power cut, not only a killed process).
-        fresh: start an empty journal (a new run) instead of appending to an existing one.
     """
 
-    def __init__(self, path: Path, *, fsync: bool = True, fresh: bool = False) -> None:
+    def __init__(self, path: Path, *, fsync: bool = True) -> None:
         self.path = path
         self.fsync = fsync
-        if fresh and path.exists():
-            path.unlink()
-        elif path.exists():
-            _cut_torn_tail(path)
+        if path.exists():
+            _cut_torn_tail(path)  # a torn last record: its handler never started
         self._handle: IO[bytes] | None = None
 
     def entries(self) -> Iterator[dict[str, Any]]:
