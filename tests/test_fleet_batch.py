@@ -222,6 +222,7 @@ def test_sigkill_the_client_then_resume_never_runs_a_handler_twice(
             time.sleep(0.005)
         else:
             pytest.fail("the batch wrote fewer than 12 lines in 60 s")
+        replicas[0].stop()  # both die: a replica, and (right after) the client
         process.send_signal(signal.SIGKILL)
     finally:
         process.kill()
@@ -232,6 +233,7 @@ def test_sigkill_the_client_then_resume_never_runs_a_handler_twice(
     journaled = {json.loads(line)["line"] for line in journal_path(out).read_bytes().splitlines()}
     ran_before = Counter(runs_of(runs))
 
+    # resumed with that replica still down: its connections are refused, the others serve
     resumed = subprocess.run([*argv, "--resume"], env=env, capture_output=True, text=True, timeout=120)
     assert resumed.returncode in (0, 1), resumed.stderr
     records = read_records(out)
@@ -253,6 +255,8 @@ def test_sigkill_the_client_then_resume_never_runs_a_handler_twice(
     assert summary["skipped"] == done_before
     assert f"{len(interrupted)} interrupted by an earlier run" in resumed.stderr
     assert not journal_path(out).exists()
+    down = summary["replicas"][0]
+    assert down["url"] == replicas[0].url and down["ok"] == 0 and down["failed"] >= 1
 
 
 def _tools() -> ToolSet:
