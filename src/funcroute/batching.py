@@ -24,6 +24,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -112,7 +114,7 @@ async def astream_batch(
         UsageError: ``out`` exists without ``resume``, a stale journal exists, or a file cannot be
             read.
     """
-    limit = concurrency or int(getattr(router.backend, "capacity", 0) or _DEFAULT_CONCURRENCY)
+    limit = concurrency or _concurrency(router)
     if limit < 1:
         raise UsageError("concurrency must be >= 1")
     started = time.perf_counter()
@@ -184,11 +186,26 @@ def stream_batch(
 ) -> BatchSummary:
     """Synchronous twin of :func:`astream_batch` (same arguments); runs its own event loop.
 
+    Its loop gets a thread pool as large as the concurrency, so that many sync handlers (and sync
+    backends) can run at once; under :func:`astream_batch` they share the caller's loop's pool.
+
     Raises:
         UsageError: as :func:`astream_batch`; also when called inside a running event loop.
     """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(astream_batch(router, source, out, **options))
+        workers = options.get("concurrency") or _concurrency(router)
+        return asyncio.run(_with_pool(astream_batch(router, source, out, **options), max(1, workers)))
     raise UsageError("stream_batch was called inside an event loop: use 'await astream_batch(...)'")
+
+
+def _concurrency(router: Router) -> int:
+    return int(getattr(router.backend, "capacity", 0) or _DEFAULT_CONCURRENCY)
+
+
+async def _with_pool(run: Coroutine[Any, Any, BatchSummary], workers: int) -> BatchSummary:
+    # asyncio.run shuts this pool down (joining its threads) when the loop closes.
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="funcroute-batch")
+    asyncio.get_running_loop().set_default_executor(pool)
+    return await run
