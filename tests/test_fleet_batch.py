@@ -425,3 +425,13 @@ def test_cli_flags_build_a_fleet_and_reject_bad_values(spec: Path, tmp_path: Pat
     assert cli.main([*base, "--progress-interval", "-1"]) == 2
     assert cli.main([*base[:-2]]) == 2  # --endpoint without --model-name
     assert not out.exists()
+    unwritable = [
+        "batch",
+        "--tools",
+        str(spec),
+        "--in",
+        str(source),
+        "--out",
+        str(tmp_path / "no" / "o.jsonl"),
+    ]
+    assert cli.main([*unwritable, *urls]) == 1  # a clear error, not a traceback

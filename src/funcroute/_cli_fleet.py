@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from funcroute._batch_progress import describe_replicas
-from funcroute.exceptions import UsageError
+from funcroute.exceptions import FuncRouteError, UsageError
 
 __all__ = ["add_fleet_options", "fleet_backend", "run_fleet_batch"]
 
@@ -85,6 +85,8 @@ def run_fleet_batch(args: argparse.Namespace, make_router: Callable[[argparse.Na
             progress=interval > 0,
             progress_interval=interval or 1.0,
         )
+    except OSError as exc:  # e.g. the disk filled up: what was written stays valid for --resume
+        raise FuncRouteError(f"batch stopped: {exc.strerror or exc} ({exc.filename or 'file'})") from None
     finally:
         router.close()
         router.backend.close()
