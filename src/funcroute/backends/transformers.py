@@ -25,7 +25,13 @@ from typing import Any
 from funcroute._install import install_hint
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.constrain.bounds import DecodeBounds
-from funcroute.constrain.decode import GrammarLogitsProcessor, Sampling, generate, model_vocab_size
+from funcroute.constrain.decode import (
+    DigitGuard,
+    GrammarLogitsProcessor,
+    Sampling,
+    generate,
+    model_vocab_size,
+)
 from funcroute.constrain.engine import GrammarCache, engine_available, shared_cache
 from funcroute.exceptions import BackendError, UsageError
 
@@ -273,6 +279,7 @@ class TransformersBackend(Backend):
         self.decode_bounds = decode_bounds or DecodeBounds()
         self.grammar_cache = grammar_cache or shared_cache()
         self.sampling = Sampling.from_kwargs(self.generate_kwargs)
+        self._digits: DigitGuard | None = None
 
     def _load(self, auto_class: Any, source: str, **kwargs: Any) -> Any:
         """``auto_class.from_pretrained(source)``, with every failure turned into a BackendError."""
@@ -394,12 +401,19 @@ class TransformersBackend(Backend):
                 jump_forward=self.jump_forward,
                 sampling=self.sampling,
                 generator=generator,
+                digit_guard=self._digit_guard(),
             )
         except (RuntimeError, ValueError, IndexError) as exc:
             raise BackendError(self.name, f"constrained generation failed: {exc}") from exc
         row.new_ids = result.tokens
         row.forward_passes = result.forward_passes
         row.stopped_at = len(result.tokens)
+
+    def _digit_guard(self) -> DigitGuard:
+        """The digit-run bound for this tokenizer (built on first constrained use)."""
+        if self._digits is None:
+            self._digits = DigitGuard.for_tokenizer(self.tokenizer, model_vocab_size(self.model))
+        return self._digits
 
     def _generate(self, rows: list[_Row]) -> None:
         import torch
@@ -415,7 +429,9 @@ class TransformersBackend(Backend):
         if rows[0].matcher is not None:
             eos = min(self._eos) if self._eos else self._pad
             vocab = model_vocab_size(self.model)
-            processors.append(GrammarLogitsProcessor([r.matcher for r in rows], width, vocab, eos))
+            processors.append(
+                GrammarLogitsProcessor([r.matcher for r in rows], width, vocab, eos, self._digit_guard())
+            )
         rng_devices = [device] if device.type == "cuda" else []
         try:
             with torch.random.fork_rng(devices=rng_devices), torch.inference_mode():

@@ -4,8 +4,11 @@ A grammar guarantees that every token keeps the text valid, not that the text ev
 model happily writes one string, number or list forever. Before compiling, every open-ended node
 gets a finite bound that a real call is far from: strings get ``maxLength``, integers and numbers a
 range, arrays ``maxItems``, free-form objects ``maxProperties``, and an unconstrained value (``{}``,
-BFCL's ``any``) becomes a scalar or a short list of scalars. Numbers get a fixed number of
-fraction digits (8 by default; no exponent).
+BFCL's ``any``) becomes a scalar or a short list of scalars.
+
+Non-integer numbers get no range: a range makes llguidance refuse exponents (``8.854e-12`` would
+become ``8.854``). Their digit runs are bounded while decoding instead
+(:class:`funcroute.constrain.decode.DigitGuard`), so a runaway number still ends.
 
 Bounds only shape decoding. Validation still uses the tool's own schema, so a value the grammar
 could produce is never rejected for a bound added here. User-given bounds are kept.
@@ -27,7 +30,8 @@ class DecodeBounds:
     Attributes:
         max_string_chars: ``maxLength`` for strings without one.
         max_abs_number: numbers and integers lie within ``±max_abs_number``.
-        max_fraction_digits: digits after the decimal point of non-integer numbers (as ``multipleOf``).
+        max_fraction_digits: unused (kept for compatibility); digit runs of numbers are bounded by
+            :class:`funcroute.constrain.decode.DigitGuard` while decoding.
         max_items: ``maxItems`` for arrays without one.
         max_properties: ``maxProperties`` for objects that admit arbitrary keys.
     """
@@ -54,12 +58,7 @@ _KEY_PATTERN = r"^[A-Za-z0-9_ .:/@+-]{1,64}$"
 def _scalar_or_list(bounds: DecodeBounds) -> dict[str, Any]:
     scalar: list[dict[str, Any]] = [
         {"type": "string", "maxLength": bounds.max_string_chars},
-        {
-            "type": "number",
-            "minimum": -bounds.max_abs_number,
-            "maximum": bounds.max_abs_number,
-            "multipleOf": 10.0**-bounds.max_fraction_digits,
-        },
+        {"type": "number"},
         {"type": "boolean"},
         {"type": "null"},
     ]
@@ -80,13 +79,11 @@ def _bound(node: Any, bounds: DecodeBounds) -> None:
     types = {kinds} if isinstance(kinds, str) else set(kinds or ())
     if "string" in types and not {"enum", "const", "pattern", "format"} & node.keys():
         node.setdefault("maxLength", bounds.max_string_chars)
-    if types & {"integer", "number"}:
+    if "integer" in types and "number" not in types:
         if "minimum" not in node and "exclusiveMinimum" not in node:
             node["minimum"] = -bounds.max_abs_number
         if "maximum" not in node and "exclusiveMaximum" not in node:
             node["maximum"] = bounds.max_abs_number
-    if "number" in types and "multipleOf" not in node:
-        node["multipleOf"] = 10.0**-bounds.max_fraction_digits  # else fraction digits never end
     if "array" in types or "items" in node:
         node.setdefault("maxItems", bounds.max_items)
         if "items" not in node and "prefixItems" not in node:

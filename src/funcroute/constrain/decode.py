@@ -24,7 +24,69 @@ from typing import Any
 
 from funcroute.constrain._kvcache import forward_step
 
-__all__ = ["DecodeResult", "GrammarLogitsProcessor", "Sampling", "generate", "model_vocab_size"]
+__all__ = ["DecodeResult", "DigitGuard", "GrammarLogitsProcessor", "Sampling", "generate", "model_vocab_size"]
+
+#: Digits in a row after which digit-only tokens are masked. Far above any real number (an int64 has
+#: 19 digits) and any sane string of digits, yet it ends a random model's endless fraction early.
+MAX_DIGIT_RUN = 24
+
+
+class DigitGuard:
+    """Bounds runs of digits, so that a number a model keeps extending ends early.
+
+    The grammar leaves non-integer numbers unbounded (a range would forbid exponents); after
+    ``max_run`` digits in a row, tokens made only of digits are masked, so the grammar's other
+    continuations (``.``, ``e``, ``,``, ``}``...) are all that remain.
+
+    Args:
+        pieces: the text of every token id (tokenizer pieces: a leading-space marker such as ``Ġ``
+            or ``▁`` makes a piece non-digit, which is right: no space occurs inside a number).
+        max_run: digits in a row before digit-only tokens are masked.
+    """
+
+    def __init__(self, pieces: Sequence[str | None], max_run: int = MAX_DIGIT_RUN) -> None:
+        import torch
+
+        self.max_run = max_run
+        self.digit_only = torch.zeros(len(pieces), dtype=torch.bool)
+        self._length: dict[int, int] = {}
+        self._trailing: dict[int, int] = {}
+        for token, piece in enumerate(pieces):
+            if not piece:
+                continue
+            if piece.isascii() and piece.isdigit():
+                self.digit_only[token] = True
+                self._length[token] = len(piece)
+            else:
+                tail = len(piece) - len(piece.rstrip("0123456789"))
+                if tail:
+                    self._trailing[token] = tail
+
+    @classmethod
+    def for_tokenizer(cls, tokenizer: Any, n_vocab: int, max_run: int = MAX_DIGIT_RUN) -> DigitGuard:
+        """The guard for a Hugging Face tokenizer over a model with ``n_vocab`` output rows."""
+        size = min(len(tokenizer), n_vocab)
+        pieces: list[str | None] = list(tokenizer.convert_ids_to_tokens(list(range(size))))
+        return cls(pieces + [None] * (n_vocab - size), max_run)
+
+    def advance(self, run: int, token: int) -> int:
+        """The digit run after ``token`` follows a run of ``run`` digits."""
+        length = self._length.get(token)
+        if length is not None:
+            return run + length
+        return self._trailing.get(token, 0)
+
+    def apply(self, logits: Any, run: int) -> None:
+        """Mask digit-only tokens in a (vocab,) logits row once ``run`` reaches the bound."""
+        if run < self.max_run:
+            return
+        import torch
+
+        width = min(logits.shape[-1], self.digit_only.shape[0])
+        digits = self.digit_only[:width]
+        others = logits[:width].masked_fill(digits, float("-inf"))
+        if bool(torch.isfinite(others).any()):  # never mask the only way forward
+            logits[:width] = others
 
 
 @dataclass(frozen=True)
@@ -98,10 +160,12 @@ def generate(
     jump_forward: bool = True,
     sampling: Sampling | None = None,
     generator: Any = None,
+    digit_guard: DigitGuard | None = None,
 ) -> DecodeResult:
     """Decode one sequence under ``matcher`` (an llguidance LLMatcher), reusing the KV cache.
 
-    Stops when the grammar is complete or after ``max_new_tokens``.
+    Stops when the grammar is complete or after ``max_new_tokens``. ``digit_guard`` bounds runs of
+    digits (see :class:`DigitGuard`).
     """
     import torch
 
@@ -112,6 +176,7 @@ def generate(
     bitmask = lltorch.allocate_token_bitmask(1, model_vocab_size(model))
     pending: list[int] = list(prompt_ids)
     past: Any = None
+    run = 0
     with torch.inference_mode():
         while len(result.tokens) < max_new_tokens and not matcher.is_stopped():
             forced = matcher.compute_ff_tokens()
@@ -122,6 +187,9 @@ def generate(
                     raise RuntimeError(f"grammar refused its own forced tokens: {matcher.get_error()}")
                 result.tokens.extend(take)
                 pending.extend(take)
+                if digit_guard is not None:
+                    for token in take:
+                        run = digit_guard.advance(run, token)
                 continue
             logits_all, past = forward_step(model, torch.tensor([pending], device=device), past)
             result.forward_passes += 1
@@ -131,9 +199,13 @@ def generate(
                 logits = logits_all[0, -1, :].float().unsqueeze(0).to("cpu")
                 lltorch.fill_next_token_bitmask(matcher, bitmask, 0)
                 lltorch.apply_token_bitmask_inplace(logits, bitmask)
+                if digit_guard is not None:
+                    digit_guard.apply(logits[0], run)
                 token = _choose(logits[0], sampling, generator)
             if not matcher.consume_token(token):
                 raise RuntimeError(f"grammar refused token {token}: {matcher.get_error()}")
+            if digit_guard is not None:
+                run = digit_guard.advance(run, token)
             result.tokens.append(token)
             pending = [token]
     result.complete = matcher.is_stopped() or matcher.is_accepting()
@@ -147,9 +219,18 @@ class GrammarLogitsProcessor:
     had ended it.
     """
 
-    def __init__(self, matchers: Sequence[Any], prompt_width: int, vocab_size: int, eos_id: int) -> None:
+    def __init__(
+        self,
+        matchers: Sequence[Any],
+        prompt_width: int,
+        vocab_size: int,
+        eos_id: int,
+        digit_guard: DigitGuard | None = None,
+    ) -> None:
         lltorch = _lltorch()
         self.matchers = list(matchers)
+        self.digit_guard = digit_guard
+        self.runs = [0] * len(self.matchers)
         self.prompt_width = prompt_width
         self.eos_id = eos_id
         self.bitmask = lltorch.allocate_token_bitmask(len(self.matchers), vocab_size)
@@ -163,7 +244,10 @@ class GrammarLogitsProcessor:
         forced: dict[int, int] = {}
         for row, matcher in enumerate(self.matchers):
             if step > 0 and not matcher.is_stopped():
-                matcher.consume_token(int(input_ids[row, -1]))
+                last = int(input_ids[row, -1])
+                matcher.consume_token(last)
+                if self.digit_guard is not None:
+                    self.runs[row] = self.digit_guard.advance(self.runs[row], last)
             if matcher.is_stopped() or matcher.is_error():
                 forced[row] = self.eos_id
                 continue
@@ -178,6 +262,9 @@ class GrammarLogitsProcessor:
             rows = torch.tensor(free)
             part = masked[rows]
             lltorch.apply_token_bitmask_inplace(part, self.bitmask[rows])
+            if self.digit_guard is not None:
+                for i, row in enumerate(free):
+                    self.digit_guard.apply(part[i], self.runs[row])
             masked[rows] = part
         for row, token in forced.items():
             masked[row].fill_(float("-inf"))

@@ -4,10 +4,12 @@ Why llguidance: it ships as one small wheel (xgrammar pulls in triton, ~1 GB, ev
 computes the forced continuation ("fast-forward tokens") that jump-forward decoding needs, and its
 JSON strings exclude raw control characters. ``bench/constrained.py`` measures it beside xgrammar.
 
-Settings that matter for weak models: no free whitespace (``whitespace_flexible: false``; otherwise a
-random model writes spaces forever), the vocabulary size of the *model* (its embedding matrix is often
-padded past the tokenizer's vocabulary; extra ids are always masked), and bounds on open-ended values
-(:mod:`funcroute.constrain.bounds`). The grammar allows one optional leading space, since Llama
+Settings that matter: at most one space between JSON tokens (``whitespace_pattern: " ?"``): real
+models write ``{"a": 1, "b": 2}`` and are pushed off their distribution when the space is forbidden,
+while free whitespace runs let a random model write spaces forever; the vocabulary size of the
+*model* (its embedding matrix is often padded past the tokenizer's vocabulary; extra ids are always
+masked), bounds on open-ended values (:mod:`funcroute.constrain.bounds`) and on digit runs
+(:class:`funcroute.constrain.decode.DigitGuard`). The grammar allows one optional leading space, since Llama
 tokenizers like the first reply token to carry it (`` {``).
 """
 
@@ -122,7 +124,8 @@ class GrammarCache:
 def _grammar_text(llguidance: Any, schema: dict[str, Any]) -> str:
     schema = dict(schema)
     schema.pop("$schema", None)
-    schema["x-guidance"] = {"whitespace_flexible": False}
+    # One optional space between tokens, never a run of them (see the module docstring).
+    schema["x-guidance"] = {"whitespace_flexible": False, "whitespace_pattern": " ?"}
     lark = f'start: " "? call\ncall: %json {json.dumps(schema)}'
     return str(llguidance.LLMatcher.grammar_from_lark(lark))
 

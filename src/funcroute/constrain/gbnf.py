@@ -1,12 +1,16 @@
-r"""JSON Schema to llama.cpp GBNF, with no free whitespace.
+r"""JSON Schema to llama.cpp GBNF, with the spacing real models write and no more.
 
 :func:`schema_to_gbnf` turns the JSON Schema of a valid reply into a GBNF grammar for llama.cpp
 (``llama_cpp.LlamaGrammar.from_string``, or the ``grammar`` field of a llama.cpp server request).
 Every string the grammar accepts is compact JSON that validates against the schema's structural
 keywords. Design choices:
 
-* **No optional whitespace.** Tokens follow each other directly (``{"a":1,"b":[true]}``). Grammars
-  that allow whitespace anywhere let weak models emit spaces or newlines until ``max_tokens`` runs out.
+* **At most one space, after ``:`` and ``,`` only** (``{"a": 1, "b": [true]}`` as ``json.dumps``
+  writes it, or compact ``{"a":1,"b":[true]}``). Real instruct models put most of their probability
+  on that space; forbidding it pushes them off their distribution and the values that follow become
+  guesses (measured on SmolLM2-135M: 55% -> 77% of BFCL calls right with the space allowed). One
+  optional space cannot loop: grammars that allow whitespace *runs* let weak models emit spaces
+  or newlines until ``max_tokens`` runs out.
 * **Clean strings.** A character inside a string is any code point except ``"``, ``\``, the ASCII
   control characters U+0000-U+001F and U+007F, or a proper JSON escape (``\n``, ``\"``, ``\u00e9``
   ...). ``\u`` escapes of UTF-16 surrogates (``\ud800``-``\udfff``) are excluded, so every reply
@@ -62,8 +66,11 @@ _PRIMITIVES: dict[str, str] = {
     "json-boolean": '"true" | "false"',
     "json-null": '"null"',
     "json-value": ("json-object | json-array | json-string | json-number | json-boolean | json-null"),
-    "json-object": '"{" (json-string ":" json-value ("," json-string ":" json-value)*)? "}"',
-    "json-array": '"[" (json-value ("," json-value)*)? "]"',
+    "json-object": (
+        '"{" (json-string ":" json-sp json-value ("," json-sp json-string ":" json-sp json-value)*)? "}"'
+    ),
+    "json-array": '"[" (json-value ("," json-sp json-value)*)? "]"',
+    "json-sp": '" "?',  # one optional space, as json.dumps writes after ":" and ","
 }
 #: Primitive rules that reference other primitives.
 _PRIMITIVE_DEPS: dict[str, tuple[str, ...]] = {
@@ -76,8 +83,8 @@ _PRIMITIVE_DEPS: dict[str, tuple[str, ...]] = {
         "json-boolean",
         "json-null",
     ),
-    "json-object": ("json-string", "json-value"),
-    "json-array": ("json-value",),
+    "json-object": ("json-string", "json-value", "json-sp"),
+    "json-array": ("json-value", "json-sp"),
     "json-number": ("json-integer",),
     "json-unumber": ("json-uinteger",),
 }
@@ -297,6 +304,7 @@ class _Converter:
         return self.add(hint, f'"\\"" {_repeat("json-char", low, high)} "\\""')
 
     def visit_array(self, schema: Mapping[str, Any], hint: str) -> str:
+        self.primitive("json-sp")
         prefix = schema.get("prefixItems")
         items = schema.get("items", True)
         if isinstance(items, list):  # draft-07 tuple form
@@ -318,14 +326,14 @@ class _Converter:
         item = self.visit(items, f"{hint}-item") if extra_high != 0 else ""
 
         if parts:
-            body = ' "," '.join(parts)
+            body = ' "," json-sp '.join(parts)
             if extra_high != 0:
-                body += " " + _repeat(f'"," {item}', extra_low, extra_high)
+                body += " " + _repeat(f'"," json-sp {item}', extra_low, extra_high)
             return self.add(hint, f'"[" {body} "]"')
         if extra_high == 0:
             return self.add(hint, '"[]"')
         tail_high = None if extra_high is None else extra_high - 1
-        more = f'"," {item}'
+        more = f'"," json-sp {item}'
         if extra_low == 0:
             inner = f"{item} {_repeat(more, 0, tail_high)}".strip()
             return self.add(hint, f'"[" ({inner})? "]"')
@@ -333,6 +341,7 @@ class _Converter:
         return self.add(hint, f'"[" {inner} "]"')
 
     def visit_object(self, schema: Mapping[str, Any], hint: str) -> str:
+        self.primitive("json-sp")
         properties: Mapping[str, Any] = schema.get("properties") or {}
         required = [r for r in schema.get("required", []) if isinstance(r, str)]
         names = list(properties) + [r for r in required if r not in properties]
@@ -342,15 +351,15 @@ class _Converter:
                 return self.add(hint, '"{}"')
             key = self.primitive("json-string")
             value = self.visit(extra, f"{hint}-value")
-            pair = f'{key} ":" {value}'
-            return self.add(hint, f'"{{" ({pair} ("," {pair})*)? "}}"')
+            pair = f'{key} ":" json-sp {value}'
+            return self.add(hint, f'"{{" ({pair} ("," json-sp {pair})*)? "}}"')
 
         pairs: list[tuple[str, bool]] = []
         for prop in names:
             sub = properties.get(prop, True)
             value = self.visit(sub, f"{hint}-{prop}")
             key = _literal(json.dumps(prop, ensure_ascii=False) + ":")
-            pairs.append((f"{key} {value}", prop in required))
+            pairs.append((f"{key} json-sp {value}", prop in required))
 
         # after[i]: the properties from i on, when something was written already (so a comma leads);
         # first(i): the same when nothing was written yet. Optional properties become named rules,
@@ -359,7 +368,7 @@ class _Converter:
         after = [""] * (n + 1)
         for i in range(n - 1, 0, -1):
             pair, is_required = pairs[i]
-            with_comma = f'"," {pair} {after[i + 1]}'.strip()
+            with_comma = f'"," json-sp {pair} {after[i + 1]}'.strip()
             after[i] = (
                 with_comma if is_required else self._either(f"{hint}-after-{i}", with_comma, after[i + 1])
             )
@@ -426,7 +435,7 @@ def _merge(base: Mapping[str, Any], extra: Any, converter: _Converter) -> dict[s
 
 
 def schema_to_gbnf(schema: Mapping[str, Any] | bool) -> str:
-    r"""Convert a JSON Schema to a whitespace-free llama.cpp GBNF grammar.
+    r"""Convert a JSON Schema to a llama.cpp GBNF grammar (one optional space after ``:`` and ``,``).
 
     Args:
         schema: the JSON Schema of a valid reply (see the module docstring for supported keywords).
@@ -441,7 +450,8 @@ def schema_to_gbnf(schema: Mapping[str, Any] | bool) -> str:
     Example:
         >>> print(schema_to_gbnf({"type": "object", "properties": {"ok": {"type": "boolean"}},
         ...                       "required": ["ok"]}))
-        root ::= "{" "\"ok\":" json-boolean "}"
+        root ::= "{" "\"ok\":" json-sp json-boolean "}"
+        json-sp ::= " "?
         json-boolean ::= "true" | "false"
         <BLANKLINE>
     """
