@@ -140,6 +140,9 @@ class Router:
         deny: these tools may not be used by this router.
         approve: approval callback for tools registered with ``confirm=True``.
         audit_log: a path or text stream; every routed command is appended as one JSON line.
+        schema_for: optional function giving the reply schema for a command (e.g. a shortlist with
+            grounded arguments, :func:`funcroute.grounding.grounded_schema`); ``None`` from it, or
+            no function: the whole ToolSet's schema.
     """
 
     def __init__(
@@ -160,6 +163,7 @@ class Router:
         deny: Iterable[str] | None = None,
         approve: Approver | None = None,
         audit_log: str | Path | IO[str] | AuditLog | None = None,
+        schema_for: Callable[[str], dict[str, Any] | None] | None = None,
     ) -> None:
         if not isinstance(tools, ToolSet):
             raise UsageError(f"Router needs a ToolSet, got {type(tools).__name__}")
@@ -186,6 +190,7 @@ class Router:
         if tool_selector is None and (max_tools is not None or max_prompt_tokens is not None):
             tool_selector = _retrieval_selector(self.tools, max_tools, max_prompt_tokens)
         self.tool_selector = tool_selector
+        self.schema_for = schema_for
 
     # ---------------------------------------------------------------------------------- requests
 
@@ -214,9 +219,13 @@ class Router:
             tools=self.tools,
             user_input=conv.command,
             format=self.format,
-            schema=self.tools.json_schema(copy=False) if self.constrained else None,
+            schema=self._schema(conv.command) if self.constrained else None,
             kind="call",
         )
+
+    def _schema(self, command: str) -> dict[str, Any]:
+        schema = self.schema_for(command) if self.schema_for is not None else None
+        return schema if schema is not None else self.tools.json_schema(copy=False)
 
     def _absorb(
         self, conv: _Conversation, request: Request, completion: Completion, generate_s: float

@@ -1,0 +1,112 @@
+"""Grounded arguments: a value the grammar allows must be one the user actually said.
+
+For each tool on a shortlist, :func:`grounded_schema` rewrites the reply schema per request so that a
+*grounded* parameter can only take a value found in the command by the mention extractor
+(:func:`funcroute._mentions.find_mentions`), or its declared default:
+
+* ``integer`` / ``number`` parameters: the numbers of the command (digits or number words);
+* e-mail addresses, URLs and file paths (``format`` ``email``/``uri``, or the parameter's name
+  saying so): the addresses, URLs and paths the command contains;
+* everything else (free text, choices, booleans, objects) is left to the model, under the schema.
+
+A required grounded parameter with no candidate makes its tool uncallable for this command, and the
+tool leaves the schema; an optional one is left out. The model then picks *which* value goes where,
+never invents one. That is also a safety property: with grounding, a model cannot send mail to an
+address, or open a path, that the user never wrote.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from funcroute._mentions import find_mentions
+from funcroute.tools import ToolSet
+
+__all__ = ["grounded_schema"]
+
+_KIND_BY_HINT = (
+    ("email", ("email", "e_mail", "recipient", "mail_to")),
+    ("url", ("url", "uri", "link", "website")),
+    ("file", ("path", "file", "filename")),
+)
+
+
+def _grounding_kind(name: str, spec: dict[str, Any]) -> str | None:
+    if "enum" in spec or "const" in spec:
+        return None
+    kind = spec.get("type")
+    if kind in ("integer", "number"):
+        return str(kind)
+    if kind != "string":
+        return None
+    fmt = str(spec.get("format", ""))
+    if fmt in ("email", "idn-email"):
+        return "email"
+    if fmt in ("uri", "url", "iri"):
+        return "url"
+    lowered = name.lower()
+    for grounded, hints in _KIND_BY_HINT:
+        if any(hint in lowered for hint in hints):
+            return grounded
+    description = str(spec.get("description", "")).lower()
+    if "e-mail address" in description or "email address" in description:
+        return "email"
+    return None
+
+
+def _candidates(kind: str, mentions: Sequence[Any], spec: dict[str, Any]) -> list[Any]:
+    values: list[Any] = []
+    for mention in mentions:
+        if kind in ("integer", "number") and mention.kind in ("number", "numword"):
+            value = mention.value
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if kind == "integer":
+                if float(value) != int(value):
+                    continue
+                value = int(value)
+            values.append(value)
+        elif mention.kind == kind and isinstance(mention.value, str):
+            values.append(mention.value)
+    if "default" in spec and spec["default"] is not None:
+        values.append(spec["default"])
+    return list(dict.fromkeys(values))
+
+
+def grounded_schema(tools: ToolSet, names: Sequence[str], command: str) -> dict[str, Any] | None:
+    """The reply schema over ``names`` with every grounded parameter limited to the command's values.
+
+    Args:
+        tools: the ToolSet.
+        names: the tools to offer (a shortlist).
+        command: the user's command.
+
+    Returns:
+        The JSON Schema, or ``None`` when no tool can be called with values the command gives.
+    """
+    mentions = find_mentions(command)
+    variants = []
+    for variant in tools.subset(list(names)).json_schema()["anyOf"]:
+        params = variant["properties"]["params"]
+        properties: dict[str, Any] = params.get("properties") or {}
+        required = set(params.get("required") or ())
+        callable_ = True
+        for name, spec in list(properties.items()):
+            kind = _grounding_kind(name, spec) if isinstance(spec, dict) else None
+            if kind is None:
+                continue
+            values = _candidates(kind, mentions, spec)
+            if values:
+                properties[name] = {"enum": values, **{k: v for k, v in spec.items() if k == "description"}}
+            elif name in required:
+                callable_ = False
+                break
+            else:
+                del properties[name]
+        if callable_:
+            variants.append(copy.deepcopy(variant))
+    if not variants:
+        return None
+    return {"anyOf": variants}
