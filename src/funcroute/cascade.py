@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from funcroute.backends.base import Backend
 from funcroute.exceptions import FuncRouteError, ModelOutputError, UsageError
+from funcroute.grounding import Provenance, grounded_schema, provenance
 from funcroute.router import Router, RouteResult
 from funcroute.tools import Approver, Call, ToolSet
 
@@ -51,6 +52,9 @@ class CascadeResult:
         error: the last error when refused (or the handler's error).
         decision: what the semantic router concluded.
         elapsed_s: seconds for the whole cascade.
+        candidates: the shortlist the model chose among (``model`` path).
+        provenance: where each top-level argument came from (a span of the command, a choice, the
+            default, or generated).
     """
 
     command: str
@@ -61,6 +65,7 @@ class CascadeResult:
     decision: Decision | None = None
     elapsed_s: float = 0.0
     candidates: list[str] = field(default_factory=list)
+    provenance: dict[str, Provenance] = field(default_factory=dict)
 
     @property
     def call(self) -> Call | None:
@@ -156,6 +161,9 @@ class Cascade:
         decision = self.semantic.decide(self.tools, command)
         result = self._route(command, decision, dry_run)
         result.decision = decision
+        call = result.call
+        if call is not None:
+            result.provenance = provenance(command, self.tools[call.function].schema, call.arguments)
         result.elapsed_s = time.perf_counter() - start
         return result
 
@@ -183,8 +191,6 @@ class Cascade:
         names = [name for name, _ in self.semantic.index(self.tools).search(command, self.top_k)]
         why = decision.reason or _missing(decision)
         if self.grounded:
-            from funcroute.grounding import grounded_schema
-
             schema = grounded_schema(self.tools, names, command)
             if schema is None:
                 reason = (

