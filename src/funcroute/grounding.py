@@ -7,7 +7,13 @@ For each tool on a shortlist, :func:`grounded_schema` rewrites the reply schema 
 * ``integer`` / ``number`` parameters: the numbers of the command (digits or number words);
 * e-mail addresses, URLs and file paths (``format`` ``email``/``uri``, or the parameter's name
   saying so): the addresses, URLs and paths the command contains;
-* everything else (free text, choices, booleans, objects) is left to the model, under the schema.
+* other strings (names, places, keywords...): a span of the command (up to six words in a row), or
+  a quoted string of it;
+* free text (a parameter named like ``body``, ``message``, ``content``, ``text``, ``note``...),
+  choices (``enum``), booleans and objects are left to the model, under the schema.
+
+Override per parameter with the schema key ``x-grounded`` (``true`` or ``false``): in a tool file,
+or ``Annotated[str, Field(json_schema_extra={"x-grounded": False})]`` in Python.
 
 A required grounded parameter with no candidate makes its tool uncallable for this command, and the
 tool leaves the schema; an optional one is left out. The model then picks *which* value goes where,
@@ -35,8 +41,26 @@ _KIND_BY_HINT = (
 )
 
 
+#: Parameters whose value is free text the model writes (a message body), never grounded by default.
+_FREE_HINTS = ("body", "message", "content", "text", "note", "comment", "description", "prompt", "summary")
+_MAX_SPAN_WORDS = 6
+_EDGE_PUNCTUATION = ".,!?;:\"'()[]{}"
+
+
+def _spans(command: str) -> list[str]:
+    """Every run of up to six consecutive words of ``command``, edge punctuation trimmed."""
+    words = [w.strip(_EDGE_PUNCTUATION) for w in command.split()]
+    spans: list[str] = []
+    for i in range(len(words)):
+        for j in range(i + 1, min(i + _MAX_SPAN_WORDS, len(words)) + 1):
+            text = " ".join(words[i:j]).strip(_EDGE_PUNCTUATION)
+            if text:
+                spans.append(text)
+    return list(dict.fromkeys(spans))
+
+
 def _grounding_kind(name: str, spec: dict[str, Any]) -> str | None:
-    if "enum" in spec or "const" in spec:
+    if "enum" in spec or "const" in spec or spec.get("x-grounded") is False:
         return None
     kind = spec.get("type")
     if kind in ("integer", "number"):
@@ -48,6 +72,8 @@ def _grounding_kind(name: str, spec: dict[str, Any]) -> str | None:
         return "email"
     if fmt in ("uri", "url", "iri"):
         return "url"
+    if fmt == "date":
+        return "date"  # the command's dates, as ISO dates
     lowered = name.lower()
     for grounded, hints in _KIND_BY_HINT:
         if any(hint in lowered for hint in hints):
@@ -55,11 +81,18 @@ def _grounding_kind(name: str, spec: dict[str, Any]) -> str | None:
     description = str(spec.get("description", "")).lower()
     if "e-mail address" in description or "email address" in description:
         return "email"
-    return None
+    if spec.get("x-grounded") is not True and any(hint in lowered for hint in _FREE_HINTS):
+        return None
+    return "span"
 
 
-def _candidates(kind: str, mentions: Sequence[Any], spec: dict[str, Any]) -> list[Any]:
+def _candidates(
+    kind: str, mentions: Sequence[Any], spec: dict[str, Any], command: str, required: bool
+) -> list[Any]:
     values: list[Any] = []
+    if kind == "span":
+        values.extend(m.value for m in mentions if m.kind == "quoted" and isinstance(m.value, str))
+        values.extend(_spans(command))
     for mention in mentions:
         if kind in ("integer", "number") and mention.kind in ("number", "numword"):
             value = mention.value
@@ -72,7 +105,9 @@ def _candidates(kind: str, mentions: Sequence[Any], spec: dict[str, Any]) -> lis
             values.append(value)
         elif mention.kind == kind and isinstance(mention.value, str):
             values.append(mention.value)
-    if "default" in spec and spec["default"] is not None:
+    # A required parameter may still take its default; an optional one gets it by being left out
+    # (offering it as an alternative only tempts a small model to write a default it did not mean).
+    if required and "default" in spec and spec["default"] is not None:
         values.append(spec["default"])
     return list(dict.fromkeys(values))
 
@@ -99,7 +134,7 @@ def grounded_schema(tools: ToolSet, names: Sequence[str], command: str) -> dict[
             kind = _grounding_kind(name, spec) if isinstance(spec, dict) else None
             if kind is None:
                 continue
-            values = _candidates(kind, mentions, spec)
+            values = _candidates(kind, mentions, spec, command, name in required)
             if values:
                 properties[name] = {"enum": values, **{k: v for k, v in spec.items() if k == "description"}}
             elif name in required:
