@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -231,3 +232,84 @@ def test_smollm2_on_transformers_matches_token_by_token_decoding(demo_tools: Too
     assert jumped.attempts[0].reply == stepped.attempts[0].reply  # the same text, token for token
     fewer = jumped.attempts[0].completion.forward_passes, stepped.attempts[0].completion.forward_passes
     assert fewer[0] is not None and fewer[1] is not None and fewer[0] < fewer[1]
+
+
+def test_strings_are_grounded_to_spans_free_text_is_not_and_x_grounded_overrides() -> None:
+    from funcroute.tools import Tool
+
+    def note(city: str, body: str, code: str = "x", days: int = 3) -> str:
+        """Write a note."""
+        return city
+
+    tools = ToolSet([Tool.from_function(note)])
+    schema = grounded_schema(tools, ["note"], 'Tell "New York" friends: we land in New York, day 2')
+    assert schema is not None
+    params = schema["anyOf"][0]["properties"]["params"]["properties"]
+    assert "New York" in params["city"]["enum"] and "we land in New York" in params["city"]["enum"]
+    assert all(len(v.split()) <= 6 for v in params["city"]["enum"])
+    assert "enum" not in params["body"]  # free text: the model writes it
+    assert params["days"]["enum"] == [2]  # the default 3 is not offered: leaving it out gives it
+    override = tools["note"].schema
+    override["properties"]["body"]["x-grounded"] = True
+    override["properties"]["city"]["x-grounded"] = False
+    again = grounded_schema(tools, ["note"], "hello from Paris")
+    assert again is not None
+    params = again["anyOf"][0]["properties"]["params"]["properties"]
+    assert "enum" in params["body"] and "enum" not in params["city"]
+
+
+def test_provenance_names_spans_choices_defaults_and_generated_values() -> None:
+    from funcroute.grounding import Provenance, provenance
+
+    schema = {
+        "properties": {
+            "to": {"type": "string"},
+            "unit": {"enum": ["celsius", "kelvin"]},
+            "n": {"type": "integer", "default": 3},
+            "x": {"type": "number"},
+            "body": {"type": "string"},
+        }
+    }
+    command = "Mail bob@example.com 2.5 of it"
+    got = provenance(
+        command, schema, {"to": "bob@example.com", "unit": "kelvin", "n": 3, "x": 2.5, "body": "hi there"}
+    )
+    assert got["to"] == Provenance("span", 5, 20) and command[5:20] == "bob@example.com"
+    assert got["unit"] == Provenance("choice") and got["n"] == Provenance("default")
+    assert got["x"] == Provenance("span", 21, 24) and got["body"] == Provenance("generated")
+
+
+def test_cli_route_without_a_model_reports_the_cascade_path(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from funcroute import cli
+
+    tools = str(Path(__file__).resolve().parents[1] / "demos" / "tools.py")
+    monkeypatch.setattr("funcroute.presets.preset_available", lambda name="smollm2": False)
+    argv = ["route", "--tools", tools, "--dry-run", "--json", "Convert 212 fahrenheit to celsius"]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    record = json.loads(captured.out)
+    assert record["path"] == "fast" and record["ok"] is True
+    assert record["provenance"]["value"]["source"] == "span"
+    assert "semantic router only" in captured.err
+    assert (
+        cli.main(["route", "--tools", tools, "Book a table for two at an Italian restaurant tonight."]) == 1
+    )
+    assert "refused, no suitable function" in capsys.readouterr().err
+
+
+@needs_smol
+def test_cli_model_smollm2_uses_the_bundled_model_and_its_template(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from funcroute import cli
+
+    tools = str(Path(__file__).resolve().parents[1] / "demos" / "tools.py")
+    argv = ["route", "--tools", tools, "--model", "smollm2", "--dry-run", "--max-new-tokens", "96"]
+    assert (
+        cli.main([*argv, "--json", "What is the area of a triangle with a base of 8 and a height of 5?"]) == 0
+    )
+    record = json.loads(capsys.readouterr().out)
+    assert record["ok"] is True  # constrained by the GBNF grammar: the first reply is a valid call
+    assert record["call"]["function"] in {"file_analytics", "convert_temperature", "triangle_area"}
