@@ -293,6 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_command(sub)
 
+    from funcroute._cli_mcp import add_mcp_command
+
+    add_mcp_command(sub)
+
     command("demo", _cmd_demo, "run the built-in demo end to end", tools=False)
     return parser
 

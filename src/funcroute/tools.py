@@ -542,6 +542,24 @@ class ToolSet:
 
         return cls(_specs.tools_from_bfcl(function_docs), **options)
 
+    @classmethod
+    def from_mcp(cls, server: Any, **options: Any) -> ToolSet:
+        """Import the tools of a running MCP server; their handlers call the server back over MCP.
+
+        ``server`` is an ``http(s)://`` URL (streamable HTTP), a command line (string or list: run as
+        a stdio subprocess) or an in-process SDK server. The result is an
+        :class:`funcroute.mcp.MCPToolSet`: close it (or use ``with``) to disconnect. Options are
+        those of :func:`funcroute.mcp.tools_from_mcp` (``prefix``, ``confirm``, ``timeout``...).
+        Needs ``pip install "funcroute-llm[mcp]"``.
+        """
+        try:
+            from funcroute.mcp.client import tools_from_mcp
+        except ImportError as exc:
+            raise UsageError(
+                f'ToolSet.from_mcp needs the MCP SDK: pip install "funcroute-llm[mcp]" ({exc})'
+            ) from exc
+        return tools_from_mcp(server, **options)
+
     def openai_tools(self) -> list[dict[str, Any]]:
         """Export every tool as an OpenAI-style tool spec."""
         from funcroute import _specs

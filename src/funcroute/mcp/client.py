@@ -1,0 +1,500 @@
+"""Import the tools of a running MCP server as a ToolSet; dispatch goes back over MCP.
+
+::
+
+    with ToolSet.from_mcp(["python", "weather_server.py"]) as tools:   # or "http://127.0.0.1:8000/mcp"
+        router = Router(tools, backend)
+        router.route("What's the weather in Paris?").value               # ran on the MCP server
+
+The connection lives in one background thread with its own event loop, so the ToolSet works from
+plain synchronous code (``dispatch``, ``Router.route``) and from async code (``adispatch``,
+``Router.aroute``) alike. Every wait is bounded: connecting, listing and each call have timeouts,
+a server that dies fails the calls in flight at once, and the server process is stopped when the
+ToolSet is closed, garbage-collected, or the interpreter exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import shlex
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, Literal, TypeVar
+
+import anyio
+import mcp_types as types
+from mcp import Client, StdioServerParameters
+from mcp.client.session import ElicitationFnT
+from mcp.server import MCPServer, Server
+from mcp.shared.exceptions import MCPError
+
+from funcroute.exceptions import FuncRouteError, ToolSpecError
+from funcroute.mcp._convert import (
+    ImportLimits,
+    SkippedTool,
+    import_tool,
+    needs_confirm,
+    result_text,
+    result_value,
+)
+from funcroute.parsing import ParseLimits
+from funcroute.tools import Tool, ToolSet
+
+__all__ = [
+    "MCPCallError",
+    "MCPConnection",
+    "MCPConnectionError",
+    "MCPTimeoutError",
+    "MCPToolSet",
+    "ServerTarget",
+    "tools_from_mcp",
+]
+
+_log = logging.getLogger("funcroute")
+T = TypeVar("T")
+
+#: What names a server: an ``http(s)://`` URL (streamable HTTP), a command line (a string, split
+#: like a shell would, or a list of arguments: run as a stdio subprocess), ``StdioServerParameters``,
+#: or an in-process SDK ``Server``/``MCPServer``.
+ServerTarget = str | Sequence[str] | StdioServerParameters | Server[Any] | MCPServer
+
+
+class MCPConnectionError(FuncRouteError):
+    """Connecting to an MCP server, or listing its tools, failed; or the connection is closed."""
+
+
+class MCPCallError(FuncRouteError):
+    """An MCP server answered a tool call with an error (a tool error or a protocol error).
+
+    Attributes:
+        tool: the tool's name on the server.
+    """
+
+    def __init__(self, tool: str, message: str) -> None:
+        self.tool = tool
+        super().__init__(message)
+
+
+class MCPTimeoutError(MCPCallError):
+    """An MCP server did not answer within the time limit."""
+
+
+class _Runtime:
+    """The background loop and its thread; held apart from MCPConnection so a finalizer can stop it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.stop: asyncio.Event | None = None
+        self.main: asyncio.Task[None] | None = None
+        self.thread: threading.Thread | None = None
+        self.closed = False
+
+    def shutdown(self, wait: float = 10.0) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(RuntimeError):  # the loop already stopped
+            self.loop.call_soon_threadsafe(self._stop_main)
+        if self.thread is not None and self.thread is not threading.current_thread():
+            self.thread.join(wait)
+
+    def _stop_main(self) -> None:
+        if self.stop is not None:
+            self.stop.set()
+        if self.main is not None and self.stop is None:  # still connecting: abandon the attempt
+            self.main.cancel()
+
+
+class MCPConnection:
+    """One open connection to an MCP server, usable from any thread.
+
+    Args:
+        server: the server (see :data:`ServerTarget`).
+        connect_timeout: seconds allowed to start the server and finish the handshake.
+        call_timeout: seconds each request (listing, a tool call) may take.
+        headers: extra HTTP headers for a URL target (e.g. ``Authorization``).
+        env: environment of a stdio server process (default: the SDK's safe subset of ours).
+        cwd: working directory of a stdio server process.
+        elicitation_callback: answers the server's elicitation requests (the SDK's signature);
+            without one the client declares no elicitation support.
+
+    Raises:
+        MCPConnectionError: the server could not be started or reached, or did not answer in time.
+    """
+
+    def __init__(
+        self,
+        server: ServerTarget,
+        *,
+        connect_timeout: float = 30.0,
+        call_timeout: float = 60.0,
+        headers: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        elicitation_callback: ElicitationFnT | None = None,
+    ) -> None:
+        for label, value in (("connect_timeout", connect_timeout), ("call_timeout", call_timeout)):
+            if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+                raise ValueError(f"{label} must be a positive number of seconds, got {value!r}")
+        self.call_timeout = float(call_timeout)
+        self._target, self.label = _resolve(server, env, cwd)
+        self._headers = dict(headers or {})
+        self._elicitation = elicitation_callback
+        self._client: Client | None = None
+        self._error: BaseException | None = None
+        self._ready = threading.Event()
+        self._runtime = _Runtime()
+        self._finalizer = weakref.finalize(self, self._runtime.shutdown)
+        thread = threading.Thread(target=self._run, name=f"funcroute-mcp {self.label}", daemon=True)
+        self._runtime.thread = thread
+        thread.start()
+        if not self._ready.wait(connect_timeout) or self._client is None:
+            reason = (
+                "did not finish the MCP handshake in time" if self._error is None else _describe(self._error)
+            )
+            self.close()
+            raise MCPConnectionError(f"cannot connect to the MCP server {self.label}: {reason}")
+
+    # -------------------------------------------------------------------------------- the loop
+
+    def _run(self) -> None:
+        loop = self._runtime.loop
+        asyncio.set_event_loop(loop)
+        try:
+            self._runtime.main = loop.create_task(self._main())
+            loop.run_until_complete(self._runtime.main)
+        except BaseException as exc:  # cancelled while connecting, or the transport failed
+            self._error = self._error or exc
+        finally:
+            self._runtime.closed = True
+            self._ready.set()
+            pending = asyncio.all_tasks(loop)
+            for task in pending:  # calls in flight end now instead of waiting for their timeout
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _main(self) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            target: Any = self._target
+            if isinstance(target, str) and self._headers:
+                import httpx2
+                from mcp.client.streamable_http import streamable_http_client
+
+                http = await stack.enter_async_context(httpx2.AsyncClient(headers=self._headers))
+                target = streamable_http_client(target, http_client=http)
+            client = Client(
+                target,
+                read_timeout_seconds=self.call_timeout,
+                elicitation_callback=self._elicitation,
+                cache=None,  # listing must see the server's tools as they are now
+            )
+            try:
+                await stack.enter_async_context(client)
+            except BaseException as exc:
+                self._error = exc
+                raise
+            stop = asyncio.Event()
+            self._runtime.stop = stop
+            self._client = client
+            self._ready.set()
+            await stop.wait()
+
+    def _submit(
+        self, make: Callable[[Client], Awaitable[T]], what: str, tool: str = "", limit: float | None = None
+    ) -> T:
+        client = self._client
+        if client is None or self._runtime.closed:
+            reason = f": {_describe(self._error)}" if self._error is not None else ""
+            raise MCPConnectionError(f"the connection to the MCP server {self.label} is closed{reason}")
+
+        seconds = self.call_timeout if limit is None else limit
+
+        async def bounded() -> T:
+            with anyio.fail_after(seconds):
+                return await make(client)
+
+        try:
+            future = asyncio.run_coroutine_threadsafe(bounded(), self._runtime.loop)
+        except RuntimeError:  # the loop closed between the check above and now
+            raise MCPConnectionError(f"the connection to the MCP server {self.label} is closed") from None
+        try:
+            return future.result(seconds + 5.0)  # the loop's own limit fires first
+        except (TimeoutError, concurrent.futures.TimeoutError):
+            future.cancel()
+            raise MCPTimeoutError(
+                tool, f"the MCP server {self.label} did not answer {what} within {seconds:g} s"
+            ) from None
+        except concurrent.futures.CancelledError:
+            raise MCPConnectionError(
+                f"the connection to the MCP server {self.label} closed during {what}"
+            ) from None
+        except MCPError as exc:
+            raise MCPCallError(tool, f"the MCP server {self.label} failed {what}: {exc}") from exc
+
+    # ------------------------------------------------------------------------------ operations
+
+    def list_tools(self, limits: ImportLimits | None = None) -> list[types.Tool]:
+        """Every tool the server lists, following pagination within ``limits``."""
+        limits = limits or ImportLimits()
+        found: list[types.Tool] = []
+        cursor: str | None = None
+        for _ in range(limits.max_pages):
+            page = self._submit(lambda c, at=cursor: c.list_tools(cursor=at), "tools/list")  # type: ignore[misc]
+            found.extend(page.tools)
+            if len(found) > limits.max_tools:
+                raise MCPConnectionError(
+                    f"the MCP server {self.label} lists more than {limits.max_tools} tools "
+                    "(raise ImportLimits.max_tools to accept them)"
+                )
+            cursor = page.next_cursor
+            if not cursor:
+                return found
+        raise MCPConnectionError(
+            f"the MCP server {self.label} returned more than {limits.max_pages} pages of tools"
+        )
+
+    def call_tool(
+        self, name: str, arguments: Mapping[str, Any], *, timeout: float | None = None
+    ) -> types.CallToolResult:
+        """Call a tool on the server and return its raw result (``is_error`` results included).
+
+        ``timeout`` overrides ``call_timeout`` for this call.
+        """
+        what = f"the call to {name!r}"
+        seconds = self.call_timeout if timeout is None else timeout
+        result = self._submit(
+            lambda c: c.call_tool(name, dict(arguments), read_timeout_seconds=seconds), what, name, seconds
+        )
+        if not isinstance(result, types.CallToolResult):  # an extension's result type, not a tool's
+            raise MCPCallError(
+                name, f"the MCP server {self.label} answered {what} with {type(result).__name__}"
+            )
+        return result
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is closed (by :meth:`close`, or because the server went away)."""
+        return self._runtime.closed
+
+    def close(self) -> None:
+        """Close the connection and stop a stdio server process; idempotent."""
+        self._finalizer()
+
+    def __enter__(self) -> MCPConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"MCPConnection({self.label}{', closed' if self.closed else ''})"
+
+
+class _RemoteHandler:
+    """The handler of an imported tool: sends the validated arguments to the server."""
+
+    def __init__(self, connection: MCPConnection, remote: types.Tool, timeout: float) -> None:
+        self.connection = connection
+        # A second later than the tool's own timeout: ToolSet's HandlerTimeoutError answers the
+        # caller first; this one then cancels the request on the server.
+        self.timeout = timeout + 1.0
+        self.remote_name = remote.name
+        self.output_schema = remote.output_schema
+        self.__name__ = remote.name  # read by error messages and thread names
+
+    def __call__(self, **arguments: Any) -> Any:
+        result = self.connection.call_tool(self.remote_name, arguments, timeout=self.timeout)
+        if result.is_error:
+            text = result_text(result) or "(no message)"
+            raise MCPCallError(
+                self.remote_name, f"the MCP tool {self.remote_name!r} reported an error: {text}"
+            )
+        return result_value(result, self.output_schema)
+
+
+class MCPToolSet(ToolSet):
+    """A ToolSet whose tools run on an MCP server; close it (or use ``with``) to disconnect.
+
+    Attributes:
+        connection: the open connection the handlers use.
+        skipped: the server's tools that were not imported, with the reason for each.
+    """
+
+    def __init__(
+        self,
+        tools: Collection[Tool],
+        *,
+        connection: MCPConnection,
+        skipped: Sequence[SkippedTool] = (),
+        extra: Literal["forbid", "ignore"] = "forbid",
+        limits: ParseLimits | None = None,
+    ) -> None:
+        super().__init__(tools, extra=extra, limits=limits)
+        self.connection = connection
+        self.skipped = list(skipped)
+
+    def close(self) -> None:
+        """Close the connection (tools stay registered but can no longer run)."""
+        self.connection.close()
+
+    def __enter__(self) -> MCPToolSet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def tools_from_mcp(
+    server: ServerTarget,
+    *,
+    prefix: str = "",
+    include: Collection[str] | None = None,
+    confirm: bool | Collection[str] | None = None,
+    strict: bool = False,
+    connect_timeout: float = 30.0,
+    timeout: float = 60.0,
+    headers: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    elicitation_callback: ElicitationFnT | None = None,
+    import_limits: ImportLimits | None = None,
+    extra: Literal["forbid", "ignore"] = "forbid",
+    limits: ParseLimits | None = None,
+) -> MCPToolSet:
+    """Connect to an MCP server and import its tools (the body of ``ToolSet.from_mcp``).
+
+    Args:
+        server: a URL, a command line, ``StdioServerParameters`` or an in-process SDK server.
+        prefix: prepended to every tool name (to merge several servers without collisions); the
+            server is still called by the tool's own name.
+        include: import only these tools (server names); a name the server lacks is an error.
+        confirm: which imported tools need approval before dispatch: ``None`` (default) those the
+            server marks (funcroute's ``_meta`` mark, or explicit ``destructiveHint`` annotations),
+            ``True`` all, ``False`` none, or a collection of server names.
+        strict: raise :class:`~funcroute.exceptions.ToolSpecError` listing every tool that cannot be
+            imported, instead of skipping them (they are always in ``.skipped`` and logged).
+        connect_timeout: seconds to start/reach the server and finish the handshake.
+        timeout: seconds each call may take; also the tools' ``timeout``.
+        headers: HTTP headers for a URL server.
+        env: environment of a stdio server process.
+        cwd: working directory of a stdio server process.
+        elicitation_callback: answers the server's elicitation requests (SDK signature).
+        import_limits: bounds on tool count, pages, schema size and description length.
+        extra: the ToolSet's handling of unknown parameters.
+        limits: the ToolSet's reply parsing limits.
+
+    Raises:
+        MCPConnectionError: the server could not be reached or its tools could not be listed.
+        ToolSpecError: with ``strict=True``, a tool could not be imported; or ``include`` names
+            tools the server does not have.
+    """
+    bounds = import_limits or ImportLimits()
+    connection = MCPConnection(
+        server,
+        connect_timeout=connect_timeout,
+        call_timeout=timeout,
+        headers=headers,
+        env=env,
+        cwd=cwd,
+        elicitation_callback=elicitation_callback,
+    )
+    try:
+        remote_tools = connection.list_tools(bounds)
+        tools, skipped = _import_all(connection, remote_tools, prefix, include, confirm, timeout, bounds)
+        for gone in skipped:
+            _log.warning("MCP server %s: tool %r not imported: %s", connection.label, gone.name, gone.reason)
+        if strict and skipped:
+            raise ToolSpecError(f"MCP server {connection.label}", [f"{s.name}: {s.reason}" for s in skipped])
+        return MCPToolSet(tools, connection=connection, skipped=skipped, extra=extra, limits=limits)
+    except BaseException:
+        connection.close()
+        raise
+
+
+def _import_all(
+    connection: MCPConnection,
+    remote_tools: Sequence[types.Tool],
+    prefix: str,
+    include: Collection[str] | None,
+    confirm: bool | Collection[str] | None,
+    timeout: float,
+    bounds: ImportLimits,
+) -> tuple[list[Tool], list[SkippedTool]]:
+    names = [t.name for t in remote_tools]
+    if include is not None:
+        missing = sorted(set(include) - set(names))
+        if missing:
+            listed = ", ".join(names[:20]) + (" ..." if len(names) > 20 else "")
+            raise ToolSpecError(
+                f"MCP server {connection.label}", [f"no tool named {n!r} (it has: {listed})" for n in missing]
+            )
+    tools: list[Tool] = []
+    skipped: list[SkippedTool] = []
+    seen: set[str] = set()
+    for remote in remote_tools:
+        if include is not None and remote.name not in include:
+            continue
+        if remote.name in seen:
+            skipped.append(SkippedTool(remote.name, "the server lists more than one tool with this name"))
+            continue
+        seen.add(remote.name)
+        wanted = (
+            needs_confirm(remote)
+            if confirm is None
+            else (confirm if isinstance(confirm, bool) else remote.name in confirm)
+        )
+        made = import_tool(
+            remote,
+            local_name=prefix + remote.name,
+            handler=_RemoteHandler(connection, remote, timeout),
+            source=f"mcp:{connection.label}#{remote.name}",
+            confirm=wanted,
+            timeout=timeout,
+            limits=bounds,
+        )
+        (tools if isinstance(made, Tool) else skipped).append(made)  # type: ignore[arg-type]
+    return tools, skipped
+
+
+def _resolve(server: ServerTarget, env: Mapping[str, str] | None, cwd: str | None) -> tuple[Any, str]:
+    """The SDK ``Client`` target for ``server`` and a short label for messages."""
+    if isinstance(server, (Server, MCPServer)):
+        return server, f"(in-process {server.name!r})"
+    if isinstance(server, StdioServerParameters):
+        return server, shlex.join([server.command, *server.args])
+    if isinstance(server, str) and server.strip().lower().startswith(("http://", "https://")):
+        return server.strip(), server.strip()
+    if isinstance(server, str):
+        try:
+            argv = shlex.split(server)
+        except ValueError as exc:
+            raise ValueError(f"cannot read the MCP server command {server!r}: {exc}") from None
+    elif isinstance(server, Sequence) and all(isinstance(a, str) for a in server):
+        argv = list(server)
+    else:
+        raise TypeError(
+            "an MCP server is a URL, a command line, StdioServerParameters or an SDK server; "
+            f"got {server!r:.80}"
+        )
+    if not argv or not argv[0]:
+        raise ValueError("the MCP server command is empty")
+    params = StdioServerParameters(command=argv[0], args=argv[1:], env=dict(env) if env else None, cwd=cwd)
+    return params, shlex.join(argv)
+
+
+def _describe(error: BaseException) -> str:
+    """One line for an error, looking inside the exception groups anyio raises."""
+    while getattr(error, "exceptions", None):  # an exception group (builtin only from Python 3.11)
+        error = error.exceptions[0]  # type: ignore[attr-defined]
+    if isinstance(error, asyncio.CancelledError):
+        return "the connection was closed"
+    text = str(error) or type(error).__name__
+    return f"{type(error).__name__}: {text}" if not isinstance(error, (OSError, MCPError)) else text
