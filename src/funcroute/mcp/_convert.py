@@ -10,15 +10,17 @@ bad one becomes a :class:`SkippedTool` with the reason instead of spoiling the w
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from funcroute import _specs
+from funcroute._schema import inline_refs
 from funcroute.exceptions import ToolSpecError
 from funcroute.tools import Tool
 
@@ -31,6 +33,7 @@ __all__ = [
     "import_tool",
     "mcp_tool",
     "needs_confirm",
+    "output_schema",
     "result_text",
     "result_value",
 ]
@@ -114,11 +117,33 @@ def import_tool(
     return tool.replace(handler=handler, source=source, confirm=confirm, timeout=timeout)
 
 
-def mcp_tool(tool: Tool) -> types.Tool:
+def output_schema(tool: Tool) -> tuple[dict[str, Any] | None, bool]:
+    """The output schema of a Python tool from its return annotation, and whether it is wrapped.
+
+    An object type is its own schema; any other type is wrapped as ``{"result": <type>}`` (the
+    SDK's MCPServer convention, which clients, ``from_mcp`` included, unwrap). Tools without a
+    usable return annotation (or loaded from data) declare none and return text.
+    """
+    if tool.handler is None:
+        return None, False
+    try:
+        returns = typing.get_type_hints(tool.handler, include_extras=True).get("return", Any)
+        if returns is Any or returns is type(None) or returns is None:
+            return None, False
+        schema = inline_refs(TypeAdapter(returns).json_schema(mode="serialization"))
+    except Exception:  # unresolvable hints, recursive or unschematic types: no output schema
+        return None, False
+    if schema.get("type") == "object":
+        return schema, False
+    return {"type": "object", "properties": {"result": schema}, "required": ["result"]}, True
+
+
+def mcp_tool(tool: Tool, outputs: dict[str, Any] | None = None) -> types.Tool:
     """Describe a funcroute tool to MCP clients; ``confirm=True`` tools are marked two ways.
 
     The MCP annotations say destructive and not read-only (what generic clients read), and
     ``_meta["funcroute/confirm"]`` says so exactly (what ``ToolSet.from_mcp`` reads back).
+    ``outputs`` is the output schema (see :func:`output_schema`).
     """
     schema = {"type": "object", **json.loads(json.dumps(tool.schema))}
     annotations = None
@@ -130,31 +155,39 @@ def mcp_tool(tool: Tool) -> types.Tool:
         name=tool.name,
         description=tool.description or None,
         input_schema=schema,
+        output_schema=outputs,
         annotations=annotations,
         _meta=meta,
     )
 
 
-def call_result(value: Any) -> types.CallToolResult:
+def call_result(
+    value: Any, *, wrapped: bool = False, check: Callable[[Any], bool] | None = None
+) -> types.CallToolResult:
     """The MCP result of a handler's return value.
 
     Strings are sent as text; JSON-compatible values (pydantic models, dataclasses, dates... as
-    pydantic dumps them) as JSON text, with objects also as ``structuredContent``; ``None`` as no
-    content; anything else as its ``str()``. A ``CallToolResult`` is passed through unchanged.
+    pydantic dumps them) as JSON text; ``None`` as no content; anything else as its ``str()``.
+    Where the tool declares an output schema, the value is also sent as ``structuredContent``
+    (as ``{"result": value}`` when ``wrapped``) if ``check`` accepts it; without a schema, objects
+    are. A ``CallToolResult`` is passed through unchanged.
     """
     if isinstance(value, types.CallToolResult):
         return value
-    if value is None:
-        return types.CallToolResult(content=[])
-    if isinstance(value, str):
-        return types.CallToolResult(content=[types.TextContent(text=value)])
     try:
         data = to_jsonable_python(value.model_dump(mode="json") if isinstance(value, BaseModel) else value)
-        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+        text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, allow_nan=False)
     except (PydanticSerializationError, TypeError, ValueError, RecursionError):
         return types.CallToolResult(content=[types.TextContent(text=str(value))])
-    structured = data if isinstance(data, dict) else None
-    return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=structured)
+    content: list[types.ContentBlock] = [] if value is None else [types.TextContent(text=text)]
+    structured = {"result": data} if wrapped else data
+    if check is not None:
+        # A handler that returns something other than its annotation gets text only: a client
+        # would reject structured content that breaks the declared schema.
+        structured = structured if check(structured) else None
+    elif not isinstance(structured, dict):
+        structured = None
+    return types.CallToolResult(content=content, structured_content=structured)
 
 
 def error_result(message: str) -> types.CallToolResult:

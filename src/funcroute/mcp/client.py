@@ -31,6 +31,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.session import ElicitationFnT
 from mcp.server import MCPServer, Server
 from mcp.shared.exceptions import MCPError
+from pydantic import ValidationError
 
 from funcroute.exceptions import FuncRouteError, ToolSpecError
 from funcroute.mcp._convert import (
@@ -238,6 +239,17 @@ class MCPConnection:
             ) from None
         except MCPError as exc:
             raise MCPCallError(tool, f"the MCP server {self.label} failed {what}: {exc}") from exc
+        except ValidationError as exc:  # the SDK checks every answer against the MCP schema
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)[:3]
+            )
+            raise MCPCallError(
+                tool,
+                f"the MCP server {self.label} answered {what} with data that breaks the MCP schema: "
+                f"{problems}",
+            ) from None
+        except Exception as exc:  # the transport failed in some other way
+            raise MCPCallError(tool, f"the MCP server {self.label} failed {what}: {_describe(exc)}") from exc
 
     # ------------------------------------------------------------------------------ operations
 
@@ -247,7 +259,10 @@ class MCPConnection:
         found: list[types.Tool] = []
         cursor: str | None = None
         for _ in range(limits.max_pages):
-            page = self._submit(lambda c, at=cursor: c.list_tools(cursor=at), "tools/list")  # type: ignore[misc]
+            try:
+                page = self._submit(lambda c, at=cursor: c.list_tools(cursor=at), "tools/list")  # type: ignore[misc]
+            except MCPCallError as exc:
+                raise MCPConnectionError(str(exc)) from exc.__cause__
             found.extend(page.tools)
             if len(found) > limits.max_tools:
                 raise MCPConnectionError(

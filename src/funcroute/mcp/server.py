@@ -34,6 +34,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, Literal
 
+import jsonschema
 import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
@@ -43,7 +44,7 @@ from starlette.applications import Starlette
 
 from funcroute import __version__
 from funcroute.exceptions import CallValidationError, FuncRouteError
-from funcroute.mcp._convert import call_result, error_result, mcp_tool
+from funcroute.mcp._convert import call_result, error_result, mcp_tool, output_schema
 from funcroute.tools import Call, Tool, ToolSet
 
 __all__ = ["ApprovalPolicy", "http_app", "mcp_server", "run", "serve_stdio"]
@@ -78,7 +79,9 @@ class _ToolServer:
         self.tools = tools
         self.approve = approve
         self.page_size = page_size
-        self.listed = [mcp_tool(tool) for tool in tools]  # a served ToolSet does not change
+        # A served ToolSet does not change: describe it once.
+        self._outputs = {tool.name: _output(tool) for tool in tools}
+        self.listed = [mcp_tool(tool, self._outputs[tool.name][0]) for tool in tools]
         self._secret = secrets.token_bytes(32)
 
     async def list_tools(
@@ -115,7 +118,8 @@ class _ToolServer:
             value = await self.tools.adispatch(call, approve=lambda _: True)  # approved above
         except FuncRouteError as exc:  # handler raised, timed out, or has no handler
             return error_result(str(exc))
-        return call_result(value)
+        _, wrapped, check = self._outputs[name]
+        return call_result(value, wrapped=wrapped, check=check)
 
     # ---------------------------------------------------------------------------------- approval
 
@@ -171,6 +175,17 @@ class _ToolServer:
     def _token(self, call: Call) -> str:
         text = json.dumps([call.function, call.arguments], sort_keys=True, ensure_ascii=False)
         return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
+
+
+def _output(tool: Tool) -> tuple[dict[str, Any] | None, bool, Callable[[Any], bool] | None]:
+    schema, wrapped = output_schema(tool)
+    if schema is None:
+        return None, False, None
+    try:
+        checker = jsonschema.Draft202012Validator(schema)
+    except jsonschema.SchemaError:
+        return None, False, None
+    return schema, wrapped, checker.is_valid
 
 
 def _verdict(answer: types.ElicitResult, refused: str) -> Literal[True] | types.CallToolResult:
