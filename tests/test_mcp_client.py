@@ -27,6 +27,7 @@ from funcroute.exceptions import (
     HandlerTimeoutError,
     ToolDefinitionError,
     ToolSpecError,
+    UsageError,
 )
 from funcroute.mcp import ImportLimits, MCPCallError, MCPConnectionError, MCPToolSet, mcp_server
 from funcroute.router import Router
@@ -311,9 +312,9 @@ def test_unreachable_servers_are_clear_errors() -> None:
         ToolSet.from_mcp(["/nonexistent/mcp-server-binary"], connect_timeout=10)
     with pytest.raises(MCPConnectionError, match="cannot connect"):
         ToolSet.from_mcp(f"http://127.0.0.1:{_free_port()}/mcp", connect_timeout=10)
-    with pytest.raises(TypeError, match="an MCP server is"):
+    with pytest.raises(UsageError, match="an MCP server is"):
         ToolSet.from_mcp(12345)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(UsageError, match="empty"):
         ToolSet.from_mcp([])
 
 

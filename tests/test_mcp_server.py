@@ -26,6 +26,7 @@ from mcp.shared.exceptions import MCPError
 from funcroute import ToolSet
 from funcroute._loading import load_toolset
 from funcroute.cli import main
+from funcroute.exceptions import UsageError
 from funcroute.mcp import mcp_server
 from funcroute.mcp._convert import call_result
 
@@ -290,7 +291,7 @@ def test_approval_policies_yes_refuse_and_callable() -> None:
         mcp_server(tools, approve=lambda call: 1 / 0), lambda c: c.call_tool("wipe", {"disk": "x"})
     )
     assert result.is_error and "ZeroDivisionError" in _text(result) and ran == []
-    with pytest.raises(ValueError, match="approve must be"):
+    with pytest.raises(UsageError, match="approve must be"):
         mcp_server(tools, approve="maybe")  # type: ignore[arg-type]
 
 

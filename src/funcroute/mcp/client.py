@@ -33,7 +33,7 @@ from mcp.server import MCPServer, Server
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
-from funcroute.exceptions import FuncRouteError, ToolSpecError
+from funcroute.exceptions import FuncRouteError, ToolSpecError, UsageError
 from funcroute.mcp._convert import (
     ImportLimits,
     SkippedTool,
@@ -140,7 +140,7 @@ class MCPConnection:
     ) -> None:
         for label, value in (("connect_timeout", connect_timeout), ("call_timeout", call_timeout)):
             if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
-                raise ValueError(f"{label} must be a positive number of seconds, got {value!r}")
+                raise UsageError(f"{label} must be a positive number of seconds, got {value!r}")
         self.call_timeout = float(call_timeout)
         self._target, self.label = _resolve(server, env, cwd)
         self._headers = dict(headers or {})
@@ -491,16 +491,16 @@ def _resolve(server: ServerTarget, env: Mapping[str, str] | None, cwd: str | Non
         try:
             argv = shlex.split(server)
         except ValueError as exc:
-            raise ValueError(f"cannot read the MCP server command {server!r}: {exc}") from None
+            raise UsageError(f"cannot read the MCP server command {server!r}: {exc}") from None
     elif isinstance(server, Sequence) and all(isinstance(a, str) for a in server):
         argv = list(server)
     else:
-        raise TypeError(
+        raise UsageError(
             "an MCP server is a URL, a command line, StdioServerParameters or an SDK server; "
             f"got {server!r:.80}"
         )
     if not argv or not argv[0]:
-        raise ValueError("the MCP server command is empty")
+        raise UsageError("the MCP server command is empty")
     params = StdioServerParameters(command=argv[0], args=argv[1:], env=dict(env) if env else None, cwd=cwd)
     return params, shlex.join(argv)
 

@@ -43,7 +43,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.applications import Starlette
 
 from funcroute import __version__
-from funcroute.exceptions import CallValidationError, FuncRouteError
+from funcroute.exceptions import CallValidationError, FuncRouteError, UsageError
 from funcroute.mcp._convert import call_result, error_result, mcp_tool, output_schema
 from funcroute.tools import Call, Tool, ToolSet
 
@@ -73,9 +73,9 @@ class _ToolServer:
 
     def __init__(self, tools: ToolSet, approve: ApprovalPolicy, page_size: int) -> None:
         if not callable(approve) and approve not in ("elicit", "yes", "refuse"):
-            raise ValueError(f"approve must be 'elicit', 'yes', 'refuse' or a callable, got {approve!r}")
+            raise UsageError(f"approve must be 'elicit', 'yes', 'refuse' or a callable, got {approve!r}")
         if page_size < 1:
-            raise ValueError(f"page_size must be at least 1, got {page_size!r}")
+            raise UsageError(f"page_size must be at least 1, got {page_size!r}")
         self.tools = tools
         self.approve = approve
         self.page_size = page_size
@@ -253,7 +253,7 @@ def run(
         anyio.run(serve_stdio, server)
         return
     if transport != "http":
-        raise ValueError(f"transport must be 'stdio' or 'http', got {transport!r}")
+        raise UsageError(f"transport must be 'stdio' or 'http', got {transport!r}")
     import uvicorn
 
     uvicorn.run(http_app(server, path=path, host=host), host=host, port=port, log_level="warning")
