@@ -4,6 +4,7 @@ and with hostile tool lists; routing a command through a Router and dispatching 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -285,6 +286,14 @@ def test_closing_stops_the_server_process() -> None:
     _wait_gone(pid)
     with pytest.raises(HandlerError, match="closed"):
         tools.dispatch(tools.validate("add", {"a": 1, "b": 1}))
+
+
+def test_a_toolset_nobody_holds_stops_its_server_process() -> None:
+    tools = ToolSet.from_mcp(SDK_SERVER)
+    pid = tools.dispatch(tools.validate("pid", {}))
+    del tools
+    gc.collect()
+    _wait_gone(pid)
 
 
 def _wait_gone(pid: int) -> None:

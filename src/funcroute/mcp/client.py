@@ -85,14 +85,71 @@ class MCPTimeoutError(MCPCallError):
 
 
 class _Runtime:
-    """The background loop and its thread; held apart from MCPConnection so a finalizer can stop it."""
+    """The background loop, its thread and the open client.
 
-    def __init__(self) -> None:
+    Kept apart from MCPConnection, and never referring back to it, so that a connection nobody
+    holds any more is garbage-collected and its finalizer stops the loop and the server.
+    """
+
+    def __init__(self, target: Any, headers: dict[str, str], elicitation: ElicitationFnT | None) -> None:
+        self.target = target
+        self.headers = headers
+        self.elicitation = elicitation
+        self.read_timeout = 60.0
         self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.client: Client | None = None
+        self.error: BaseException | None = None
         self.stop: asyncio.Event | None = None
         self.main: asyncio.Task[None] | None = None
         self.thread: threading.Thread | None = None
         self.closed = False
+
+    def run(self) -> None:
+        loop = self.loop
+        asyncio.set_event_loop(loop)
+        try:
+            self.main = loop.create_task(self._main())
+            loop.run_until_complete(self.main)
+        except BaseException as exc:  # cancelled while connecting, or the transport failed
+            self.error = self.error or exc
+        finally:
+            self.closed = True
+            self.ready.set()
+            pending = asyncio.all_tasks(loop)
+            for task in pending:  # calls in flight end now instead of waiting for their timeout
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _main(self) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            target: Any = self.target
+            if isinstance(target, str) and self.headers:
+                import httpx2
+                from mcp.client.streamable_http import streamable_http_client
+
+                http = await stack.enter_async_context(httpx2.AsyncClient(headers=self.headers))
+                target = streamable_http_client(target, http_client=http)
+            client = Client(
+                target,
+                read_timeout_seconds=self.read_timeout,
+                elicitation_callback=self.elicitation,
+                cache=None,  # listing must see the server's tools as they are now
+            )
+            try:
+                await stack.enter_async_context(client)
+            except BaseException as exc:
+                self.error = exc
+                raise
+            stop = asyncio.Event()
+            self.stop = stop
+            self.client = client
+            self.ready.set()
+            await stop.wait()
 
     def shutdown(self, wait: float = 10.0) -> None:
         if self.closed:
@@ -142,78 +199,27 @@ class MCPConnection:
             if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
                 raise UsageError(f"{label} must be a positive number of seconds, got {value!r}")
         self.call_timeout = float(call_timeout)
-        self._target, self.label = _resolve(server, env, cwd)
-        self._headers = dict(headers or {})
-        self._elicitation = elicitation_callback
-        self._client: Client | None = None
-        self._error: BaseException | None = None
-        self._ready = threading.Event()
-        self._runtime = _Runtime()
+        target, self.label = _resolve(server, env, cwd)
+        self._runtime = _Runtime(target, dict(headers or {}), elicitation_callback)
+        self._runtime.read_timeout = self.call_timeout
         self._finalizer = weakref.finalize(self, self._runtime.shutdown)
-        thread = threading.Thread(target=self._run, name=f"funcroute-mcp {self.label}", daemon=True)
+        thread = threading.Thread(target=self._runtime.run, name=f"funcroute-mcp {self.label}", daemon=True)
         self._runtime.thread = thread
         thread.start()
-        if not self._ready.wait(connect_timeout) or self._client is None:
-            reason = (
-                "did not finish the MCP handshake in time" if self._error is None else _describe(self._error)
-            )
+        runtime = self._runtime
+        if not runtime.ready.wait(connect_timeout) or runtime.client is None:
+            error = runtime.error
+            reason = "did not finish the MCP handshake in time" if error is None else _describe(error)
             self.close()
             raise MCPConnectionError(f"cannot connect to the MCP server {self.label}: {reason}")
-
-    # -------------------------------------------------------------------------------- the loop
-
-    def _run(self) -> None:
-        loop = self._runtime.loop
-        asyncio.set_event_loop(loop)
-        try:
-            self._runtime.main = loop.create_task(self._main())
-            loop.run_until_complete(self._runtime.main)
-        except BaseException as exc:  # cancelled while connecting, or the transport failed
-            self._error = self._error or exc
-        finally:
-            self._runtime.closed = True
-            self._ready.set()
-            pending = asyncio.all_tasks(loop)
-            for task in pending:  # calls in flight end now instead of waiting for their timeout
-                task.cancel()
-            with contextlib.suppress(BaseException):
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            with contextlib.suppress(BaseException):
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    async def _main(self) -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            target: Any = self._target
-            if isinstance(target, str) and self._headers:
-                import httpx2
-                from mcp.client.streamable_http import streamable_http_client
-
-                http = await stack.enter_async_context(httpx2.AsyncClient(headers=self._headers))
-                target = streamable_http_client(target, http_client=http)
-            client = Client(
-                target,
-                read_timeout_seconds=self.call_timeout,
-                elicitation_callback=self._elicitation,
-                cache=None,  # listing must see the server's tools as they are now
-            )
-            try:
-                await stack.enter_async_context(client)
-            except BaseException as exc:
-                self._error = exc
-                raise
-            stop = asyncio.Event()
-            self._runtime.stop = stop
-            self._client = client
-            self._ready.set()
-            await stop.wait()
 
     def _submit(
         self, make: Callable[[Client], Awaitable[T]], what: str, tool: str = "", limit: float | None = None
     ) -> T:
-        client = self._client
+        client = self._runtime.client
         if client is None or self._runtime.closed:
-            reason = f": {_describe(self._error)}" if self._error is not None else ""
+            error = self._runtime.error
+            reason = f": {_describe(error)}" if error is not None else ""
             raise MCPConnectionError(f"the connection to the MCP server {self.label} is closed{reason}")
 
         seconds = self.call_timeout if limit is None else limit
