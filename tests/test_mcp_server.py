@@ -342,7 +342,12 @@ def test_hostile_arguments_are_tool_errors_not_crashes() -> None:
         ]
 
     results = _session(server, body)
+    unbound = ToolSet.from_openai(
+        [{"name": "remote_only", "parameters": {"type": "object", "properties": {}}}]
+    )
+    results.append(_session(mcp_server(unbound), lambda c: c.call_tool("remote_only", {})))
     assert all(r.is_error for r in results)
+    assert "has no handler" in _text(results[4])
     assert "nesting deeper than 32 levels" in _text(results[0])
     assert "extra: unexpected parameter" in _text(results[1])
     assert "n: Field required" in _text(results[2])

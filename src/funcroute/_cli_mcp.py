@@ -42,6 +42,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if len(tools) == 0:
         raise UsageError(f"{args.tools} holds no tools to serve")
     approve = "yes" if args.yes else "refuse" if args.no_elicit else "elicit"
+    unbound = [t.name for t in tools if t.handler is None]
+    if unbound:
+        print(
+            f"funcroute: {len(unbound)} tools have no handler ({', '.join(unbound[:5])}"
+            f"{' ...' if len(unbound) > 5 else ''}): calls to them will fail",
+            file=sys.stderr,
+        )
+    if args.transport == "http" and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"funcroute: warning: serving on {args.host} without authentication: anyone who can reach "
+            "this port can call the tools",
+            file=sys.stderr,
+        )
     if args.transport == "http":
         print(
             f"funcroute: serving {len(tools)} tools over MCP at http://{args.host}:{args.port}{args.path} "
