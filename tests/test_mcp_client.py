@@ -8,7 +8,9 @@ import gc
 import json
 import os
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,12 @@ def test_sync_and_async_dispatch_reach_sync_and_async_server_tools(weather: MCPT
         return [routed.value, direct, together]
 
     assert asyncio.run(both()) == [42, "ASYNC", [2 * i for i in range(8)]]
+    # Many threads share the one connection.
+    with ThreadPoolExecutor(8) as pool:
+        sums = list(
+            pool.map(lambda i: weather.dispatch(weather.validate("add", {"a": i, "b": 1})), range(32))
+        )
+    assert sums == [i + 1 for i in range(32)]
 
 
 def test_bad_arguments_are_refused_locally_and_tool_errors_come_back(weather: MCPToolSet) -> None:
@@ -284,6 +292,7 @@ def test_closing_stops_the_server_process() -> None:
     tools.close()
     tools.close()  # idempotent
     _wait_gone(pid)
+    assert not tools.connection._runtime.thread.is_alive()  # type: ignore[union-attr]
     with pytest.raises(HandlerError, match="closed"):
         tools.dispatch(tools.validate("add", {"a": 1, "b": 1}))
 
@@ -311,9 +320,14 @@ def _wait_gone(pid: int) -> None:
 
 
 def test_a_server_that_never_answers_is_bounded_by_the_connect_timeout(tmp_path: Path) -> None:
-    silent = [sys.executable, "-c", "import sys, time\nsys.stdin.read()\ntime.sleep(600)"]
+    pid_file = tmp_path / "pid"
+    code = f"import os, sys, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(600)"
+    before = {t for t in threading.enumerate() if t.name.startswith("funcroute-mcp")}
     with pytest.raises(MCPConnectionError, match="did not finish the MCP handshake in time"):
-        ToolSet.from_mcp(silent, connect_timeout=1)
+        ToolSet.from_mcp([sys.executable, "-c", code], connect_timeout=1)
+    _wait_gone(int(pid_file.read_text()))  # the silent process was stopped, not left behind
+    after = {t for t in threading.enumerate() if t.name.startswith("funcroute-mcp")}
+    assert after <= before  # and its thread ended too
 
 
 def test_unreachable_servers_are_clear_errors() -> None:
