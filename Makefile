@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 # torch is pinned in the dev install only: 2.13.0 is a CPU build on our machines, while an unpinned
 # torch pulls a multi-GB CUDA build. Users of the library choose their own torch.
 TORCH  := torch==2.13.0
-EXTRAS := dev,transformers,llamacpp,semantic,constrained
+EXTRAS := dev,transformers,llamacpp,semantic,constrained,mcp
 
 .PHONY: venv install install-dev demo test lint typecheck unit bench clean
 
