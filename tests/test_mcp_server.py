@@ -319,8 +319,9 @@ def test_a_thousand_tools_are_paged_and_a_bad_cursor_is_an_error() -> None:
             cursor = page.next_cursor
             if cursor is None:
                 break
-        with pytest.raises(MCPError, match="invalid tools/list cursor"):
-            await client.list_tools(cursor="not-a-number")
+        for bad in ("not-a-number", "²", "9" * 5000, "1001"):
+            with pytest.raises(MCPError, match="invalid tools/list cursor"):
+                await client.list_tools(cursor=bad)
         return names, pages
 
     names, pages = _session(server, body)
@@ -340,6 +341,7 @@ def test_hostile_arguments_are_tool_errors_not_crashes() -> None:
             await client.call_tool("count", {"n": 1, "extra": 2}),
             await client.call_tool("count", {}),
             await client.call_tool("x" * 5000, {}),
+            await client.call_tool("count", {"n": 1, **{f"extra_{i}": "x" * 100 for i in range(5000)}}),
         ]
 
     results = _session(server, body)
@@ -348,11 +350,13 @@ def test_hostile_arguments_are_tool_errors_not_crashes() -> None:
     )
     results.append(_session(mcp_server(unbound), lambda c: c.call_tool("remote_only", {})))
     assert all(r.is_error for r in results)
-    assert "has no handler" in _text(results[4])
+    assert "has no handler" in _text(results[5])
     assert "nesting deeper than 32 levels" in _text(results[0])
     assert "extra: unexpected parameter" in _text(results[1])
     assert "n: Field required" in _text(results[2])
     assert len(_text(results[3])) < 1000
+    assert _text(results[4]).startswith("invalid arguments for 'count' (5000 problems)")
+    assert len(_text(results[4])) < 5000 and "more characters" in _text(results[4])
 
 
 # --------------------------------------------------------------------------------- results and CLI

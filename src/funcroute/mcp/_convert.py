@@ -190,8 +190,13 @@ def call_result(
     return types.CallToolResult(content=content, structured_content=structured)
 
 
-def error_result(message: str) -> types.CallToolResult:
-    """A tool-level error: the caller (often a model) reads it and may correct itself."""
+def error_result(message: str, limit: int = 4_000) -> types.CallToolResult:
+    """A tool-level error: the caller (often a model) reads it and may correct itself.
+
+    Cut to ``limit`` characters: 5,000 unexpected parameters must not become a 150 KB answer.
+    """
+    if len(message) > limit:
+        message = f"{message[:limit]}... ({len(message) - limit} more characters)"
     return types.CallToolResult(content=[types.TextContent(text=message)], is_error=True)
 
 

@@ -302,7 +302,7 @@ class MCPConnection:
 
     @property
     def closed(self) -> bool:
-        """Whether the connection is closed (by :meth:`close`, or because the server went away)."""
+        """Whether :meth:`close` ran or the connection loop ended (a dead server shows as failing calls)."""
         return self._runtime.closed
 
     def close(self) -> None:

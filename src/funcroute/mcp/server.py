@@ -90,7 +90,9 @@ class _ToolServer:
         cursor = params.cursor if params is not None else None
         start = 0
         if cursor:
-            if not cursor.isdigit() or int(cursor) > len(self.listed):
+            if not (cursor.isascii() and cursor.isdigit() and len(cursor) < 12) or int(cursor) > len(
+                self.listed
+            ):
                 raise MCPError(types.INVALID_PARAMS, f"invalid tools/list cursor {cursor[:40]!r}")
             start = int(cursor)
         end = start + self.page_size
