@@ -377,3 +377,16 @@ def test_round_trip_through_funcroute_mcp_serve(tmp_path: Path) -> None:
             == "deleted a"
         )
     assert (tmp_path / "log.txt").read_text() == "deleted a\n"
+
+
+def test_cli_tool_specs_can_name_an_mcp_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from funcroute.cli import main
+
+    spec = f"mcp:{sys.executable} {HERE / 'sdk_server.py'}"
+    assert main(["tools", "--tools", spec]) == 0
+    assert "get_weather" in capsys.readouterr().out
+    reply = tmp_path / "reply.txt"
+    reply.write_text(_reply("add", a=1, b="two"))
+    assert main(["validate", "--tools", spec, str(reply)]) == 1
+    assert "b: 'two' is not of type 'integer'" in capsys.readouterr().err
+    assert main(["tools", "--tools", "mcp: "]) == 2

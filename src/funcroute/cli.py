@@ -244,7 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         if tools:
             cmd.add_argument(
-                "--tools", required=True, metavar="SPEC", help="tool file, Python file or module:attr"
+                "--tools",
+                required=True,
+                metavar="SPEC",
+                help="tool file, Python file, module:attr or mcp:SERVER",
             )
         cmd.set_defaults(handler=handler)
         return cmd
