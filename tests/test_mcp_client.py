@@ -196,6 +196,9 @@ def test_hostile_tool_lists_are_skipped_tool_by_tool_with_reasons(tmp_path: Path
     many = {f"p{i}": {"type": "string", "description": "x" * 100} for i in range(5000)}
     huge = {"type": "object", "properties": many}
     ok = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
+    deep: dict[str, Any] = {"type": "string"}
+    for _ in range(60):
+        deep = {"type": "object", "properties": {"x": deep}}
 
     def tool(name: str, schema: dict[str, Any], description: str = "A tool.") -> dict[str, Any]:
         return {"name": name, "description": description, "inputSchema": schema}
@@ -206,6 +209,7 @@ def test_hostile_tool_lists_are_skipped_tool_by_tool_with_reasons(tmp_path: Path
         tool("huge", huge),
         tool("good", ok),  # a second tool with the same name
         tool("1 bad name", ok),
+        tool("deep", deep),
         tool("bad_schema", {"type": "object", "properties": {"a": {"type": 12}}}),
     ]
     spec = tmp_path / "tools.json"
@@ -215,19 +219,20 @@ def test_hostile_tool_lists_are_skipped_tool_by_tool_with_reasons(tmp_path: Path
         assert tools.names == ["good"]
         assert len(tools["good"].description) == ImportLimits().max_description_chars
         reasons = {s.name: s.reason for s in tools.skipped}
-        assert set(reasons) == {"looped", "huge", "good", "1 bad name", "bad_schema"}
+        assert set(reasons) == {"looped", "huge", "good", "1 bad name", "bad_schema", "deep"}
         assert "recursive" in reasons["looped"]
         assert "byte limit" in reasons["huge"]
         assert "more than one tool" in reasons["good"]
         assert "not a valid name" in reasons["1 bad name"]
+        assert "nests 121 levels deep" in reasons["deep"]
         assert reasons.get("bad_schema")
         assert tools.dispatch(tools.validate("good", {"q": "hello"})) == 'good got {"q": "hello"}'
     with pytest.raises(ToolSpecError) as strict:
         ToolSet.from_mcp(raw, strict=True)
-    assert len(strict.value.problems) == 5
+    assert len(strict.value.problems) == 6
     # A listing that breaks the MCP schema itself is refused whole by the SDK: a clear error.
     spec.write_text(json.dumps([*listed, tool("not_object", {"type": "array"})]))
-    with pytest.raises(MCPConnectionError, match=r"breaks the MCP schema: tools\.6\.inputSchema\.type"):
+    with pytest.raises(MCPConnectionError, match=r"breaks the MCP schema: tools\.7\.inputSchema\.type"):
         ToolSet.from_mcp(raw)
 
 

@@ -50,12 +50,14 @@ class ImportLimits:
         max_tools: tools read at most; listing stops with an error beyond this.
         max_pages: ``tools/list`` pages read at most (a server whose cursor never ends cannot hang us).
         max_schema_bytes: a tool whose input schema is larger (as JSON) is skipped.
+        max_schema_depth: a tool whose input schema nests deeper (objects and lists) is skipped.
         max_description_chars: longer descriptions are cut (the model reads every character).
     """
 
     max_tools: int = 10_000
     max_pages: int = 1_000
     max_schema_bytes: int = 256 * 1024
+    max_schema_depth: int = 48
     max_description_chars: int = 4_000
 
 
@@ -104,6 +106,12 @@ def import_tool(
         return SkippedTool(
             remote.name,
             f"its input schema is {len(schema_text)} bytes, over the {limits.max_schema_bytes}-byte limit",
+        )
+    depth = _depth(remote.input_schema)
+    if depth > limits.max_schema_depth:
+        return SkippedTool(
+            remote.name,
+            f"its input schema nests {depth} levels deep, over the limit of {limits.max_schema_depth}",
         )
     description = " ".join((remote.description or remote.title or "").split())
     if len(description) > limits.max_description_chars:
@@ -231,3 +239,15 @@ def _is_wrapper(schema: Mapping[str, Any] | None) -> bool:
     properties = schema.get("properties")
     required: Collection[Any] = schema.get("required") or ()
     return isinstance(properties, Mapping) and set(properties) == {"result"} and list(required) == ["result"]
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of JSON data, without recursion (the data is untrusted)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest

@@ -267,6 +267,8 @@ class MCPConnection:
         for _ in range(limits.max_pages):
             try:
                 page = self._submit(lambda c, at=cursor: c.list_tools(cursor=at), "tools/list")  # type: ignore[misc]
+            except MCPTimeoutError as exc:  # the SDK drops replies it cannot parse: say so
+                raise MCPConnectionError(f"{exc} (or sent a reply the MCP SDK could not read)") from None
             except MCPCallError as exc:
                 raise MCPConnectionError(str(exc)) from exc.__cause__
             found.extend(page.tools)
