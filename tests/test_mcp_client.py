@@ -395,3 +395,23 @@ def test_cli_tool_specs_can_name_an_mcp_server(tmp_path: Path, capsys: pytest.Ca
     assert main(["validate", "--tools", spec, str(reply)]) == 1
     assert "b: 'two' is not of type 'integer'" in capsys.readouterr().err
     assert main(["tools", "--tools", "mcp: "]) == 2
+
+
+def test_without_the_sdk_the_error_names_the_extra(capsys: pytest.CaptureFixture[str]) -> None:
+    from funcroute.cli import main
+
+    saved = {
+        name: module for name, module in sys.modules.items() if name.startswith(("funcroute.mcp", "mcp"))
+    }
+    try:
+        for name in saved:
+            del sys.modules[name]
+        sys.modules["mcp"] = None  # type: ignore[assignment]  # "import mcp" now fails as if not installed
+        with pytest.raises(UsageError, match=r'pip install "funcroute-llm\[mcp\]"'):
+            ToolSet.from_mcp("http://127.0.0.1:1/mcp")
+        assert main(["mcp", "serve", "--tools", str(HERE / "served_tools.py")]) == 2
+        assert 'pip install "funcroute-llm[mcp]"' in capsys.readouterr().err
+    finally:
+        for name in [n for n in sys.modules if n.startswith(("funcroute.mcp", "mcp"))]:
+            del sys.modules[name]
+        sys.modules.update(saved)

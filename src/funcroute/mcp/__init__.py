@@ -11,14 +11,13 @@ Needs the official SDK: ``pip install "funcroute-llm[mcp]"``.
 from __future__ import annotations
 
 from funcroute.mcp._convert import CONFIRM_META_KEY, ImportLimits, SkippedTool
-from funcroute.mcp.client import (
+from funcroute.mcp.client import MCPToolSet, tools_from_mcp
+from funcroute.mcp.connection import (
     MCPCallError,
     MCPConnection,
     MCPConnectionError,
     MCPTimeoutError,
-    MCPToolSet,
     ServerTarget,
-    tools_from_mcp,
 )
 from funcroute.mcp.server import ApprovalPolicy, http_app, mcp_server, run, serve_stdio
 
