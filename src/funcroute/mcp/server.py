@@ -205,7 +205,7 @@ def mcp_server(
     instructions: str | None = None,
     page_size: int = 500,
 ) -> Server[Any]:
-    """An SDK low-level MCP ``Server`` exposing ``tools``.
+    """An SDK low-level MCP ``Server`` exposing ``tools`` (as they are now: tools added later are not served).
 
     Args:
         tools: the tools to serve.
