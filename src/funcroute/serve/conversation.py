@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from funcroute.prompts.context import ContextBlock, closed_context
 from funcroute.serve.schemas import ApiError, Message
 
-__all__ = ["Dialogue", "Step", "read_messages"]
+__all__ = ["Dialogue", "Step", "canonical", "read_messages"]
 
 _NEXT_STEP = "Use these function results to choose the next step for the input below."
 
@@ -77,6 +77,15 @@ class Dialogue:
         turns = list(self.earlier)
         turns.extend(_step_turns(self.question, self.steps))
         return turns
+
+    def answered(self) -> set[tuple[str, str]]:
+        """The calls of this exchange that already have results, as ``(name, canonical arguments)``."""
+        return {
+            (name, canonical(_loads(arguments)))
+            for step in self.steps
+            if step.results
+            for _, name, arguments in step.calls
+        }
 
     def call_turn(self, selection_prompt: str) -> str:
         """The newest user turn when asking for a call: the latest results, then the selection prompt."""
@@ -173,3 +182,8 @@ def _loads(arguments: str) -> object:
         return json.loads(arguments)
     except (ValueError, RecursionError):
         return arguments  # shown to the model as the client sent it
+
+
+def canonical(value: object) -> str:
+    """A JSON text equal for equal values (keys sorted), to compare calls."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)

@@ -30,7 +30,7 @@ from funcroute.backends.base import Backend, Completion, Request
 from funcroute.exceptions import BackendError, FuncRouteError, ModelOutputError, NoSuitableFunctionError
 from funcroute.prompts.templates import ChatTemplate
 from funcroute.serve.batching import Dispatcher
-from funcroute.serve.conversation import Dialogue, read_messages
+from funcroute.serve.conversation import Dialogue, canonical, read_messages
 from funcroute.serve.schemas import ApiError, ChatRequest, NamedChoice
 from funcroute.serve.stream import CallWatch, Events, Observer, TextWatch, end_of_calls, params_text
 from funcroute.serve.toolsets import ToolSetCache, no_call_name
@@ -268,7 +268,11 @@ class _Job:
                     {"type": "array", "items": schema, "minItems": 1, "maxItems": _MAX_PARALLEL},
                 ]
             }
-        live = self.events is not None and not parallel and _grammar_streams(self.engine.backend)
+        # Live argument deltas need a grammar (the call is valid as it grows) and a decision that
+        # cannot change after the name: not a possible repeat under "auto" (see _settle).
+        repeat_possible = hidden is not None and bool(dialogue.results)
+        live = self.events is not None and not parallel and not repeat_possible
+        live = live and _grammar_streams(self.engine.backend)
         error: ModelOutputError | None = None
         for _attempt in range(self.engine.limits.max_retries + 1):
             watch = CallWatch(self.events, self.ids[0], hidden) if live and self.events is not None else None
@@ -324,6 +328,11 @@ class _Job:
         watch: CallWatch | None,
     ) -> Outcome:
         calls = [c for c in found if c.function != hidden]
+        if hidden is not None and calls:
+            # Under "auto", calling again exactly what already has a result means the model has
+            # nothing new to ask: small models loop that way. It is read as "answer in text".
+            answered = self.dialogue.answered()
+            calls = [c for c in calls if (c.function, canonical(c.arguments)) not in answered]
         if not calls:
             return await self.answer(outcome)
         texts = params_text(completion.text, [c.arguments for c in calls])

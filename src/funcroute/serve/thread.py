@@ -37,7 +37,9 @@ def running(app: Any, *, host: str = "127.0.0.1", port: int = 0, timeout: float 
     bound = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="error", lifespan="off", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="funcroute-serve", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="funcroute-serve", daemon=True
+    )
     thread.start()
     try:
         deadline = time.monotonic() + timeout
