@@ -1,13 +1,13 @@
 """Run the server in a background thread: for tests, benchmarks and notebooks.
 
-The socket is bound before the thread starts (port 0 picks a free port), so there is no race
-between choosing a port and listening on it, and :func:`running` always shuts the server down.
+uvicorn binds the port itself (port 0 lets the kernel pick a free one, read back after startup), so
+there is no race between choosing a port and listening on it; :func:`running` always shuts the
+server down. (Handing uvicorn a pre-bound socket instead cost ~40 ms per request here.)
 """
 
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -31,15 +31,11 @@ def running(app: Any, *, host: str = "127.0.0.1", port: int = 0, timeout: float 
     """
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="error", lifespan="off", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="funcroute-serve", daemon=True
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="error", lifespan="off", timeout_graceful_shutdown=2
     )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="funcroute-serve", daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + timeout
@@ -47,8 +43,9 @@ def running(app: Any, *, host: str = "127.0.0.1", port: int = 0, timeout: float 
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
             time.sleep(0.01)
+        # uvicorn binds the port itself (port 0: the kernel picks a free one); read it back.
+        bound = server.servers[0].sockets[0].getsockname()[1]
         yield f"http://{host}:{bound}/v1"
     finally:
         server.should_exit = True
         thread.join(timeout)
-        sock.close()
