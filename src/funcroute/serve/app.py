@@ -76,6 +76,20 @@ class _Sink:
         self._put({"tool_calls": [{"index": index, "function": {"arguments": text}}]})
 
 
+class _Stream(StreamingResponse):
+    """An SSE response that runs ``release`` when it ends, however it ends."""
+
+    def __init__(self, content: AsyncIterator[str], release: Any) -> None:
+        super().__init__(content, media_type="text/event-stream", headers=_SSE_HEADERS)
+        self._release = release
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
 class _Server:
     def __init__(self, engine: Engine, model_name: str, api_key: str | None) -> None:
         self.engine = engine
@@ -164,14 +178,26 @@ class _Server:
         sink = _Sink(asyncio.get_running_loop(), chunk)
         cancel = threading.Event()
         run = self.engine.prepare(req, sink, cancel)
-        return StreamingResponse(
-            self._events(req, run, sink, cancel, chunk), media_type="text/event-stream", headers=_SSE_HEADERS
-        )
+        task: asyncio.Task[Outcome] = asyncio.get_running_loop().create_task(run())
+        released = False
+
+        def release() -> None:
+            # Runs when the response ends for any reason (done, error, client gone, never started):
+            # the backend stops at its next token and the request's slot is freed exactly once.
+            nonlocal released
+            cancel.set()
+            if not task.done():
+                task.cancel()
+            if not released:
+                released = True
+                self.pending -= 1
+
+        return _Stream(self._events(req, task, sink, chunk), release)
 
     async def _events(
-        self, req: ChatRequest, run: Any, sink: _Sink, cancel: threading.Event, chunk: Any
+        self, req: ChatRequest, task: asyncio.Task[Outcome], sink: _Sink, chunk: Any
     ) -> AsyncIterator[str]:
-        task: asyncio.Task[Outcome] = asyncio.get_running_loop().create_task(run())
+        getter: asyncio.Future[dict[str, Any]] | None = None
         try:
             yield _sse(chunk({"role": "assistant", "content": ""}))
             while True:
@@ -197,10 +223,8 @@ class _Server:
                 yield _sse(final)
             yield "data: [DONE]\n\n"
         finally:
-            cancel.set()  # a client that left mid-stream: the backend stops at its next token
-            if not task.done():
-                task.cancel()
-            self.pending -= 1
+            if getter is not None:
+                getter.cancel()
 
     def _completion(self, req: ChatRequest, outcome: Outcome) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": outcome.content, "refusal": None}

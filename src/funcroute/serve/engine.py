@@ -22,7 +22,7 @@ import functools
 import sys
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -119,7 +119,7 @@ class Engine:
 
     def prepare(
         self, req: ChatRequest, events: Events | None, cancel: threading.Event
-    ) -> Callable[[], Awaitable[Outcome]]:
+    ) -> Callable[[], Coroutine[Any, Any, Outcome]]:
         """Check one request and return the generation to run (so errors come before any stream).
 
         Args:
