@@ -167,3 +167,33 @@ def test_offline_router_declines_under_auto_and_refuses_under_required(offline_u
         client.chat.completions.create(model="m", messages=odd, tools=[WEATHER], tool_choice="required")
     with pytest.raises(openai.BadRequestError, match="writes no text"):
         client.chat.completions.create(model="m", messages=odd)
+
+
+# ------------------------------------------------------------------- transformers (tiny model)
+
+
+def test_transformers_backend_batches_concurrent_constrained_calls(tiny_backend: Any) -> None:
+    """The tiny random Llama: its calls are valid only because the grammar makes them so."""
+    app = create_app(tiny_backend, template="airoboros-2")
+    ask = {"model": "m", "tools": [ADD], "tool_choice": "required", "max_tokens": 64}
+
+    async def main(url: str) -> list[Any]:
+        client = openai.AsyncOpenAI(base_url=url, api_key="x", max_retries=0)
+        try:
+            calls = [
+                client.chat.completions.create(
+                    messages=[{"role": "user", "content": f"Add {i} and {i + 1}"}], **ask
+                )
+                for i in range(4)
+            ]
+            return list(await asyncio.gather(*calls))
+        finally:
+            await client.close()
+
+    with running(app) as url:
+        replies = asyncio.run(main(url))
+    for reply in replies:
+        call = reply.choices[0].message.tool_calls[0]
+        assert call.function.name == "add"
+        jsonschema.validate(json.loads(call.function.arguments), ADD["function"]["parameters"])  # type: ignore[index]
+    assert max(app.state.engine.dispatcher.sizes) > 1  # at least one batch held several requests
