@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -289,6 +290,26 @@ def test_concurrent_requests_are_batched_and_a_failure_fails_only_itself() -> No
     assert backend.batches[0] == 1 and backend.batches[1] == 10
     assert [r.text for r in results[:10]] == [f"P{i}" for i in range(10)]
     assert isinstance(results[10], BackendError) and "this one fails" in str(results[10])
+
+
+def test_one_dispatcher_serves_several_event_loops() -> None:
+    backend = Batching()
+    dispatcher = Dispatcher(backend)
+    results: list[str] = []
+
+    def in_thread(i: int) -> None:
+        async def main() -> None:
+            got = await asyncio.gather(*(dispatcher.complete(Request(prompt=f"t{i}-{j}")) for j in range(3)))
+            results.extend(c.text for c in got)
+
+        asyncio.run(asyncio.wait_for(main(), 10))
+
+    threads = [threading.Thread(target=in_thread, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert sorted(results) == sorted(f"T{i}-{j}" for i in range(4) for j in range(3))
 
 
 def test_backends_that_cannot_batch_are_called_one_by_one() -> None:

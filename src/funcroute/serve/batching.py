@@ -13,12 +13,23 @@ by one, so each gets its own completion or its own error.
 from __future__ import annotations
 
 import asyncio
+import threading
+import weakref
 from collections.abc import Sequence
 
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.exceptions import FuncRouteError
 
 __all__ = ["Dispatcher"]
+
+
+class _Queue:
+    """Requests waiting for the next batch on one event loop."""
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[Request, asyncio.Future[Completion]]] = []
+        self.running = False
+        self.task: asyncio.Task[None] | None = None
 
 
 class Dispatcher:
@@ -33,27 +44,34 @@ class Dispatcher:
         self.backend = backend
         self.max_batch = max_batch
         self.batches = type(backend).complete_many is not Backend.complete_many
-        self._waiting: list[tuple[Request, asyncio.Future[Completion]]] = []
-        self._running = False
+        # One queue per event loop: futures belong to the loop that created them, and an engine
+        # may be driven from several loops (one per thread) outside the server.
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
         self.sizes: list[int] = []  # batch sizes sent, for tests and benchmarks (last 1000)
 
     async def complete(self, request: Request) -> Completion:
         """The completion of one request (raises the backend's error for it)."""
         if not self.batches:
             return await self.backend.acomplete(request)
-        future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
-        self._waiting.append((request, future))
-        if not self._running:
-            self._running = True
-            asyncio.get_running_loop().create_task(self._drain())
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            queue = self._queues.setdefault(loop, _Queue())
+        future: asyncio.Future[Completion] = loop.create_future()
+        queue.waiting.append((request, future))
+        if not queue.running:
+            queue.running = True
+            queue.task = loop.create_task(self._drain(queue))  # referenced: tasks are weakly held
         return await future
 
-    async def _drain(self) -> None:
+    async def _drain(self, queue: _Queue) -> None:
         try:
             await asyncio.sleep(0)  # let requests that arrived in the same loop turn join
-            while self._waiting:
-                batch = self._waiting[: self.max_batch]
-                del self._waiting[: self.max_batch]
+            while queue.waiting:
+                batch = queue.waiting[: self.max_batch]
+                del queue.waiting[: self.max_batch]
                 live = [(r, f) for r, f in batch if not f.cancelled()]
                 if not live:
                     continue
@@ -67,7 +85,7 @@ class Dispatcher:
                     else:
                         future.set_result(result)
         finally:
-            self._running = False
+            queue.running = False
 
     def _run(self, requests: Sequence[Request]) -> list[Completion | BaseException]:
         try:
