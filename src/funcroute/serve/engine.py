@@ -146,11 +146,11 @@ class Engine:
         if not req.tools and choice != "none":
             raise ApiError(400, "tool_choice needs tools", param="tool_choice")
         job = _Job(self, req, dialogue, events, cancel)
+        tools = self.toolsets.get(req.tools or [])  # checked (and cached) even under "none"
         if choice == "none" or not req.tools:
             if self.offline and not dialogue.results:
                 raise ApiError(400, _NO_TEXT, param="tool_choice")
             return functools.partial(job.answer, Outcome())
-        tools = self.toolsets.get(req.tools)
         if isinstance(choice, NamedChoice):
             name = choice.function.name
             if name not in tools:
