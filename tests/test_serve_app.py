@@ -508,3 +508,14 @@ def _pending(app: Any) -> int:
         if server is not None and hasattr(server, "pending"):
             return int(server.pending)
     raise AssertionError("no server found")
+
+
+def test_a_failure_inside_a_stream_arrives_as_an_error_event() -> None:
+    backend = ScriptedBackend(["not a call"], cycle=True)
+    with running(create_app(backend, limits=Limits(max_retries=0))) as base:
+        client = openai.OpenAI(base_url=base, api_key="x", max_retries=0)
+        stream = client.chat.completions.create(
+            model="m", messages=USER, tools=TOOLS, tool_choice="required", stream=True
+        )
+        with pytest.raises(openai.APIError, match="no valid tool call after 1 attempt"):
+            list(stream)
