@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 
@@ -200,3 +205,50 @@ def test_transformers_backend_batches_concurrent_constrained_calls(tiny_backend:
         assert call.function.name == "add"
         jsonschema.validate(json.loads(call.function.arguments), ADD["function"]["parameters"])  # type: ignore[index]
     assert max(app.state.engine.dispatcher.sizes) > 1  # at least one batch held several requests
+
+
+# ------------------------------------------------------------- upstream llama.cpp server
+
+
+def test_upstream_llama_cpp_server_behind_funcroute_serve() -> None:
+    """funcroute serve → OpenAIBackend(structured="grammar") → llama-cpp-python's own server (SmolLM2)."""
+    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
+    from funcroute.backends.openai import OpenAIBackend
+    from funcroute.models import bundled_gguf
+
+    try:
+        path = bundled_gguf("smollm2")
+    except UsageError as exc:
+        pytest.skip(f"SmolLM2 is not installed: {exc}")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", "smollm2"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--n_threads", "1", "--n_ctx", "2048"]
+    upstream = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5)
+                break
+            except httpx.TransportError:
+                assert upstream.poll() is None and time.monotonic() < deadline, "upstream did not start"
+                time.sleep(0.3)
+        backend = OpenAIBackend(f"http://127.0.0.1:{port}/v1", "smollm2", structured="grammar", timeout=120)
+        with running(create_app(backend, template="chatml")) as url:
+            client = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
+            reply = client.chat.completions.create(
+                model="smollm2",
+                messages=[{"role": "user", "content": "Add 2 and 3."}],
+                tools=[WEATHER, ADD],
+                tool_choice={"type": "function", "function": {"name": "add"}},
+                max_tokens=48,
+            )
+        backend.close()
+    finally:
+        upstream.terminate()
+        upstream.wait(30)
+    call = reply.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert call.function.name == "add"
+    jsonschema.validate(json.loads(call.function.arguments), ADD["function"]["parameters"])  # type: ignore[index]
