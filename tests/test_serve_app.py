@@ -478,6 +478,8 @@ class _Tokens(Backend):
                 out += char
                 if request.stop_when is not None and request.stop_when(out) is not None:
                     break
+                if len(out) >= request.max_new_tokens:  # one character per "token"
+                    return Completion(out, finish_reason="length")
             return Completion(out)
         finally:
             self.generated.append(len(out))
@@ -485,10 +487,10 @@ class _Tokens(Backend):
 
 
 def test_client_disconnect_mid_stream_stops_generation() -> None:
-    model = _Tokens("word " * 400)  # 4 s if nobody stops it
+    model = _Tokens("word " * 400)  # 4 s if nobody stops it (max_tokens is above 2000)
     app = create_app(model)
     with running(app) as base:
-        body = {"model": "m", "messages": USER, "stream": True}
+        body = {"model": "m", "messages": USER, "stream": True, "max_tokens": 4000}
         with httpx.stream("POST", base + "/chat/completions", json=body, timeout=30) as response:
             lines = response.iter_lines()
             seen = [next(lines) for _ in range(6)]
@@ -519,3 +521,25 @@ def test_a_failure_inside_a_stream_arrives_as_an_error_event() -> None:
         )
         with pytest.raises(openai.APIError, match="no valid tool call after 1 attempt"):
             list(stream)
+
+
+def test_limits_on_messages_and_requests_in_flight() -> None:
+    model = _Tokens("slow " * 200)
+    with running(create_app(model, limits=Limits(max_pending=1, max_messages=2))) as base:
+        many = json.dumps({"messages": USER * 3})
+        assert "too many messages: 3 > 2" in _error(_post(base, many))["message"]
+        body = {"model": "m", "messages": USER, "stream": True, "max_tokens": 4000}
+        with httpx.stream("POST", base + "/chat/completions", json=body, timeout=30) as response:
+            lines = response.iter_lines()  # kept: dropping the iterator closes the connection
+            next(lines)  # the stream holds the only slot
+            busy = _post(base, json.dumps({"messages": USER}))
+            assert busy.status_code == 503 and _error(busy)["code"] == "busy"
+            assert next(lines) == ""  # the stream is still going
+        assert model.finished.wait(10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the slot comes back once the stream is gone
+            again = _post(base, json.dumps({"messages": USER, "max_tokens": 3}))
+            if again.status_code == 200:
+                break
+            time.sleep(0.05)
+        assert again.status_code == 200
