@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from funcroute.backends.base import Backend
+from funcroute.exceptions import UsageError
 from funcroute.prompts.templates import ChatTemplate, get_template
 from funcroute.serve.engine import Engine, Limits, Outcome
 from funcroute.serve.schemas import ApiError, ChatRequest, parse_chat_request
@@ -290,10 +291,18 @@ def create_app(
 
     Returns:
         A Starlette app; run it with uvicorn (``funcroute serve`` does).
+
+    Raises:
+        UsageError: no backend and the offline router's extra is not installed.
     """
     if backend is None:
-        from funcroute.backends.semantic import SemanticBackend
-
+        try:
+            from funcroute.backends.semantic import SemanticBackend
+        except ImportError as exc:
+            raise UsageError(
+                "no model given and the offline semantic router is unavailable "
+                f'(pip install "funcroute-llm[semantic]"), or serve a model: {exc}'
+            ) from None
         backend = SemanticBackend()
     engine = Engine(backend, get_template(template), limits or Limits())
     server = _Server(engine, model_name, api_key)
