@@ -315,6 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_mcp_command(sub)
 
+    from funcroute._cli_serve import add_serve_command
+
+    add_serve_command(sub, _backend_from_args)
+
     command("demo", _cmd_demo, "run the built-in demo end to end", tools=False)
     return parser
 
