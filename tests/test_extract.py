@@ -112,14 +112,16 @@ def test_a_required_choice_by_meaning_only_through_the_chooser(demo: ToolSet) ->
     assert fill_arguments(command, schema).missing == ["action"]
     seen: list[list[str]] = []
 
-    def choose(text: str, options: list[str]) -> tuple[int, float]:
+    def choose(text: str, options: list[str]) -> list[float]:
         seen.append(options)
-        return 0, 0.6
+        return [0.6, 0.1]
 
     filled = fill_arguments(command, schema, choose=choose)
     assert seen == [["count occurrences", "find line"]]
     assert filled.arguments == {"action": "count_occurrences", "filters": {"keyword": "Python"}}
-    assert fill_arguments(command, schema, choose=lambda t, o: (0, 0.05)).missing == ["action"]
+    assert fill_arguments(command, schema, choose=lambda t, o: [0.05, 0.0]).missing == ["action"]
+    # Close, but not clearly closer than the other option: a guess, so not taken.
+    assert fill_arguments(command, schema, choose=lambda t, o: [0.45, 0.4]).missing == ["action"]
 
 
 def test_typed_strings_prefer_their_kind(demo: ToolSet) -> None:

@@ -21,12 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from funcroute._mentions import Mention, find_mentions, word_spans
-from funcroute.retrieval import content_words, name_words, stem, words
+from funcroute.retrieval import STOPWORDS, content_words, name_words, stem, words
 
 __all__ = ["Chooser", "Filled", "fill_arguments"]
 
-#: ``choose(command, options) -> (index, similarity)``: the option the command means most.
-Chooser = Callable[[str, Sequence[str]], "tuple[int, float]"]
+#: ``choose(command, options) -> similarities``: how close in meaning the command is to each option.
+Chooser = Callable[[str, Sequence[str]], Sequence[float]]
+#: A choice the command does not name is taken by meaning only when this close...
+_MEANING_MIN = 0.3
+#: ...and this much closer than the runner-up: "set the oven to 200 degrees" is not the kitchen.
+_MEANING_MARGIN = 0.1
 
 _FILLER = frozenset("a an the of is are and or".split())
 _NEGATION = re.compile(r"\b(?:no|not|without|exclude|excluding|don ?t|do not|never|disable)\b", re.I)
@@ -36,6 +40,22 @@ _HINTS = {
     "file": ("file", "path", "filename", "document", "attachment"),
     "date": ("date", "day", "birthday", "deadline"),
     "formula": ("function", "equation", "expression", "polynomial", "formula"),
+}
+_CODE_WORDS = frozenset(
+    "id ids code codes zip zipcode postal postcode phone number numbers pin year version account isbn "
+    "serial sku ticket order flight".split()
+)
+_PLACE_WORDS = frozenset("city location place town country destination origin address region area".split())
+_PLACE_PREPOSITIONS = frozenset("in at for to from near around".split())
+# Words that follow "in"/"for" without being places: times, amounts, units, filler.
+_NOT_PLACES = frozenset(
+    "today tomorrow yesterday tonight now weekend morning afternoon evening night week month year "
+    "minutes minute hours hour seconds second days day celsius fahrenheit kelvin degrees me us you it "
+    "them here there".split()
+)
+_NAME_HINTS = {
+    "person": ("to", "recipient", "contact", "person", "who", "friend", "attendee", "assignee"),
+    "text": ("text", "message", "body", "content", "note", "query", "label", "comment", "title", "subject"),
 }
 # How well a mention kind suits a plain string parameter; names and numbers only as a last resort.
 _STRING_PRIOR = {
@@ -58,11 +78,14 @@ class Filled:
         arguments: the values found, nested like the schema (only parameters the command gave).
         missing: dotted paths of required parameters the command does not give.
         required: how many required parameters there are (nested ones counted).
+        unplaced: quoted values of the command that no parameter took: the command gives something
+            this tool has no place for, so a call of it would drop part of what was asked.
     """
 
     arguments: dict[str, Any] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     required: int = 0
+    unplaced: list[str] = field(default_factory=list)
 
     @property
     def fill_ratio(self) -> float:
@@ -83,6 +106,7 @@ def _leaves(schema: dict[str, Any], prefix: tuple[str, ...] = (), required: bool
     for name, spec in (schema.get("properties") or {}).items():
         if not isinstance(spec, dict):
             continue
+        spec = _unwrap(spec)
         path = (*prefix, name)
         is_required = required and name in needed
         if isinstance(spec.get("properties"), dict) and "enum" not in spec:
@@ -92,6 +116,24 @@ def _leaves(schema: dict[str, Any], prefix: tuple[str, ...] = (), required: bool
         cues = [(stem(w), 1.0) for w in words(name_words(" ".join(path))) if w not in _FILLER]
         cues += [(w, 0.5) for w in content_words(str(spec.get("description") or ""))[:8]]
         yield _Param(path, spec, is_required, cues)
+
+
+def _unwrap(spec: dict[str, Any]) -> dict[str, Any]:
+    """``Optional[X]`` (``anyOf: [X, null]``) read as ``X``, keeping the outer description and default."""
+    options = [o for o in spec.get("anyOf") or spec.get("oneOf") or () if isinstance(o, dict)]
+    kept = [o for o in options if o.get("type") != "null"]
+    if len(kept) != 1 or len(options) > 2:
+        return spec
+    outer = {k: v for k, v in spec.items() if k not in ("anyOf", "oneOf")}
+    return {**kept[0], **outer}
+
+
+def _item_choices(spec: dict[str, Any]) -> list[Any] | None:
+    """The choices of a list-of-choices parameter (``list[Enum]``, ``list[Literal[...]]``)."""
+    if "array" not in _types(spec) or not isinstance(spec.get("items"), dict):
+        return None
+    items = _unwrap(spec["items"])
+    return list(items["enum"]) if isinstance(items.get("enum"), list) and items["enum"] else None
 
 
 def _types(spec: dict[str, Any]) -> set[str]:
@@ -111,6 +153,10 @@ def _hint(param: _Param) -> str | None:
         for kind, hints in _HINTS.items():
             if kind in fmt or any(h in source for h in hints):
                 return kind
+    # Who and what, by the parameter's own name only ("to" and "text" are common in descriptions).
+    for kind, hints in _NAME_HINTS.items():
+        if any(h in name for h in hints):
+            return kind
     return None
 
 
@@ -136,18 +182,66 @@ def _compatible(param: _Param, mention: Mention) -> float:
         items = _types(param.schema.get("items") or {})
         numeric = all(isinstance(v, int | float) for v in mention.value)
         return 1.2 if numeric == bool(items & {"number", "integer"}) or "array" in items else 0.3
+    if mention.kind == "place":
+        return 1.0 if "string" in types and _is_place(param) else 0.0
     if mention.kind in ("number", "numword"):
         # Counts written as words ("two numbers") are usually not values: digits go first.
         weight = 0.6 if mention.kind == "numword" else 1.0
         if ("integer" in types and isinstance(mention.value, int)) or "number" in types:
             return weight
-        return weight * _STRING_PRIOR["number"] if "string" in types else 0.0
+        # "2 kg of apples": a number is not a name; only a code-like text parameter takes one.
+        return weight * _STRING_PRIOR["number"] if "string" in types and _is_code(param) else 0.0
     if "string" not in types:
         return 0.0
     hint = _hint(param)
+    if hint == "person":  # a contact is a name (or an address); quoted text is more likely a message
+        return {"name": 1.3, "email": 1.0, "quoted": 0.6}.get(mention.kind, 0.0)
+    if hint == "text":  # free text: what is quoted, else whatever the command holds
+        return 1.3 if mention.kind == "quoted" else 0.4 * _STRING_PRIOR.get(mention.kind, 0.0)
     if hint is not None:
-        return 1.3 if hint == mention.kind else 0.8 if mention.kind == "quoted" else 0.1
+        if hint == mention.kind:
+            return 1.3
+        return 0.8 if mention.kind == "quoted" else 0.1 if mention.kind == "name" else 0.0
+    if mention.kind in ("date", "formula"):
+        return 0.0  # a date is never a city, a formula never a name: only where the parameter asks
     return _STRING_PRIOR.get(mention.kind, 0.0)
+
+
+def _is_code(param: _Param) -> bool:
+    """Whether a text parameter holds digits by nature (an id, a zip code, a phone number...)."""
+    named = set(name_words(param.path[-1]).split()) | set(words(str(param.schema.get("description") or ""))[:6])
+    return bool(named & _CODE_WORDS)
+
+
+def _is_place(param: _Param) -> bool:
+    return bool(set(name_words(param.path[-1]).split()) & _PLACE_WORDS)
+
+
+def _place_mentions(command: str, tokens: list[str], stop: set[str]) -> list[Mention]:
+    """Lower-case place names after ``in``/``at``/``for``...: "weather in paris" gives "Paris".
+
+    Only words that are no other parameter's cue, no choice and no common word are read, at most
+    three ("new york city"); a place written with capitals is already a ``name`` mention.
+    """
+    spans = word_spans(command)
+    found: list[Mention] = []
+    for index, token in enumerate(tokens[:-1]):
+        if token not in _PLACE_PREPOSITIONS:
+            continue
+        end = index + 1
+        while (
+            end < len(tokens)
+            and end - index <= 3
+            and tokens[end].isalpha()
+            and command[spans[end][0]].islower()
+            and tokens[end] not in stop
+            and tokens[end] not in STOPWORDS
+            and tokens[end] not in _NOT_PLACES
+        ):
+            end += 1
+        if end > index + 1:
+            found.append(Mention("place", " ".join(tokens[index + 1 : end]).title(), index + 1, end))
+    return found
 
 
 def _format_date(iso: str, description: str) -> str:
@@ -181,8 +275,11 @@ def _by_meaning(command: str, param: _Param, choose: Chooser | None) -> tuple[An
     options = list(param.schema["enum"])
     if choose is None or len(options) < 2:
         return None, False
-    index, similarity = choose(command, [name_words(str(o)) or str(o) for o in options])
-    return (options[index], True) if similarity >= 0.2 else (None, False)
+    similarities = [float(x) for x in choose(command, [name_words(str(o)) or str(o) for o in options])]
+    ranked = sorted(range(len(options)), key=lambda i: -similarities[i])
+    best, second = similarities[ranked[0]], similarities[ranked[1]]
+    confident = best >= _MEANING_MIN and best - second >= _MEANING_MARGIN
+    return (options[ranked[0]], True) if confident else (None, False)
 
 
 def _boolean(tokens: list[str], param: _Param) -> tuple[Any, bool]:
@@ -224,16 +321,28 @@ def fill_arguments(
     stems = [stem(t) for t in tokens]
     values: dict[tuple[str, ...], Any] = {}
     pending: list[_Param] = []
+    chosen: list[tuple[int, int]] = []  # words naming the choices of list parameters
     for param in params:
+        choices = _item_choices(param.schema)
         if "enum" in param.schema:
             mentions.extend(_choice_mentions(tokens, param))
             pending.append(param)
+        elif choices is not None:
+            named = _choice_mentions(tokens, _Param(param.path, {"enum": choices}, False, []))
+            if named:  # "lock the front and back doors": every choice named, in order, once
+                values[param.path] = list(dict.fromkeys(m.value for m in named))
+                chosen += [(m.start, m.end) for m in named]
         elif _types(param.schema) == {"boolean"}:
             value, ok = _boolean(tokens, param)
             if ok:
                 values[param.path] = value
         else:
             pending.append(param)
+    if any(_is_place(p) and "string" in _types(p.schema) for p in pending):
+        stop = {cue for p in params for cue, _ in p.cues} | {
+            w for p in params for o in p.schema.get("enum") or () for w in words(str(o))
+        }
+        mentions.extend(_place_mentions(command, tokens, stop))
     # One word can be a choice of two parameters ("from celsius to kelvin"): keep each once.
     unique = {(m.kind, repr(m.value), m.start, m.end): m for m in mentions}
     mentions = sorted(unique.values(), key=lambda m: (m.start, m.kind != "choice", repr(m.value)))
@@ -244,13 +353,14 @@ def fill_arguments(
             if fit > 0:
                 closeness = _proximity(param, mention, stems)
                 pairs.append((fit * (0.2 + closeness), closeness, p_index, m_index))
-    taken: list[tuple[int, int]] = []  # word ranges already used: a list's numbers, a name...
+    taken: list[tuple[int, int]] = list(chosen)  # word ranges already used: a list's numbers, a name...
     for score, closeness, p_index, m_index in sorted(pairs, key=lambda t: (-t[0], t[3], t[2])):
         param, mention = pending[p_index], mentions[m_index]
         if param.path in values or any(s < mention.end and mention.start < e for s, e in taken):
             continue
         # Optional parameters need a word of evidence; required ones may take what is left, in order.
-        if not param.required and (closeness < 0.25 or score < 0.15):
+        # A named choice is its own evidence: "... seventy two fahrenheit" sets the unit.
+        if not param.required and mention.kind != "choice" and (closeness < 0.25 or score < 0.15):
             continue
         values[param.path] = _coerce(param, mention)
         taken.append((mention.start, mention.end))
@@ -274,11 +384,16 @@ def fill_arguments(
             if free:
                 values[param.path] = [m.value for m in free]
                 taken.extend((m.start, m.end) for m in free)
-    return _nest(params, values)
+    unplaced = [
+        str(m.value)
+        for m in mentions
+        if m.kind == "quoted" and not any(s < m.end and m.start < e for s, e in taken)
+    ]
+    return _nest(params, values, unplaced)
 
 
-def _nest(params: list[_Param], values: dict[tuple[str, ...], Any]) -> Filled:
-    filled = Filled(required=sum(p.required for p in params))
+def _nest(params: list[_Param], values: dict[tuple[str, ...], Any], unplaced: list[str]) -> Filled:
+    filled = Filled(required=sum(p.required for p in params), unplaced=unplaced)
     for param in params:
         if param.path not in values:
             if param.required:

@@ -31,7 +31,7 @@ import yaml
 
 from funcroute._extract import Filled, fill_arguments
 from funcroute.backends.base import Backend, Completion, Request
-from funcroute.exceptions import BackendError, NoSuitableFunctionError
+from funcroute.exceptions import BackendError, CallValidationError, NoSuitableFunctionError
 from funcroute.retrieval import ToolIndex
 
 if TYPE_CHECKING:
@@ -86,6 +86,10 @@ class SemanticBackend(Backend):
     """
 
     name = "semantic"
+    #: The same command always gets the same answer: the router does not retry it.
+    deterministic = True
+    # Calls no language model and downloads nothing: the pytest plugin lets tests use it freely.
+    __funcroute_offline__ = True
 
     def __init__(
         self,
@@ -130,29 +134,31 @@ class SemanticBackend(Backend):
         relevance, selection = scores.relevance, scores.selection
         if len(relevance) == 0:
             return Decision(None, reason="the ToolSet is empty")
-        ranked: list[tuple[float, float, str, Filled]] = []
+        ranked: list[tuple[float, float, str, Filled, str]] = []
         for row in np.argsort(-selection, kind="stable")[: self.candidates]:
             tool = tools[scores.names[row]]
             filled = fill_arguments(command, tool.schema, choose=self._chooser(vector))
-            penalty = _FILL_WEIGHT * (1.0 - filled.fill_ratio)
+            doubt = _doubt(tools, tool.name, filled)
+            # A tool that leaves part of the command unused, or whose values do not validate,
+            # fits worse than one that takes everything.
+            penalty = _FILL_WEIGHT * (1.0 - filled.fill_ratio) + (_FILL_WEIGHT if doubt else 0.0)
             ranked.append(
-                (float(selection[row]) - penalty, float(relevance[row]) - penalty, tool.name, filled)
+                (float(selection[row]) - penalty, float(relevance[row]) - penalty, tool.name, filled, doubt)
             )
         ranked.sort(key=lambda item: -item[0])
-        _, score, best, filled = ranked[0]
-        candidates = [(name, round(fit, 4)) for _, fit, name, _ in ranked]
+        _, score, best, filled, doubt = ranked[0]
+        candidates = [(name, round(fit, 4)) for _, fit, name, _, _ in ranked]
         if score < self.threshold:
-            reason = (
-                f"the closest tool, {best!r}, scores {score:.2f}, below the threshold {self.threshold:.2f}"
-            )
+            shown, limit = _distinct(score, self.threshold)
+            reason = f"the closest tool, {best!r}, scores {shown}, below the threshold {limit}"
             return Decision(None, score=score, missing=filled.missing, candidates=candidates, reason=reason)
+        if doubt and not filled.missing:
+            return Decision(None, score=score, candidates=candidates, reason=f"{best!r} fits best, but {doubt}")
         return Decision(best, filled.arguments, score, filled.missing, candidates)
 
     def _chooser(self, vector: Matrix) -> Any:
-        def choose(_command: str, options: Sequence[str]) -> tuple[int, float]:
-            sims = self.encoder.encode(list(options)) @ vector
-            best = int(np.argmax(sims))
-            return best, float(sims[best])
+        def choose(_command: str, options: Sequence[str]) -> list[float]:
+            return [float(x) for x in self.encoder.encode(list(options)) @ vector]
 
         return choose
 
@@ -184,6 +190,29 @@ class SemanticBackend(Backend):
         commands = [r.user_input or _input_from_prompt(r.prompt) or "" for r in requests]
         self.encoder.encode_queries([c for c in commands if c][:4096])
         return [self.complete(r) for r in requests]
+
+
+def _doubt(tools: ToolSet, name: str, filled: Filled) -> str:
+    """Why a call of ``name`` with ``filled`` would not be what was asked ("" when there is no doubt)."""
+    if filled.unplaced:
+        listed = ", ".join(repr(u) for u in filled.unplaced)
+        return f"it has no parameter for {listed}, which the command gives"
+    if filled.missing:
+        return ""  # reported as missing values by the caller
+    try:
+        tools.validate(name, filled.arguments)
+    except CallValidationError as exc:
+        return "the values read from the command do not fit it: " + "; ".join(map(str, exc.problems))
+    return ""
+
+
+def _distinct(score: float, threshold: float) -> tuple[str, str]:
+    """Score and threshold with enough digits to show they differ (0.3287 vs 0.33, not 0.33 vs 0.33)."""
+    for digits in range(2, 7):
+        shown, limit = f"{score:.{digits}f}", f"{threshold:.{digits}f}"
+        if shown != limit:
+            return shown, limit
+    return f"{score:.6f}", f"{threshold:.6f}"
 
 
 def render_reply(function: str, arguments: dict[str, Any], format: str = "json") -> str:
