@@ -255,7 +255,8 @@ def _load(args: argparse.Namespace) -> list[Case]:
     if args.cases:
         if not args.tools:
             raise UsageError("--cases needs --tools (the tools the cases are routed to)")
-        return read_cases(Path(args.cases), load_toolset(args.tools))[: args.limit]
+        # eval never runs a handler (--dry-run is implied): unimportable handlers are no obstacle
+        return read_cases(Path(args.cases), load_toolset(args.tools, dispatch=False))[: args.limit]
     if args.tools:
         raise UsageError("--tools is not used with --bfcl: every BFCL entry brings its own functions")
     names = [n.strip() for given in args.bfcl for n in given.split(",") if n.strip()]

@@ -359,8 +359,10 @@ def fill_arguments(
         if param.path in values or any(s < mention.end and mention.start < e for s, e in taken):
             continue
         # Optional parameters need a word of evidence; required ones may take what is left, in order.
-        # A named choice is its own evidence: "... seventy two fahrenheit" sets the unit.
-        if not param.required and mention.kind != "choice" and (closeness < 0.25 or score < 0.15):
+        # A named choice, or a date for a date, is its own evidence: "... seventy two fahrenheit"
+        # sets the unit, "tomorrow" the day of a forecast.
+        evident = mention.kind == "choice" or _hint(param) == mention.kind
+        if not param.required and not evident and (closeness < 0.25 or score < 0.15):
             continue
         values[param.path] = _coerce(param, mention)
         taken.append((mention.start, mention.end))
