@@ -54,7 +54,9 @@ def build_home_tools() -> tuple[ToolSet, list[tuple[str, dict[str, object]]]]:
     def set_thermostat(
         room: Annotated[Room, Field(description="The room whose heating to set.")],
         temperature: Annotated[float, Field(description="The target temperature.")],
-        unit: Annotated[Literal["celsius", "fahrenheit"], Field(description="The temperature unit.")] = "celsius",
+        unit: Annotated[
+            Literal["celsius", "fahrenheit"], Field(description="The temperature unit.")
+        ] = "celsius",
     ) -> str:
         """Set the thermostat of a room to a target temperature (heat or cool it)."""
         ran.append(("set_thermostat", {"room": room.value, "temperature": temperature, "unit": unit}))
@@ -112,7 +114,8 @@ def build_home_tools() -> tuple[ToolSet, list[tuple[str, dict[str, object]]]]:
     def set_alarm(
         time: Annotated[str, Field(description="The wake-up time, HH:MM.")],
         days: Annotated[
-            list[Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]] | None,
+            list[Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]]
+            | None,
             Field(description="The days the alarm repeats on."),
         ] = None,
     ) -> str:

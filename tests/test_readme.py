@@ -31,7 +31,7 @@ def test_the_30_second_example_runs() -> None:
     source = block("python", "tools = ToolSet()")
     namespace: dict[str, object] = {}
     with contextlib.redirect_stdout(io.StringIO()) as printed:
-        exec(compile(source, "README.md", "exec"), namespace)  # noqa: S102 - the README's own example
+        exec(compile(source, "README.md", "exec"), namespace)
     assert "Available functions:\nfile_analytics:" in printed.getvalue()
 
 
@@ -57,7 +57,8 @@ def test_the_tool_file_example_loads_as_documented(tmp_path: Path) -> None:
 def test_the_record_example_has_the_documented_keys() -> None:
     record = json.loads(block("json", '"refused"'))
     assert set(record) == {
-        "line", "input", "ok", "refused", "call", "dispatched", "result", "attempts", "replies", "timings", "error",
+        "line", "input", "ok", "refused", "call", "dispatched", "result",
+    "attempts", "replies", "timings", "error",
     }  # fmt: skip
 
 

@@ -101,8 +101,8 @@ def result_record(
     if result is None and error is not None:
         attempts = list(getattr(error, "attempts", None) or [])
         call = error.call if isinstance(error, DispatchError) else None
-        failure = error if isinstance(error, FuncRouteError) else None
-        result = RouteResult(command or "", call, attempts=attempts, error=failure)
+        own = error if isinstance(error, FuncRouteError) else None
+        result = RouteResult(command or "", call, attempts=attempts, error=own)
         result.dispatched = isinstance(error, HandlerError)
     record: dict[str, Any] = {
         "line": line,
@@ -120,7 +120,7 @@ def result_record(
     if result is None:
         record["error"] = {"type": "InputError", "message": problem or str(error)}
         return record
-    failure = result.error if result.error is not None else error
+    failure: BaseException | None = result.error if result.error is not None else error
     record.update(
         ok=result.ok and failure is None,
         refused=isinstance(failure, NoSuitableFunctionError),

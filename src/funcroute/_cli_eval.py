@@ -74,14 +74,20 @@ def _case_problem(row: Any) -> str | None:
     if not isinstance(text, str) or not text.strip():
         return 'expected an object with a non-empty "input"'
     if isinstance(row, dict):
-        unknown = sorted(set(row) - set(_case_validator().schema["properties"]))
+        allowed: Mapping[str, Any] = _case_validator().schema["properties"]  # type: ignore[index]
+        unknown = sorted(set(row) - set(allowed))
         if unknown:
-            return f"unknown key(s) {', '.join(map(repr, unknown))}; a case has id, input, expected, category, parallel"
+            listed = ", ".join(map(repr, unknown))
+            return f"unknown key(s) {listed}; a case has id, input, expected, category, parallel"
         if "expected" not in row:
             return '"expected" is missing: give the expected call, [] or null for "no call", or "any"'
         expected = row["expected"]
         for item in expected if isinstance(expected, list) else [expected]:
-            extra = sorted(set(item) - {"function", "params", "alternatives", "optional"}) if isinstance(item, dict) else []
+            extra = (
+                sorted(set(item) - {"function", "params", "alternatives", "optional"})
+                if isinstance(item, dict)
+                else []
+            )
             if isinstance(item, dict) and "function" in item and extra:
                 return (
                     f"unknown key(s) {', '.join(map(repr, extra))} in an expected call; it has function, "
@@ -122,13 +128,15 @@ def _explicit_call(item: Mapping[str, Any], where: str) -> ExpectedCall:
     alternatives: dict[str, list[Any]] = dict(item.get("alternatives") or {})
     both = sorted(set(params) & set(alternatives))
     if both:
-        raise UsageError(f"{where}: {', '.join(both)} in both \"params\" and \"alternatives\": give it once")
+        raise UsageError(f'{where}: {", ".join(both)} in both "params" and "alternatives": give it once')
     optional = list(item.get("optional") or [])
     stray = sorted(set(optional) - set(params) - set(alternatives))
     if stray:
         raise UsageError(f'{where}: "optional" names {", ".join(stray)}, which has no expected value')
     expected = dict(ExpectedCall.exact(item["function"], params).params)
-    expected |= {k: [ExpectedCall.exact("", {"v": v}).params["v"][0] for v in vs] for k, vs in alternatives.items()}
+    expected |= {
+        k: [ExpectedCall.exact("", {"v": v}).params["v"][0] for v in vs] for k, vs in alternatives.items()
+    }
     for name in optional:
         expected[name] = [*expected[name], ""]  # BFCL's mark for "may be left out"
     return ExpectedCall(item["function"], expected)
@@ -172,7 +180,15 @@ def read_cases(path: Path, tools: ToolSet | None = None, category: str = "cases"
         seen.add(case_id)
         expected, any_call = _expected(row["expected"], where, tools)
         cases.append(
-            Case(case_id, text, expected, any_call, tools, str(row.get("category", category)), row.get("parallel"))
+            Case(
+                case_id,
+                text,
+                expected,
+                any_call,
+                tools,
+                str(row.get("category", category)),
+                row.get("parallel"),
+            )
         )
     return cases
 

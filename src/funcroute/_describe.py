@@ -46,11 +46,10 @@ def _object(node: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _choices(node: dict[str, Any]) -> list[Any] | None:
-    if isinstance(node.get("enum"), list):
-        return node["enum"]
-    for option in node.get("anyOf") or node.get("oneOf") or ():
-        if isinstance(option, dict) and isinstance(option.get("enum"), list):
-            return option["enum"]
+    for candidate in (node, *(node.get("anyOf") or node.get("oneOf") or ())):
+        choices = candidate.get("enum") if isinstance(candidate, dict) else None
+        if isinstance(choices, list):
+            return list(choices)
     return None
 
 

@@ -209,7 +209,9 @@ def _compatible(param: _Param, mention: Mention) -> float:
 
 def _is_code(param: _Param) -> bool:
     """Whether a text parameter holds digits by nature (an id, a zip code, a phone number...)."""
-    named = set(name_words(param.path[-1]).split()) | set(words(str(param.schema.get("description") or ""))[:6])
+    named = set(name_words(param.path[-1]).split()) | set(
+        words(str(param.schema.get("description") or ""))[:6]
+    )
     return bool(named & _CODE_WORDS)
 
 

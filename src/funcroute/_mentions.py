@@ -58,7 +58,9 @@ _UNIT_WORDS = {
         "sixteen seventeen eighteen nineteen".split()
     )
 }
-_TEN_WORDS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}
+_TEN_WORDS = {
+    w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)
+}
 _SCALE_WORDS = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "dozen": 12}
 _NUMWORD = re.compile(r"[a-z]+(?:-[a-z]+)?", re.I)
 _SIGN_WORDS = re.compile(r"\b(?:minus|negative)\s+$", re.I)
@@ -150,7 +152,9 @@ def _spelled_numbers(command: str) -> list[tuple[str, int, int, int]]:
         end_index = index
         for word, _, _ in words[index:]:
             pieces = word.split("-")
-            if not all(p in _UNIT_WORDS or p in _TEN_WORDS or p in _SCALE_WORDS or p == "and" for p in pieces):
+            if not all(
+                p in _UNIT_WORDS or p in _TEN_WORDS or p in _SCALE_WORDS or p == "and" for p in pieces
+            ):
                 break
             if pieces == ["and"] and not (parts and parts[-1] in _SCALE_WORDS):
                 break  # "and" joins only "two hundred and five"

@@ -163,9 +163,10 @@ def _default_problems(
         except pydantic.ValidationError as exc:
             reason = exc.errors()[0].get("msg", "invalid") if exc.errors() else "invalid"
             found.append(
-                f"parameter {aliases[field_name]!r}: the default {value!r:.60} does not fit its type: {reason}"
+                f"parameter {aliases[field_name]!r}: the default {value!r:.60} does not fit its type: "
+                + reason
             )
-        except Exception:  # noqa: S112 - an annotation pydantic cannot adapt alone is checked elsewhere
+        except Exception:
             continue
     return found
 

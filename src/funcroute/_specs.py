@@ -195,7 +195,7 @@ def _finish(source: str, tools: list[Tool], problems: list[str]) -> list[Tool]:
 
 
 def _policy(tool: Tool, entry: Any, where: str, problems: list[str]) -> Tool | None:
-    """``confirm`` and ``timeout`` of a tool entry, as ``@tools.tool(confirm=..., timeout=...)`` takes them."""
+    """``confirm`` and ``timeout`` of a tool entry, as ``@tools.tool(confirm=, timeout=)`` takes them."""
     if not isinstance(entry, Mapping):
         return tool
     confirm, timeout = entry.get("confirm", False), entry.get("timeout")
@@ -337,11 +337,15 @@ def _check_default(fragment: dict[str, Any], where: str, problems: list[str]) ->
         return
     rules = {k: v for k, v in fragment.items() if k != "default"}
     try:
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(rules).iter_errors(fragment["default"]))
+        error = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(rules).iter_errors(fragment["default"])
+        )
     except (jsonschema.SchemaError, TypeError, ValueError, RecursionError):
         return  # the schema itself is reported when the tool's validator is built
     if error is not None:
-        problems.append(f"{where}.default: {fragment['default']!r:.60} does not fit the parameter: {_message(error)}")
+        problems.append(
+            f"{where}.default: {fragment['default']!r:.60} does not fit the parameter: {_message(error)}"
+        )
 
 
 def _listed(value: Any) -> list[Any]:

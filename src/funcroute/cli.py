@@ -314,7 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     prompt.add_argument("--show-types", action="store_true", help="append type notes to parameter lines")
 
     validate = command(
-        "validate", _cmd_validate, "parse and validate a model reply; print the call (or list of calls) as JSON"
+        "validate",
+        _cmd_validate,
+        "parse and validate a model reply; print the call (or list of calls) as JSON",
     )
     validate.add_argument("file", nargs="?", default="-", help="file holding the reply (default: stdin)")
 

@@ -153,7 +153,9 @@ class SemanticBackend(Backend):
             reason = f"the closest tool, {best!r}, scores {shown}, below the threshold {limit}"
             return Decision(None, score=score, missing=filled.missing, candidates=candidates, reason=reason)
         if doubt and not filled.missing:
-            return Decision(None, score=score, candidates=candidates, reason=f"{best!r} fits best, but {doubt}")
+            return Decision(
+                None, score=score, candidates=candidates, reason=f"{best!r} fits best, but {doubt}"
+            )
         return Decision(best, filled.arguments, score, filled.missing, candidates)
 
     def _chooser(self, vector: Matrix) -> Any:

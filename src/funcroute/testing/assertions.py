@@ -203,7 +203,7 @@ def _call_problems(
     if call.function != function:
         return [f"function: expected {function!r}, got {call.function!r}"]
     known = tools[function].parameters if tools is not None and function in tools else None
-    problems = []
+    problems: list[str | None] = []
     for key, value in arguments.items():
         if known is not None and key not in known:
             # A misspelled expectation is the test's mistake, not the model's: say so.
@@ -211,7 +211,7 @@ def _call_problems(
             problems.append(f"{key}: no such parameter of {function!r} (its parameters: {listed})")
             continue
         problems.append(_problem(value, call.arguments.get(key, _MISSING), key))
-    return [p for p in problems if p]
+    return [p for p in problems if p is not None]
 
 
 def _diff(function: str, arguments: Mapping[str, Any], call: Call) -> list[str]:
@@ -259,7 +259,9 @@ def assert_calls(reply: Any, tools: ToolSet, function: str, /, **arguments: Any)
     if problems:
         text = _reply_text(reply)
         lines = ["the call does not match:", *(f"  {p}" for p in problems)]
-        lines += _not_compared(arguments, call, function) + _diff(function, arguments, call) + _show_reply(text)
+        lines += (
+            _not_compared(arguments, call, function) + _diff(function, arguments, call) + _show_reply(text)
+        )
         raise AssertionError("\n".join(lines))
     return call
 
@@ -288,7 +290,8 @@ def assert_parallel_calls(
             function, arguments = wanted[index]
             lines.append(f"  expected {function}({_show(arguments)}) matches no call; closest:")
             closest = min(
-                calls, key=lambda c: (c.function != function, len(_call_problems(c, function, arguments, tools)))
+                calls,
+                key=lambda c: (c.function != function, len(_call_problems(c, function, arguments, tools))),
             )
             lines += [f"    {p}" for p in _call_problems(closest, function, arguments, tools)]
         lines += [f"  got {c.function}({_show(c.arguments)})" for c in calls]
