@@ -107,7 +107,7 @@ def test_route_json_prints_one_record_shape_for_every_outcome(
 
 def test_confirm_tools_run_only_with_yes(capsys: pytest.CaptureFixture[str], spec: Path) -> None:
     code, out, err = run(capsys, "route", "delete 4 files from the disk", "--tools", str(spec))
-    assert code == 1 and "requires approval" in err and "--yes" in err
+    assert code == 1 and "requires confirmation: pass --yes" in err and "approve=" not in err
     code, out, _ = run(capsys, "route", "delete 4 files from the disk", "--tools", str(spec), "--yes")
     assert code == 0 and "result: deleted" in out
 

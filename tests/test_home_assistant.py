@@ -162,3 +162,20 @@ def test_no_wrong_call_across_the_whole_first_hour(home: Any) -> None:
             wrong.append((command, result.call.function, result.call.arguments))
     assert wrong == []
     assert right >= len(ROUTED) and refused <= len(MAY_REFUSE)
+
+
+def test_values_that_do_not_validate_are_one_refusal_not_three_retries(home: Any) -> None:
+    router, ran = home
+    ran.clear()
+    with pytest.raises(NoSuitableFunctionError) as caught:
+        router.route("start a timer for minus 5 minutes")  # minutes must be > 0
+    assert "do not fit" in caught.value.reason and "minutes" in caught.value.reason
+    assert ran == [] and len(caught.value.attempts) <= 1
+
+
+def test_a_quoted_value_no_parameter_takes_is_named_in_the_refusal(home: Any) -> None:
+    router, ran = home
+    ran.clear()
+    with pytest.raises(NoSuitableFunctionError) as caught:
+        router.route("switch the bedroom lights on to 'Kind of Blue'")
+    assert "'Kind of Blue'" in caught.value.reason and ran == []

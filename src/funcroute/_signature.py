@@ -158,6 +158,8 @@ def _default_problems(
         value = default.default if isinstance(default, FieldInfo) else default
         if value is ... or value is None or (isinstance(default, FieldInfo) and default.default_factory):
             continue
+        if isinstance(default, FieldInfo) and default.metadata:  # Field(-1.0, gt=0): its own constraints
+            annotation = Annotated.__class_getitem__((annotation, *default.metadata))
         try:
             pydantic.TypeAdapter(annotation).validate_python(value)
         except pydantic.ValidationError as exc:

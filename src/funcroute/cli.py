@@ -20,6 +20,7 @@ from funcroute import __version__
 from funcroute._loading import load_toolset
 from funcroute.exceptions import (
     BackendError,
+    CallRefusedError,
     FuncRouteError,
     ModelOutputError,
     NoSuitableFunctionError,
@@ -192,11 +193,19 @@ def _route_failed(args: argparse.Namespace, exc: FuncRouteError) -> int:
         message = f"refused, no suitable function: {exc.reason}"
     elif isinstance(exc, ModelOutputError):
         message = f"no valid call after {len(exc.attempts) or 1} attempt(s): {exc}"
+    elif isinstance(exc, CallRefusedError) and not args.yes:
+        message = (
+            f"tool {exc.call.function!r} requires confirmation: pass --yes, or run in a terminal to be "
+            "asked; the handler was not run"
+        )
     else:
         message = str(exc)
     print(f"funcroute: {message}", file=sys.stderr)
     if args.json:
-        _print_json(result_record(None, args.command_text, None, error=exc))
+        record = result_record(None, args.command_text, None, error=exc)
+        if isinstance(exc, CallRefusedError):
+            record["error"]["message"] = message  # CLI words for CLI users, not approve=<callback>
+        _print_json(record)
     return EXIT_BACKEND if isinstance(exc, BackendError) else EXIT_FAILED
 
 
