@@ -34,7 +34,7 @@ def test_a_default_that_does_not_fit_its_annotation_is_a_definition_error() -> N
     assert "'k': the default 'c'" in problems and "'m': the default -1.0" in problems
 
     @tools.tool
-    def fine(n: int = 3, s: str = None, x: float = 1, doors: list[Door] = [Door.front]) -> None:  # type: ignore[assignment]  # noqa: B006
+    def fine(n: int = 3, s: str = None, x: float = 1, doors: list[Door] = [Door.front]) -> None:  # type: ignore[assignment]  # noqa: B006, RUF013
         """Python's own idioms: None for "not given", an int for a float, enum members."""
 
     assert "fine" in tools

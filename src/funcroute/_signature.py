@@ -159,7 +159,8 @@ def _default_problems(
         if value is ... or value is None or (isinstance(default, FieldInfo) and default.default_factory):
             continue
         if isinstance(default, FieldInfo) and default.metadata:  # Field(-1.0, gt=0): its own constraints
-            annotation = Annotated.__class_getitem__((annotation, *default.metadata))
+            for constraint in default.metadata:
+                annotation = Annotated[annotation, constraint]
         try:
             pydantic.TypeAdapter(annotation).validate_python(value)
         except pydantic.ValidationError as exc:
