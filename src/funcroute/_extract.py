@@ -53,6 +53,7 @@ _NOT_PLACES = frozenset(
     "minutes minute hours hour seconds second days day celsius fahrenheit kelvin degrees me us you it "
     "them here there".split()
 )
+_HINT_KIND = {"person": "name", "text": "quoted"}  # the mention kind each name-only hint expects
 _NAME_HINTS = {
     "person": ("to", "recipient", "contact", "person", "who", "friend", "attendee", "assignee"),
     "text": ("text", "message", "body", "content", "note", "query", "label", "comment", "title", "subject"),
@@ -80,12 +81,15 @@ class Filled:
         required: how many required parameters there are (nested ones counted).
         unplaced: quoted values of the command that no parameter took: the command gives something
             this tool has no place for, so a call of it would drop part of what was asked.
+        ambiguous: parameters whose value was picked among rival values of the same kind with no word
+            of the command tying it to the parameter (a guess, so the call is not made).
     """
 
     arguments: dict[str, Any] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     required: int = 0
     unplaced: list[str] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)
 
     @property
     def fill_ratio(self) -> float:
@@ -332,7 +336,9 @@ def fill_arguments(
         elif choices is not None:
             named = _choice_mentions(tokens, _Param(param.path, {"enum": choices}, False, []))
             if named:  # "lock the front and back doors": every choice named, in order, once
-                values[param.path] = list(dict.fromkeys(m.value for m in named))
+                values[param.path] = list(
+                    dict.fromkeys(m.value for m in sorted(named, key=lambda m: m.start))
+                )
                 chosen += [(m.start, m.end) for m in named]
         elif _types(param.schema) == {"boolean"}:
             value, ok = _boolean(tokens, param)
@@ -356,6 +362,7 @@ def fill_arguments(
                 closeness = _proximity(param, mention, stems)
                 pairs.append((fit * (0.2 + closeness), closeness, p_index, m_index))
     taken: list[tuple[int, int]] = list(chosen)  # word ranges already used: a list's numbers, a name...
+    guessed: list[tuple[_Param, Mention]] = []  # values placed by type and order alone, no cue word
     for score, closeness, p_index, m_index in sorted(pairs, key=lambda t: (-t[0], t[3], t[2])):
         param, mention = pending[p_index], mentions[m_index]
         if param.path in values or any(s < mention.end and mention.start < e for s, e in taken):
@@ -363,11 +370,14 @@ def fill_arguments(
         # Optional parameters need a word of evidence; required ones may take what is left, in order.
         # A named choice, or a date for a date, is its own evidence: "... seventy two fahrenheit"
         # sets the unit, "tomorrow" the day of a forecast.
-        evident = mention.kind == "choice" or _hint(param) == mention.kind
+        hint = _hint(param)
+        evident = mention.kind == "choice" or _HINT_KIND.get(hint or "", hint) == mention.kind
         if not param.required and not evident and (closeness < 0.25 or score < 0.15):
             continue
         values[param.path] = _coerce(param, mention)
         taken.append((mention.start, mention.end))
+        if not evident and closeness < 0.25:
+            guessed.append((param, mention))
     for param in pending:
         if not param.required or param.path in values:
             continue
@@ -393,7 +403,39 @@ def fill_arguments(
         for m in mentions
         if m.kind == "quoted" and not any(s < m.end and m.start < e for s, e in taken)
     ]
-    return _nest(params, values, unplaced)
+    filled = _nest(params, values, unplaced)
+    filled.ambiguous = _ambiguous(guessed, mentions, taken)
+    return filled
+
+
+def _ambiguous(
+    guessed: list[tuple[_Param, Mention]], mentions: list[Mention], taken: list[tuple[int, int]]
+) -> list[str]:
+    """Parameters whose value is a guess among rivals of the same kind.
+
+    "between Apple and Samsung in USA" gives three names for three text parameters, and nothing in
+    the command says which is which.
+    """
+
+    def rivalry(kind: str) -> str | None:
+        return "text" if kind in ("name", "place") else "number" if kind in ("number", "numword") else None
+
+    placed = {id(m) for _, m in guessed}
+    out = []
+    for param, mention in guessed:
+        group = rivalry(mention.kind)
+        if group is None:
+            continue
+        rivals = [
+            m
+            for m in mentions
+            if m is not mention
+            and rivalry(m.kind) == group
+            and (id(m) in placed or not any(s < m.end and m.start < e for s, e in taken))
+        ]
+        if rivals:
+            out.append(".".join(param.path))
+    return out
 
 
 def _nest(params: list[_Param], values: dict[tuple[str, ...], Any], unplaced: list[str]) -> Filled:

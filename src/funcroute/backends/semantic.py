@@ -59,7 +59,10 @@ class Decision:
         score: the chosen (or best) tool's fit: relevance minus the missing-parameter penalty.
         missing: required parameters of that tool the command does not give.
         candidates: the tools considered, best first, with their fit scores, as ``(name, score)``.
-        reason: why nothing was chosen (empty when a call was made).
+        reason: why nothing was chosen (empty when a tool was chosen).
+        doubt: why the chosen tool's call would not be what was asked (a quoted value it has no
+            place for, values that do not validate, values it cannot tell apart); the call is then
+            refused like one with ``missing`` values. Empty when there is no doubt.
     """
 
     function: str | None
@@ -68,6 +71,7 @@ class Decision:
     missing: list[str] = field(default_factory=list)
     candidates: list[tuple[str, float]] = field(default_factory=list)
     reason: str = ""
+    doubt: str = ""
 
     @property
     def routed(self) -> bool:
@@ -141,7 +145,10 @@ class SemanticBackend(Backend):
             doubt = _doubt(tools, tool.name, filled)
             # A tool that leaves part of the command unused, or whose values do not validate,
             # fits worse than one that takes everything.
-            penalty = _FILL_WEIGHT * (1.0 - filled.fill_ratio) + (_FILL_WEIGHT if doubt else 0.0)
+            # (Ambiguous values say nothing about the tool's fit: they only stop the call.)
+            penalty = _FILL_WEIGHT * (1.0 - filled.fill_ratio) + (
+                _FILL_WEIGHT if doubt and not filled.ambiguous else 0.0
+            )
             ranked.append(
                 (float(selection[row]) - penalty, float(relevance[row]) - penalty, tool.name, filled, doubt)
             )
@@ -152,11 +159,7 @@ class SemanticBackend(Backend):
             shown, limit = _distinct(score, self.threshold)
             reason = f"the closest tool, {best!r}, scores {shown}, below the threshold {limit}"
             return Decision(None, score=score, missing=filled.missing, candidates=candidates, reason=reason)
-        if doubt and not filled.missing:
-            return Decision(
-                None, score=score, candidates=candidates, reason=f"{best!r} fits best, but {doubt}"
-            )
-        return Decision(best, filled.arguments, score, filled.missing, candidates)
+        return Decision(best, filled.arguments, score, filled.missing, candidates, doubt=doubt)
 
     def _chooser(self, vector: Matrix) -> Any:
         def choose(_command: str, options: Sequence[str]) -> list[float]:
@@ -185,6 +188,10 @@ class SemanticBackend(Backend):
                 decision.candidates,
                 decision.missing,
             )
+        if decision.doubt:
+            raise NoSuitableFunctionError(
+                command, f"{decision.function!r} fits best, but {decision.doubt}", decision.candidates
+            )
         return Completion(text=render_reply(decision.function, decision.arguments, request.format))
 
     def complete_many(self, requests: Sequence[Request]) -> list[Completion]:
@@ -201,6 +208,9 @@ def _doubt(tools: ToolSet, name: str, filled: Filled) -> str:
         return f"it has no parameter for {listed}, which the command gives"
     if filled.missing:
         return ""  # reported as missing values by the caller
+    if filled.ambiguous:
+        listed = ", ".join(repr(a) for a in filled.ambiguous)
+        return f"the command does not say which of its values is {listed}"
     try:
         tools.validate(name, filled.arguments)
     except CallValidationError as exc:
