@@ -324,3 +324,21 @@ def test_a_yaml_confirm_tool_never_runs_from_the_cli_without_yes(
     code, out, err = run(capsys, "route", "wipe the disk drive 'sdb'", "--tools", str(path), "--yes")
     assert code == 0, err
     assert marker.read_text() == "sdb"
+
+
+def test_tools_verbose_shows_types_required_defaults_and_policy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "tools.yaml"
+    path.write_text(
+        "wipe:\n  description: Wipe a disk.\n  confirm: true\n  timeout: 3\n  params:\n"
+        "    disk: the disk\n    mode: {enum: [fast, secure], default: fast, description: how}\n"
+        "    passes: {type: integer, optional: true}\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "tools", "--tools", str(path), "-v")
+    assert code == 0
+    assert "[unbound]  [confirm]  [timeout 3 s]" in out
+    assert "disk (string, required): the disk" in out
+    assert 'mode ("fast" | "secure", optional, default "fast"): how' in out
+    assert "passes (integer, optional)" in out
