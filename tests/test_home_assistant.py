@@ -60,6 +60,8 @@ ROUTED: dict[str, tuple[str, dict[str, Any]]] = {
         {"time": "07:30", "days": ["monday", "friday"]},
     ),
     "set an alarm for '06:45'": ("set_alarm", {"time": "06:45"}),
+    "text Alice 'I am running late'": ("send_message", {"to": "Alice", "text": "I am running late"}),
+    "play 'Abbey Road' in the kitchen": ("play_music", {"query": "Abbey Road", "room": "kitchen"}),
 }
 
 #: Commands a tool should serve that the offline router may refuse, but must never get wrong.
@@ -69,8 +71,6 @@ MAY_REFUSE: dict[str, tuple[str, dict[str, Any]]] = {
         {"item": {"name": "apples", "quantity": 2.0, "unit": "kg"}},
     ),
     "put on 'Kind of Blue' in the bedroom": ("play_music", {"query": "Kind of Blue", "room": "bedroom"}),
-    "play 'Abbey Road' in the kitchen": ("play_music", {"query": "Abbey Road", "room": "kitchen"}),
-    "text Alice 'I am running late'": ("send_message", {"to": "Alice", "text": "I am running late"}),
     "message mom 'call me'": ("send_message", {"to": "mom", "text": "call me"}),
     "buy three bottles of wine": (
         "add_to_shopping_list",

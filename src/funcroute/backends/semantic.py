@@ -44,6 +44,9 @@ __all__ = ["DEFAULT_THRESHOLD", "Decision", "NoSuitableFunctionError", "Semantic
 DEFAULT_THRESHOLD = 0.33
 _FILL_WEIGHT = 0.15  # score lost when no required parameter can be filled (scaled by the share missing)
 _CANDIDATES = 3  # tools whose parameters are filled before the final choice
+_QUOTE = re.compile(
+    r"(?<![A-Za-z])'[^'\n]{1,200}'(?![A-Za-z])|\"[^\"\n]{1,200}\"|“[^”\n]{1,200}”|`[^`\n]{1,200}`"
+)
 _INPUT_LINE = re.compile(r"^Input:\s*(.+?)\s*$", re.M)
 _log = logging.getLogger(__name__)
 _announced = False
@@ -133,8 +136,11 @@ class SemanticBackend(Backend):
     def decide(self, tools: ToolSet, command: str) -> Decision:
         """Choose a tool and fill its parameters for ``command`` (no exception for "no call")."""
         index = self.index(tools)
-        vector = self.encoder.encode_query(command)
-        scores = index.scores(command, query_vector=vector)
+        # Quoted text is a value ("play 'Abbey Road'"), not what the command asks for: the tool is
+        # chosen from the command with each quote as a placeholder; values come from the original.
+        intent = _QUOTE.sub("something", command)
+        vector = self.encoder.encode_query(intent)
+        scores = index.scores(intent, query_vector=vector)
         relevance, selection = scores.relevance, scores.selection
         if len(relevance) == 0:
             return Decision(None, reason="the ToolSet is empty")
