@@ -18,7 +18,14 @@ from typing import IO, TYPE_CHECKING, Any
 
 from funcroute.audit import AuditLog
 from funcroute.backends.base import Backend, Completion, Request
-from funcroute.exceptions import BackendError, DispatchError, FuncRouteError, ModelOutputError, UsageError
+from funcroute.exceptions import (
+    BackendError,
+    DispatchError,
+    FuncRouteError,
+    HandlerError,
+    ModelOutputError,
+    UsageError,
+)
 from funcroute.parsing import end_of_first_call, end_of_first_yaml_call
 from funcroute.prompts.selection import Format
 from funcroute.prompts.templates import ChatTemplate, get_template
@@ -67,7 +74,8 @@ class RouteResult:
         call: the validated call (``None`` if routing failed).
         value: the handler's result (``None`` when not dispatched).
         attempts: every model round trip, in order.
-        dispatched: whether the handler ran.
+        dispatched: whether the handler ran: also when it raised or overran its time limit (it may
+            still be running then); ``False`` when it never started (refused, not approved, unbound).
         dispatch_s: seconds the handler took.
         error: the error, for results of :meth:`Router.route_many` that failed.
     """
@@ -236,7 +244,8 @@ class Router:
             conv.error = error
 
     def _done(self, conv: _Conversation) -> bool:
-        return conv.call is not None or len(conv.attempts) > self.max_retries
+        retries = 0 if getattr(self.backend, "deterministic", False) is True else self.max_retries
+        return conv.call is not None or len(conv.attempts) > retries
 
     def _finish(self, conv: _Conversation) -> Call:
         if conv.call is not None:
@@ -333,6 +342,7 @@ class Router:
             result.value = self.tools.dispatch(result.call, approve=self.approve)
         except DispatchError as exc:
             exc.attempts = list(result.attempts)
+            result.dispatched = isinstance(exc, HandlerError)  # it started: raised, or is still running
             raise
         finally:
             result.dispatch_s = time.perf_counter() - start
@@ -371,6 +381,7 @@ class Router:
                 result.value = await self.tools.adispatch(call, approve=self.approve)
             except DispatchError as exc:
                 exc.attempts = list(attempts)
+                result.dispatched = isinstance(exc, HandlerError)
                 result.dispatch_s = time.perf_counter() - start
                 self._record(command, result=result, error=exc)
                 raise

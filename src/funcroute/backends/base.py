@@ -80,6 +80,9 @@ class Backend(ABC):
 
     #: Short human-readable name used in errors and logs.
     name: str = "backend"
+    #: Whether the same request always gets the same answer (no sampling, no model): the router
+    #: then never retries, since a repair turn could only repeat the answer.
+    deterministic: bool = False
 
     @abstractmethod
     def complete(self, request: Request) -> Completion:
