@@ -42,12 +42,17 @@ from funcroute.exceptions import (
     HandlerTimeoutError,
     ModelOutputError,
     OutputParseError,
+    PartialCallsError,
     ToolDefinitionError,
     UnknownFunctionError,
     UsageError,
     ValidationProblem,
 )
-from funcroute.parsing import ParseLimits, iter_documents, json_problem, raw_calls, whole_json
+from funcroute.formats.base import ToolCallFormat, check_size
+from funcroute.formats.llama3 import concatenated_json_calls
+from funcroute.formats.reasoning import strip_reasoning
+from funcroute.formats.registry import get_format, sniff
+from funcroute.parsing import ParseLimits, RawCall, iter_documents, json_problem, raw_calls, whole_json
 from funcroute.prompts.selection import Format, render_tool, selection_prompt
 
 __all__ = ["Approver", "Call", "Tool", "ToolSet"]
@@ -56,6 +61,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Called with a validated call to a ``confirm=True`` tool; the handler runs only if it returns True.
 Approver = Callable[["Call"], bool]
 _NAME = re.compile(r"^[A-Za-z_][\w.\-]{0,127}$")
+_AIROBOROS = frozenset({"airoboros-json", "airoboros-yaml"})
+
+
+def _unfenced(text: str) -> str:
+    """The body of a reply that is one fenced block, else the reply itself."""
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.endswith("```") and "\n" in stripped:
+        return stripped[stripped.find("\n") + 1 : -3]
+    return stripped
 
 
 @dataclass(frozen=True, eq=False)
@@ -331,18 +345,42 @@ class ToolSet:
 
     # ------------------------------------------------------------------------ parse and validate
 
-    def parse(self, reply: str) -> Call:
+    def parse(self, reply: str, *, format: str | ToolCallFormat = "auto") -> Call:
         """Read the first valid call from a model reply.
+
+        Args:
+            reply: the model's text.
+            format: ``"auto"`` (sniff: Airoboros JSON/YAML unless another format's delimiters or a
+                reasoning block are there), or a format name from :mod:`funcroute.formats`
+                (``"hermes"``, ``"pythonic"``...) to read only that format.
 
         Raises:
             OutputParseError: no call could be read.
             UnknownFunctionError: the best candidate names an unknown function.
             CallValidationError: the best candidate's arguments are invalid.
         """
+        text = reply
+        if format != "auto":
+            fmt = get_format(format)
+            if fmt.name not in _AIROBOROS:
+                return self._first_valid(self._read_format(fmt, reply), reply)
+        else:
+            fast = whole_json(reply, self.limits)
+            if fast is None and isinstance(reply, str):
+                fmt_found, text = sniff(reply)
+                if fmt_found is not None:
+                    raws = fmt_found.read(check_size(text, self.limits), self.limits, self._schema_of)
+                    if raws:
+                        return self._first_valid(raws, reply)
+            if fast is not None:
+                return self._parse_documents(reply, reply, fast)
+        return self._parse_documents(text, reply, None)
+
+    def _parse_documents(self, text: str, reply: str, fast: Any) -> Call:
+        """The Airoboros path: every JSON/YAML document of ``text``, cheapest first."""
         best: ModelOutputError | None = None
         tried: list[Any] = []  # documents already validated: several readers may find the same one
-        fast = whole_json(reply, self.limits)
-        documents = iter_documents(reply, self.limits, skip_whole=fast is not None)
+        documents = iter_documents(text, self.limits, skip_whole=fast is not None)
         for doc in itertools.chain(() if fast is None else (fast,), documents):
             if doc in tried:
                 continue
@@ -358,17 +396,77 @@ class ToolSet:
             raise OutputParseError(
                 'the reply holds JSON/YAML but no call: expected {"function": ..., "params": {...}}', reply
             )
+        if not text.strip() and reply.strip():
+            raise OutputParseError("the reply is only reasoning (<think>...</think>): no call after it", reply)
         raise OutputParseError("the reply holds no JSON or YAML function call", reply)
 
-    def parse_many(self, reply: str) -> list[Call]:
-        """Read every call from a reply holding a list of calls (or one call).
+    def _read_format(self, fmt: ToolCallFormat, reply: str) -> list[RawCall]:
+        """The raw calls of ``reply`` read in one explicit format (reasoning blocks skipped)."""
+        text = strip_reasoning(check_size(reply, self.limits))
+        raws = fmt.read(text, self.limits, self._schema_of)
+        if not raws:
+            raise OutputParseError(f"the reply holds no call in the {fmt.name!r} format", reply)
+        return raws
 
-        The first document with at least one call is used; all its calls must validate.
+    def _first_valid(self, raws: Sequence[RawCall], reply: str) -> Call:
+        best: ModelOutputError | None = None
+        for raw in raws:
+            try:
+                return self._validate(raw.name, raw.arguments, reply, checked=True)
+            except ModelOutputError as exc:
+                best = _more_telling(best, exc)
+        assert best is not None  # raws is never empty here
+        raise best
+
+    def _schema_of(self, name: str) -> dict[str, Any] | None:
+        tool = self._tools.get(name)
+        return tool.schema if tool is not None else None
+
+    def parse_many(self, reply: str, *, format: str | ToolCallFormat = "auto") -> list[Call]:
+        """Read every call from a reply, in order (parallel calls, a list of calls, or one call).
+
+        Every call is validated. When some fail, :class:`PartialCallsError` reports each failure
+        with its index (``.errors``) and keeps the valid calls in place (``.calls``); a reply with a
+        single call raises that call's own error.
         """
-        for doc in iter_documents(reply, self.limits):
-            raws = list(raw_calls(doc))
+        raws = self._raw_many(reply, format)
+        calls: list[Call | None] = []
+        errors: list[tuple[int, ModelOutputError]] = []
+        for index, raw in enumerate(raws):
+            try:
+                calls.append(self._validate(raw.name, raw.arguments, reply, checked=True))
+            except ModelOutputError as exc:
+                calls.append(None)
+                errors.append((index, exc))
+        if errors:
+            if len(raws) == 1:
+                raise errors[0][1]
+            raise PartialCallsError(calls, errors, reply)
+        return [c for c in calls if c is not None]
+
+    def _raw_many(self, reply: str, format: str | ToolCallFormat) -> list[RawCall]:
+        text = reply
+        if format != "auto":
+            fmt = get_format(format)
+            if fmt.name not in _AIROBOROS:
+                return self._read_format(fmt, reply)
+        elif isinstance(reply, str) and whole_json(reply, self.limits) is None:
+            fmt_found, text = sniff(reply)
+            if fmt_found is not None:
+                raws = fmt_found.read(check_size(text, self.limits), self.limits, self._schema_of)
+                if raws:
+                    return raws
+        for doc in iter_documents(text, self.limits):
+            raws = raw_calls(doc)
             if raws:
-                return [self._validate(raw.name, raw.arguments, reply, checked=True) for raw in raws]
+                if len(raws) == 1:
+                    # Calls written back to back ({...}\n{...}, Llama 3 style, fenced or not).
+                    more = concatenated_json_calls(_unfenced(text), self.limits)
+                    if len(more) > 1:
+                        return more
+                return raws
+        if not text.strip() and reply.strip():
+            raise OutputParseError("the reply is only reasoning (<think>...</think>): no call after it", reply)
         raise OutputParseError("the reply holds no JSON or YAML function call", reply)
 
     def validate(self, function: str, arguments: Any, reply: str = "") -> Call:

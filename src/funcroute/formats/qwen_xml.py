@@ -1,0 +1,109 @@
+"""Qwen3-Coder XML calls: ``<function=name><parameter=key>value</parameter></function>``.
+
+Qwen3-Coder (and Qwen3-Next / GLM-style templates that copied it) write::
+
+    <tool_call>
+    <function=get_weather>
+    <parameter=city>
+    Paris
+    </parameter>
+    </function>
+    </tool_call>
+
+Values carry no type: text stays text where the tool's schema admits a string, and is read as
+JSON (numbers, booleans, lists, objects) where it wants something else, as Qwen's own parser does.
+One newline after ``<parameter=...>`` and one before ``</parameter>`` belong to the markup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from funcroute.formats.base import (
+    ArgHints,
+    CallSpec,
+    ToolCallFormat,
+    ToolSpec,
+    blocks,
+    checked_call,
+    coerce_text,
+    param_schema,
+)
+from funcroute.formats.grammar import Alt, Json, Lit, Many, Node, Opt, Text, alt, seq
+from funcroute.parsing import ParseLimits, RawCall, iter_documents
+
+__all__ = ["QwenXml"]
+
+FUNCTION, END_FUNCTION = "<function=", "</function>"
+PARAMETER, END_PARAMETER = "<parameter=", "</parameter>"
+
+
+def _value_text(raw: str) -> str:
+    raw = raw.removeprefix("\r\n") if raw.startswith("\r\n") else raw.removeprefix("\n")
+    return raw.removesuffix("\n")
+
+
+class QwenXml(ToolCallFormat):
+    """``<tool_call><function=name><parameter=key>value</parameter>...</function></tool_call>``."""
+
+    name = "qwen3-xml"
+    markers = (FUNCTION,)
+    template_markers = ("<function=", "<parameter=")
+    description = "Qwen3-Coder XML: <function=name><parameter=key>value</parameter></function>"
+
+    def read(self, text: str, limits: ParseLimits = ParseLimits(), hints: ArgHints | None = None) -> list[RawCall]:
+        """Every ``<function=...>`` element, in order."""
+        found: list[RawCall] = []
+        for body in blocks(text, FUNCTION, END_FUNCTION):
+            name, _, rest = body.partition(">")
+            name = name.strip().strip("\"'")
+            if PARAMETER not in rest and rest.lstrip().startswith("{"):
+                # Llama 3.1's custom-tool form: <function=name>{"key": "value"}</function>
+                args = next((d for d in iter_documents(rest, limits) if isinstance(d, dict)), None)
+                found.append(checked_call(name, args, limits, text) if args is not None else RawCall(name, rest))
+                continue
+            arguments: dict[str, Any] = {}
+            for param in blocks(rest, PARAMETER, END_PARAMETER):
+                key, _, raw = param.partition(">")
+                key = key.strip().strip("\"'")
+                arguments[key] = coerce_text(_value_text(raw), param_schema(hints, name, key))
+            found.append(checked_call(name, arguments, limits, text))
+        return found
+
+    def write(self, calls: Sequence[CallSpec]) -> str:
+        """One ``<tool_call>`` block per call; strings raw, other values as JSON."""
+        out = []
+        for name, args in calls:
+            params = "".join(
+                f"{PARAMETER}{key}>\n{value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+                f"\n{END_PARAMETER}\n"
+                for key, value in args.items()
+            )
+            out.append(f"<tool_call>\n{FUNCTION}{name}>\n{params}{END_FUNCTION}\n</tool_call>")
+        return "\n".join(out)
+
+    def grammar(self, tools: Sequence[ToolSpec], *, parallel: bool = False) -> Node:
+        """The XML block with the tool's parameters in schema order (optional ones may be left out)."""
+        block = alt([_block(name, schema) for name, schema in tools])
+        return Many(block, "\n") if parallel else block
+
+
+def _value(schema: Mapping[str, Any]) -> Node:
+    if "enum" in schema and all(isinstance(v, str) for v in schema["enum"]):
+        return Alt(tuple(Lit(v) for v in schema["enum"])) if schema["enum"] else Lit("")
+    if schema.get("type") == "string":
+        return Text("\n" + END_PARAMETER, max_chars=int(schema.get("maxLength") or 4096))
+    return Json(schema)
+
+
+def _block(name: str, schema: Mapping[str, Any]) -> Node:
+    props: Mapping[str, Any] = schema.get("properties") or {}
+    required = set(schema.get("required") or ())
+    items: list[Node] = [Lit(f"<tool_call>\n{FUNCTION}{name}>\n")]
+    for key, prop in props.items():
+        param = seq(Lit(f"{PARAMETER}{key}>\n"), _value(prop), Lit(f"\n{END_PARAMETER}\n"))
+        items.append(param if key in required else Opt(param))
+    items.append(Lit(f"{END_FUNCTION}\n</tool_call>"))
+    return seq(*items)
