@@ -456,7 +456,7 @@ def _calls_in(doc: dict[str, Any], depth: int, found: list[RawCall]) -> None:
         if key in doc:
             name = doc[key]
             break
-    if isinstance(name, dict) and depth < 2:
+    if isinstance(name, dict) and depth < 4:
         # {"function": {"name": ..., "arguments": ...}} (OpenAI shape, or an extra wrapper).
         inner = dict(name)
         for key in _ARG_KEYS:
@@ -464,7 +464,15 @@ def _calls_in(doc: dict[str, Any], depth: int, found: list[RawCall]) -> None:
                 inner[key] = doc[key]
         _calls_in(inner, depth + 1, found)
         return
-    if isinstance(doc.get("tool_calls"), list) and depth < 2:
+    if name is None and depth < 2:
+        # A whole chat-completions response or message left in the reply text.
+        choices = doc.get("choices")
+        first = choices[0] if isinstance(choices, list) and choices else None
+        message = first.get("message") if isinstance(first, dict) else doc.get("message")
+        if isinstance(message, dict):
+            _calls_in(message, depth + 1, found)
+            return
+    if isinstance(doc.get("tool_calls"), list) and depth < 3:
         for item in doc["tool_calls"][:64]:
             if isinstance(item, dict):
                 _calls_in(item, depth + 1, found)

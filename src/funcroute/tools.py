@@ -50,7 +50,7 @@ from funcroute.exceptions import (
 )
 from funcroute.formats.base import ToolCallFormat, check_size
 from funcroute.formats.llama3 import concatenated_json_calls
-from funcroute.formats.reasoning import strip_reasoning
+from funcroute.formats.reasoning import has_reasoning, strip_reasoning
 from funcroute.formats.registry import get_format, sniff
 from funcroute.parsing import ParseLimits, RawCall, iter_documents, json_problem, raw_calls, whole_json
 from funcroute.prompts.selection import Format, render_tool, selection_prompt
@@ -364,12 +364,14 @@ class ToolSet:
             fmt = get_format(format)
             if fmt.name not in _AIROBOROS:
                 return self._first_valid(self._read_format(fmt, reply), reply)
+            if isinstance(reply, str) and has_reasoning(reply):
+                text = strip_reasoning(reply)
         else:
             fast = whole_json(reply, self.limits)
             if fast is None and isinstance(reply, str):
                 fmt_found, text = sniff(reply)
                 if fmt_found is not None:
-                    raws = fmt_found.read(check_size(text, self.limits), self.limits, self._schema_of)
+                    raws = self._read(fmt_found, text, reply)
                     if raws:
                         return self._first_valid(raws, reply)
             if fast is not None:
@@ -403,10 +405,19 @@ class ToolSet:
     def _read_format(self, fmt: ToolCallFormat, reply: str) -> list[RawCall]:
         """The raw calls of ``reply`` read in one explicit format (reasoning blocks skipped)."""
         text = strip_reasoning(check_size(reply, self.limits))
-        raws = fmt.read(text, self.limits, self._schema_of)
+        raws = self._read(fmt, text, reply)
         if not raws:
             raise OutputParseError(f"the reply holds no call in the {fmt.name!r} format", reply)
         return raws
+
+    def _read(self, fmt: ToolCallFormat, text: str, reply: str) -> list[RawCall]:
+        """``fmt``'s reading of ``text``; its errors carry the whole reply, as every parse error does."""
+        try:
+            return fmt.read(check_size(text, self.limits), self.limits, self._schema_of)
+        except OutputParseError as exc:
+            if exc.reply is reply:
+                raise
+            raise OutputParseError(str(exc), reply) from None
 
     def _first_valid(self, raws: Sequence[RawCall], reply: str) -> Call:
         best: ModelOutputError | None = None
@@ -450,10 +461,12 @@ class ToolSet:
             fmt = get_format(format)
             if fmt.name not in _AIROBOROS:
                 return self._read_format(fmt, reply)
+            if isinstance(reply, str) and has_reasoning(reply):
+                text = strip_reasoning(reply)
         elif isinstance(reply, str) and whole_json(reply, self.limits) is None:
             fmt_found, text = sniff(reply)
             if fmt_found is not None:
-                raws = fmt_found.read(check_size(text, self.limits), self.limits, self._schema_of)
+                raws = self._read(fmt_found, text, reply)
                 if raws:
                     return raws
         for doc in iter_documents(text, self.limits):

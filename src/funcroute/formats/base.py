@@ -200,9 +200,9 @@ def coerce_text(text: str, schema: Mapping[str, Any] | None) -> Any:
     (numbers, booleans, lists, objects) or a Python word (``True``, ``None``) is used when it fits.
     """
     kinds = _types(schema)
-    if not kinds or "string" in kinds:
-        return text
     stripped = text.strip()
+    if "string" in kinds or (not kinds and stripped[:1] not in ("{", "[")):
+        return text  # an untyped value is text unless it is clearly a JSON list or object
     if stripped in _WORDS:
         return _WORDS[stripped]
     try:
@@ -211,7 +211,7 @@ def coerce_text(text: str, schema: Mapping[str, Any] | None) -> Any:
         return text
     if "number" in kinds and isinstance(value, int) and not isinstance(value, bool):
         return value
-    return value if type_name(value) in kinds or not kinds else text
+    return value if not kinds or type_name(value) in kinds else text
 
 
 def params_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
