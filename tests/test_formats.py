@@ -58,7 +58,10 @@ def tools() -> ToolSet:
 PARIS = ("get_weather", {"city": "Paris"})
 ROME = ("get_weather", {"city": "Rome"})
 CET = ("get_time", {"tz": "CET"})
-BOOK = ("book", {"guests": 4, "window": {"start": "19:00", "end": "21:00"}, "vegan": True, "tags": ["a", "b"]})
+BOOK = (
+    "book",
+    {"guests": 4, "window": {"start": "19:00", "end": "21:00"}, "vegan": True, "tags": ["a", "b"]},
+)
 
 # (format, reply, expected calls): each reply is read with format="auto" and with the format named.
 CASES: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = [
@@ -69,7 +72,11 @@ CASES: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = [
         '{"name": "get_weather", "arguments": {"city": "Rome"}}]',
         [PARIS, ROME],
     ),
-    ("mistral", '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}[TOOL_CALLS]get_time[ARGS]{"tz": "CET"}', [PARIS, CET]),
+    (
+        "mistral",
+        '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}[TOOL_CALLS]get_time[ARGS]{"tz": "CET"}',
+        [PARIS, CET],
+    ),
     ("mistral", '[TOOL_CALLS]get_weather[CALL_ID]a1b2c3d4e[ARGS]{"city": "Paris"}</s>', [PARIS]),
     ("mistral", "[TOOL_CALLS] [{'name': 'get_weather', 'arguments': {'city': 'Paris'},}]", [PARIS]),
     ("mistral", '[TOOL_CALLS][{"name":"get_weather","arguments":"{\\"city\\": \\"Paris\\"}"}]', [PARIS]),
@@ -92,15 +99,28 @@ CASES: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = [
         '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
         [PARIS],
     ),
-    ("hermes", 'Sure, let me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}', [PARIS]),
-    ("hermes", "<tool_call>\n```json\n{'name': 'get_weather', 'arguments': {'city': 'Paris'}}\n```\n</tool_call>", [PARIS]),
+    (
+        "hermes",
+        'Sure, let me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}',
+        [PARIS],
+    ),
+    (
+        "hermes",
+        "<tool_call>\n```json\n{'name': 'get_weather', 'arguments': {'city': 'Paris'}}\n```\n</tool_call>",
+        [PARIS],
+    ),
     ("hermes", '<tool_call>{"name": "get_time", "arguments": {"tz": "CET"}}</tool_call><|im_end|>', [CET]),
     # --- Llama 3.x JSON
     ("llama3-json", '{"type": "function", "name": "get_weather", "parameters": {"city": "Paris"}}', [PARIS]),
-    ("llama3-json", '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Paris"}}<|eom_id|>', [PARIS]),
     (
         "llama3-json",
-        '{"name": "get_weather", "parameters": {"city": "Paris"}}; {"name": "get_time", "parameters": {"tz": "CET"}}',
+        '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Paris"}}<|eom_id|>',
+        [PARIS],
+    ),
+    (
+        "llama3-json",
+        '{"name": "get_weather", "parameters": {"city": "Paris"}}; '
+        '{"name": "get_time", "parameters": {"tz": "CET"}}',
         [PARIS, CET],
     ),
     # --- pythonic
@@ -113,7 +133,11 @@ CASES: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = [
         "[book(guests=4, window={'start': '19:00', 'end': '21:00'}, vegan=True, tags=('a', 'b'))]",
         [BOOK],
     ),
-    ("pythonic", "[book(guests=4, window={\"start\": \"19:00\", \"end\": \"21:00\"}, vegan=true, tags=[\"a\", \"b\"])]", [BOOK]),
+    (
+        "pythonic",
+        '[book(guests=4, window={"start": "19:00", "end": "21:00"}, vegan=true, tags=["a", "b"])]',
+        [BOOK],
+    ),
     ("pythonic", "[math.factorial(n=5)]", [("math.factorial", {"n": 5})]),
     ("pythonic", "[get_weather('Paris')]", [PARIS]),  # positional, matched by schema order
     # --- Qwen3-Coder XML
@@ -122,7 +146,11 @@ CASES: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = [
         "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n</tool_call>",
         [PARIS],
     ),
-    ("qwen3-xml", "<tool_call><function=get_weather><parameter=city>Paris</parameter></function></tool_call>", [PARIS]),
+    (
+        "qwen3-xml",
+        "<tool_call><function=get_weather><parameter=city>Paris</parameter></function></tool_call>",
+        [PARIS],
+    ),
     (
         "qwen3-xml",
         "<tool_call>\n<function=book>\n<parameter=guests>\n4\n</parameter>\n<parameter=window>\n"
@@ -150,7 +178,7 @@ CASES: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = [
     (
         "harmony",
         '<|channel|>analysis<|message|>Need get_weather {"city": "Rome"}? No, Paris.<|end|>'
-        '<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>'
+        "<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>"
         '{"city":"Paris"}<|call|>',
         [PARIS],
     ),
@@ -169,7 +197,8 @@ CASES: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = [
     ),
     (
         "deepseek",
-        '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "Paris"}<｜tool▁call▁end｜>',
+        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>"
+        '{"city": "Paris"}<｜tool▁call▁end｜>',
         [PARIS],
     ),
     # --- OpenAI tool_calls (a message, or a whole response body left in content)
@@ -198,7 +227,9 @@ CASES: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = [
 ]
 
 
-@pytest.mark.parametrize(("fmt", "reply", "expected"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("fmt", "reply", "expected"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
 @pytest.mark.parametrize("mode", ["auto", "named"])
 def test_quirky_replies(tools: ToolSet, fmt: str, reply: str, expected: list[Any], mode: str) -> None:
     format_arg = "auto" if mode == "auto" else fmt
@@ -210,7 +241,7 @@ def test_quirky_replies(tools: ToolSet, fmt: str, reply: str, expected: list[Any
     tools.dispatch(first)
 
 
-@pytest.mark.parametrize("fmt", [f for f in format_names()])
+@pytest.mark.parametrize("fmt", format_names())
 def test_writer_reader_round_trip(tools: ToolSet, fmt: str) -> None:
     calls = [PARIS, BOOK, CET, ("math.factorial", {"n": -3})]
     reply = get_format(fmt).write(calls)
@@ -221,7 +252,9 @@ def test_writer_reader_round_trip(tools: ToolSet, fmt: str) -> None:
         assert [(c.function, c.arguments) for c in got] == calls, (mode, reply)
 
 
-@pytest.mark.parametrize("fmt", ["hermes", "mistral", "pythonic", "qwen3-xml", "functiongemma", "harmony", "llama3-json"])
+@pytest.mark.parametrize(
+    "fmt", ["hermes", "mistral", "pythonic", "qwen3-xml", "functiongemma", "harmony", "llama3-json"]
+)
 def test_parse_many_reports_every_failure_with_its_index(tools: ToolSet, fmt: str) -> None:
     calls = [PARIS, ("get_wether", {"city": "Rome"}), CET, ("book", {"guests": "many"})]
     reply = get_format(fmt).write(calls)
@@ -229,7 +262,9 @@ def test_parse_many_reports_every_failure_with_its_index(tools: ToolSet, fmt: st
         tools.parse_many(reply, format=fmt)
     error = info.value
     assert [index for index, _ in error.errors] == [1, 3]
-    assert isinstance(error.errors[0][1], UnknownFunctionError) and error.errors[0][1].closest == "get_weather"
+    assert (
+        isinstance(error.errors[0][1], UnknownFunctionError) and error.errors[0][1].closest == "get_weather"
+    )
     assert isinstance(error.errors[1][1], CallValidationError)
     assert [c.function if c else None for c in error.calls] == ["get_weather", None, "get_time", None]
     assert [c.function for c in error.valid_calls] == ["get_weather", "get_time"]
@@ -293,16 +328,24 @@ def test_strip_reasoning() -> None:
 
 
 def test_sniff_keeps_airoboros_replies_on_the_home_path() -> None:
-    for reply in ('```json\n{"function": "f", "params": {}}\n```', "function: f\nparams: {}", "Sure! Here it is."):
+    for reply in (
+        '```json\n{"function": "f", "params": {}}\n```',
+        "function: f\nparams: {}",
+        "Sure! Here it is.",
+    ):
         assert sniff(reply)[0] is None
     assert sniff("[f(a=1)]")[0] is get_format("pythonic")
-    assert sniff("<think>x</think><tool_call>{}</tool_call>") == (get_format("hermes"), "<tool_call>{}</tool_call>")
+    assert sniff("<think>x</think><tool_call>{}</tool_call>") == (
+        get_format("hermes"),
+        "<tool_call>{}</tool_call>",
+    )
 
 
 # Fragments of the chat templates each family ships (tokenizer_config.json / GGUF metadata).
 TEMPLATES = {
-    "hermes": "{%- if tools %}\n{{- '<tools>' }}...For each function call, return a json object with function "
-    "name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\"name\": ...",
+    "hermes": "{%- if tools %}\n{{- '<tools>' }}...For each function call, return a json object with "
+    "function "
+    'name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{"name": ...',
     "qwen3-xml": "<tool_call>\\n<function=example_function_name>\\n<parameter=example_parameter_1>\\nvalue_1",
     "mistral": "{%- if message['role'] == 'user' %}[AVAILABLE_TOOLS] {{ tools|tojson }}[/AVAILABLE_TOOLS]"
     "{%- elif message.tool_calls %}[TOOL_CALLS] [",
@@ -310,7 +353,8 @@ TEMPLATES = {
     "pythonic": "[func_name1(params_name1=params_value1, params_name2=params_value2...), func_name2(params)]",
     "functiongemma": "{{- '<start_function_declaration>' -}}...<start_function_call>call:",
     "harmony": "<|start|>assistant<|channel|>commentary to=functions.{{ name }} <|constrain|>json<|message|>",
-    "deepseek": "{{'<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>'}}",
+    "deepseek": "{{'<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] "
+    "+ '<｜tool▁sep｜>'}}",
 }
 
 

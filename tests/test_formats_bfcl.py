@@ -13,15 +13,23 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from test_bfcl_conformance import CORPUS, EXCLUSIONS, SKIP_REASON, _lines, _render_map, _same
 
 from funcroute import ToolSet
 from funcroute.exceptions import FuncRouteError
 from funcroute.formats import format_names, get_format
+from test_bfcl_conformance import CORPUS, EXCLUSIONS, SKIP_REASON, _lines, _render_map, _same
 
 FORMATS = format_names()
-CATEGORIES = ["simple_python", "multiple", "parallel", "parallel_multiple", "live_simple", "live_multiple",
-              "live_parallel", "live_parallel_multiple"]
+CATEGORIES = [
+    "simple_python",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+]
 
 
 def _entries() -> list[tuple[dict[str, Any], dict[str, Any]]]:

@@ -15,17 +15,21 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_fuzz import SMALL, TOOLS, check, fuzz, timed
 
 from funcroute import OutputParseError, ToolSet
 from funcroute.formats import format_names
+from test_fuzz import SMALL, TOOLS, check, fuzz, timed
 
 FORMATS = ["auto", *format_names()]
 N = 6000  # repetitions: enough to make a quadratic reader take seconds
 
 HOSTILE: dict[str, str] = {
     "hermes openings": "<tool_call>{" * N,
-    "hermes deep": "<tool_call>" + '{"name": "store", "arguments": {"data": ' + "[" * 5000 + "]" * 5000 + "}}</tool_call>",
+    "hermes deep": "<tool_call>"
+    + '{"name": "store", "arguments": {"data": '
+    + "[" * 5000
+    + "]" * 5000
+    + "}}</tool_call>",
     "hermes many": '<tool_call>{"name": "ping", "arguments": {}}</tool_call>' * 500,
     "mistral openings": "[TOOL_CALLS]" * N,
     "mistral args": "[TOOL_CALLS]store[ARGS]" * N,
@@ -91,7 +95,8 @@ def test_size_limit_applies_to_every_reader(fmt: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "fmt", ["hermes", "mistral", "llama3-json", "pythonic", "qwen3-xml", "functiongemma", "harmony", "deepseek"]
+    "fmt",
+    ["hermes", "mistral", "llama3-json", "pythonic", "qwen3-xml", "functiongemma", "harmony", "deepseek"],
 )
 def test_depth_limit_applies_to_every_reader(fmt: str) -> None:
     from funcroute.formats import get_format
@@ -100,17 +105,56 @@ def test_depth_limit_applies_to_every_reader(fmt: str) -> None:
     for _ in range(8):
         deep = [deep]
     reply = get_format(fmt).write([("store", {"data": deep})])
-    with pytest.raises(OutputParseError, match="deeper than 6 levels|no call"):
+    with pytest.raises(OutputParseError, match=r"deeper than 6 levels|no call"):
         SMALL.parse(reply, format=fmt)
     assert TOOLS.parse(reply, format=fmt).arguments == {"data": deep}  # within the default limit
 
 
 MARKERS = [
-    "<tool_call>", "</tool_call>", "[TOOL_CALLS]", "[ARGS]", "<function=", "</function>", "<parameter=",
-    "</parameter>", "<start_function_call>", "<end_function_call>", "<escape>", "call:", "<|channel|>",
-    "<|message|>", "<|start|>", "<|call|>", "to=functions.", "<think>", "</think>", "<|python_tag|>",
-    "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "[", "]", "(", ")", "{", "}", ":", ",", "=", '"', "'", "\n",
-    "ping", "store", "data", "scale(factor=", "True", "null", "1e5", "-", "**", "\\",
+    "<tool_call>",
+    "</tool_call>",
+    "[TOOL_CALLS]",
+    "[ARGS]",
+    "<function=",
+    "</function>",
+    "<parameter=",
+    "</parameter>",
+    "<start_function_call>",
+    "<end_function_call>",
+    "<escape>",
+    "call:",
+    "<|channel|>",
+    "<|message|>",
+    "<|start|>",
+    "<|call|>",
+    "to=functions.",
+    "<think>",
+    "</think>",
+    "<|python_tag|>",
+    "<｜tool▁call▁begin｜>",
+    "<｜tool▁sep｜>",
+    "[",
+    "]",
+    "(",
+    ")",
+    "{",
+    "}",
+    ":",
+    ",",
+    "=",
+    '"',
+    "'",
+    "\n",
+    "ping",
+    "store",
+    "data",
+    "scale(factor=",
+    "True",
+    "null",
+    "1e5",
+    "-",
+    "**",
+    "\\",
 ]
 
 

@@ -399,7 +399,9 @@ class ToolSet:
                 'the reply holds JSON/YAML but no call: expected {"function": ..., "params": {...}}', reply
             )
         if not text.strip() and reply.strip():
-            raise OutputParseError("the reply is only reasoning (<think>...</think>): no call after it", reply)
+            raise OutputParseError(
+                "the reply is only reasoning (<think>...</think>): no call after it", reply
+            )
         raise OutputParseError("the reply holds no JSON or YAML function call", reply)
 
     def _read_format(self, fmt: ToolCallFormat, reply: str) -> list[RawCall]:
@@ -479,7 +481,9 @@ class ToolSet:
                         return more
                 return raws
         if not text.strip() and reply.strip():
-            raise OutputParseError("the reply is only reasoning (<think>...</think>): no call after it", reply)
+            raise OutputParseError(
+                "the reply is only reasoning (<think>...</think>): no call after it", reply
+            )
         raise OutputParseError("the reply holds no JSON or YAML function call", reply)
 
     def validate(self, function: str, arguments: Any, reply: str = "") -> Call:

@@ -23,7 +23,14 @@ matches), :func:`format_from_template` infers it from a chat template.
 
 from funcroute.formats.base import ArgHints, CallSpec, ToolCallFormat, ToolSpec
 from funcroute.formats.reasoning import strip_reasoning
-from funcroute.formats.registry import AUTO, format_from_template, format_names, get_format, register_format, sniff
+from funcroute.formats.registry import (
+    AUTO,
+    format_from_template,
+    format_names,
+    get_format,
+    register_format,
+    sniff,
+)
 
 __all__ = [
     "AUTO",

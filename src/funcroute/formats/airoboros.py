@@ -12,7 +12,15 @@ from typing import Any
 
 import yaml
 
-from funcroute.formats.base import ArgHints, CallSpec, ToolCallFormat, ToolSpec, call_object_schema, json_calls
+from funcroute.formats.base import (
+    DEFAULT_LIMITS,
+    ArgHints,
+    CallSpec,
+    ToolCallFormat,
+    ToolSpec,
+    call_object_schema,
+    json_calls,
+)
 from funcroute.formats.grammar import Json, Lit, Node, Opt, seq
 from funcroute.parsing import ParseLimits, RawCall
 
@@ -30,7 +38,9 @@ class AiroborosJson(ToolCallFormat):
     name = "airoboros-json"
     description = 'Airoboros JSON: {"function": "name", "params": {...}}, fenced or not'
 
-    def read(self, text: str, limits: ParseLimits = ParseLimits(), hints: ArgHints | None = None) -> list[RawCall]:
+    def read(
+        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
+    ) -> list[RawCall]:
         """Every call of the first JSON/YAML document that holds any."""
         return json_calls(text, limits)
 

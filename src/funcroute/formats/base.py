@@ -25,6 +25,7 @@ from funcroute.formats.grammar import Node
 from funcroute.parsing import ParseLimits, RawCall, iter_documents, json_problem, raw_calls
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "MAX_CALLS",
     "ArgHints",
     "CallSpec",
@@ -41,6 +42,8 @@ __all__ = [
     "type_name",
 ]
 
+#: The limits readers apply when none are given.
+DEFAULT_LIMITS = ParseLimits()
 #: The most calls read from one reply; more are ignored (a reply is not a batch job).
 MAX_CALLS = 64
 #: The parameters schema of a tool by name (``None`` for an unknown tool): lets readers of untyped
@@ -69,7 +72,9 @@ class ToolCallFormat(ABC):
     description: ClassVar[str] = ""
 
     @abstractmethod
-    def read(self, text: str, limits: ParseLimits = ParseLimits(), hints: ArgHints | None = None) -> list[RawCall]:
+    def read(
+        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
+    ) -> list[RawCall]:
         """Every call in ``text`` written in this format, in order (``[]`` when there is none).
 
         Args:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 
 from funcroute.formats.base import (
+    DEFAULT_LIMITS,
     ArgHints,
     CallSpec,
     ToolCallFormat,
@@ -28,14 +29,16 @@ CALL_BEGIN, CALL_END, SEP = "<｜tool▁call▁begin｜>", "<｜tool▁call▁en
 
 
 class DeepSeek(ToolCallFormat):
-    """``<｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\\n```json\\n{...}\\n```<｜tool▁call▁end｜>``."""
+    """``<｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME`` + a ```json fence + ``<｜tool▁call▁end｜>``."""
 
     name = "deepseek"
     markers = (CALL_BEGIN,)
     template_markers = ("<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>")
     description = "DeepSeek V3/R1/V3.1: <｜tool▁call▁begin｜>...<｜tool▁sep｜>... blocks"
 
-    def read(self, text: str, limits: ParseLimits = ParseLimits(), hints: ArgHints | None = None) -> list[RawCall]:
+    def read(
+        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
+    ) -> list[RawCall]:
         """Every call block, in order."""
         found: list[RawCall] = []
         for body in blocks(text, CALL_BEGIN, CALL_END):
@@ -47,13 +50,16 @@ class DeepSeek(ToolCallFormat):
             else:
                 name = head
             args = next((d for d in iter_documents(rest, limits) if isinstance(d, dict)), None)
-            found.append(checked_call(name, args, limits, text) if args is not None else RawCall(name.strip(), rest))
+            found.append(
+                checked_call(name, args, limits, text) if args is not None else RawCall(name.strip(), rest)
+            )
         return found
 
     def write(self, calls: Sequence[CallSpec]) -> str:
         """The V3 form, every call inside one ``<｜tool▁calls▁begin｜>`` section."""
         inner = "".join(
-            f"{CALL_BEGIN}function{SEP}{name}\n```json\n{json.dumps(dict(args), ensure_ascii=False)}\n```{CALL_END}"
+            f"{CALL_BEGIN}function{SEP}{name}\n```json\n{json.dumps(dict(args), ensure_ascii=False)}"
+            f"\n```{CALL_END}"
             for name, args in calls
         )
         return f"{CALLS_BEGIN}{inner}{CALLS_END}"

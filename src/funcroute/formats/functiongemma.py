@@ -14,6 +14,7 @@ from typing import Any
 
 from funcroute.exceptions import OutputParseError
 from funcroute.formats.base import (
+    DEFAULT_LIMITS,
     ArgHints,
     CallSpec,
     ToolCallFormat,
@@ -88,7 +89,9 @@ class _Reader:
             return token
         return number if isinstance(number, (int, float)) else token
 
-    def mapping(self, depth: int, schemas: Mapping[str, Mapping[str, Any] | None] | None = None) -> dict[str, Any]:
+    def mapping(
+        self, depth: int, schemas: Mapping[str, Mapping[str, Any] | None] | None = None
+    ) -> dict[str, Any]:
         self.pos += 1  # "{"
         out: dict[str, Any] = {}
         while True:
@@ -135,7 +138,9 @@ class FunctionGemma(ToolCallFormat):
     template_markers = ("<start_function_call>", "<start_function_declaration>")
     description = "FunctionGemma: <start_function_call>call:name{key:<escape>text<escape>}<end_function_call>"
 
-    def read(self, text: str, limits: ParseLimits = ParseLimits(), hints: ArgHints | None = None) -> list[RawCall]:
+    def read(
+        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
+    ) -> list[RawCall]:
         """Every call block, in order."""
         found: list[RawCall] = []
         for body in blocks(text, START, END):
@@ -145,14 +150,18 @@ class FunctionGemma(ToolCallFormat):
             if brace == -1:
                 found.append(checked_call(name, {}, limits, text))
                 continue
-            props = {
-                key: param_schema(hints, name, key) for key in ((hints(name) or {}).get("properties") or ())
-            } if hints is not None else None
+            props = (
+                {key: param_schema(hints, name, key) for key in ((hints(name) or {}).get("properties") or ())}
+                if hints is not None
+                else None
+            )
             reader = _Reader(body[brace:], limits.max_depth)
             try:
                 arguments = reader.mapping(1, props)
             except _Bad as exc:
-                raise OutputParseError(f"the FunctionGemma call to {name!r} is unreadable: {exc}", text) from None
+                raise OutputParseError(
+                    f"the FunctionGemma call to {name!r} is unreadable: {exc}", text
+                ) from None
             found.append(checked_call(name, arguments, limits, text))
         return found
 

@@ -13,7 +13,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
-__all__ = ["Alt", "Json", "Lit", "Many", "Node", "Opt", "Seq", "Text", "alt", "argument_list", "reasoning_then", "seq"]
+__all__ = [
+    "Alt",
+    "Json",
+    "Lit",
+    "Many",
+    "Node",
+    "Opt",
+    "Seq",
+    "Text",
+    "alt",
+    "argument_list",
+    "reasoning_then",
+    "seq",
+]
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,9 @@ def alt(options: Sequence[Node]) -> Node:
 
 
 def reasoning_then(call: Node, opening: str = "<think>", closing: str = "</think>") -> Node:
-    """Free thinking (the opening tag optional: chat templates often write it) until ``closing``, then ``call``.
+    """Free thinking until ``closing``, then ``call``.
+
+    The opening tag is optional: chat templates often write it into the prompt.
 
     The thought is unconstrained text; the call after it follows the format's grammar.
     """

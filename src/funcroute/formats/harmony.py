@@ -3,7 +3,10 @@
 A gpt-oss reply looks like::
 
     <|channel|>analysis<|message|>The user wants the weather...<|end|>
-    <|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"city": "Paris"}<|call|>
+    <|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>
+    {"city": "Paris"}<|call|>
+
+(shown on two lines; the arguments follow ``<|message|>`` directly).
 
 The analysis channel (the model's reasoning) is skipped; every message addressed ``to=functions.X``
 (in the channel header or the role header) is a call whose body is JSON arguments. When no message
@@ -16,6 +19,7 @@ import json
 from collections.abc import Sequence
 
 from funcroute.formats.base import (
+    DEFAULT_LIMITS,
     MAX_CALLS,
     ArgHints,
     CallSpec,
@@ -51,7 +55,9 @@ class Harmony(ToolCallFormat):
     template_markers = ("<|channel|>", "<|constrain|>")
     description = "gpt-oss Harmony: to=functions.NAME on the commentary channel; analysis skipped"
 
-    def read(self, text: str, limits: ParseLimits = ParseLimits(), hints: ArgHints | None = None) -> list[RawCall]:
+    def read(
+        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
+    ) -> list[RawCall]:
         """Every message addressed to a function, in order; else the final channel's call."""
         found: list[RawCall] = []
         final: list[str] = []
@@ -64,7 +70,9 @@ class Harmony(ToolCallFormat):
             name = _recipient(header)
             if name is not None:
                 args = next((d for d in iter_documents(content, limits) if isinstance(d, dict)), None)
-                found.append(checked_call(name, args, limits, text) if args is not None else RawCall(name, content))
+                found.append(
+                    checked_call(name, args, limits, text) if args is not None else RawCall(name, content)
+                )
             elif "analysis" not in header.split(MESSAGE, 1)[0]:
                 final.append(content)
             if len(found) >= MAX_CALLS:
@@ -79,13 +87,17 @@ class Harmony(ToolCallFormat):
         for index, (name, args) in enumerate(calls):
             head = "" if index == 0 else f"{START}assistant"
             body = json.dumps(dict(args), ensure_ascii=False)
-            parts.append(f"{head}{CHANNEL}commentary to=functions.{name} <|constrain|>json{MESSAGE}{body}<|call|>")
+            parts.append(
+                f"{head}{CHANNEL}commentary to=functions.{name} <|constrain|>json{MESSAGE}{body}<|call|>"
+            )
         return "".join(parts)
 
     def grammar(self, tools: Sequence[ToolSpec], *, parallel: bool = False) -> Node:
         """Free analysis until ``<|end|>``, then one commentary message per call with JSON arguments."""
         analysis = seq(
-            Lit(f"{CHANNEL}analysis{MESSAGE}"), Text("<|end|>", max_chars=16384), Lit(f"<|end|>{START}assistant")
+            Lit(f"{CHANNEL}analysis{MESSAGE}"),
+            Text("<|end|>", max_chars=16384),
+            Lit(f"<|end|>{START}assistant"),
         )
         call = alt(
             [

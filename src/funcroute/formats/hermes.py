@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 
 from funcroute.formats.base import (
+    DEFAULT_LIMITS,
     ArgHints,
     CallSpec,
     ToolCallFormat,
@@ -40,7 +41,9 @@ class Hermes(ToolCallFormat):
     template_markers = ("<tool_call>",)
     description = 'Hermes / Qwen 2.5-3: <tool_call>{"name", "arguments"}</tool_call> per call'
 
-    def read(self, text: str, limits: ParseLimits = ParseLimits(), hints: ArgHints | None = None) -> list[RawCall]:
+    def read(
+        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
+    ) -> list[RawCall]:
         """Every block's calls, in order."""
         found: list[RawCall] = []
         for body in blocks(text, OPEN, CLOSE):
@@ -55,6 +58,6 @@ class Hermes(ToolCallFormat):
         )
 
     def grammar(self, tools: Sequence[ToolSpec], *, parallel: bool = False) -> Node:
-        """``<tool_call>\\n`` JSON ``\\n</tool_call>``, repeated with newlines when parallel."""
+        """``<tool_call>``, newline, JSON, newline, ``</tool_call>``; repeated with newlines when parallel."""
         block = seq(Lit(OPEN + "\n"), Json(call_object_schema(tools, "name", "arguments")), Lit("\n" + CLOSE))
         return Many(block, "\n") if parallel else block

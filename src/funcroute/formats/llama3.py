@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 
 from funcroute.formats.base import (
+    DEFAULT_LIMITS,
     MAX_CALLS,
     ArgHints,
     CallSpec,
@@ -29,7 +30,7 @@ _DECODER = json.JSONDecoder(strict=False)
 
 
 def concatenated_json_calls(text: str, limits: ParseLimits) -> list[RawCall]:
-    """Calls of JSON objects written one after another (``{...}\\n{...}`` or ``{...}; {...}``).
+    """Calls of JSON objects written one after another (one per line, or ``{...}; {...}``).
 
     Only text made of JSON values and separators counts: prose between the objects ends the
     reading, so JSON quoted in an explanation is not taken for a second call.
@@ -61,7 +62,9 @@ class Llama3Json(ToolCallFormat):
     template_markers = ("<|python_tag|>", "<|eom_id|>")
     description = 'Llama 3.x: {"type": "function", "name", "parameters"} (after <|python_tag|>)'
 
-    def read(self, text: str, limits: ParseLimits = ParseLimits(), hints: ArgHints | None = None) -> list[RawCall]:
+    def read(
+        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
+    ) -> list[RawCall]:
         """Every object's call, in order; a reply that is not clean JSON gets the tolerant reading."""
         body = text.split(PYTHON_TAG, 1)[1] if PYTHON_TAG in text else text
         for token in ("<|eom_id|>", "<|eot_id|>"):

@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 
 from funcroute.formats.base import (
+    DEFAULT_LIMITS,
     MAX_CALLS,
     ArgHints,
     CallSpec,
@@ -37,7 +38,9 @@ class Mistral(ToolCallFormat):
     template_markers = ("[TOOL_CALLS]", "[AVAILABLE_TOOLS]")
     description = 'Mistral: [TOOL_CALLS] [{"name", "arguments"}, ...] or [TOOL_CALLS]name[ARGS]{...}'
 
-    def read(self, text: str, limits: ParseLimits = ParseLimits(), hints: ArgHints | None = None) -> list[RawCall]:
+    def read(
+        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
+    ) -> list[RawCall]:
         """Every call after every ``[TOOL_CALLS]``, in order."""
         found: list[RawCall] = []
         segments = text.split(TOOL_CALLS, MAX_CALLS + 1)[1:] if TOOL_CALLS in text else [text]

@@ -10,7 +10,15 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from funcroute.formats.base import MAX_CALLS, ArgHints, CallSpec, ToolCallFormat, ToolSpec, params_schema
+from funcroute.formats.base import (
+    DEFAULT_LIMITS,
+    MAX_CALLS,
+    ArgHints,
+    CallSpec,
+    ToolCallFormat,
+    ToolSpec,
+    params_schema,
+)
 from funcroute.formats.grammar import Json, Node, alt
 from funcroute.parsing import ParseLimits, RawCall, iter_documents, raw_calls
 
@@ -36,7 +44,9 @@ class OpenAIToolCalls(ToolCallFormat):
     markers = ('"tool_calls"',)
     description = 'OpenAI tool_calls: {"tool_calls": [{"function": {"name", "arguments": "<json>"}}]}'
 
-    def read(self, text: str, limits: ParseLimits = ParseLimits(), hints: ArgHints | None = None) -> list[RawCall]:
+    def read(
+        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
+    ) -> list[RawCall]:
         """The calls of a response, a message, or a bare ``tool_calls`` list."""
         for doc in iter_documents(text, limits):
             calls = _tool_calls(doc)

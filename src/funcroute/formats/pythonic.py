@@ -18,6 +18,7 @@ from typing import Any
 
 from funcroute.exceptions import OutputParseError
 from funcroute.formats.base import (
+    DEFAULT_LIMITS,
     MAX_CALLS,
     ArgHints,
     CallSpec,
@@ -60,7 +61,8 @@ def _literal(node: ast.AST, depth: int, max_depth: int) -> Any:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         operand = node.operand
         if isinstance(operand, ast.Constant) and type(operand.value) in (int, float):
-            return -operand.value if isinstance(node.op, ast.USub) else operand.value
+            number: int | float = operand.value  # type: ignore[assignment]  # narrowed by the type() test
+            return -number if isinstance(node.op, ast.USub) else number
     if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
         return [_literal(item, depth + 1, max_depth) for item in node.elts]
     if isinstance(node, ast.Dict):
@@ -98,7 +100,11 @@ def _dotted(node: ast.AST) -> str | None:
 def _calls(tree: ast.expr) -> list[ast.Call] | None:
     if isinstance(tree, ast.Call):
         return [tree]
-    if isinstance(tree, (ast.List, ast.Tuple)) and tree.elts and all(isinstance(e, ast.Call) for e in tree.elts):
+    if (
+        isinstance(tree, (ast.List, ast.Tuple))
+        and tree.elts
+        and all(isinstance(e, ast.Call) for e in tree.elts)
+    ):
         return [e for e in tree.elts if isinstance(e, ast.Call)]
     return None
 
@@ -137,7 +143,9 @@ class Pythonic(ToolCallFormat):
     description = '[get_weather(city="Paris"), ...]: Llama 3.2/4, Gorilla, BFCL notation'
     template_markers = ("[func_name1(params_name1=params_value1",)
 
-    def read(self, text: str, limits: ParseLimits = ParseLimits(), hints: ArgHints | None = None) -> list[RawCall]:
+    def read(
+        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
+    ) -> list[RawCall]:
         """The calls of the first pythonic expression in ``text``."""
         text = text.replace("<|python_tag|>", "")
         for token in ("<|eom_id|>", "<|eot_id|>"):
@@ -153,16 +161,16 @@ class Pythonic(ToolCallFormat):
     def _call(node: ast.Call, limits: ParseLimits, hints: ArgHints | None, reply: str) -> RawCall:
         name = _dotted(node.func)
         if name is None:
-            raise OutputParseError(f"a call to something that is not a name: {ast.unparse(node.func)[:80]}", reply)
+            raise OutputParseError(
+                f"a call to something that is not a name: {ast.unparse(node.func)[:80]}", reply
+            )
         try:
             arguments: dict[str, Any] = {}
             if node.args:
                 schema = hints(name) if hints is not None else None
                 props = list((schema or {}).get("properties") or ()) if isinstance(schema, Mapping) else []
                 if len(node.args) > len(props):
-                    raise _NotLiteral(
-                        f"{len(node.args)} positional argument(s); write them as name=value"
-                    )
+                    raise _NotLiteral(f"{len(node.args)} positional argument(s); write them as name=value")
                 for prop, value in zip(props, node.args, strict=False):
                     arguments[prop] = _literal(value, 2, limits.max_depth)
             for keyword in node.keywords:
@@ -218,7 +226,9 @@ def python_literal(value: Any) -> str:
     if isinstance(value, (int, float, str)):
         return repr(value)
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{python_literal(str(k))}: {python_literal(v)}" for k, v in value.items()) + "}"
+        return (
+            "{" + ", ".join(f"{python_literal(str(k))}: {python_literal(v)}" for k, v in value.items()) + "}"
+        )
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(python_literal(v) for v in value) + "]"
     raise TypeError(f"not plain JSON data: {type(value).__name__}")

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from funcroute.formats.base import (
+    DEFAULT_LIMITS,
     ArgHints,
     CallSpec,
     ToolCallFormat,
@@ -53,7 +54,9 @@ class QwenXml(ToolCallFormat):
     template_markers = ("<function=", "<parameter=")
     description = "Qwen3-Coder XML: <function=name><parameter=key>value</parameter></function>"
 
-    def read(self, text: str, limits: ParseLimits = ParseLimits(), hints: ArgHints | None = None) -> list[RawCall]:
+    def read(
+        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
+    ) -> list[RawCall]:
         """Every ``<function=...>`` element, in order."""
         found: list[RawCall] = []
         for body in blocks(text, FUNCTION, END_FUNCTION):
@@ -62,7 +65,9 @@ class QwenXml(ToolCallFormat):
             if PARAMETER not in rest and rest.lstrip().startswith("{"):
                 # Llama 3.1's custom-tool form: <function=name>{"key": "value"}</function>
                 args = next((d for d in iter_documents(rest, limits) if isinstance(d, dict)), None)
-                found.append(checked_call(name, args, limits, text) if args is not None else RawCall(name, rest))
+                found.append(
+                    checked_call(name, args, limits, text) if args is not None else RawCall(name, rest)
+                )
                 continue
             arguments: dict[str, Any] = {}
             for param in blocks(rest, PARAMETER, END_PARAMETER):
@@ -77,9 +82,7 @@ class QwenXml(ToolCallFormat):
         out = []
         for name, args in calls:
             params = "".join(
-                f"{PARAMETER}{key}>\n{value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
-                f"\n{END_PARAMETER}\n"
-                for key, value in args.items()
+                f"{PARAMETER}{key}>\n{_text(value)}\n{END_PARAMETER}\n" for key, value in args.items()
             )
             out.append(f"<tool_call>\n{FUNCTION}{name}>\n{params}{END_FUNCTION}\n</tool_call>")
         return "\n".join(out)
@@ -88,6 +91,10 @@ class QwenXml(ToolCallFormat):
         """The XML block with the tool's parameters in schema order (optional ones may be left out)."""
         block = alt([_block(name, schema) for name, schema in tools])
         return Many(block, "\n") if parallel else block
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _value(schema: Mapping[str, Any]) -> Node:

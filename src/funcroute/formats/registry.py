@@ -130,9 +130,9 @@ def sniff(text: str) -> tuple[ToolCallFormat | None, str]:
             return _FORMATS["pythonic" if looks_pythonic(rest) else "llama3-json"], text
     stripped = text.lstrip()
     first = stripped[:1]
-    if (first == "[" or first.isalpha() or (first == "`" and not stripped.startswith(_DATA_FENCE))) and looks_pythonic(
-        text
-    ):
+    if (
+        first == "[" or first.isalpha() or (first == "`" and not stripped.startswith(_DATA_FENCE))
+    ) and looks_pythonic(text):
         return _FORMATS["pythonic"], text
     return None, text
 
