@@ -192,10 +192,8 @@ def _object(args: Mapping[str, Any]) -> str:
 def _value(schema: Mapping[str, Any]) -> Node:
     if schema.get("type") == "string":
         if "enum" in schema and schema["enum"] and all(isinstance(v, str) for v in schema["enum"]):
-            inner: Node = Alt(tuple(Lit(v) for v in schema["enum"]))
-        else:
-            inner = Text(ESCAPE, max_chars=int(schema.get("maxLength") or 4096))
-        return seq(Lit(ESCAPE), inner, Lit(ESCAPE))
+            return seq(Lit(ESCAPE), Alt(tuple(Lit(v) for v in schema["enum"])), Lit(ESCAPE))
+        return seq(Lit(ESCAPE), Text(ESCAPE, max_chars=int(schema.get("maxLength") or 4096)))
     return Json(schema)
 
 

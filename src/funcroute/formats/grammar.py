@@ -45,10 +45,10 @@ class Json:
 
 @dataclass(frozen=True)
 class Text:
-    """Free text that does not contain ``until`` (the node after it usually starts with ``until``).
+    """Free text up to the first ``until``, which ends it (and is part of it).
 
     Attributes:
-        until: the delimiter that ends the text.
+        until: the delimiter that ends the text (the text never contains it before the end).
         max_chars: an upper bound on its length (GBNF cannot bound it cheaply and ignores it).
     """
 
@@ -108,7 +108,7 @@ def reasoning_then(call: Node, opening: str = "<think>", closing: str = "</think
 
     The thought is unconstrained text; the call after it follows the format's grammar.
     """
-    return seq(Opt(Lit(opening)), Text(closing, max_chars=16384), Lit(closing), Opt(Lit("\n\n")), call)
+    return seq(Opt(Lit(opening)), Text(closing, max_chars=16384), Opt(Lit("\n\n")), call)
 
 
 def argument_list(required: Sequence[Node], optional: Sequence[Node], separator: str) -> Node:

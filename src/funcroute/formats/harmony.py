@@ -97,7 +97,7 @@ class Harmony(ToolCallFormat):
         analysis = seq(
             Lit(f"{CHANNEL}analysis{MESSAGE}"),
             Text("<|end|>", max_chars=16384),
-            Lit(f"<|end|>{START}assistant"),
+            Lit(f"{START}assistant"),
         )
         call = alt(
             [

@@ -32,7 +32,7 @@ from funcroute.formats.base import (
     coerce_text,
     param_schema,
 )
-from funcroute.formats.grammar import Alt, Json, Lit, Many, Node, Opt, Text, alt, seq
+from funcroute.formats.grammar import Json, Lit, Many, Node, Opt, Text, alt, seq
 from funcroute.parsing import ParseLimits, RawCall, iter_documents
 
 __all__ = ["QwenXml"]
@@ -98,11 +98,11 @@ def _text(value: Any) -> str:
 
 
 def _value(schema: Mapping[str, Any]) -> Node:
-    if "enum" in schema and all(isinstance(v, str) for v in schema["enum"]):
-        return Alt(tuple(Lit(v) for v in schema["enum"])) if schema["enum"] else Lit("")
+    if schema.get("enum") and all(isinstance(v, str) for v in schema["enum"]):
+        return seq(alt([Lit(v) for v in schema["enum"]]), Lit("\n" + END_PARAMETER))
     if schema.get("type") == "string":
         return Text("\n" + END_PARAMETER, max_chars=int(schema.get("maxLength") or 4096))
-    return Json(schema)
+    return seq(Json(schema), Lit("\n" + END_PARAMETER))
 
 
 def _block(name: str, schema: Mapping[str, Any]) -> Node:
@@ -110,7 +110,7 @@ def _block(name: str, schema: Mapping[str, Any]) -> Node:
     required = set(schema.get("required") or ())
     items: list[Node] = [Lit(f"<tool_call>\n{FUNCTION}{name}>\n")]
     for key, prop in props.items():
-        param = seq(Lit(f"{PARAMETER}{key}>\n"), _value(prop), Lit(f"\n{END_PARAMETER}\n"))
+        param = seq(Lit(f"{PARAMETER}{key}>\n"), _value(prop), Lit("\n"))
         items.append(param if key in required else Opt(param))
     items.append(Lit(f"{END_FUNCTION}\n</tool_call>"))
     return seq(*items)
