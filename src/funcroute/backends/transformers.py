@@ -349,7 +349,13 @@ class TransformersBackend(Backend):
                 )
             limit = min(limit, self.max_positions - len(ids))
         row = _Row(request, ids, limit)
-        if self.constrained and request.schema is not None:
+        if self.constrained and request.grammar is not None:
+            from funcroute.constrain.formats import to_lark
+
+            row.matcher = self.grammar_cache.lark_matcher(
+                self.tokenizer, model_vocab_size(self.model), to_lark(request.grammar, self.decode_bounds)
+            )
+        elif self.constrained and request.schema is not None:
             row.matcher = self.grammar_cache.matcher(
                 self.tokenizer, model_vocab_size(self.model), request.schema, self.decode_bounds
             )

@@ -25,6 +25,8 @@ from funcroute.formats.grammar import Alt, Json, Lit, Many, Node, Opt, Seq, Text
 
 __all__ = ["to_gbnf", "to_lark"]
 
+_MAX_BOUNDED = 4096  # longer free texts (reasoning) are left unbounded: the token budget ends them
+
 
 # ---------------------------------------------------------------------------------------------- Lark
 
@@ -53,7 +55,13 @@ class _Lark:
             return self.rule(f"%json {json.dumps(schema, ensure_ascii=False)}")
         if isinstance(node, Text):
             suffix = json.dumps(node.until, ensure_ascii=False)
-            return self.rule("/(?s:.*)/", f"[suffix={suffix}, max_tokens={node.max_chars}]")
+            limit = node.max_chars
+            if limit is None and self.bounds is not None:
+                limit = self.bounds.max_string_chars
+            # A bounded value: after ``limit`` characters only the delimiter may follow (a token
+            # budget would cut the text without its delimiter). Thoughts stay unbounded.
+            regex = "/(?s:.*)/" if limit is None or limit > _MAX_BOUNDED else f"/(?s:.{{0,{limit}}})/"
+            return self.rule(regex, f"[suffix={suffix}]")
         if isinstance(node, Seq):
             return " ".join(self.expr(item) for item in node.items) if node.items else '""'
         if isinstance(node, Alt):

@@ -193,7 +193,7 @@ def _value(schema: Mapping[str, Any]) -> Node:
     if schema.get("type") == "string":
         if "enum" in schema and schema["enum"] and all(isinstance(v, str) for v in schema["enum"]):
             return seq(Lit(ESCAPE), Alt(tuple(Lit(v) for v in schema["enum"])), Lit(ESCAPE))
-        return seq(Lit(ESCAPE), Text(ESCAPE, max_chars=int(schema.get("maxLength") or 4096)))
+        return seq(Lit(ESCAPE), Text(ESCAPE, max_chars=schema.get("maxLength")))
     return Json(schema)
 
 

@@ -49,11 +49,12 @@ class Text:
 
     Attributes:
         until: the delimiter that ends the text (the text never contains it before the end).
-        max_chars: an upper bound on its length (GBNF cannot bound it cheaply and ignores it).
+        max_chars: an upper bound on its length in characters; ``None``: the decode bounds' string
+            length; above 4096: unbounded (GBNF ignores it: it cannot bound text cheaply).
     """
 
     until: str
-    max_chars: int = 4096
+    max_chars: int | None = None
 
 
 @dataclass(frozen=True)

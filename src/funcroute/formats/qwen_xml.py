@@ -101,7 +101,7 @@ def _value(schema: Mapping[str, Any]) -> Node:
     if schema.get("enum") and all(isinstance(v, str) for v in schema["enum"]):
         return seq(alt([Lit(v) for v in schema["enum"]]), Lit("\n" + END_PARAMETER))
     if schema.get("type") == "string":
-        return Text("\n" + END_PARAMETER, max_chars=int(schema.get("maxLength") or 4096))
+        return Text("\n" + END_PARAMETER, max_chars=schema.get("maxLength"))
     return seq(Json(schema), Lit("\n" + END_PARAMETER))
 
 
