@@ -367,3 +367,55 @@ def test_format_from_template(fmt: str) -> None:
 def test_format_from_template_unknown() -> None:
     assert format_from_template("{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}") is None
     assert format_from_template(None) is None
+
+
+FAST_CASES = [
+    "[get_weather(city='Paris', unit=\"fahrenheit\"), get_time(tz='CET')]",
+    "[book(guests=4, window={'start': '19:00', 'end': '21:00'}, vegan=True, tags=['a', 'b'])]",
+    "[book(guests=-4, window={}, vegan=False, tags=[1.5, 2e3, -0.25, None])]",
+    "[math.factorial(n=5)]",
+    "[get_weather()]",
+    "[ get_weather( city = 'Paris' , ) , ]",
+]
+SLOW_ONLY = [
+    "[get_weather(city='Par\\'is')]",  # an escape
+    "[get_weather('Paris')]",  # positional
+    "[book(tags=('a', 'b'))]",  # a tuple
+    "[get_weather(city='a', city='b')]",  # repeated keyword: ast refuses it
+    "[get_weather(city=007)]",  # not a Python number
+    "[get_weather(city=x)]",  # a bare name
+]
+
+
+@pytest.mark.parametrize("reply", FAST_CASES + SLOW_ONLY)
+def test_pythonic_fast_path_agrees_with_ast(reply: str) -> None:
+    import ast
+
+    from funcroute.formats._pyfast import fast_calls
+
+    fast = fast_calls(reply, 32)
+    if reply in SLOW_ONLY:
+        assert fast is None
+        return
+    tree = ast.parse(reply, mode="eval").body
+    assert isinstance(tree, ast.List)
+    expected = []
+    for node in tree.elts:
+        assert isinstance(node, ast.Call)
+        values = {
+            k.arg: ast.literal_eval(k.value) if not isinstance(k.value, ast.Name) else None
+            for k in node.keywords
+        }
+        for k in node.keywords:
+            if isinstance(k.value, ast.Name):
+                values[k.arg] = {"True": True, "False": False, "None": None}[k.value.id]
+        expected.append((ast.unparse(node.func), values))
+
+    def lists(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [lists(v) for v in value]
+        if isinstance(value, dict):
+            return {k: lists(v) for k, v in value.items()}
+        return value
+
+    assert fast == [(n, lists(v)) for n, v in expected]

@@ -359,23 +359,23 @@ class ToolSet:
             UnknownFunctionError: the best candidate names an unknown function.
             CallValidationError: the best candidate's arguments are invalid.
         """
-        text = reply
         if format != "auto":
             fmt = get_format(format)
             if fmt.name not in _AIROBOROS:
                 return self._first_valid(self._read_format(fmt, reply), reply)
             if isinstance(reply, str) and has_reasoning(reply):
-                text = strip_reasoning(reply)
-        else:
-            fast = whole_json(reply, self.limits)
-            if fast is None and isinstance(reply, str):
-                fmt_found, text = sniff(reply)
-                if fmt_found is not None:
-                    raws = self._read(fmt_found, text, reply)
-                    if raws:
-                        return self._first_valid(raws, reply)
-            if fast is not None:
-                return self._parse_documents(reply, reply, fast)
+                return self._parse_documents(strip_reasoning(reply), reply, None)
+            return self._parse_documents(reply, reply, whole_json(reply, self.limits))
+        fast = whole_json(reply, self.limits)
+        if fast is not None:
+            return self._parse_documents(reply, reply, fast)
+        text = reply
+        if isinstance(reply, str):
+            fmt_found, text = sniff(reply)
+            if fmt_found is not None:
+                raws = self._read(fmt_found, text, reply)
+                if raws:
+                    return self._first_valid(raws, reply)
         return self._parse_documents(text, reply, None)
 
     def _parse_documents(self, text: str, reply: str, fast: Any) -> Call:

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from funcroute.exceptions import OutputParseError
 from funcroute.formats.grammar import Node
-from funcroute.parsing import ParseLimits, RawCall, iter_documents, json_problem, raw_calls
+from funcroute.parsing import ParseLimits, RawCall, iter_documents, json_problem, raw_calls, whole_json
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -139,7 +139,12 @@ def json_calls(body: str, limits: ParseLimits) -> list[RawCall]:
     """The calls of the first JSON document in ``body`` that holds any (tolerant, bounded reading)."""
     if not body.strip():
         return []
-    for doc in iter_documents(body, limits):
+    fast = whole_json(body, limits)  # a clean JSON body costs one decode, as on the Airoboros path
+    if fast is not None:
+        found = raw_calls(fast)
+        if found:
+            return found
+    for doc in iter_documents(body, limits, skip_whole=fast is not None):
         found = raw_calls(doc)
         if found:
             return found

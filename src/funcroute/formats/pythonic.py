@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from funcroute.exceptions import OutputParseError
+from funcroute.formats._pyfast import fast_calls
 from funcroute.formats.base import (
     DEFAULT_LIMITS,
     MAX_CALLS,
@@ -111,6 +112,8 @@ def _calls(tree: ast.expr) -> list[ast.Call] | None:
 
 def _parse(candidate: str) -> ast.expr | None:
     try:
+        if "\\" not in candidate:  # no escape sequence, so no SyntaxWarning to silence
+            return ast.parse(candidate, mode="eval").body
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "invalid escape sequence" in a model's string is not ours
             return ast.parse(candidate, mode="eval").body
@@ -150,6 +153,11 @@ class Pythonic(ToolCallFormat):
         text = text.replace("<|python_tag|>", "")
         for token in ("<|eom_id|>", "<|eot_id|>"):
             text = text.split(token, 1)[0]
+        stripped = text.strip()
+        if stripped[:1] == "[" and stripped[-1:] == "]" and len(stripped) < 4096:
+            quick = fast_calls(stripped, limits.max_depth)
+            if quick is not None:
+                return [checked_call(name, args, limits, text) for name, args in quick[:MAX_CALLS]]
         for candidate in _candidates(text):
             tree = _parse(candidate)
             calls = _calls(tree) if tree is not None else None
