@@ -419,3 +419,31 @@ def test_pythonic_fast_path_agrees_with_ast(reply: str) -> None:
         return value
 
     assert fast == [(n, lists(v)) for n, v in expected]
+
+
+def test_cli_validate_reads_every_format_and_every_call(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from funcroute.cli import main
+
+    spec = tmp_path / "tools.yaml"
+    spec.write_text(
+        "tools:\n  - name: get_weather\n    description: Weather.\n    params:\n      city:\n        type: string\n"
+        "        description: The city.\n        required: true\n",
+        encoding="utf-8",
+    )
+    reply = tmp_path / "reply.txt"
+    reply.write_text(
+        '[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris"}}, '
+        '{"name": "get_weather", "arguments": {"city": "Rome"}}]',
+        encoding="utf-8",
+    )
+    assert main(["validate", "--tools", str(spec), str(reply), "--all"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"function": "get_weather", "params": {"city": "Paris"}},
+        {"function": "get_weather", "params": {"city": "Rome"}},
+    ]
+    assert main(["validate", "--tools", str(spec), str(reply), "--tool-format", "hermes"]) == 1
+    assert "'hermes' format" in capsys.readouterr().err

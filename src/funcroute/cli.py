@@ -56,7 +56,10 @@ def _cmd_prompt(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     tools = load_toolset(args.tools)
     reply = _read_text(args.file)
-    call = tools.parse(reply)
+    if args.all:
+        _print_json([c.to_dict() for c in tools.parse_many(reply, format=args.tool_format)])
+        return EXIT_OK
+    call = tools.parse(reply, format=args.tool_format)
     _print_json(call.to_dict())
     return EXIT_OK
 
@@ -116,6 +119,7 @@ def _router_from_args(args: argparse.Namespace) -> Any:
         constrained=args.constrained,
         approve=_approver(args),
         audit_log=args.audit_log,
+        tool_format=args.tool_format,
     )
 
 
@@ -204,6 +208,17 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _tool_format_option(cmd: argparse.ArgumentParser) -> None:
+    from funcroute.formats import format_names
+
+    cmd.add_argument(
+        "--tool-format",
+        choices=("auto", *format_names()),
+        default="auto",
+        help="how the model writes calls (default: auto, sniffed; see funcroute.formats)",
+    )
+
+
 def _model_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--model", help="local model: a transformers directory/hub id, or a .gguf file")
     cmd.add_argument("--endpoint", help="OpenAI-compatible server base URL (llama.cpp, vLLM, TGI, Ollama...)")
@@ -212,6 +227,7 @@ def _model_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--timeout", type=float, default=60.0, help="server timeout in seconds")
     cmd.add_argument("--format", choices=("json", "yaml"), default="json")
     cmd.add_argument("--template", default="airoboros-2", help="chat template name")
+    _tool_format_option(cmd)
     cmd.add_argument("--max-retries", type=int, default=2)
     cmd.add_argument("--max-new-tokens", type=int, default=256)
     cmd.add_argument(
@@ -261,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = command("validate", _cmd_validate, "parse and validate a model reply; print the call as JSON")
     validate.add_argument("file", nargs="?", default="-", help="file holding the reply (default: stdin)")
+    _tool_format_option(validate)
+    validate.add_argument("--all", action="store_true", help="print every call of the reply (a JSON list)")
 
     tools = command("tools", _cmd_tools, "list the tools in a spec")
     tools.add_argument("--json", action="store_true", help="print OpenAI-style tool specs")
