@@ -430,8 +430,8 @@ def test_cli_validate_reads_every_format_and_every_call(
 
     spec = tmp_path / "tools.yaml"
     spec.write_text(
-        "tools:\n  - name: get_weather\n    description: Weather.\n    params:\n      city:\n        type: string\n"
-        "        description: The city.\n        required: true\n",
+        "tools:\n  - name: get_weather\n    description: Weather.\n    params:\n      city:\n"
+        "        type: string\n        description: The city.\n        required: true\n",
         encoding="utf-8",
     )
     reply = tmp_path / "reply.txt"

@@ -295,6 +295,23 @@ class LlamaCppBackend(Backend):
             elapsed_s=time.perf_counter() - start,
         )
 
+    def chat_template(self, **variables: Any) -> Any:
+        """The model's own chat template from the GGUF metadata, as a ``NativeTemplate``.
+
+        Pass it as ``Router(tools, backend, chat_template=backend.chat_template())`` to prompt the
+        model in its own tool format. Raises ``TemplateError`` when the file has none.
+        """
+        from funcroute.exceptions import TemplateError
+        from funcroute.prompts.native import NativeTemplate
+
+        source = (getattr(self.llm, "metadata", None) or {}).get("tokenizer.chat_template")
+        if not source:
+            raise TemplateError(f"{self.model_path} has no tokenizer.chat_template metadata")
+        llm = self.llm
+        bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "replace")
+        eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace")
+        return NativeTemplate(source, bos_token=bos, eos_token=eos, variables=variables)
+
     def close(self) -> None:
         """Free the model. Safe to call twice."""
         llm, self._llm = self._llm, None

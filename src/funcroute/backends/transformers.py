@@ -284,6 +284,15 @@ class TransformersBackend(Backend):
             what = "tokenizer" if "Tokenizer" in auto_class.__name__ else "model"
             raise BackendError(self.name, f"could not load the {what} from {source!r}: {exc}") from exc
 
+    def chat_template(self, **variables: Any) -> Any:
+        """The tokenizer's own chat template as a ``NativeTemplate`` (``Router(chat_template=...)``).
+
+        Raises ``TemplateError`` when the tokenizer has none.
+        """
+        from funcroute.prompts.native import NativeTemplate
+
+        return NativeTemplate.from_tokenizer(self.tokenizer, **variables)
+
     def complete(self, request: Request) -> Completion:
         """Generate the reply to one request.
 
