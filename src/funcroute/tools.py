@@ -62,6 +62,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 Approver = Callable[["Call"], bool]
 _NAME = re.compile(r"^[A-Za-z_][\w.\-]{0,127}$")
 _AIROBOROS = frozenset({"airoboros-json", "airoboros-yaml"})
+_DATA_FENCES = ("```json", "```yaml", "```yml", "```JSON", "```YAML")
 
 
 def _unfenced(text: str) -> str:
@@ -369,6 +370,12 @@ class ToolSet:
         fast = whole_json(reply, self.limits)
         if fast is not None:
             return self._parse_documents(reply, reply, fast)
+        if type(reply) is str and reply.startswith(_DATA_FENCES):
+            # The model card's own reply shape: read it the Airoboros way first, sniffing nothing.
+            try:
+                return self._parse_documents(reply, reply, None)
+            except OutputParseError:
+                pass  # not an Airoboros call after all; another format's call may be fenced
         text = reply
         if isinstance(reply, str):
             fmt_found, text = sniff(reply)
