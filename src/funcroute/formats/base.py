@@ -209,6 +209,8 @@ def coerce_text(text: str, schema: Mapping[str, Any] | None) -> Any:
     Text stays text where the schema admits a string (or says nothing); otherwise a JSON reading
     (numbers, booleans, lists, objects) or a Python word (``True``, ``None``) is used when it fits.
     """
+    if schema is not None and schema.get("type") == "string":
+        return text  # the usual case, decided without collecting types
     kinds = _types(schema)
     stripped = text.strip()
     if "string" in kinds or (not kinds and stripped[:1] not in ("{", "[")):

@@ -30,7 +30,6 @@ from funcroute.formats.base import (
     blocks,
     checked_call,
     coerce_text,
-    param_schema,
 )
 from funcroute.formats.grammar import Json, Lit, Many, Node, Opt, Text, alt, seq
 from funcroute.parsing import ParseLimits, RawCall, iter_documents
@@ -70,10 +69,13 @@ class QwenXml(ToolCallFormat):
                 )
                 continue
             arguments: dict[str, Any] = {}
+            schema = hints(name) if hints is not None else None
+            props = schema.get("properties") if isinstance(schema, Mapping) else None
             for param in blocks(rest, PARAMETER, END_PARAMETER):
                 key, _, raw = param.partition(">")
                 key = key.strip().strip("\"'")
-                arguments[key] = coerce_text(_value_text(raw), param_schema(hints, name, key))
+                prop = props.get(key) if isinstance(props, Mapping) else None
+                arguments[key] = coerce_text(_value_text(raw), prop if isinstance(prop, Mapping) else None)
             found.append(checked_call(name, arguments, limits, text))
         return found
 
