@@ -27,6 +27,13 @@ from funcroute.parsing import ParseLimits, RawCall
 __all__ = ["AiroborosJson", "AiroborosYaml"]
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes repeated values out in full: the reader refuses aliases (no billion laughs)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _docs(calls: Sequence[CallSpec]) -> Any:
     docs = [{"function": name, "params": dict(arguments)} for name, arguments in calls]
     return docs[0] if len(docs) == 1 else docs
@@ -64,4 +71,4 @@ class AiroborosYaml(AiroborosJson):
 
     def write(self, calls: Sequence[CallSpec]) -> str:
         """The YAML reply (a YAML list for several calls)."""
-        return yaml.safe_dump(_docs(calls), sort_keys=False, allow_unicode=True)
+        return yaml.dump(_docs(calls), Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True)

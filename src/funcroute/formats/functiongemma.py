@@ -9,6 +9,7 @@ models mix in.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = ["FunctionGemma"]
 
 START, END, ESCAPE = "<start_function_call>", "<end_function_call>", "<escape>"
 _DECODER = json.JSONDecoder(strict=False)
+_WORD = re.compile(r"[A-Za-z_][\w.-]*\Z")
 _BARE = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
 
@@ -101,11 +103,21 @@ class _Reader:
             if self.text[self.pos] == "}":
                 self.pos += 1
                 return out
-            colon = self.text.find(":", self.pos)
-            if colon == -1:
-                raise _Bad("a key without ':'")
-            key = self.text[self.pos : colon].strip().strip("\"'")
-            self.pos = colon + 1
+            if self.text[self.pos] == '"':  # a quoted key (the writer quotes keys that are not words)
+                try:
+                    key, self.pos = _DECODER.raw_decode(self.text, self.pos)
+                except ValueError:
+                    raise _Bad("a quoted key is not closed") from None
+                self.skip()
+                if not self.text.startswith(":", self.pos):
+                    raise _Bad("a key without ':'")
+                self.pos += 1
+            else:
+                colon = self.text.find(":", self.pos)
+                if colon == -1:
+                    raise _Bad("a key without ':'")
+                key = self.text[self.pos : colon].strip().strip("'")
+                self.pos = colon + 1
             out[key] = self.value(depth + 1, schemas.get(key) if schemas is not None else None)
             self.skip()
             if self.text.startswith(",", self.pos):
@@ -186,7 +198,11 @@ def _write(value: Any) -> str:
 
 
 def _object(args: Mapping[str, Any]) -> str:
-    return "{" + ",".join(f"{key}:{_write(value)}" for key, value in args.items()) + "}"
+    return "{" + ",".join(f"{_key(key)}:{_write(value)}" for key, value in args.items()) + "}"
+
+
+def _key(key: str) -> str:
+    return key if _WORD.match(key) else json.dumps(key, ensure_ascii=False)
 
 
 def _value(schema: Mapping[str, Any]) -> Node:
