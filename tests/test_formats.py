@@ -140,6 +140,11 @@ CASES: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = [
     ),
     ("pythonic", "[math.factorial(n=5)]", [("math.factorial", {"n": 5})]),
     ("pythonic", "[get_weather('Paris')]", [PARIS]),  # positional, matched by schema order
+    (
+        "pythonic",
+        "Sure! I'll check both.\n[get_weather(city='Paris'), get_weather(city='Rome')]",
+        [PARIS, ROME],
+    ),
     # --- Qwen3-Coder XML
     (
         "qwen3-xml",

@@ -383,7 +383,22 @@ class ToolSet:
                 raws = self._read(fmt_found, text, reply)
                 if raws:
                     return self._first_valid(raws, reply)
-        return self._parse_documents(text, reply, None)
+        try:
+            return self._parse_documents(text, reply, None)
+        except OutputParseError:
+            raws = self._pythonic_in_prose(text, reply)
+            if not raws:
+                raise
+        return self._first_valid(raws, reply)
+
+    def _pythonic_in_prose(self, text: str, reply: str) -> list[RawCall]:
+        """Last resort: a pythonic call after some prose (``Sure! [get_weather(city="Paris")]``)."""
+        if type(text) is not str or "(" not in text:
+            return []
+        try:
+            return self._read(get_format("pythonic"), text, reply)
+        except OutputParseError:
+            return []
 
     def _parse_documents(self, text: str, reply: str, fast: Any) -> Call:
         """The Airoboros path: every JSON/YAML document of ``text``, cheapest first."""
@@ -491,6 +506,9 @@ class ToolSet:
             raise OutputParseError(
                 "the reply is only reasoning (<think>...</think>): no call after it", reply
             )
+        raws = self._pythonic_in_prose(text, reply) if format == "auto" else []
+        if raws:
+            return raws
         raise OutputParseError("the reply holds no JSON or YAML function call", reply)
 
     def validate(self, function: str, arguments: Any, reply: str = "") -> Call:
