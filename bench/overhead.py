@@ -1,7 +1,9 @@
 """funcroute's own overhead: prompt rendering and parse + validate + dispatch.
 
 Prints a table of median microseconds per operation, with the bare baseline (``json.loads`` +
-``model_validate`` + a direct call, no tolerance at all) measured in the same run.
+``model_validate`` + a direct call, no tolerance at all) measured in the same run, then one row per
+tool-call format: the seed call written by that format's writer, read with the format named and
+with ``format="auto"``.
 
     .venv/bin/python bench/overhead.py [--runs 20000]
 """
