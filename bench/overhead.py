@@ -144,9 +144,8 @@ def main() -> None:
     print(f"{'format':<{fwidth}}  {'named':>8}  {'x':>5}  {'auto':>8}  {'x':>5}")
     print(f"{'-' * fwidth}  {'-' * 8}  {'-' * 5}  {'-' * 8}  {'-' * 5}")
     for name, named, auto in format_rows:
-        print(
-            f"{name:<{fwidth}}  {named:>8.1f}  {named / baseline:>5.1f}  {auto:>8.1f}  {auto / baseline:>5.1f}"
-        )
+        ratios = f"{named:>8.1f}  {named / baseline:>5.1f}  {auto:>8.1f}  {auto / baseline:>5.1f}"
+        print(f"{name:<{fwidth}}  {ratios}")
 
 
 if __name__ == "__main__":
