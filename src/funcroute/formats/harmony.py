@@ -73,7 +73,7 @@ class Harmony(ToolCallFormat):
                 found.append(
                     checked_call(name, args, limits, text) if args is not None else RawCall(name, content)
                 )
-            elif "analysis" not in header.split(MESSAGE, 1)[0]:
+            elif "analysis" not in header:
                 final.append(content)
             if len(found) >= MAX_CALLS:
                 break

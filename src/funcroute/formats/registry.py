@@ -160,7 +160,7 @@ def format_from_template(template: str | None) -> ToolCallFormat | None:
         return None
     for name in _TEMPLATE_ORDER:
         fmt = _FORMATS[name]
-        if fmt.template_markers and all(m in template for m in fmt.template_markers[:1]):
+        if fmt.template_markers and fmt.template_markers[0] in template:
             if name == "qwen3-xml" and "<parameter=" not in template:
                 continue
             return fmt
