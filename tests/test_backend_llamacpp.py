@@ -18,7 +18,7 @@ from funcroute.backends.base import Request
 from funcroute.exceptions import BackendError
 
 llama_cpp = pytest.importorskip(
-    "llama_cpp", reason='llama-cpp-python is not installed (pip install "funcroute[llamacpp]")'
+    "llama_cpp", reason='llama-cpp-python is not installed (pip install "funcroute-llm[llamacpp]")'
 )
 pytest.importorskip("gguf", reason="gguf is not installed")
 
@@ -269,7 +269,7 @@ def test_not_a_gguf(tmp_path: pathlib.Path) -> None:
 
 def test_install_hint(monkeypatch: pytest.MonkeyPatch, tiny_gguf: pathlib.Path) -> None:
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
-    with pytest.raises(BackendError, match=r'pip install "funcroute\[llamacpp\]"'):
+    with pytest.raises(BackendError, match=r'pip install "funcroute-llm\[llamacpp\]"'):
         LlamaCppBackend(tiny_gguf)
 
 

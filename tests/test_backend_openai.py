@@ -35,7 +35,8 @@ HAVE_LLAMA_CPP = all(
 )
 
 needs_llama_cpp = pytest.mark.skipif(
-    not HAVE_LLAMA_CPP, reason='llama-cpp-python[server] is not installed (pip install "funcroute[llamacpp]")'
+    not HAVE_LLAMA_CPP,
+    reason='llama-cpp-python[server] is not installed (pip install "funcroute-llm[llamacpp]")',
 )
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SECRET = "sk-test-SECRET-4242"
@@ -114,7 +115,7 @@ class Server:
 @pytest.fixture(scope="module")
 def llama_server(tiny_model_dir: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not HAVE_LLAMA_CPP:
-        pytest.skip('llama-cpp-python[server] is not installed (pip install "funcroute[llamacpp]")')
+        pytest.skip('llama-cpp-python[server] is not installed (pip install "funcroute-llm[llamacpp]")')
     from funcroute.testing.gguf import convert_to_gguf
 
     workdir = tmp_path_factory.mktemp("llama_server")
@@ -638,25 +639,41 @@ def test_invalid_arguments(kwargs: dict[str, Any]) -> None:
 
 
 def test_complete_many_keeps_order_and_bounds_concurrency(fake: Fake) -> None:
-    active = {"now": 0, "peak": 0}
+    # The bound is shown without timing: every request is held at the server until the test lets go.
+    # While none has been answered, the client has no free slot, so a fourth arrival would be a real
+    # breach of concurrency=3, not a race between a response being written and a counter going down.
+    arrived = threading.Semaphore(0)
+    release = threading.Event()
+    seen: list[int] = []
     lock = threading.Lock()
 
-    def tracked(handler: FakeHandler, body: dict[str, Any]) -> None:
+    def held(handler: FakeHandler, body: dict[str, Any]) -> None:
         with lock:
-            active["now"] += 1
-            active["peak"] = max(active["peak"], active["now"])
-        try:
-            delay = 0.05 * (int(body["prompt"]) % 3)  # later requests may finish first
-            echo(delay)(handler, body)
-        finally:
-            with lock:
-                active["now"] -= 1
+            seen.append(int(body["prompt"]))
+        arrived.release()
+        release.wait(10)
+        delay = 0.02 * (int(body["prompt"]) % 3)  # later requests may finish first
+        echo(delay)(handler, body)
 
-    fake.script(default=tracked)
+    fake.script(default=held)
     backend = fake.backend(concurrency=3)
-    results = backend.complete_many([Request(prompt=str(i)) for i in range(12)])
+    results: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: results.extend(backend.complete_many([Request(prompt=str(i)) for i in range(12)]))
+    )
+    worker.start()
+    try:
+        for _ in range(3):
+            assert arrived.acquire(timeout=10), "fewer than 3 requests were sent at once"
+        # Give a fourth request every chance to arrive; none may while three are unanswered.
+        assert not arrived.acquire(timeout=0.3)
+        with lock:
+            assert len(seen) == 3
+    finally:
+        release.set()
+        worker.join(30)
     assert [r.text for r in results] == [f"echo:{i}" for i in range(12)]
-    assert 1 < active["peak"] <= 3
+    assert sorted(seen) == list(range(12))
     assert backend.complete_many([]) == []
 
 

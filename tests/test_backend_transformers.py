@@ -281,7 +281,7 @@ def test_prompt_near_the_limit_is_capped(tiny_backend: TransformersBackend, toke
 
 def test_missing_install_is_a_backend_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(BackendError, match=r"pip install \"funcroute\[transformers\]\""):
+    with pytest.raises(BackendError, match=r"pip install \"funcroute-llm\[transformers\]\""):
         TransformersBackend(tmp_path)
 
 

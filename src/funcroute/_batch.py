@@ -3,7 +3,8 @@
 Each result is written as one JSON line and flushed the moment its command finishes, tagged with
 the input's line number. With ``resume``, an existing output file is read first: a partial last line
 left by a crash is cut off, and only lines without a result are routed, so the output ends with
-exactly one result per input line.
+exactly one result per input line. Dispatches are journaled before handlers run, so a line that was
+running when the process died is recorded as ``DispatchInterrupted``, never run twice.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from funcroute._journal import Journal, Resume
 from funcroute.exceptions import FuncRouteError, UsageError
 from funcroute.router import Router, RouteResult
+from funcroute.tools import Call
 
 __all__ = ["BatchSummary", "read_commands", "result_record", "run_batch"]
 
@@ -25,12 +28,38 @@ _MAX_LINE = 1 << 20
 
 @dataclass
 class BatchSummary:
-    """Counts of one batch run."""
+    """Counts of one batch run.
+
+    Attributes:
+        total: input lines (blank lines are not counted).
+        skipped: lines that already had a result (``resume``).
+        ok: lines routed (and run) successfully in this run.
+        failed: lines that failed in this run (``interrupted`` included).
+        interrupted: lines an earlier run dispatched without writing their result; recorded as
+            failed, never run again.
+        elapsed_s: wall time of the run.
+        replicas: per-replica statistics at the end, for fleet backends.
+    """
 
     total: int = 0
     skipped: int = 0
     ok: int = 0
     failed: int = 0
+    interrupted: int = 0
+    elapsed_s: float = 0.0
+    replicas: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-ready data (the CLI prints it as one line)."""
+        return {
+            "total": self.total,
+            "ok": self.ok,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "interrupted": self.interrupted,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "replicas": self.replicas,
+        }
 
 
 def read_commands(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
@@ -100,26 +129,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _recover(out: Path) -> set[int]:
-    """Lines already done in ``out``; cuts a partial last line left by a crash."""
-    if not out.exists():
-        return set()
-    done: set[int] = set()
-    with out.open("rb+") as handle:
-        data = handle.read()
-        end = data.rfind(b"\n") + 1
-        if end != len(data):
-            handle.truncate(end)  # the crash left half a record: drop it, that line runs again
-        for raw in data[:end].splitlines():
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and isinstance(record.get("line"), int):
-                done.add(record["line"])
-    return done
-
-
 def run_batch(
     router: Router,
     source: Path,
@@ -130,10 +139,14 @@ def run_batch(
     chunk_size: int = 8,
     progress: bool | None = None,
 ) -> BatchSummary:
-    """Route every command in ``source``, appending one record per line to ``out``."""
-    if out.exists() and not resume:
-        raise UsageError(f"{out} exists: pass --resume to continue it, or choose another --out")
-    done = _recover(out) if resume else set()
+    """Route every command in ``source``, appending one record per line to ``out``.
+
+    Chunks of ``chunk_size`` commands go to the backend together (``route_many``: local models
+    batch them). Each dispatch is journaled before its handler runs, so ``resume`` never runs a
+    handler twice (see :mod:`funcroute._journal`); for servers, :func:`funcroute.batching.stream_batch`
+    keeps many requests in flight instead.
+    """
+    state = Resume(out, resume=resume)
     summary = BatchSummary()
     pending: list[tuple[int, str]] = []
     with out.open("a", encoding="utf-8") as handle:
@@ -142,28 +155,44 @@ def run_batch(
             handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+            state.done.add(record["line"])
             summary.ok += bool(record["ok"])
             summary.failed += not record["ok"]
 
-        for line, command, problem in read_commands(source):
-            summary.total += 1
-            if line in done:
-                summary.skipped += 1
-                continue
-            if command is None:
-                write(result_record(line, None, None, problem))
-                continue
-            pending.append((line, command))
-            if len(pending) >= chunk_size:
-                _route_chunk(router, pending, write, dry_run, progress)
-                pending = []
-        if pending:
-            _route_chunk(router, pending, write, dry_run, progress)
+        finished = False
+        try:
+            for line, command, problem in read_commands(source):
+                summary.total += 1
+                todo = state.todo(line)
+                if todo is False:
+                    summary.skipped += 1
+                elif todo is None:
+                    pass  # dispatched by an earlier run without a result: recorded below, not re-run
+                elif command is None:
+                    write(result_record(line, None, None, problem))
+                else:
+                    pending.append((line, command))
+                    if len(pending) >= chunk_size:
+                        _route_chunk(router, pending, write, dry_run, progress, state.journal)
+                        pending = []
+            if pending:
+                _route_chunk(router, pending, write, dry_run, progress, state.journal)
+            for record in state.interrupted(read_commands(source)):
+                write(record)
+                summary.interrupted += 1
+            finished = True
+        finally:
+            state.close(finished=finished)
     return summary
 
 
 def _route_chunk(
-    router: Router, chunk: list[tuple[int, str]], write: Any, dry_run: bool, progress: bool | None
+    router: Router,
+    chunk: list[tuple[int, str]],
+    write: Any,
+    dry_run: bool,
+    progress: bool | None,
+    journal: Journal,
 ) -> None:
     written: set[int] = set()
 
@@ -172,8 +201,18 @@ def _route_chunk(
         write(result_record(line, command, result, None))
         written.add(index)
 
+    def before_dispatch(index: int, call: Call) -> None:
+        line, command = chunk[index]
+        journal.record(line, command, call.to_dict())
+
     try:
-        router.route_many([c for _, c in chunk], dry_run=dry_run, progress=progress, on_result=on_result)
+        router.route_many(
+            [c for _, c in chunk],
+            dry_run=dry_run,
+            progress=progress,
+            on_result=on_result,
+            before_dispatch=before_dispatch,
+        )
     except FuncRouteError as exc:  # the whole chunk failed (e.g. the backend broke its contract)
         for index, (line, command) in enumerate(chunk):
             if index not in written:

@@ -89,7 +89,11 @@ def _backend_from_args(args: argparse.Namespace) -> Any:
         from funcroute.backends.openai import OpenAIBackend
 
         api_key = args.api_key or os.environ.get("FUNCROUTE_API_KEY")
-        return OpenAIBackend(args.endpoint, args.model_name, api_key=api_key, timeout=args.timeout)
+        if len(args.endpoint) > 1 or getattr(args, "fleet", False):
+            from funcroute._cli_fleet import fleet_backend
+
+            return fleet_backend(args, api_key)
+        return OpenAIBackend(args.endpoint[0], args.model_name, api_key=api_key, timeout=args.timeout)
     if args.model:
         if str(args.model).endswith(".gguf"):
             from funcroute.backends.llamacpp import LlamaCppBackend
@@ -174,6 +178,10 @@ def _route_one(router: Any, args: argparse.Namespace) -> int:
 def _cmd_batch(args: argparse.Namespace) -> int:
     from funcroute._batch import run_batch
 
+    if args.endpoint:  # servers: stream over the fleet (even of one), exactly once
+        from funcroute._cli_fleet import run_fleet_batch
+
+        return run_fleet_batch(args, _router_from_args)
     with _router_from_args(args) as router:
         summary = run_batch(
             router,
@@ -221,7 +229,11 @@ def _tool_format_option(cmd: argparse.ArgumentParser) -> None:
 
 def _model_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--model", help="local model: a transformers directory/hub id, or a .gguf file")
-    cmd.add_argument("--endpoint", help="OpenAI-compatible server base URL (llama.cpp, vLLM, TGI, Ollama...)")
+    cmd.add_argument(
+        "--endpoint",
+        action="append",
+        help="OpenAI-compatible server base URL (llama.cpp, vLLM, TGI, Ollama...); repeat for a fleet",
+    )
     cmd.add_argument("--model-name", help="model name on the server (with --endpoint)")
     cmd.add_argument("--api-key", help="server API key (default: $FUNCROUTE_API_KEY)")
     cmd.add_argument("--timeout", type=float, default=60.0, help="server timeout in seconds")
@@ -260,7 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         if tools:
             cmd.add_argument(
-                "--tools", required=True, metavar="SPEC", help="tool file, Python file or module:attr"
+                "--tools",
+                required=True,
+                metavar="SPEC",
+                help="tool file, Python file, module:attr or mcp:SERVER",
             )
         cmd.set_defaults(handler=handler)
         return cmd
@@ -299,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--resume", action="store_true", help="continue an interrupted run's --out file")
     batch.add_argument("--batch-size", type=int, default=8, help="commands sent to the model at once")
     _model_options(batch)
+    from funcroute._cli_fleet import add_fleet_options
+
+    add_fleet_options(batch)
 
     plan = command("plan", _cmd_plan, "ask the model for a multi-step plan over the tools (and run it)")
     plan.add_argument("question", help="the task or question")
@@ -310,6 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
     from funcroute._cli_eval import add_eval_command
 
     add_eval_command(sub)
+
+    from funcroute._cli_mcp import add_mcp_command
+
+    add_mcp_command(sub)
+
+    from funcroute._cli_serve import add_serve_command
+
+    add_serve_command(sub, _backend_from_args)
 
     command("demo", _cmd_demo, "run the built-in demo end to end", tools=False)
     return parser

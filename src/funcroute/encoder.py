@@ -32,13 +32,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from funcroute._install import install_hint
 from funcroute.exceptions import BackendError
 
 __all__ = ["EmbeddingCache", "Encoder", "default_cache_dir", "default_model_dir", "shared_encoder"]
 
 Matrix = npt.NDArray[np.float32]
 _log = logging.getLogger(__name__)
-_INSTALL_HINT = 'pip install "funcroute[semantic]"'
+_INSTALL_HINT = install_hint("semantic")
 _QUERY_MEMO = 4096  # recent queries kept in memory: a batch often repeats commands
 
 

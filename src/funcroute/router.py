@@ -291,8 +291,13 @@ class Router:
             self._absorb(conv, request, completion, time.perf_counter() - start)
         return self._finish(conv), conv.attempts
 
-    def route(self, command: str, *, dry_run: bool = False) -> RouteResult:
+    def route(
+        self, command: str, *, dry_run: bool = False, before_dispatch: Callable[[Call], None] | None = None
+    ) -> RouteResult:
         """Select a call for ``command`` and run it (unless ``dry_run``).
+
+        ``before_dispatch(call)``, when given, runs after validation and right before the handler
+        (e.g. to journal the dispatch); if it raises, the handler does not run.
 
         Raises:
             ModelOutputError: retries ran out; ``.attempts`` holds every attempt.
@@ -305,6 +310,8 @@ class Router:
             raise
         result = RouteResult(command, call, attempts=attempts)
         if not dry_run:
+            if before_dispatch is not None:
+                before_dispatch(call)
             try:
                 self._dispatch(result)
             except DispatchError as exc:
@@ -377,7 +384,9 @@ class Router:
             self._absorb(conv, request, completion, time.perf_counter() - start)
         return self._finish(conv), conv.attempts
 
-    async def aroute(self, command: str, *, dry_run: bool = False) -> RouteResult:
+    async def aroute(
+        self, command: str, *, dry_run: bool = False, before_dispatch: Callable[[Call], None] | None = None
+    ) -> RouteResult:
         """Async twin of :meth:`route`."""
         try:
             call, attempts = await self._aselect(command)
@@ -386,6 +395,8 @@ class Router:
             raise
         result = RouteResult(command, call, attempts=attempts)
         if not dry_run:
+            if before_dispatch is not None:
+                before_dispatch(call)
             start = time.perf_counter()
             try:
                 result.value = await self.tools.adispatch(call, approve=self.approve)
@@ -409,6 +420,7 @@ class Router:
         dry_run: bool = False,
         progress: bool | None = None,
         on_result: Callable[[int, RouteResult], None] | None = None,
+        before_dispatch: Callable[[int, Call], None] | None = None,
     ) -> list[RouteResult]:
         """Route many commands, batching model calls where the backend can batch.
 
@@ -421,6 +433,8 @@ class Router:
             progress: show a progress bar (default: only when stderr is a terminal).
             on_result: called with ``(index, result)`` as each command finishes, for streaming
                 results to disk.
+            before_dispatch: called with ``(index, call)`` right before a handler runs (e.g. to
+                journal the dispatch); if it raises, that handler does not run.
         """
         from tqdm import tqdm
 
@@ -465,7 +479,7 @@ class Router:
                     self._absorb(conv, request, completion, elapsed)
                     if self._done(conv):
                         del live[index]
-                        finish(index, self._settle(conv, dry_run))
+                        finish(index, self._settle(conv, dry_run, index, before_dispatch))
         finally:
             bar.close()
         return [r for r in results if r is not None]
@@ -480,7 +494,13 @@ class Router:
                 out.append(exc)
         return out
 
-    def _settle(self, conv: _Conversation, dry_run: bool) -> RouteResult:
+    def _settle(
+        self,
+        conv: _Conversation,
+        dry_run: bool,
+        index: int = 0,
+        before_dispatch: Callable[[int, Call], None] | None = None,
+    ) -> RouteResult:
         result = RouteResult(conv.command, conv.call, attempts=conv.attempts)
         if conv.call is None:
             assert conv.error is not None
@@ -488,6 +508,8 @@ class Router:
             result.error = conv.error
             return result
         if not dry_run:
+            if before_dispatch is not None:
+                before_dispatch(index, conv.call)
             try:
                 self._dispatch(result)
             except DispatchError as exc:

@@ -1,6 +1,6 @@
 """Run a GGUF model in process with llama-cpp-python.
 
-Needs the ``llamacpp`` extra (``pip install "funcroute[llamacpp]"``); ``llama_cpp`` is imported when a
+Needs the ``llamacpp`` extra (``pip install "funcroute-llm[llamacpp]"``); ``llama_cpp`` is imported when a
 backend is created, so importing this module is free. Generation is greedy by default and runs
 token by token, so stop strings and the request's ``stop_when`` detector end it as soon as they
 match, and the reply is cut exactly there. When a request carries a JSON Schema (and ``grammar`` is
@@ -25,12 +25,13 @@ from collections.abc import Mapping
 from contextlib import closing
 from typing import Any
 
+from funcroute._install import install_hint
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.exceptions import BackendError
 
 __all__ = ["LlamaCppBackend"]
 
-_INSTALL_HINT = 'llama-cpp-python is not installed: pip install "funcroute[llamacpp]"'
+_INSTALL_HINT = f"llama-cpp-python is not installed: {install_hint('llamacpp')}"
 
 #: UTF-8 decoder states: 0 is "between characters"; the others are (continuation bytes still
 #: needed, lowest and highest allowed next byte), following RFC 3629's table of valid sequences.

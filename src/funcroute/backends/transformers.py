@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from funcroute._install import install_hint
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.constrain.bounds import DecodeBounds
 from funcroute.constrain.decode import GrammarLogitsProcessor, Sampling, generate, model_vocab_size
@@ -30,7 +31,7 @@ from funcroute.exceptions import BackendError, UsageError
 
 __all__ = ["TransformersBackend"]
 
-_INSTALL_HINT = 'install them with: pip install "funcroute[transformers]"'
+_INSTALL_HINT = f"install them with: {install_hint('transformers')}"
 _SAMPLING_KEYS = frozenset({"temperature", "top_p", "top_k", "min_p", "typical_p"})
 
 
@@ -266,7 +267,7 @@ class TransformersBackend(Backend):
         self.constrained = engine_available() if constrained is None else constrained
         if self.constrained and not engine_available():
             raise BackendError(
-                self.name, 'constrained decoding needs llguidance: pip install "funcroute[constrained]"'
+                self.name, f"constrained decoding needs llguidance: {install_hint('constrained')}"
             )
         self.jump_forward = jump_forward
         self.decode_bounds = decode_bounds or DecodeBounds()

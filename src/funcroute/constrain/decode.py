@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from funcroute.constrain._kvcache import forward_step
+
 __all__ = ["DecodeResult", "GrammarLogitsProcessor", "Sampling", "generate", "model_vocab_size"]
 
 
@@ -121,15 +123,12 @@ def generate(
                 result.tokens.extend(take)
                 pending.extend(take)
                 continue
-            output = model(
-                input_ids=torch.tensor([pending], device=device), past_key_values=past, use_cache=True
-            )
+            logits_all, past = forward_step(model, torch.tensor([pending], device=device), past)
             result.forward_passes += 1
-            past = output.past_key_values
             if forced:  # token-by-token mode: one pass per token, forced ones included
                 token = forced[0]
             else:
-                logits = output.logits[0, -1, :].float().unsqueeze(0).to("cpu")
+                logits = logits_all[0, -1, :].float().unsqueeze(0).to("cpu")
                 lltorch.fill_next_token_bitmask(matcher, bitmask, 0)
                 lltorch.apply_token_bitmask_inplace(logits, bitmask)
                 token = _choose(logits[0], sampling, generator)

@@ -20,12 +20,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from funcroute._install import install_hint
 from funcroute.constrain.bounds import DecodeBounds, bound_schema
 from funcroute.exceptions import BackendError, UsageError
 
 __all__ = ["GrammarCache", "GrammarStats", "engine_available", "shared_cache"]
 
-_INSTALL_HINT = 'pip install "funcroute[constrained]"'
+_INSTALL_HINT = install_hint("constrained")
 
 
 def engine_available() -> bool:

@@ -23,6 +23,7 @@ import os
 import pathlib
 from typing import Any
 
+from funcroute._install import install_hint
 from funcroute.exceptions import UsageError
 
 __all__ = ["convert_to_gguf"]
@@ -122,7 +123,7 @@ def convert_to_gguf(hf_dir: str | os.PathLike[str], out_path: str | os.PathLike[
     Raises:
         UsageError: the directory is not a supported model (another architecture, RoPE scaling, a
             non byte-level tokenizer, missing tensors).
-        ImportError: ``gguf`` or ``safetensors`` is not installed (``pip install "funcroute[llamacpp]"``).
+        ImportError: ``gguf`` or ``safetensors`` is not installed (``pip install "funcroute-llm[llamacpp]"``).
 
     Example:
         >>> from funcroute.testing import build_tiny_model
@@ -135,7 +136,7 @@ def convert_to_gguf(hf_dir: str | os.PathLike[str], out_path: str | os.PathLike[
         from safetensors.numpy import load_file
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise ImportError(
-            'convert_to_gguf needs gguf and safetensors: pip install "funcroute[llamacpp]" safetensors'
+            f"convert_to_gguf needs gguf and safetensors: {install_hint('llamacpp')} safetensors"
         ) from exc
 
     src = pathlib.Path(hf_dir)
