@@ -325,9 +325,14 @@ def test_xml_values_follow_the_schema(tools: ToolSet) -> None:
 
 
 def test_strip_reasoning() -> None:
-    assert strip_reasoning("<think>a</think>b<think>c</think>d") == "bd"
-    assert strip_reasoning("thought</think>answer") == "answer"
-    assert strip_reasoning("answer<think>unfinished") == "answer"
+    assert strip_reasoning("<think>a</think>b\n<think>c</think>d") == "b\nd"
+    # Tags inside values are not reasoning: only a line-opening tag or a call-closing one counts.
+    quoted = '{"function": "f", "params": {"keyword": "</thinking>", "other": "<think>"}}'
+    assert strip_reasoning(quoted) == quoted
+    assert strip_reasoning("Sure: " + quoted) == "Sure: " + quoted
+    assert strip_reasoning("thought</think>\nanswer") == "answer"
+    assert strip_reasoning('thought</think><tool_call>{"name": "f"}') == '<tool_call>{"name": "f"}'
+    assert strip_reasoning("answer\n<think>unfinished") == "answer"
     assert strip_reasoning("<thinking>x</thinking>[/THINK]y") == "y"
     assert strip_reasoning("plain") == "plain"
 
@@ -452,3 +457,19 @@ def test_cli_validate_reads_every_format_and_every_call(
     ]
     assert main(["validate", "--tools", str(spec), str(reply), "--tool-format", "hermes"]) == 1
     assert "'hermes' format" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        'Sure, here is the call:\n{"function": "book", "params": {"guests": 2, '
+        '"window": {"start": "</thinking>", "end": "<think>"}}}\nLet me know.',
+        '```json\n{"function": "book", "params": {"guests": 2, '
+        '"window": {"start": "<tool_call>", "end": "[TOOL_CALLS]"}}}\n```',
+        'Here: {"function": "book", "params": {"guests": 2, '
+        '"window": {"start": "<function=x>", "end": "b"}}}',
+    ],
+)
+def test_delimiters_inside_airoboros_values_are_only_text(tools: ToolSet, reply: str) -> None:
+    assert tools.parse(reply).function == "book"
+    assert [c.function for c in tools.parse_many(reply)] == ["book"]

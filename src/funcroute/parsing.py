@@ -40,6 +40,7 @@ __all__ = [
     "load_yaml",
     "raw_calls",
     "whole_json",
+    "whole_yaml",
 ]
 
 
@@ -366,6 +367,22 @@ def whole_json(text: str, limits: ParseLimits) -> Any:
     except (ValueError, RecursionError, _Unusable):
         return None
     return doc
+
+
+def whole_yaml(text: str, limits: ParseLimits) -> Any:
+    """The reply as one YAML document (a list or mapping of calls), or ``None``; bounded and checked.
+
+    For replies that are a bare YAML list of calls: a code fence quoted inside one of its values
+    must not make the fenced reader see a block that starts mid-list.
+    """
+    if type(text) is not str or len(text) > limits.max_chars or not _slow_path_ok(text):
+        return None
+    try:
+        doc = load_yaml(text)
+        _check(doc, limits.max_depth)
+    except (yaml.YAMLError, RecursionError, ValueError, _Unusable):
+        return None
+    return doc if isinstance(doc, (dict, list)) else None
 
 
 def iter_documents(

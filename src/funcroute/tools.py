@@ -52,7 +52,15 @@ from funcroute.formats.base import ToolCallFormat, check_size
 from funcroute.formats.llama3 import concatenated_json_calls
 from funcroute.formats.reasoning import has_reasoning, strip_reasoning
 from funcroute.formats.registry import get_format, sniff
-from funcroute.parsing import ParseLimits, RawCall, iter_documents, json_problem, raw_calls, whole_json
+from funcroute.parsing import (
+    ParseLimits,
+    RawCall,
+    iter_documents,
+    json_problem,
+    raw_calls,
+    whole_json,
+    whole_yaml,
+)
 from funcroute.prompts.selection import Format, render_tool, selection_prompt
 
 if TYPE_CHECKING:
@@ -65,6 +73,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 Approver = Callable[["Call"], bool]
 _NAME = re.compile(r"^[A-Za-z_][\w.\-]{0,127}$")
 _AIROBOROS = frozenset({"airoboros-json", "airoboros-yaml"})
+_YAML_CALL_LIST = ("- function:", "- name:")
 _DATA_FENCES = ("```json", "```yaml", "```yml", "```JSON", "```YAML")
 
 
@@ -380,17 +389,30 @@ class ToolSet:
             except OutputParseError:
                 pass  # not an Airoboros call after all; another format's call may be fenced
         text = reply
+        unreadable: OutputParseError | None = None
         if isinstance(reply, str):
             fmt_found, text = sniff(reply)
             if fmt_found is not None:
-                raws = self._read(fmt_found, text, reply)
+                try:
+                    raws = self._read(fmt_found, text, reply)
+                except OutputParseError as exc:
+                    raws, unreadable = [], exc
                 if raws:
-                    return self._first_valid(raws, reply)
+                    try:
+                        return self._first_valid(raws, reply)
+                    except ModelOutputError as sniffed:
+                        # Delimiters quoted inside an Airoboros call's strings are not a call.
+                        try:
+                            return self._parse_documents(reply, reply, None)
+                        except ModelOutputError:
+                            raise sniffed from None
         try:
             return self._parse_documents(text, reply, None)
         except OutputParseError:
             raws = self._pythonic_in_prose(text, reply)
             if not raws:
+                if unreadable is not None:
+                    raise unreadable from None  # the sniffed format's own complaint says more
                 raise
         return self._first_valid(raws, reply)
 
@@ -467,7 +489,42 @@ class ToolSet:
         with its index (``.errors``) and keeps the valid calls in place (``.calls``); a reply with a
         single call raises that call's own error.
         """
-        raws = self._raw_many(reply, format)
+        text = reply
+        if format != "auto":
+            fmt = get_format(format)
+            if fmt.name not in _AIROBOROS:
+                return self._validate_all(self._read_format(fmt, reply), reply)
+            if isinstance(reply, str) and has_reasoning(reply):
+                text = strip_reasoning(reply)
+            return self._validate_all(self._airoboros_many(text, reply, pythonic=False), reply)
+        unreadable: OutputParseError | None = None
+        if isinstance(reply, str) and whole_json(reply, self.limits) is None:
+            fmt_found, text = sniff(reply)
+            if fmt_found is not None:
+                try:
+                    raws = self._read(fmt_found, text, reply)
+                except OutputParseError as exc:
+                    raws, unreadable = [], exc
+                if raws:
+                    try:
+                        return self._validate_all(raws, reply)
+                    except ModelOutputError as sniffed:
+                        # Delimiters quoted inside an Airoboros call's strings are not a call: when
+                        # the Airoboros reading gives valid calls, it wins; otherwise this error does.
+                        try:
+                            return self._validate_all(
+                                self._airoboros_many(reply, reply, pythonic=False), reply
+                            )
+                        except ModelOutputError:
+                            raise sniffed from None
+        try:
+            return self._validate_all(self._airoboros_many(text, reply, pythonic=True), reply)
+        except OutputParseError:
+            if unreadable is not None:
+                raise unreadable from None
+            raise
+
+    def _validate_all(self, raws: Sequence[RawCall], reply: str) -> list[Call]:
         calls: list[Call | None] = []
         errors: list[tuple[int, ModelOutputError]] = []
         for index, raw in enumerate(raws):
@@ -482,20 +539,12 @@ class ToolSet:
             raise PartialCallsError(calls, errors, reply)
         return [c for c in calls if c is not None]
 
-    def _raw_many(self, reply: str, format: str | ToolCallFormat) -> list[RawCall]:
-        text = reply
-        if format != "auto":
-            fmt = get_format(format)
-            if fmt.name not in _AIROBOROS:
-                return self._read_format(fmt, reply)
-            if isinstance(reply, str) and has_reasoning(reply):
-                text = strip_reasoning(reply)
-        elif isinstance(reply, str) and whole_json(reply, self.limits) is None:
-            fmt_found, text = sniff(reply)
-            if fmt_found is not None:
-                raws = self._read(fmt_found, text, reply)
-                if raws:
-                    return raws
+    def _airoboros_many(self, text: str, reply: str, *, pythonic: bool) -> list[RawCall]:
+        """Every call of the first JSON/YAML document of ``text`` holding any (the Airoboros path)."""
+        if text.lstrip().startswith(_YAML_CALL_LIST) and "```" in text:
+            listed = raw_calls(whole_yaml(text, self.limits))
+            if listed:
+                return listed
         for doc in iter_documents(text, self.limits):
             raws = raw_calls(doc)
             if raws:
@@ -509,7 +558,7 @@ class ToolSet:
             raise OutputParseError(
                 "the reply is only reasoning (<think>...</think>): no call after it", reply
             )
-        raws = self._pythonic_in_prose(text, reply) if format == "auto" else []
+        raws = self._pythonic_in_prose(text, reply) if pythonic else []
         if raws:
             return raws
         raise OutputParseError("the reply holds no JSON or YAML function call", reply)
