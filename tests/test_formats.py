@@ -333,7 +333,7 @@ def test_strip_reasoning() -> None:
     assert strip_reasoning("thought</think>\nanswer") == "answer"
     assert strip_reasoning('thought</think><tool_call>{"name": "f"}') == '<tool_call>{"name": "f"}'
     assert strip_reasoning("answer\n<think>unfinished") == "answer"
-    assert strip_reasoning("<thinking>x</thinking>[/THINK]y") == "y"
+    assert strip_reasoning("<thinking>x</thinking>[/THINK]\ny") == "y"
     assert strip_reasoning("plain") == "plain"
 
 
