@@ -66,27 +66,15 @@ def _cmd_prompt(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     tools = load_toolset(args.tools, dispatch=False)
     reply = _read_text(args.file)
-    if _call_count(tools, reply) > 1:  # a list of calls: every one, or an error naming the bad one
-        _print_json([call.to_dict() for call in tools.parse_many(reply)])
+    # Every call the reply holds, in any format: one prints as an object, several (or --all) as a list;
+    # a reply with a bad call fails naming its index rather than printing the others.
+    calls = tools.parse_many(reply, format=args.tool_format)
+    if args.all or len(calls) > 1:
+        _print_json([call.to_dict() for call in calls])
         return EXIT_OK
-    call = tools.parse(reply)
+    call = calls[0]
     _print_json(call.to_dict())
     return EXIT_OK
-
-
-def _call_count(tools: Any, reply: str) -> int:
-    """How many calls the first document holding any call has (a JSON array / YAML list: several)."""
-    from funcroute.exceptions import OutputParseError
-    from funcroute.parsing import iter_documents, raw_calls
-
-    try:
-        for document in iter_documents(reply, tools.limits):
-            found = sum(1 for _ in raw_calls(document))
-            if found:
-                return found
-    except OutputParseError:
-        return 0  # parse() below reports it
-    return 0
 
 
 def _cmd_tools(args: argparse.Namespace) -> int:
@@ -162,6 +150,7 @@ def _router_from_args(args: argparse.Namespace) -> Any:
         constrained=args.constrained,
         approve=_approver(args),
         audit_log=args.audit_log,
+        tool_format=args.tool_format,
     )
 
 
@@ -275,6 +264,17 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _tool_format_option(cmd: argparse.ArgumentParser) -> None:
+    from funcroute.formats import format_names
+
+    cmd.add_argument(
+        "--tool-format",
+        choices=("auto", *format_names()),
+        default="auto",
+        help="how the model writes calls (default: auto, sniffed; see funcroute.formats)",
+    )
+
+
 def _model_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--model", help="local model: a transformers directory/hub id, or a .gguf file")
     cmd.add_argument(
@@ -287,6 +287,7 @@ def _model_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--timeout", type=float, default=60.0, help="server timeout in seconds")
     cmd.add_argument("--format", choices=("json", "yaml"), default="json")
     cmd.add_argument("--template", default="airoboros-2", help="chat template name")
+    _tool_format_option(cmd)
     cmd.add_argument("--max-retries", type=int, default=2)
     cmd.add_argument("--max-new-tokens", type=int, default=256)
     cmd.add_argument(
@@ -343,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
         "parse and validate a model reply; print the call (or list of calls) as JSON",
     )
     validate.add_argument("file", nargs="?", default="-", help="file holding the reply (default: stdin)")
+    _tool_format_option(validate)
+    validate.add_argument("--all", action="store_true", help="print every call of the reply (a JSON list)")
 
     tools = command("tools", _cmd_tools, "list the tools in a spec")
     tools.add_argument("--json", action="store_true", help="print OpenAI-style tool specs")
