@@ -75,14 +75,22 @@ def route_with_cascade(args: argparse.Namespace, tools: Any, approve: Any) -> in
 
 
 def _record(command: str, result: Any) -> dict[str, Any]:
-    """The route record of ``--json`` (as without the cascade), plus the path and provenance."""
+    """The route record of ``--json`` (the same keys as without the cascade), plus path and provenance."""
     from funcroute._batch import result_record
+    from funcroute.router import RouteResult
 
     if result.route is not None:
-        problem = None if result.error is None else str(result.error)
-        record = result_record(0, command, result.route, problem)
+        route = result.route
+        if result.error is not None and route.error is None:
+            route.error = result.error
+        record = result_record(None, command, route)
+    elif result.error is not None:
+        record = result_record(None, command, None, error=result.error)
+        record["refused"] = True
     else:
-        record = {"ok": False, "refused": True, "error": result.reason}
+        record = result_record(None, command, RouteResult(command))
+        record["refused"] = True
+        record["error"] = {"type": "NoSuitableFunctionError", "message": result.reason}
     record["path"], record["reason"] = result.path, result.reason
     record["provenance"] = {name: vars(p) for name, p in result.provenance.items()}
     return record
