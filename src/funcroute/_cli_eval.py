@@ -378,13 +378,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         replies = {c.id: ground_truth_reply(c, no_call_tool=args.no_call_tool) for c in cases}
     if args.max_new_tokens < 1:
         raise UsageError("--max-new-tokens must be >= 1")
-    options = {
-        "format": args.format,
-        "template": args.template or "airoboros-2",
-        "max_retries": args.max_retries,
-    }
+    options = {"format": args.format, "template": args.template, "max_retries": args.max_retries}
     options |= {"max_new_tokens": args.max_new_tokens, "constrained": args.constrained}
     backend = None if replies is not None else cli._backend_from_args(args)
+    options["template"] = args.template or "airoboros-2"  # a preset (--model smollm2) sets its own
     try:
         out = Path(args.out).open("w", encoding="utf-8") if args.out else None  # closed below
     except OSError as exc:

@@ -125,7 +125,6 @@ class Cascade:
         self.irrelevance_floor = irrelevance_floor
         self.semantic = semantic or SemanticBackend()
         self.approve = approve
-        self._fast = Router(tools, self.semantic, max_retries=0, approve=approve)
         self._model: Router | None = None
         if model is not None:
             self._model = Router(
@@ -167,10 +166,19 @@ class Cascade:
         result.elapsed_s = time.perf_counter() - start
         return result
 
+    def _fast_route(self, command: str, decision: Decision, dry_run: bool) -> RouteResult:
+        """The semantic router's decision as a route: validated and dispatched like any reply."""
+        from funcroute.backends.scripted import ScriptedBackend
+        from funcroute.backends.semantic import render_reply
+
+        assert decision.function is not None
+        reply = ScriptedBackend([render_reply(decision.function, decision.arguments)])
+        return Router(self.tools, reply, max_retries=0, approve=self.approve).route(command, dry_run=dry_run)
+
     def _route(self, command: str, decision: Decision, dry_run: bool) -> CascadeResult:
         if decision.routed and not decision.missing:
             try:
-                route = self._fast.route(command, dry_run=dry_run)
+                route = self._fast_route(command, decision, dry_run)
             except ModelOutputError:
                 pass  # the extracted values do not validate: let the model try
             except FuncRouteError as exc:  # the handler failed: the call was right, report it

@@ -9,8 +9,8 @@ r"""Render a format's grammar tree (:mod:`funcroute.formats.grammar`) for each d
   text is a small automaton of rules that accepts any text up to the first occurrence of the
   delimiter (the Knuth-Morris-Pratt failure function tells where a partial match falls back to).
 
-Both use no free whitespace, like the JSON grammars: what the grammar allows is exactly the
-compact text the format's reader reads back.
+Inside JSON values both allow what the JSON grammars allow: one optional space between tokens
+(``{"a": 1}`` as models write it), never a run of whitespace.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class _Lark:
             if self.bounds is not None:
                 schema = bound_schema(schema, self.bounds)
             schema.pop("$schema", None)
-            schema["x-guidance"] = {"whitespace_flexible": False}
+            schema["x-guidance"] = {"whitespace_flexible": False, "whitespace_pattern": " ?"}
             return self.rule(f"%json {json.dumps(schema, ensure_ascii=False)}")
         if isinstance(node, Text):
             suffix = json.dumps(node.until, ensure_ascii=False)
