@@ -545,7 +545,9 @@ class ToolSet:
             listed = raw_calls(whole_yaml(text, self.limits))
             if listed:
                 return listed
+        documents = 0
         for doc in iter_documents(text, self.limits):
+            documents += 1
             raws = raw_calls(doc)
             if raws:
                 if len(raws) == 1:
@@ -561,6 +563,10 @@ class ToolSet:
         raws = self._pythonic_in_prose(text, reply) if pythonic else []
         if raws:
             return raws
+        if documents:  # the same words as parse(): data was there, but not in the shape of a call
+            raise OutputParseError(
+                'the reply holds JSON/YAML but no call: expected {"function": ..., "params": {...}}', reply
+            )
         raise OutputParseError("the reply holds no JSON or YAML function call", reply)
 
     def validate(self, function: str, arguments: Any, reply: str = "") -> Call:
