@@ -551,7 +551,10 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.funcroute_real_backend  # the demo's offline semantic router: bundled, no download, no LLM
-def test_demo_runs_and_says_no_model_was_called(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_runs_and_says_no_model_was_called(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("funcroute.presets.preset_available", lambda name="smollm2": False)  # semantic only
     code, out, err = run(capsys, "demo")
     assert code == 0, err
     assert re.search(r"no (language )?(model|llm) (was|is) called", out, re.IGNORECASE), out[:400]

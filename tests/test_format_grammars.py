@@ -113,7 +113,8 @@ ACCEPTED: dict[str, list[str]] = {
 REJECTED: dict[str, list[str]] = {
     "airoboros-json": [
         '{"function":"nope","params":{}}',
-        '{"function": "get_weather","params":{"city":"Paris"}}',
+        '{"function":  "get_weather","params":{"city":"Paris"}}',  # one space is allowed, a run is not
+        '{"function":\n"get_weather","params":{"city":"Paris"}}',
     ],
     "hermes": [
         f'<tool_call>{{"name":"get_weather","arguments":{W}}}</tool_call>',

@@ -7,6 +7,7 @@ the model's own chat template, digit-run bounds, grounded schemas and the cascad
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -313,3 +314,16 @@ def test_cli_model_smollm2_uses_the_bundled_model_and_its_template(
     record = json.loads(capsys.readouterr().out)
     assert record["ok"] is True  # constrained by the GBNF grammar: the first reply is a valid call
     assert record["call"]["function"] in {"file_analytics", "convert_temperature", "triangle_area"}
+
+
+@needs_smol
+def test_the_cascade_demo_serves_by_the_model_what_the_semantic_router_refuses(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from funcroute import _demo
+
+    assert _demo.run(sys.stdout) == 0
+    out = capsys.readouterr().out
+    assert "The cascade" in out and "[fast] convert_temperature" in out
+    assert '[model] send_email({"to": "bob@example.com"' in out  # grounded: the address the user wrote
+    assert "refused: no suitable function" in out  # the restaurant booking: refused by both

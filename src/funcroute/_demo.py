@@ -33,10 +33,7 @@ COMMANDS = (
     "Email alice@example.com with the subject 'Demo' and the body 'funcroute routes offline'",
 )
 #: Commands the semantic router alone refuses (a required value it cannot place); the model serves them.
-MODEL_COMMANDS = (
-    "Send bob@example.com an e-mail saying the build is green",
-    "I need the area of a triangle: it is 6 across and 4 tall",
-)
+MODEL_COMMANDS = ("Send bob@example.com an e-mail saying the build is green",)
 #: A command no demo tool can serve: the router refuses it instead of guessing.
 REFUSED = "Book a table for two at an Italian restaurant tonight."
 _WIDTHS = (44, 58, 40)
