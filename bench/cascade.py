@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--categories", nargs="*", default=list(CATEGORIES))
     parser.add_argument("--out", help="write one JSON line per (case, mode)")
+    parser.add_argument("--modes", nargs="*", default=list(MODES), choices=MODES)
     args = parser.parse_args()
 
     preset = load_preset("smollm2", n_threads=args.threads)
@@ -95,6 +96,8 @@ def main() -> None:
                 ).route(c.input, dry_run=True),
             }
             for mode, run in runners.items():
+                if mode not in args.modes:
+                    continue
                 start = time.perf_counter()
                 result = run()
                 elapsed = time.perf_counter() - start

@@ -250,6 +250,17 @@ def test_strings_are_grounded_to_spans_free_text_is_not_and_x_grounded_overrides
     assert all(len(v.split()) <= 6 for v in params["city"]["enum"])
     assert "enum" not in params["body"]  # free text: the model writes it
     assert params["days"]["enum"] == [2]  # the default 3 is not offered: leaving it out gives it
+
+    def travel(distance: float, speed: float = 3e8) -> float:
+        """Light travel time."""
+        return distance / speed
+
+    one = ToolSet([Tool.from_function(travel)])
+    light = grounded_schema(one, ["travel"], "How long does light take over 4 light years?")
+    assert light is not None  # one number, one required parameter: the optional one is not offered
+    assert list(light["anyOf"][0]["properties"]["params"]["properties"]) == ["distance"]
+    both = grounded_schema(one, ["travel"], "Light over 4 light years at 2.5 per year")
+    assert both is not None and both["anyOf"][0]["properties"]["params"]["properties"]["speed"]["enum"]
     override = tools["note"].schema
     override["properties"]["body"]["x-grounded"] = True
     override["properties"]["city"]["x-grounded"] = False

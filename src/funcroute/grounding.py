@@ -130,11 +130,22 @@ def grounded_schema(tools: ToolSet, names: Sequence[str], command: str) -> dict[
         properties: dict[str, Any] = params.get("properties") or {}
         required = set(params.get("required") or ())
         callable_ = True
+        kinds = {
+            name: _grounding_kind(name, spec) if isinstance(spec, dict) else None
+            for name, spec in properties.items()
+        }
         for name, spec in list(properties.items()):
-            kind = _grounding_kind(name, spec) if isinstance(spec, dict) else None
+            kind = kinds[name]
             if kind is None:
                 continue
             values = _candidates(kind, mentions, spec, command, name in required)
+            if name not in required and kind != "span" and values:
+                # An optional value is offered only when the command gives more values of its kind
+                # than the required parameters take: else a small model copies one of those into
+                # the optional parameter (``speed_of_light: 4``) instead of leaving the default.
+                needed = sum(1 for other, k in kinds.items() if k == kind and other in required)
+                if len(values) <= needed:
+                    values = []
             if values:
                 properties[name] = {"enum": values, **{k: v for k, v in spec.items() if k == "description"}}
             elif name in required:
