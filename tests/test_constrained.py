@@ -112,7 +112,9 @@ def test_jump_forward_gives_the_same_text_with_fewer_forward_passes(
         assert fast.forward_passes < slow.forward_passes
         passes_jf += fast.forward_passes
         passes_tbt += slow.forward_passes
-    assert passes_tbt >= 2 * passes_jf, (passes_tbt, passes_jf)
+    # The optional space after ":" and "," is the model's choice, so less text is forced than with a
+    # whitespace-free grammar (2x there); jump-forward still saves a large share of the passes.
+    assert passes_tbt >= 1.5 * passes_jf, (passes_tbt, passes_jf)
 
 
 def test_batched_constrained_generation_equals_one_at_a_time(backend: Any) -> None:

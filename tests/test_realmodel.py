@@ -85,28 +85,30 @@ def test_model_template_is_sandboxed_and_errors_are_template_errors() -> None:
 # ------------------------------------------------------------------------------- digit runs
 
 
-def test_digit_guard_masks_digit_tokens_only_after_a_long_run() -> None:
+def test_digit_guard_ends_long_digit_runs_and_keeps_exponents_finite() -> None:
     torch = pytest.importorskip("torch")
     from funcroute.constrain.decode import DigitGuard
 
-    pieces = ["12", "3", "Ġ4", ".5", "}", "a"]
-    guard = DigitGuard(pieces, max_run=4)
-    run = 0
-    for token in (0, 1):  # "12", "3"
-        run = guard.advance(run, token)
-    assert run == 3
-    logits = torch.zeros(6)
-    guard.apply(logits, run)
-    assert torch.isfinite(logits).all()  # below the bound nothing is masked
-    run = guard.advance(run, 0)
-    assert run == 5
-    guard.apply(logits, run)
-    assert logits[0] == float("-inf") and logits[1] == float("-inf")
-    assert torch.isfinite(logits[2:]).all()  # ".5", "}" can still end the number
-    assert guard.advance(run, 3) == 1  # ".5": the run restarts at the fraction digit
-    assert guard.advance(run, 4) == 0
-    only_digits = torch.tensor([0.0, 0.0, float("-inf"), float("-inf"), float("-inf"), float("-inf")])
-    guard.apply(only_digits, 10)
+    pieces = ["12", "3", "Ġ4", ".5", "}", "e", "5,"]
+    guard = DigitGuard(pieces, max_run=4, max_exponent=2)
+    tail = guard.advance("", 0)  # "12"
+    logits = torch.zeros(len(pieces))
+    guard.apply(logits, tail)
+    assert torch.isfinite(logits).all()  # 2 digits: every token still fits under the bound
+    tail = guard.advance(guard.advance(tail, 1), 0)  # "12" "3" "12": 5 digits in a row
+    guard.apply(logits, tail)
+    masked = [i for i in range(len(pieces)) if logits[i] == float("-inf")]
+    assert masked == [0, 1, 6]  # every token starting with a digit ("5," too); ".5", "}", "e" remain
+    near = torch.zeros(len(pieces))
+    guard.apply(near, "123")  # one digit of room: "3" and "5," fit, "12" would pass the bound
+    assert [i for i in range(len(pieces)) if near[i] == float("-inf")] == [0]
+    assert not guard.blocked(guard.advance(tail, 3))  # ".5": the run restarts at the fraction digit
+    exponent = guard.advance(guard.advance("1.5", 5), 1)  # "1.5e3"
+    assert not guard.blocked(exponent)
+    assert guard.blocked(guard.advance(exponent, 1))  # "1.5e33": a third exponent digit would overflow
+    assert not guard.blocked("the e33")  # an "e" after a letter is not an exponent
+    only_digits = torch.tensor([0.0, 0.0] + [float("-inf")] * 5)
+    guard.apply(only_digits, "1" * 10)
     assert torch.isfinite(only_digits[:2]).all()  # never mask the only way forward
 
 

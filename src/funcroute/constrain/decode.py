@@ -17,6 +17,7 @@ Two ways to run the same decoding:
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,41 +27,47 @@ from funcroute.constrain._kvcache import forward_step
 
 __all__ = ["DecodeResult", "DigitGuard", "GrammarLogitsProcessor", "Sampling", "generate", "model_vocab_size"]
 
-#: Digits in a row after which digit-only tokens are masked. Far above any real number (an int64 has
+#: Digits in a row after which digit tokens are masked. Far above any real number (an int64 has
 #: 19 digits) and any sane string of digits, yet it ends a random model's endless fraction early.
 MAX_DIGIT_RUN = 24
+#: Exponent digits after which digit tokens are masked: ``1e99`` is finite, ``1e999`` is not.
+MAX_EXPONENT_DIGITS = 2
+_TAIL = 40  # characters of recent text the guard keeps per sequence
+_RUN = re.compile(r"[0-9]*$")
+_EXPONENT = re.compile(r"[0-9.][eE][+-]?([0-9]*)$")
 
 
 class DigitGuard:
-    """Bounds runs of digits, so that a number a model keeps extending ends early.
+    """Bounds runs of digits, so that a number a model keeps extending ends early (and stays finite).
 
     The grammar leaves non-integer numbers unbounded (a range would forbid exponents); after
-    ``max_run`` digits in a row, tokens made only of digits are masked, so the grammar's other
-    continuations (``.``, ``e``, ``,``, ``}``...) are all that remain.
+    ``max_run`` digits in a row, or ``max_exponent`` digits of an exponent, tokens whose leading
+    digits would pass the bound are masked, so the grammar's other continuations (``.``, ``e``,
+    ``,``, ``}``...) are all that remain. The state is the tail of the text generated so far (a short string).
 
     Args:
         pieces: the text of every token id (tokenizer pieces: a leading-space marker such as ``Ġ``
             or ``▁`` makes a piece non-digit, which is right: no space occurs inside a number).
-        max_run: digits in a row before digit-only tokens are masked.
+        max_run: digits in a row before digit tokens are masked.
+        max_exponent: exponent digits before digit tokens are masked.
     """
 
-    def __init__(self, pieces: Sequence[str | None], max_run: int = MAX_DIGIT_RUN) -> None:
+    def __init__(
+        self,
+        pieces: Sequence[str | None],
+        max_run: int = MAX_DIGIT_RUN,
+        max_exponent: int = MAX_EXPONENT_DIGITS,
+    ) -> None:
         import torch
 
         self.max_run = max_run
-        self.digit_only = torch.zeros(len(pieces), dtype=torch.bool)
-        self._length: dict[int, int] = {}
-        self._trailing: dict[int, int] = {}
-        for token, piece in enumerate(pieces):
-            if not piece:
-                continue
-            if piece.isascii() and piece.isdigit():
-                self.digit_only[token] = True
-                self._length[token] = len(piece)
-            else:
-                tail = len(piece) - len(piece.rstrip("0123456789"))
-                if tail:
-                    self._trailing[token] = tail
+        self.max_exponent = max_exponent
+        self.pieces = [piece or "" for piece in pieces]
+        # Leading digits of each token: a token may follow only if they fit in what the bound leaves.
+        self.leading_digits = torch.tensor(
+            [len(piece) - len(piece.lstrip("0123456789")) for piece in self.pieces], dtype=torch.int32
+        )
+        self._longest = int(self.leading_digits.max()) if len(self.pieces) else 0
 
     @classmethod
     def for_tokenizer(cls, tokenizer: Any, n_vocab: int, max_run: int = MAX_DIGIT_RUN) -> DigitGuard:
@@ -69,22 +76,33 @@ class DigitGuard:
         pieces: list[str | None] = list(tokenizer.convert_ids_to_tokens(list(range(size))))
         return cls(pieces + [None] * (n_vocab - size), max_run)
 
-    def advance(self, run: int, token: int) -> int:
-        """The digit run after ``token`` follows a run of ``run`` digits."""
-        length = self._length.get(token)
-        if length is not None:
-            return run + length
-        return self._trailing.get(token, 0)
+    def advance(self, tail: str, token: int) -> str:
+        """The state after ``token`` (the tail of the text, ``""`` at the start)."""
+        piece = self.pieces[token] if 0 <= token < len(self.pieces) else ""
+        return (tail + piece)[-_TAIL:]
 
-    def apply(self, logits: Any, run: int) -> None:
-        """Mask digit-only tokens in a (vocab,) logits row once ``run`` reaches the bound."""
-        if run < self.max_run:
-            return
+    def room(self, tail: str) -> int:
+        """How many more digits may follow ``tail`` before a bound is reached."""
+        run = _RUN.search(tail)
+        room = self.max_run - (len(run.group()) if run is not None else 0)
+        exponent = _EXPONENT.search(tail)
+        if exponent is not None:
+            room = min(room, self.max_exponent - len(exponent.group(1)))
+        return max(room, 0)
+
+    def blocked(self, tail: str) -> bool:
+        """Whether no digit may follow ``tail``."""
+        return self.room(tail) == 0
+
+    def apply(self, logits: Any, tail: str) -> None:
+        """Mask the tokens whose leading digits would pass a bound, in a (vocab,) logits row."""
+        room = self.room(tail)
+        if room >= self._longest:
+            return  # no token can pass the bound here: skip the masking work
         import torch
 
-        width = min(logits.shape[-1], self.digit_only.shape[0])
-        digits = self.digit_only[:width]
-        others = logits[:width].masked_fill(digits, float("-inf"))
+        width = min(logits.shape[-1], self.leading_digits.shape[0])
+        others = logits[:width].masked_fill(self.leading_digits[:width] > room, float("-inf"))
         if bool(torch.isfinite(others).any()):  # never mask the only way forward
             logits[:width] = others
 
@@ -176,7 +194,7 @@ def generate(
     bitmask = lltorch.allocate_token_bitmask(1, model_vocab_size(model))
     pending: list[int] = list(prompt_ids)
     past: Any = None
-    run = 0
+    tail = ""
     with torch.inference_mode():
         while len(result.tokens) < max_new_tokens and not matcher.is_stopped():
             forced = matcher.compute_ff_tokens()
@@ -189,7 +207,7 @@ def generate(
                 pending.extend(take)
                 if digit_guard is not None:
                     for token in take:
-                        run = digit_guard.advance(run, token)
+                        tail = digit_guard.advance(tail, token)
                 continue
             logits_all, past = forward_step(model, torch.tensor([pending], device=device), past)
             result.forward_passes += 1
@@ -200,12 +218,12 @@ def generate(
                 lltorch.fill_next_token_bitmask(matcher, bitmask, 0)
                 lltorch.apply_token_bitmask_inplace(logits, bitmask)
                 if digit_guard is not None:
-                    digit_guard.apply(logits[0], run)
+                    digit_guard.apply(logits[0], tail)
                 token = _choose(logits[0], sampling, generator)
             if not matcher.consume_token(token):
                 raise RuntimeError(f"grammar refused token {token}: {matcher.get_error()}")
             if digit_guard is not None:
-                run = digit_guard.advance(run, token)
+                tail = digit_guard.advance(tail, token)
             result.tokens.append(token)
             pending = [token]
     result.complete = matcher.is_stopped() or matcher.is_accepting()
@@ -230,7 +248,7 @@ class GrammarLogitsProcessor:
         lltorch = _lltorch()
         self.matchers = list(matchers)
         self.digit_guard = digit_guard
-        self.runs = [0] * len(self.matchers)
+        self.tails = [""] * len(self.matchers)
         self.prompt_width = prompt_width
         self.eos_id = eos_id
         self.bitmask = lltorch.allocate_token_bitmask(len(self.matchers), vocab_size)
@@ -247,7 +265,7 @@ class GrammarLogitsProcessor:
                 last = int(input_ids[row, -1])
                 matcher.consume_token(last)
                 if self.digit_guard is not None:
-                    self.runs[row] = self.digit_guard.advance(self.runs[row], last)
+                    self.tails[row] = self.digit_guard.advance(self.tails[row], last)
             if matcher.is_stopped() or matcher.is_error():
                 forced[row] = self.eos_id
                 continue
@@ -264,7 +282,7 @@ class GrammarLogitsProcessor:
             lltorch.apply_token_bitmask_inplace(part, self.bitmask[rows])
             if self.digit_guard is not None:
                 for i, row in enumerate(free):
-                    self.digit_guard.apply(part[i], self.runs[row])
+                    self.digit_guard.apply(part[i], self.tails[row])
             masked[rows] = part
         for row, token in forced.items():
             masked[row].fill_(float("-inf"))
