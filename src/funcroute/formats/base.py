@@ -37,6 +37,7 @@ __all__ = [
     "checked_call",
     "coerce_text",
     "json_calls",
+    "object_call",
     "param_schema",
     "params_schema",
     "type_name",
@@ -157,6 +158,16 @@ def checked_call(name: str, arguments: Any, limits: ParseLimits, reply: str) -> 
     if problem is not None:
         raise OutputParseError(f"the reply's call is unusable: {problem}", reply)
     return RawCall(name.strip(), arguments)
+
+
+def object_call(name: str, body: str, limits: ParseLimits, reply: str) -> RawCall:
+    """The call to ``name`` whose arguments are the first JSON object in ``body``.
+
+    Without one, the call keeps ``body`` as its arguments, so validation reports "arguments must
+    be a mapping" with the text the model wrote instead of a silent empty call.
+    """
+    args = next((doc for doc in iter_documents(body, limits) if isinstance(doc, dict)), None)
+    return checked_call(name, args, limits, reply) if args is not None else RawCall(name.strip(), body)
 
 
 def param_schema(hints: ArgHints | None, tool: str, param: str) -> Mapping[str, Any] | None:
