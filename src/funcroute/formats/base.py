@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+from funcroute._schema import json_type as type_name  # re-exported: the readers' name for it
 from funcroute.exceptions import OutputParseError
 from funcroute.formats.grammar import Node
 from funcroute.parsing import ParseLimits, RawCall, iter_documents, json_problem, raw_calls, whole_json
@@ -194,21 +195,6 @@ def _types(schema: Mapping[str, Any] | None) -> set[str]:
     if "enum" in schema and not found:
         found |= {type_name(v) for v in schema["enum"]}
     return found
-
-
-def type_name(value: Any) -> str:
-    """The JSON Schema type name of a plain value."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    return "array" if isinstance(value, list) else "object"
 
 
 _WORDS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
