@@ -25,34 +25,17 @@ from funcroute.backends.scripted import FunctionBackend, ScriptedBackend  # noqa
 from funcroute.serve import Limits, create_app  # noqa: E402
 from funcroute.serve.thread import running  # noqa: E402
 from funcroute.testing.plugin import offline_backend  # noqa: E402
+from serve_tools import ADD, function_tool  # noqa: E402  (tests/ is on sys.path)
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string", "description": "The city."},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            },
-            "required": ["city"],
-        },
+WEATHER = function_tool(
+    "get_weather",
+    "Current weather for a city.",
+    {
+        "city": {"type": "string", "description": "The city."},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
     },
-}
-ADD = {
-    "type": "function",
-    "function": {
-        "name": "add",
-        "description": "Add two integers.",
-        "parameters": {
-            "type": "object",
-            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-            "required": ["a", "b"],
-        },
-    },
-}
+    ["city"],
+)
 TOOLS = [WEATHER, ADD]
 USER = [{"role": "user", "content": "What is the weather in Paris?"}]
 

@@ -24,6 +24,7 @@ pytest.importorskip("uvicorn", reason='uvicorn is not installed (pip install "fu
 from funcroute.exceptions import UsageError  # noqa: E402
 from funcroute.serve import create_app  # noqa: E402
 from funcroute.serve.thread import running  # noqa: E402
+from serve_tools import ADD  # noqa: E402  (tests/ is on sys.path)
 
 pytestmark = pytest.mark.funcroute_real_backend
 
@@ -36,18 +37,6 @@ WEATHER = {
             "type": "object",
             "properties": {"city": {"type": "string", "description": "The city name."}},
             "required": ["city"],
-        },
-    },
-}
-ADD = {
-    "type": "function",
-    "function": {
-        "name": "add",
-        "description": "Add two integers.",
-        "parameters": {
-            "type": "object",
-            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-            "required": ["a", "b"],
         },
     },
 }

@@ -31,19 +31,7 @@ from funcroute.serve.schemas import ApiError, ToolSpec, parse_chat_request
 from funcroute.serve.stream import CallWatch, TextWatch, end_of_calls, params_text
 from funcroute.serve.toolsets import ToolSetCache
 from funcroute.testing.plugin import offline_backend
-
-ADD = {
-    "type": "function",
-    "function": {
-        "name": "add",
-        "description": "Add two integers.",
-        "parameters": {
-            "type": "object",
-            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-            "required": ["a", "b"],
-        },
-    },
-}
+from serve_tools import ADD  # tests/ is on sys.path
 
 
 class Recorder:

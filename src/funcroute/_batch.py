@@ -27,7 +27,7 @@ from funcroute.exceptions import (
 from funcroute.router import Router, RouteResult
 from funcroute.tools import Call
 
-__all__ = ["BatchSummary", "read_commands", "result_record", "run_batch"]
+__all__ = ["BatchSummary", "commands_to_run", "read_commands", "result_record", "run_batch"]
 
 _MAX_LINE = 1 << 20
 
@@ -86,6 +86,24 @@ def read_commands(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
                 yield number, None, f"line is longer than {_MAX_LINE} characters"
                 continue
             yield number, *_command_of(text)
+
+
+def commands_to_run(
+    source: Path, state: Resume, summary: BatchSummary
+) -> Iterator[tuple[int, str | None, str | None]]:
+    """The input lines this run must answer, as :func:`read_commands` yields them.
+
+    Every line counts in ``summary.total``; a line with a result from an earlier run counts as
+    skipped and is left out, and so is a line an earlier run dispatched without a result (it is
+    recorded as interrupted afterwards, never re-run: its handler may already have run).
+    """
+    for line, command, problem in read_commands(source):
+        summary.total += 1
+        todo = state.todo(line)
+        if todo is False:
+            summary.skipped += 1
+        elif todo:
+            yield line, command, problem
 
 
 def _command_of(text: str) -> tuple[str | None, str | None]:
@@ -205,14 +223,8 @@ def run_batch(
 
         finished = False
         try:
-            for line, command, problem in read_commands(source):
-                summary.total += 1
-                todo = state.todo(line)
-                if todo is False:
-                    summary.skipped += 1
-                elif todo is None:
-                    pass  # dispatched by an earlier run without a result: recorded below, not re-run
-                elif command is None:
+            for line, command, problem in commands_to_run(source, state, summary):
+                if command is None:
                     write(result_record(line, None, None, problem))
                 else:
                     pending.append((line, command))

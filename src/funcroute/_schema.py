@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["child_schemas", "inline_refs", "schema_types"]
+__all__ = ["child_schemas", "inline_refs", "json_type", "schema_types"]
 
 # Keywords whose value is a single subschema / a list of subschemas / a name → subschema map.
 _ONE = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")
@@ -91,13 +91,14 @@ def schema_types(node: dict[str, Any]) -> list[str]:
             if isinstance(sub, dict):
                 found.extend(t for t in schema_types(sub) if t not in found)
     if "enum" in node and not found:
-        found.extend(sorted({_json_type(v) for v in node["enum"]}))
+        found.extend(sorted({json_type(v) for v in node["enum"]}))
     if "const" in node and not found:
-        found.append(_json_type(node["const"]))
+        found.append(json_type(node["const"]))
     return found
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON Schema type name of a plain value (``True`` is a boolean, not an integer)."""
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from funcroute._batch import BatchSummary, read_commands, result_record
+from funcroute._batch import BatchSummary, commands_to_run, read_commands, result_record
 from funcroute._batch_progress import Progress
 from funcroute._journal import LineSet, Resume
 from funcroute.exceptions import DispatchError, FuncRouteError, ModelOutputError, UsageError
@@ -146,14 +146,8 @@ async def astream_batch(
     ticker = asyncio.create_task(reporter.tick_every(progress_interval)) if progress else None
     finished = False
     try:
-        for line, command, problem in read_commands(source):
-            summary.total += 1
-            todo = state.todo(line)
-            if todo is False:
-                summary.skipped += 1
-            elif todo is None:
-                pass  # dispatched by an earlier run: recorded as interrupted below, never re-run
-            elif command is None:
+        for line, command, problem in commands_to_run(source, state, summary):
+            if command is None:
                 results.write(result_record(line, None, None, problem))
             else:
                 await queue.put((line, command))

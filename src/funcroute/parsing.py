@@ -33,6 +33,7 @@ from funcroute.exceptions import OutputParseError
 __all__ = [
     "ParseLimits",
     "RawCall",
+    "closing_index",
     "end_of_first_call",
     "end_of_first_yaml_call",
     "iter_documents",
@@ -555,10 +556,18 @@ def end_of_first_call(text: str) -> int | None:
             return None
     if brace == -1:
         return None
+    return closing_index(text, brace, "{", "}")
+
+
+def closing_index(text: str, start: int, opening: str = "{[", closing: str = "}]") -> int | None:
+    """Index just past the bracket that closes ``text[start]``, or ``None`` while it is open.
+
+    Brackets inside JSON strings (escapes honoured) do not count; ``opening`` and ``closing`` are
+    the characters that nest (braces only for a call object, braces and brackets for any value).
+    """
     depth = 0
-    in_string = False
-    escaped = False
-    for index in range(brace, len(text)):
+    in_string = escaped = False
+    for index in range(start, len(text)):
         char = text[index]
         if in_string:
             if escaped:
@@ -569,9 +578,9 @@ def end_of_first_call(text: str) -> int | None:
                 in_string = False
         elif char == '"':
             in_string = True
-        elif char == "{":
+        elif char in opening:
             depth += 1
-        elif char == "}":
+        elif char in closing:
             depth -= 1
             if depth == 0:
                 return index + 1

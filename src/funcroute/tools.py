@@ -69,6 +69,7 @@ if TYPE_CHECKING:
 __all__ = ["Approver", "Call", "Tool", "ToolSet"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+_R = TypeVar("_R")
 #: Called with a validated call to a ``confirm=True`` tool; the handler runs only if it returns True.
 Approver = Callable[["Call"], bool]
 _NAME = re.compile(r"^[A-Za-z_][\w.\-]{0,127}$")
@@ -391,21 +392,13 @@ class ToolSet:
         text = reply
         unreadable: OutputParseError | None = None
         if isinstance(reply, str):
-            fmt_found, text = sniff(reply)
-            if fmt_found is not None:
-                try:
-                    raws = self._read(fmt_found, text, reply)
-                except OutputParseError as exc:
-                    raws, unreadable = [], exc
-                if raws:
-                    try:
-                        return self._first_valid(raws, reply)
-                    except ModelOutputError as sniffed:
-                        # Delimiters quoted inside an Airoboros call's strings are not a call.
-                        try:
-                            return self._parse_documents(reply, reply, None)
-                        except ModelOutputError:
-                            raise sniffed from None
+            call, text, unreadable = self._sniffed(
+                reply,
+                lambda raws: self._first_valid(raws, reply),
+                lambda: self._parse_documents(reply, reply, None),
+            )
+            if call is not None:
+                return call
         try:
             return self._parse_documents(text, reply, None)
         except OutputParseError:
@@ -415,6 +408,37 @@ class ToolSet:
                     raise unreadable from None  # the sniffed format's own complaint says more
                 raise
         return self._first_valid(raws, reply)
+
+    def _sniffed(
+        self, reply: str, accept: Callable[[list[RawCall]], _R], airoboros: Callable[[], _R]
+    ) -> tuple[_R | None, str, OutputParseError | None]:
+        """The calls of the format sniffed in ``reply``, as ``accept`` validates them.
+
+        Returns ``(result, text, unreadable)``: ``result`` is ``None`` when no sniffed format holds
+        a call (``unreadable`` is its reading error, if any), and ``text`` is the reply the
+        Airoboros fallback should read (the sniffed format's lead removed).
+
+        Raises:
+            ModelOutputError: the sniffed calls are invalid and so is the Airoboros reading.
+        """
+        fmt_found, text = sniff(reply)
+        if fmt_found is None:
+            return None, text, None
+        try:
+            raws = self._read(fmt_found, text, reply)
+        except OutputParseError as exc:
+            return None, text, exc
+        if not raws:
+            return None, text, None
+        try:
+            return accept(raws), text, None
+        except ModelOutputError as sniffed:
+            # Delimiters quoted inside an Airoboros call's strings are not a call: when the
+            # Airoboros reading gives valid calls, it wins; otherwise the sniffed error does.
+            try:
+                return airoboros(), text, None
+            except ModelOutputError:
+                raise sniffed from None
 
     def _pythonic_in_prose(self, text: str, reply: str) -> list[RawCall]:
         """Last resort: a pythonic call after some prose (``Sure! [get_weather(city="Paris")]``)."""
@@ -499,24 +523,13 @@ class ToolSet:
             return self._validate_all(self._airoboros_many(text, reply, pythonic=False), reply)
         unreadable: OutputParseError | None = None
         if isinstance(reply, str) and whole_json(reply, self.limits) is None:
-            fmt_found, text = sniff(reply)
-            if fmt_found is not None:
-                try:
-                    raws = self._read(fmt_found, text, reply)
-                except OutputParseError as exc:
-                    raws, unreadable = [], exc
-                if raws:
-                    try:
-                        return self._validate_all(raws, reply)
-                    except ModelOutputError as sniffed:
-                        # Delimiters quoted inside an Airoboros call's strings are not a call: when
-                        # the Airoboros reading gives valid calls, it wins; otherwise this error does.
-                        try:
-                            return self._validate_all(
-                                self._airoboros_many(reply, reply, pythonic=False), reply
-                            )
-                        except ModelOutputError:
-                            raise sniffed from None
+            calls, text, unreadable = self._sniffed(
+                reply,
+                lambda raws: self._validate_all(raws, reply),
+                lambda: self._validate_all(self._airoboros_many(reply, reply, pythonic=False), reply),
+            )
+            if calls is not None:
+                return calls
         try:
             return self._validate_all(self._airoboros_many(text, reply, pythonic=True), reply)
         except OutputParseError:

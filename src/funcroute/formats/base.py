@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+from funcroute._schema import json_type as type_name  # re-exported: the readers' name for it
 from funcroute.exceptions import OutputParseError
 from funcroute.formats.grammar import Node
 from funcroute.parsing import ParseLimits, RawCall, iter_documents, json_problem, raw_calls, whole_json
@@ -37,6 +38,7 @@ __all__ = [
     "checked_call",
     "coerce_text",
     "json_calls",
+    "object_call",
     "param_schema",
     "params_schema",
     "type_name",
@@ -159,6 +161,16 @@ def checked_call(name: str, arguments: Any, limits: ParseLimits, reply: str) -> 
     return RawCall(name.strip(), arguments)
 
 
+def object_call(name: str, body: str, limits: ParseLimits, reply: str) -> RawCall:
+    """The call to ``name`` whose arguments are the first JSON object in ``body``.
+
+    Without one, the call keeps ``body`` as its arguments, so validation reports "arguments must
+    be a mapping" with the text the model wrote instead of a silent empty call.
+    """
+    args = next((doc for doc in iter_documents(body, limits) if isinstance(doc, dict)), None)
+    return checked_call(name, args, limits, reply) if args is not None else RawCall(name.strip(), body)
+
+
 def param_schema(hints: ArgHints | None, tool: str, param: str) -> Mapping[str, Any] | None:
     """The schema of ``tool``'s parameter ``param``, when known."""
     if hints is None:
@@ -183,21 +195,6 @@ def _types(schema: Mapping[str, Any] | None) -> set[str]:
     if "enum" in schema and not found:
         found |= {type_name(v) for v in schema["enum"]}
     return found
-
-
-def type_name(value: Any) -> str:
-    """The JSON Schema type name of a plain value."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    return "array" if isinstance(value, list) else "object"
 
 
 _WORDS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}

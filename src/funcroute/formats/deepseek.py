@@ -16,11 +16,11 @@ from funcroute.formats.base import (
     ToolCallFormat,
     ToolSpec,
     blocks,
-    checked_call,
+    object_call,
     params_schema,
 )
 from funcroute.formats.grammar import Json, Lit, Many, Node, alt, seq
-from funcroute.parsing import ParseLimits, RawCall, iter_documents
+from funcroute.parsing import ParseLimits, RawCall
 
 __all__ = ["DeepSeek"]
 
@@ -49,10 +49,7 @@ class DeepSeek(ToolCallFormat):
                 name, _, rest = rest.partition("\n")
             else:
                 name = head
-            args = next((d for d in iter_documents(rest, limits) if isinstance(d, dict)), None)
-            found.append(
-                checked_call(name, args, limits, text) if args is not None else RawCall(name.strip(), rest)
-            )
+            found.append(object_call(name, rest, limits, text))
         return found
 
     def write(self, calls: Sequence[CallSpec]) -> str:

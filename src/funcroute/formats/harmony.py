@@ -25,12 +25,12 @@ from funcroute.formats.base import (
     CallSpec,
     ToolCallFormat,
     ToolSpec,
-    checked_call,
     json_calls,
+    object_call,
     params_schema,
 )
 from funcroute.formats.grammar import Json, Lit, Many, Node, Opt, Text, alt, seq
-from funcroute.parsing import ParseLimits, RawCall, iter_documents
+from funcroute.parsing import ParseLimits, RawCall
 
 __all__ = ["Harmony"]
 
@@ -69,10 +69,7 @@ class Harmony(ToolCallFormat):
                 content = content.split(end, 1)[0]
             name = _recipient(header)
             if name is not None:
-                args = next((d for d in iter_documents(content, limits) if isinstance(d, dict)), None)
-                found.append(
-                    checked_call(name, args, limits, text) if args is not None else RawCall(name, content)
-                )
+                found.append(object_call(name, content, limits, text))
             elif "analysis" not in header:
                 final.append(content)
             if len(found) >= MAX_CALLS:

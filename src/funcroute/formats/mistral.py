@@ -19,11 +19,11 @@ from funcroute.formats.base import (
     ToolCallFormat,
     ToolSpec,
     call_object_schema,
-    checked_call,
     json_calls,
+    object_call,
 )
 from funcroute.formats.grammar import Json, Lit, Node, seq
-from funcroute.parsing import ParseLimits, RawCall, iter_documents
+from funcroute.parsing import ParseLimits, RawCall
 
 __all__ = ["Mistral"]
 
@@ -58,10 +58,7 @@ class Mistral(ToolCallFormat):
     def _named(body: str, limits: ParseLimits, reply: str) -> RawCall:
         head, _, rest = body.partition(ARGS)
         name = head.split(CALL_ID, 1)[0].strip()
-        for doc in iter_documents(rest, limits):
-            if isinstance(doc, dict):
-                return checked_call(name, doc, limits, reply)
-        return RawCall(name, rest.strip())  # fails validation with "arguments must be a mapping"
+        return object_call(name, rest.strip(), limits, reply)
 
     def write(self, calls: Sequence[CallSpec]) -> str:
         """The v0.3 style: one ``[TOOL_CALLS]`` and a JSON list of every call."""

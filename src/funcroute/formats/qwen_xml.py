@@ -30,9 +30,10 @@ from funcroute.formats.base import (
     blocks,
     checked_call,
     coerce_text,
+    object_call,
 )
 from funcroute.formats.grammar import Json, Lit, Many, Node, Opt, Text, alt, seq
-from funcroute.parsing import ParseLimits, RawCall, iter_documents
+from funcroute.parsing import ParseLimits, RawCall
 
 __all__ = ["QwenXml"]
 
@@ -63,10 +64,7 @@ class QwenXml(ToolCallFormat):
             name = name.strip().strip("\"'")
             if PARAMETER not in rest and rest.lstrip().startswith("{"):
                 # Llama 3.1's custom-tool form: <function=name>{"key": "value"}</function>
-                args = next((d for d in iter_documents(rest, limits) if isinstance(d, dict)), None)
-                found.append(
-                    checked_call(name, args, limits, text) if args is not None else RawCall(name, rest)
-                )
+                found.append(object_call(name, rest, limits, text))
                 continue
             arguments: dict[str, Any] = {}
             schema = hints(name) if hints is not None else None

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from funcroute.backends.base import StopDetector
-from funcroute.parsing import end_of_first_call
+from funcroute.parsing import closing_index, end_of_first_call
 
 __all__ = ["CallWatch", "Events", "Observer", "TextWatch", "end_of_calls", "params_text"]
 
@@ -130,7 +130,7 @@ class CallWatch:
                 self.events.call_start(0, self.call_id, self.name)
         if not self.announced:
             return
-        end = _object_end(text, self.start)
+        end = closing_index(text, self.start)
         chunk = text[self.start : len(text) if end is None else end]
         if len(chunk) > len(self.sent):
             self.events.call_arguments(0, chunk[len(self.sent) :])
@@ -146,35 +146,11 @@ class CallWatch:
         return True
 
 
-def _object_end(text: str, start: int) -> int | None:
-    """Index just past the JSON object starting at ``text[start]``, if it is complete."""
-    depth = 0
-    in_string = escaped = False
-    for index in range(start, len(text)):
-        char = text[index]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-            if depth == 0:
-                return index + 1
-    return None
-
-
 def end_of_calls(text: str) -> int | None:
     """Stop detector for replies that may be a JSON array of calls: the end of the first value."""
     stripped = text.lstrip()
     if stripped.startswith("["):
-        return _object_end(text, len(text) - len(stripped))
+        return closing_index(text, len(text) - len(stripped))
     return end_of_first_call(text)
 
 
