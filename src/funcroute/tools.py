@@ -342,8 +342,16 @@ class ToolSet:
         best: ModelOutputError | None = None
         tried: list[Any] = []  # documents already validated: several readers may find the same one
         fast = whole_json(reply, self.limits)
+        if type(fast) is dict:
+            # The usual reply: one clean call. Validate it before building the careful reader.
+            tried.append(fast)
+            for raw in raw_calls(fast):
+                try:
+                    return self._validate(raw.name, raw.arguments, reply, checked=True)
+                except ModelOutputError as exc:
+                    best = _more_telling(best, exc)
         documents = iter_documents(reply, self.limits, skip_whole=fast is not None)
-        for doc in itertools.chain(() if fast is None else (fast,), documents):
+        for doc in itertools.chain(() if fast is None or tried else (fast,), documents):
             if doc in tried:
                 continue
             tried.append(doc)
