@@ -32,13 +32,14 @@ SEED = '```json\n{\n  "function": "f",\n  "params": {\n    "a": "x"\n  }\n}\n```
     "reply",
     [
         SEED,
-        "```\n{\"function\": \"f\", \"params\": {}}\n```",
-        "  ```JSON extra words\n[{\"function\": \"f\", \"params\": {}}]\n```  \n",
-        "```json\n{\"function\": \"f\", \"params\": {\"code\": \"a ``` b\"}}\n```",  # ``` inside: careful path
-        "```json\n{\"function\": \"f\"}\n```\nand then\n```json\n{}\n```",  # two blocks: careful path
-        "```json\n{\"function\": \"f\"}```",  # fence closing a content line: careful path
+        '```\n{"function": "f", "params": {}}\n```',
+        '  ```JSON extra words\n[{"function": "f", "params": {}}]\n```  \n',
+        # ``` inside a string: the careful path
+        '```json\n{"function": "f", "params": {"code": "a ``` b"}}\n```',
+        '```json\n{"function": "f"}\n```\nand then\n```json\n{}\n```',  # two blocks: careful path
+        '```json\n{"function": "f"}```',  # fence closing a content line: careful path
         "```yaml\nfunction: f\nparams: {}\n```",  # not JSON: careful path
-        "```json\n{\"function\": NaN}\n```",  # refused by the checks either way
+        '```json\n{"function": NaN}\n```',  # refused by the checks either way
     ],
 )
 def test_one_fence_fast_path_reads_what_the_careful_path_reads_first(reply: str) -> None:
@@ -95,10 +96,11 @@ def test_nan_scan_skipped_only_where_no_float_can_be() -> None:
         """Both kinds of field."""
         return label.name
 
-    bad = {"function": "g", "params": {"item": {"inner": {"name": "n"}, "weight": "nan"}, "label": {"name": "x"}}}
+    label = {"name": "x"}
+    bad = {"function": "g", "params": {"item": {"inner": {"name": "n"}, "weight": "nan"}, "label": label}}
     with pytest.raises(CallValidationError, match="finite"):
         tools.parse(json.dumps(bad))
-    good = {"function": "g", "params": {"item": {"inner": {"name": "n"}, "weight": 1.5}, "label": {"name": "x"}}}
+    good = {"function": "g", "params": {"item": {"inner": {"name": "n"}, "weight": 1.5}, "label": label}}
     assert tools.dispatch(tools.parse(json.dumps(good))) == "x"
 
 
