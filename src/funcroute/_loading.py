@@ -4,7 +4,9 @@ SPEC is one of:
 
 * a tool file: ``tools.yaml`` / ``tools.yml`` / ``tools.json``;
 * a Python file: ``my_tools.py`` (run as a script; its ToolSet named ``tools``, or its only ToolSet);
-* ``package.module:attribute`` naming a ToolSet (or a zero-argument function returning one).
+* ``package.module:attribute`` naming a ToolSet (or a zero-argument function returning one);
+* ``mcp:URL`` or ``mcp:COMMAND LINE``: the tools of an MCP server (``pip install "funcroute-llm[mcp]"``),
+  connected until the process exits.
 
 Python specs run code by design: they are the user's own program, exactly like ``python my_tools.py``.
 """
@@ -29,6 +31,10 @@ def load_toolset(spec: str) -> ToolSet:
     """Load the ToolSet that ``spec`` names; errors are UsageError/ToolSpecError with a clear text."""
     if not spec or not spec.strip():
         raise UsageError("--tools needs a tool file, a Python file or module:attribute")
+    if spec.startswith("mcp:"):
+        if not spec[4:].strip():
+            raise UsageError("--tools mcp: needs a server URL or command line after 'mcp:'")
+        return ToolSet.from_mcp(spec[4:].strip())
     path = Path(spec)
     if path.suffix.lower() in _TOOL_FILE_SUFFIXES:
         if not path.is_file():

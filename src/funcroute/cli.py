@@ -256,7 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         if tools:
             cmd.add_argument(
-                "--tools", required=True, metavar="SPEC", help="tool file, Python file or module:attr"
+                "--tools",
+                required=True,
+                metavar="SPEC",
+                help="tool file, Python file, module:attr or mcp:SERVER",
             )
         cmd.set_defaults(handler=handler)
         return cmd
@@ -307,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     from funcroute._cli_eval import add_eval_command
 
     add_eval_command(sub)
+
+    from funcroute._cli_mcp import add_mcp_command
+
+    add_mcp_command(sub)
 
     command("demo", _cmd_demo, "run the built-in demo end to end", tools=False)
     return parser

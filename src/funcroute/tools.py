@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from funcroute._signature import analyse_function
 from funcroute._validators import ArgumentValidator, InvalidArguments, PydanticValidator, Validated
@@ -49,6 +49,9 @@ from funcroute.exceptions import (
 )
 from funcroute.parsing import ParseLimits, iter_documents, json_problem, raw_calls, whole_json
 from funcroute.prompts.selection import Format, render_tool, selection_prompt
+
+if TYPE_CHECKING:
+    from funcroute.mcp.client import MCPToolSet
 
 __all__ = ["Approver", "Call", "Tool", "ToolSet"]
 
@@ -549,6 +552,24 @@ class ToolSet:
         from funcroute import _specs
 
         return cls(_specs.tools_from_bfcl(function_docs), **options)
+
+    @classmethod
+    def from_mcp(cls, server: Any, **options: Any) -> MCPToolSet:
+        """Import the tools of a running MCP server; their handlers call the server back over MCP.
+
+        ``server`` is an ``http(s)://`` URL (streamable HTTP), a command line (string or list: run as
+        a stdio subprocess) or an in-process SDK server. The result is an
+        :class:`funcroute.mcp.MCPToolSet`: close it (or use ``with``) to disconnect. Options are
+        those of :func:`funcroute.mcp.tools_from_mcp` (``prefix``, ``confirm``, ``timeout``...).
+        Needs ``pip install "funcroute-llm[mcp]"``.
+        """
+        try:
+            from funcroute.mcp.client import tools_from_mcp
+        except ImportError as exc:
+            raise UsageError(
+                f'ToolSet.from_mcp needs the MCP SDK: pip install "funcroute-llm[mcp]" ({exc})'
+            ) from exc
+        return tools_from_mcp(server, **options)
 
     def openai_tools(self) -> list[dict[str, Any]]:
         """Export every tool as an OpenAI-style tool spec."""
