@@ -85,6 +85,9 @@ class DecodeResult:
     forward_passes: int = 0
     complete: bool = False  # the grammar reached its end
     prompt_reused: int = 0  # prompt tokens served from a prefix cache instead of fed to the model
+    #: seconds spent: ``forward`` (model passes), ``mask_wait`` (mask not ready when the pass
+    #: ended), ``mask_apply``, ``grammar`` (advancing the matcher, forced tokens), ``first_token``
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def generate(
@@ -104,8 +107,13 @@ def generate(
     prompt's longest prefix shared with the previous sequence is not fed again, and this
     sequence's cache is left there for the next one.
     """
+    import time
+
     import torch
 
+    clock = time.perf_counter
+    began = clock()
+    forward_s = wait_s = apply_s = 0.0
     sampling = sampling or Sampling()
     result = DecodeResult()
     device = model.device
@@ -133,7 +141,9 @@ def generate(
                     continue
                 # The mask depends only on the tokens chosen so far: compute it during the pass.
                 mask = None if forced else worker.fill(matcher, bitmask)
+                tick = clock()
                 logits_all, past = forward_step(model, torch.tensor([pending], device=device), past)
+                forward_s += clock() - tick
                 fed.extend(pending)
                 result.forward_passes += 1
                 if forced:  # token-by-token mode: one pass per token, forced ones included
@@ -143,10 +153,15 @@ def generate(
                     logits = logits_all[0, -1, :]
                     if logits.dtype != torch.float32 or logits.device.type != "cpu":
                         logits = logits.float().to("cpu")
+                    tick = clock()
                     mask.result()
                     mask = None
+                    tock = clock()
                     apply_mask_(logits, bitmask)
+                    wait_s, apply_s = wait_s + tock - tick, apply_s + clock() - tock
                     token = _choose(logits, sampling, generator)
+                if "first_token" not in result.timings:  # prefill + the first chosen token
+                    result.timings["first_token"] = clock() - began
                 if not matcher.consume_token(token):
                     raise RuntimeError(f"grammar refused token {token}: {matcher.get_error()}")
                 result.tokens.append(token)
@@ -157,6 +172,14 @@ def generate(
         raise
     if prefix_cache is not None:
         prefix_cache.keep(fed, past)
+    total = clock() - began
+    result.timings.update(
+        forward=forward_s,
+        mask_wait=wait_s,
+        mask_apply=apply_s,
+        total=total,
+        grammar=total - forward_s - wait_s - apply_s,
+    )
     result.complete = matcher.is_stopped() or matcher.is_accepting()
     return result
 
