@@ -44,12 +44,12 @@ from typing import Any, Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bfcl import Entry, check_call, load  # noqa: E402
-from _smollm import CHATML, gguf_path, load_hf  # noqa: E402
+from _bfcl import Entry, check_call, load
+from _smollm import CHATML, gguf_path, load_hf
 
-from funcroute import FuncRouteError, ToolSet  # noqa: E402
-from funcroute.evaluation import NO_CALL_TOOL, with_no_call_tool  # noqa: E402
-from funcroute.router import Router  # noqa: E402
+from funcroute import FuncRouteError, ToolSet
+from funcroute.evaluation import NO_CALL_TOOL, with_no_call_tool
+from funcroute.router import Router
 
 MAX_TOKENS = 128
 THREADS = 2
@@ -149,7 +149,7 @@ def chatml_function_calling(llm: Any) -> System:
 
 def _py_type(schema: dict[str, Any]) -> Any:
     """A pydantic-usable annotation for a BFCL parameter schema (enough for instructor)."""
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return Literal[tuple(schema["enum"])]
     kind = schema.get("type")
     if kind == "array":
@@ -317,7 +317,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--simple", type=int, default=30, help="first N simple_python cases")
     parser.add_argument("--irrelevance", type=int, default=15, help="first N irrelevance cases")
     parser.add_argument(
@@ -345,7 +347,10 @@ def main() -> None:
 
 
 def report(results: dict[str, list[tuple[Case, Outcome]]]) -> None:
-    header = f"{'system':<26} {'valid':>6} {'AST':>6} {'abstain':>8} {'p50 s':>6} {'p95 s':>6} {'tok':>5} {'passes':>6}"
+    header = (
+        f"{'system':<26} {'valid':>6} {'AST':>6} {'abstain':>8} {'p50 s':>6} {'p95 s':>6} "
+        f"{'tok':>5} {'passes':>6}"
+    )
     print(header)
     print("-" * len(header))
     for name, rows in results.items():
@@ -353,7 +358,8 @@ def report(results: dict[str, list[tuple[Case, Outcome]]]) -> None:
         irrelevant = [(c, o) for c, o in rows if c.irrelevant]
         valid = sum(o.valid for _, o in simple) / max(len(simple), 1)
         ast = sum(
-            o.valid and o.function is not None and check_call(o.function, o.arguments, c.entry) for c, o in simple
+            o.valid and o.function is not None and check_call(o.function, o.arguments, c.entry)
+            for c, o in simple
         ) / max(len(simple), 1)
         abstain = sum(o.function is None for _, o in irrelevant) / max(len(irrelevant), 1)
         seconds = [o.seconds for _, o in rows]
