@@ -195,3 +195,20 @@ def test_batched_grammar_with_prefetch_equals_one_by_one(tiny_model_dir: Path) -
     for (tools, _), text in zip(_cases(4), batched, strict=True):
         if text.endswith("}"):
             tools.parse(text)
+
+
+@pytest.mark.timeout(600)
+def test_llamacpp_prefix_reuse_changes_no_greedy_reply(tiny_model_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gguf")
+    from funcroute.backends.llamacpp import LlamaCppBackend
+    from funcroute.testing.gguf import convert_to_gguf
+
+    path = convert_to_gguf(tiny_model_dir, tmp_path / "tiny.gguf")
+    with (
+        LlamaCppBackend(path, n_ctx=2048, n_threads=1) as reused,
+        LlamaCppBackend(path, n_ctx=2048, n_threads=1, prefix_cache=False) as fresh,
+    ):
+        for tools, prompt in _cases(4):
+            request = Request(prompt=prompt, max_new_tokens=48, schema=tools.json_schema())
+            assert reused.complete(request).text == fresh.complete(request).text
