@@ -326,10 +326,28 @@ def main() -> None:
         "--systems",
         default="funcroute-llamacpp,funcroute-transformers,chatml-function-calling,instructor,outlines,plain",
     )
-    parser.add_argument("--jsonl", type=Path, default=None, help="write every outcome here")
+    parser.add_argument("--jsonl", type=Path, default=None, help="write every outcome here, as it comes")
+    parser.add_argument(
+        "--report-from",
+        type=Path,
+        default=None,
+        help="print the table from a --jsonl file (even a partial one)",
+    )
     args = parser.parse_args()
-    cases = [Case(e, False) for e in load("simple_python")[: args.simple]]
-    cases += [Case(e, True) for e in load("irrelevance")[: args.irrelevance]]
+    simple = [Case(e, False) for e in load("simple_python")[: args.simple]]
+    irrelevant = [Case(e, True) for e in load("irrelevance")[: args.irrelevance]]
+    # Both kinds spread over the run, so a run stopped early still has some of each.
+    cases = sorted(
+        simple + irrelevant,
+        key=lambda c: (
+            (irrelevant.index(c) + 0.5) / len(irrelevant)
+            if c.irrelevant
+            else (simple.index(c) + 0.25) / len(simple)
+        ),
+    )
+    if args.report_from is not None:
+        report(from_jsonl(args.report_from, cases))
+        return
     systems = build_systems(args.systems.split(","))
     results: dict[str, list[tuple[Case, Outcome]]] = {name: [] for name in systems}
     log = args.jsonl.open("w") if args.jsonl else None
@@ -342,8 +360,25 @@ def main() -> None:
             results[name].append((case, outcome))
             if log is not None:
                 log.write(json.dumps({"system": name, "case": case.entry.id, **outcome.__dict__}) + "\n")
+                log.flush()
         print(f"case {index + 1}/{len(cases)} done", file=sys.stderr, flush=True)
     report(results)
+
+
+def from_jsonl(path: Path, cases: list[Case]) -> dict[str, list[tuple[Case, Outcome]]]:
+    """Outcomes read back from a ``--jsonl`` file; only cases every system finished count."""
+    by_id = {c.entry.id: c for c in cases}
+    seen: dict[str, dict[str, Outcome]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        name, case_id = row.pop("system"), row.pop("case")
+        if case_id in by_id:
+            seen.setdefault(name, {})[case_id] = Outcome(**row)
+    done = set.intersection(*(set(v) for v in seen.values())) if seen else set()
+    return {
+        name: [(by_id[i], outcome) for i, outcome in outcomes.items() if i in done]
+        for name, outcomes in seen.items()
+    }
 
 
 def report(results: dict[str, list[tuple[Case, Outcome]]]) -> None:
