@@ -1,7 +1,9 @@
 """funcroute's own overhead: prompt rendering and parse + validate + dispatch.
 
 Prints a table of median microseconds per operation, with the bare baseline (``json.loads`` +
-``model_validate`` + a direct call, no tolerance at all) measured in the same run.
+``model_validate`` + a direct call, no tolerance at all) measured in the same run, then one row per
+tool-call format: the seed call written by that format's writer, read with the format named and
+with ``format="auto"``.
 
     .venv/bin/python bench/overhead.py [--runs 20000]
 """
@@ -18,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from funcroute import ToolSet
+from funcroute.formats import format_names, get_format
 
 SEED_INPUT = "I want to know how many times 'Python' is mentioned in my text file."
 SEED_REPLY = """```json
@@ -105,6 +108,13 @@ def main() -> None:
         ),
         ("funcroute parse+validate only, clean JSON reply", median_us(lambda: tools.parse(BARE_REPLY), runs)),
     ]
+    seed_call = [("file_analytics", {"action": "count_occurrences", "filters": {"keyword": "Python"}})]
+    format_rows: list[tuple[str, float, float]] = []
+    for name in format_names():
+        reply = get_format(name).write(seed_call)
+        named = median_us(lambda r=reply, n=name: tools.dispatch(tools.parse(r, format=n)), runs)
+        auto = median_us(lambda r=reply: tools.dispatch(tools.parse(r)), runs)
+        format_rows.append((name, named, auto))
     for count in (10, 100, 1000):
         catalog = many_tools(count)
         catalog.prompt(SEED_INPUT)  # the first render fills the cache; later ones reuse it
@@ -129,6 +139,13 @@ def main() -> None:
     print(
         f"\nfuncroute clean-reply path = {rows[1][1] / baseline:.1f}x the bare baseline ({baseline:.1f} µs)"
     )
+    print("\nparse+validate+dispatch per tool-call format, clean seed call (median µs, x bare baseline)")
+    fwidth = max(len(name) for name, _, _ in format_rows)
+    print(f"{'format':<{fwidth}}  {'named':>8}  {'x':>5}  {'auto':>8}  {'x':>5}")
+    print(f"{'-' * fwidth}  {'-' * 8}  {'-' * 5}  {'-' * 8}  {'-' * 5}")
+    for name, named, auto in format_rows:
+        ratios = f"{named:>8.1f}  {named / baseline:>5.1f}  {auto:>8.1f}  {auto / baseline:>5.1f}"
+        print(f"{name:<{fwidth}}  {ratios}")
 
 
 if __name__ == "__main__":

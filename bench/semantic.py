@@ -144,11 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     for c in ("simple_python", "multiple"):
+        runs = [d.function is not None and not d.missing and not d.doubt for d in decisions[c]]
         ok = sum(
-            d.function is not None and not d.missing and check_call(d.function, d.arguments, e)
-            for d, e in zip(decisions[c], data[c], strict=True)
+            ran and check_call(d.function, d.arguments, e)
+            for ran, d, e in zip(runs, decisions[c], data[c], strict=True)
         )
         rows.append((f"full-call accuracy (BFCL AST), {c}", "n/a", pct(ok / len(data[c])), "report"))
+        wrong = sum(runs) - ok  # calls that would run, yet break BFCL's AST rules
+        rows.append((f"calls run but wrong (BFCL AST), {c}", "n/a", pct(wrong / len(data[c])), "report"))
 
     base_pos = np.array([base.scores(e).max() for e in data["simple_python"]])
     base_neg = np.array([base.scores(e).max() for e in data["irrelevance"]])

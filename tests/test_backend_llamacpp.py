@@ -294,3 +294,34 @@ def test_complete_many_and_async(backend: LlamaCppBackend) -> None:
         return [c.text for c in results]
 
     assert asyncio.run(run()) == [c.text for c in one_by_one]
+
+
+@pytest.mark.parametrize("fmt", ["hermes", "pythonic", "qwen3-xml", "functiongemma"])
+def test_format_grammar_constrains_llama_cpp(backend: LlamaCppBackend, fmt: str) -> None:
+    from funcroute import ToolSet
+    from funcroute.formats import get_format
+    from funcroute.formats.grammar import reasoning_then
+
+    tools = ToolSet()
+
+    @tools.tool
+    def get_weather(city: str, days: int = 1) -> str:
+        """Get the weather."""
+        return city
+
+    grammar = get_format(fmt).grammar([(t.name, t.schema) for t in tools])
+    completion = backend.complete(Request("Weather in Paris? ", max_new_tokens=160, grammar=grammar))
+    if completion.finish_reason == "stop":  # a random model may run out of tokens inside a string
+        assert tools.parse(completion.text, format=fmt).function == "get_weather"
+    else:
+        assert completion.text.startswith(("<tool_call>", "[get_weather(", "<start_function_call>"))
+    # A reasoning wrapper compiles too (llama.cpp parses the text-until automaton).
+    thought = backend.complete(Request("Hi ", max_new_tokens=8, grammar=reasoning_then(grammar)))
+    assert isinstance(thought.text, str)
+
+
+def test_chat_template_from_gguf_metadata(backend: LlamaCppBackend) -> None:
+    from funcroute.exceptions import TemplateError
+
+    with pytest.raises(TemplateError, match="no tokenizer"):
+        backend.chat_template()  # the tiny model ships no chat template

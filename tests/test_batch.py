@@ -140,7 +140,9 @@ def test_invalid_input_lines_and_failures_are_recorded_and_the_run_continues(
     assert records[6]["attempts"] == 2 and records[6]["replies"] == ["no idea, sorry"] * 2
     assert records[7]["error"]["type"] == "HandlerError" and "unlucky" in records[7]["error"]["message"]
     assert records[7]["call"] == {"function": "work", "params": {"n": 13}}
-    assert records[7]["dispatched"] is False
+    assert records[7]["dispatched"] is True  # the handler ran, and raised
+    assert records[7]["result"] is None and records[6]["dispatched"] is False
+    assert set(records[7]) == set(records[1]) == set(records[3])  # one record shape for every outcome
     assert (records[1]["result"], records[9]["result"]) == (1, 4)
     assert "9 commands: 2 ok, 7 failed, 0 already done" in capsys.readouterr().err
 

@@ -23,7 +23,13 @@ import pytest
 import yaml
 
 from funcroute import ToolSet
-from funcroute.exceptions import CallValidationError, FuncRouteError, UnknownFunctionError, UsageError
+from funcroute.exceptions import (
+    CallValidationError,
+    FuncRouteError,
+    PartialCallsError,
+    UnknownFunctionError,
+    UsageError,
+)
 
 # Entries whose ground truth contradicts the entry's own function docs. Each must keep failing: the
 # category test fails when an excluded entry passes, so the list cannot go stale.
@@ -199,7 +205,15 @@ def _expect(
 ) -> None:
     CHECKS[what.split(":")[0] if ":" in what else what] += 1
     try:
-        action()
+        try:
+            action()
+        except PartialCallsError as partial:
+            # Parallel replies report each failed call with its index: the mutated call comes first.
+            index, inner = partial.errors[0]
+            if index != 0 or len(partial.errors) != 1:
+                problems.append(f"{what}: failures reported at {[i for i, _ in partial.errors]}, not [0]")
+                return
+            raise inner from None
     except error as exc:
         if path is not None and isinstance(exc, CallValidationError):
             paths = [p.path for p in exc.problems]

@@ -398,8 +398,11 @@ def test_tools_lists_names_and_descriptions(capsys: pytest.CaptureFixture[str], 
 def test_tools_verbose(capsys: pytest.CaptureFixture[str], tools_py: Path) -> None:
     code, out, _ = run(capsys, "tools", "--tools", str(tools_py), "-v")
     assert code == 0
-    assert "                params: action, filters\n" in out
-    assert "                params: to, text\n" in out
+    lines = out.splitlines()
+    assert lines[1].strip().startswith("action (string, required): The operation")
+    assert "filters (object, required)" in out
+    assert "filters.keyword (string, required): The word or phrase we want to search for." in out
+    assert "                  to (string, required)\n                  text (string, required)\n" in out
 
 
 def test_tools_from_tool_file_are_marked_unbound(

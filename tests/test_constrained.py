@@ -222,3 +222,43 @@ def test_bounds_close_every_open_ended_value_and_keep_user_bounds() -> None:
     assert props["nested"]["additionalProperties"] is False
     assert bounded["additionalProperties"] is False
     assert "maxLength" not in schema["properties"]["text"]  # the input is not modified
+
+
+# (Harmony's free analysis channel would let the random model think until the budget runs out.)
+@pytest.mark.parametrize("fmt", ["hermes", "pythonic", "mistral", "qwen3-xml", "functiongemma", "deepseek"])
+def test_format_grammars_constrain_the_tiny_model(backend: Any, fmt: str) -> None:
+    from funcroute.formats import get_format
+
+    tools = ToolSet()
+
+    @tools.tool
+    def get_weather(city: str, days: int = 1) -> str:
+        """Get the weather."""
+        return city
+
+    grammar = get_format(fmt).grammar([(t.name, t.schema) for t in tools], parallel=fmt == "pythonic")
+    completion = backend.complete(Request("Weather in Paris? ", max_new_tokens=BUDGET, grammar=grammar))
+    assert completion.completion_tokens is not None and completion.completion_tokens < BUDGET, completion
+    # Whatever the random model wrote inside the format's delimiters is a valid call.
+    calls = tools.parse_many(completion.text, format=fmt)
+    assert calls and all(c.function == "get_weather" for c in calls)
+
+
+def test_router_in_the_models_own_format_routes_the_tiny_model_first_time(backend: Any) -> None:
+    from funcroute.prompts.native import NativeTemplate
+
+    template_file = Path(__file__).parent / "templates" / "qwen2.5.jinja"
+    template = NativeTemplate(template_file.read_text(encoding="utf-8"), variables={"enable_thinking": False})
+    tools = ToolSet()
+
+    @tools.tool
+    def get_weather(city: str, days: int = 1) -> str:
+        """Get the weather."""
+        return city
+
+    router = Router(tools, backend, chat_template=template, max_retries=0, max_new_tokens=BUDGET)
+    result = router.route("Weather in Paris?", dry_run=True)
+    assert result.call is not None and result.call.function == "get_weather"
+    assert len(result.attempts) == 1
+    assert result.attempts[0].reply.startswith("<tool_call>\n{")
+    assert "<tools>" in result.attempts[0].prompt

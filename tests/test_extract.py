@@ -112,14 +112,16 @@ def test_a_required_choice_by_meaning_only_through_the_chooser(demo: ToolSet) ->
     assert fill_arguments(command, schema).missing == ["action"]
     seen: list[list[str]] = []
 
-    def choose(text: str, options: list[str]) -> tuple[int, float]:
+    def choose(text: str, options: list[str]) -> list[float]:
         seen.append(options)
-        return 0, 0.6
+        return [0.6, 0.1]
 
     filled = fill_arguments(command, schema, choose=choose)
     assert seen == [["count occurrences", "find line"]]
     assert filled.arguments == {"action": "count_occurrences", "filters": {"keyword": "Python"}}
-    assert fill_arguments(command, schema, choose=lambda t, o: (0, 0.05)).missing == ["action"]
+    assert fill_arguments(command, schema, choose=lambda t, o: [0.05, 0.0]).missing == ["action"]
+    # Close, but not clearly closer than the other option: a guess, so not taken.
+    assert fill_arguments(command, schema, choose=lambda t, o: [0.45, 0.4]).missing == ["action"]
 
 
 def test_typed_strings_prefer_their_kind(demo: ToolSet) -> None:
@@ -167,3 +169,92 @@ def test_nested_objects_report_dotted_paths(tmp_path: Path) -> None:
     assert filled.arguments == {"action": "count_occurrences"}
     assert filled.missing == ["filters.keyword"]
     assert filled.required == 2
+
+
+# --------------------------------------------------------------- type fit, number words, doubt
+
+PLACE = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "description": "The city."},
+        "date": {"type": "string", "description": "The day, YYYY-MM-DD."},
+    },
+    "required": ["city"],
+}
+
+
+def test_a_date_never_fills_a_city_and_lowercase_places_do() -> None:
+    only_city = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    assert fill_arguments("will it rain tomorrow", only_city, today=TODAY).missing == ["city"]
+    assert fill_arguments("will it rain in New York tomorrow", PLACE, today=TODAY).arguments == {
+        "city": "New York",
+        "date": "2024-05-11",
+    }
+    assert fill_arguments("weather in paris", PLACE).arguments == {"city": "Paris"}
+    assert fill_arguments("weather in the morning", PLACE).missing == ["city"]
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("seventy two", 72),
+        ("minus five", -5),
+        ("negative 3", -3),
+        ("twenty-one", 21),
+        ("two hundred and five", 205),
+        ("three thousand four hundred", 3400),
+        ("a dozen", 12),
+    ],
+)
+def test_number_words_are_read_whole_with_their_sign(text: str, value: int) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"temperature": {"type": "number"}},
+        "required": ["temperature"],
+    }
+    assert fill_arguments(f"set it to {text} degrees", schema).arguments == {"temperature": value}
+
+
+def test_a_number_is_not_a_name_but_may_be_a_code() -> None:
+    item = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    assert fill_arguments("put 2 kg of apples on the list", item).missing == ["name"]
+    code = {"type": "object", "properties": {"zip_code": {"type": "string"}}, "required": ["zip_code"]}
+    assert fill_arguments("stores near zip code 94110", code).arguments == {"zip_code": "94110"}
+
+
+def test_lists_of_choices_take_every_choice_named() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"doors": {"type": "array", "items": {"enum": ["front", "back", "garage"]}}},
+        "required": ["doors"],
+    }
+    assert fill_arguments("lock the garage and front doors", schema).arguments == {
+        "doors": ["garage", "front"]
+    }
+
+
+def test_unplaced_quotes_and_rival_guesses_are_reported() -> None:
+    lights = {
+        "type": "object",
+        "properties": {"room": {"enum": ["bedroom", "kitchen"]}, "state": {"enum": ["on", "off"]}},
+        "required": ["room", "state"],
+    }
+    filled = fill_arguments("put on 'Kind of Blue' in the bedroom", lights)
+    assert filled.arguments == {"room": "bedroom", "state": "on"} and filled.unplaced == ["Kind of Blue"]
+    case = {
+        "type": "object",
+        "properties": {
+            "company1": {"type": "string"},
+            "company2": {"type": "string"},
+            "country": {"type": "string"},
+        },
+        "required": ["company1", "company2", "country"],
+    }
+    filled = fill_arguments("the latest court case between Apple and Samsung in USA", case)
+    assert sorted(filled.ambiguous) == ["company1", "company2", "country"]  # which is which: a guess
+    named = fill_arguments("a court case where company1 is Apple, company2 Samsung, country USA", case)
+    assert named.ambiguous == [] and named.arguments == {
+        "company1": "Apple",
+        "company2": "Samsung",
+        "country": "USA",
+    }

@@ -20,7 +20,7 @@ from funcroute import (
     ToolSet,
     UnknownFunctionError,
 )
-from funcroute.exceptions import ModelOutputError
+from funcroute.exceptions import ModelOutputError, PartialCallsError
 
 SEED_REPLY = """```json
 {
@@ -631,8 +631,6 @@ NOT_A_CALL = [
     '{"function": null, "params": {}}',
     '{"function": "", "params": {}}',
     '{"function": ["send_message"], "params": {}}',
-    "send_message(to='bob', text='hi')",
-    "<function=send_message>{}</function>",
     "- a\n- b\n",
     "key: value\nother: 3\n",
 ]
@@ -644,6 +642,13 @@ def test_not_a_call(tools: ToolSet, reply: str) -> None:
         tools.parse(reply)
     assert info.value.reply == reply
     assert "function" in str(info.value) or "call" in str(info.value)
+
+
+def test_other_formats_are_calls_now(tools: ToolSet) -> None:
+    # Pythonic calls and <function=...> blocks were "not a call" before the format layer.
+    assert tools.parse("send_message(to='bob', text='hi')").arguments == {"to": "bob", "text": "hi"}
+    with pytest.raises(CallValidationError):
+        tools.parse("<function=send_message>{}</function>")
 
 
 def test_no_json_message(tools: ToolSet) -> None:
@@ -1107,17 +1112,22 @@ def test_parse_many_single_call(tools: ToolSet) -> None:
 
 def test_parse_many_all_calls_must_validate(tools: ToolSet) -> None:
     reply = '[{"function": "send_message", "params": {"to": "bob", "text": "hi"}}, {"function": "scale"}]'
-    with pytest.raises(CallValidationError) as info:
+    with pytest.raises(PartialCallsError) as info:
         tools.parse_many(reply)
-    assert info.value.function == "scale"
+    # The failing call is reported with its index; the valid one is kept in place.
+    [(index, error)] = info.value.errors
+    assert index == 1 and isinstance(error, CallValidationError) and error.function == "scale"
+    assert [c.function if c else None for c in info.value.calls] == ["send_message", None]
     assert info.value.reply == reply
 
 
 def test_parse_many_unknown_function(tools: ToolSet) -> None:
     reply = '[{"function": "send_message", "params": {"to": "bob", "text": "hi"}}, {"function": "sacle"}]'
-    with pytest.raises(UnknownFunctionError) as info:
+    with pytest.raises(PartialCallsError) as info:
         tools.parse_many(reply)
-    assert info.value.closest == "scale"
+    [(index, error)] = info.value.errors
+    assert index == 1 and isinstance(error, UnknownFunctionError) and error.closest == "scale"
+    assert "call 2 of 2" in str(info.value)
     assert info.value.reply == reply
 
 

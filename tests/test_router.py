@@ -533,8 +533,8 @@ def sequential(router: Router, command: str) -> tuple[Any, ...]:
         r = router.route(command)
     except ModelOutputError as exc:
         return (command, None, None, [a.reply for a in exc.attempts], type(exc), False)
-    except HandlerError as exc:
-        return (command, exc.call, None, [a.reply for a in exc.attempts], type(exc), False)
+    except HandlerError as exc:  # the handler ran (and raised): dispatched
+        return (command, exc.call, None, [a.reply for a in exc.attempts], type(exc), True)
     except UsageError as exc:
         return (command, None, None, [], type(exc), False)
     return outcome(r)
@@ -556,7 +556,7 @@ def test_route_many_keeps_order_isolates_failures_and_batches_repairs() -> None:
     assert isinstance(by_command[""].error, UsageError)
     exploded = by_command["explode now"]
     assert isinstance(exploded.error, HandlerError) and exploded.call == Call("explode", {"reason": "now"})
-    assert not exploded.dispatched
+    assert exploded.dispatched and exploded.value is None  # it ran, and raised
     gibberish = by_command["gibberish please"].error
     assert isinstance(gibberish, OutputParseError) and len(gibberish.attempts) == 3
     # Every round sends all unfinished conversations at once: 5 live, then 3 repairs, then 2.

@@ -554,7 +554,7 @@ def test_cli_confirm_tool_needs_yes_and_the_audit_log_records_both(
     argv = ["route", "delete the logs", "--tools", str(path), "--audit-log", str(audit)]
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
-    assert "requires approval" in err and "--yes" in err
+    assert "requires confirmation: pass --yes" in err
     assert not marker.exists()
     assert cli.main([*argv, "--yes"]) == 0
     assert marker.read_text() == "*.log\n"

@@ -34,8 +34,10 @@ FLOORS = {
     "select live_multiple[:100]": 0.80,  # measured 0.830
     "simple_python[::2] routed": 0.95,  # measured 0.970
     "irrelevance refused": 0.72,  # measured 0.767
-    "full call simple_python[::2]": 0.40,  # measured 0.435
-    "full call multiple": 0.41,  # measured 0.445
+    # Calls that would run and are right; values the router is unsure of are refused instead
+    # (issue 13), which costs some lucky guesses.
+    "full call simple_python[::2]": 0.33,
+    "full call multiple": 0.38,
     "recall@5 pooled": 0.95,  # measured 0.968 (769 tools)
 }
 
@@ -112,7 +114,10 @@ def test_full_calls_by_bfcl_ast_rules(runs: dict[str, list[tuple[Any, Decision]]
     ):
         correct = share(
             [
-                d.function is not None and not d.missing and bfcl.check_call(d.function, d.arguments, e)
+                d.function is not None
+                and not d.missing
+                and not d.doubt
+                and bfcl.check_call(d.function, d.arguments, e)
                 for e, d in runs[name]
             ]
         )

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from funcroute._journal import Journal, Resume
-from funcroute.exceptions import FuncRouteError, UsageError
+from funcroute.exceptions import (
+    DispatchError,
+    FuncRouteError,
+    HandlerError,
+    NoSuitableFunctionError,
+    UsageError,
+)
 from funcroute.router import Router, RouteResult
 from funcroute.tools import Call
 
@@ -100,24 +106,62 @@ def _command_of(text: str) -> tuple[str | None, str | None]:
 
 
 def result_record(
-    line: int, command: str | None, result: RouteResult | None, problem: str | None
+    line: int | None,
+    command: str | None,
+    result: RouteResult | None,
+    problem: str | None = None,
+    *,
+    error: BaseException | None = None,
 ) -> dict[str, Any]:
-    """The JSON record written for one input line."""
-    record: dict[str, Any] = {"line": line, "input": command, "ok": False}
+    """The JSON record of one routed command: the same keys for every outcome.
+
+    ``batch`` writes one per input line and ``route --json`` prints one. Keys: ``line``, ``input``,
+    ``ok``, ``refused`` (no tool fits: NoSuitableFunctionError), ``call``, ``dispatched`` (the
+    handler started: also when it raised or timed out), ``result``, ``attempts``, ``replies``,
+    ``timings`` and ``error`` (``null``, or ``{"type", "message"}``).
+
+    Args:
+        line: the input line number (``None`` for a single command).
+        command: the command text.
+        result: the route's result; ``None`` with ``problem`` (a bad input line) or ``error``.
+        problem: why an input line could not be read.
+        error: an exception that ended the route (built into a result: its call and attempts).
+    """
+    if result is None and error is not None:
+        attempts = list(getattr(error, "attempts", None) or [])
+        call = error.call if isinstance(error, DispatchError) else None
+        own = error if isinstance(error, FuncRouteError) else None
+        result = RouteResult(command or "", call, attempts=attempts, error=own)
+        result.dispatched = isinstance(error, HandlerError)
+    record: dict[str, Any] = {
+        "line": line,
+        "input": command,
+        "ok": False,
+        "refused": False,
+        "call": None,
+        "dispatched": False,
+        "result": None,
+        "attempts": 0,
+        "replies": [],
+        "timings": {"generate_s": 0.0, "parse_s": 0.0, "dispatch_s": 0.0, "total_s": 0.0},
+        "error": None,
+    }
     if result is None:
-        record["error"] = {"type": "InputError", "message": problem}
+        record["error"] = {"type": "InputError", "message": problem or str(error)}
         return record
+    failure: BaseException | None = result.error if result.error is not None else error
     record.update(
-        ok=result.ok,
+        ok=result.ok and failure is None,
+        refused=isinstance(failure, NoSuitableFunctionError),
         call=result.call.to_dict() if result.call else None,
         dispatched=result.dispatched,
-        result=_jsonable(result.value) if result.dispatched else None,
+        result=_jsonable(result.value) if result.dispatched and failure is None else None,
         attempts=len(result.attempts),
         replies=result.replies,
         timings={k: round(v, 6) for k, v in result.timings.items()},
     )
-    if result.error is not None:
-        record["error"] = {"type": type(result.error).__name__, "message": str(result.error)}
+    if failure is not None:
+        record["error"] = {"type": type(failure).__name__, "message": str(failure)}
     return record
 
 

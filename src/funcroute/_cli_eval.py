@@ -12,8 +12,12 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import jsonschema
 
 from funcroute.evaluation import NO_CALL_TOOL, Case, CaseResult, ExpectedCall, evaluate
 from funcroute.exceptions import UsageError
@@ -53,30 +57,111 @@ def _options(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _expected(value: Any, where: str) -> tuple[tuple[ExpectedCall, ...], bool]:
-    """``expected`` of a case line: a call, a list of calls, ``[]``/``null`` (none) or ``"any"``."""
+@cache
+def _case_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads((resources.files("funcroute") / "schemas" / "cases.schema.json").read_text("utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _case_problem(row: Any) -> str | None:
+    """Why a case line breaks ``schemas/cases.schema.json`` (the most telling reason), or ``None``."""
+    errors = list(_case_validator().iter_errors(row))
+    if not errors:
+        return None
+    if not isinstance(row, dict):
+        return "expected a JSON object per line"
+    text = row.get("input", row.get("command"))
+    if not isinstance(text, str) or not text.strip():
+        return 'expected an object with a non-empty "input"'
+    if isinstance(row, dict):
+        allowed: Mapping[str, Any] = _case_validator().schema["properties"]  # type: ignore[index]
+        unknown = sorted(set(row) - set(allowed))
+        if unknown:
+            listed = ", ".join(map(repr, unknown))
+            return f"unknown key(s) {listed}; a case has id, input, expected, category, parallel"
+        if "expected" not in row:
+            return '"expected" is missing: give the expected call, [] or null for "no call", or "any"'
+        expected = row["expected"]
+        for item in expected if isinstance(expected, list) else [expected]:
+            extra = (
+                sorted(set(item) - {"function", "params", "alternatives", "optional"})
+                if isinstance(item, dict)
+                else []
+            )
+            if isinstance(item, dict) and "function" in item and extra:
+                return (
+                    f"unknown key(s) {', '.join(map(repr, extra))} in an expected call; it has function, "
+                    "params, alternatives, optional"
+                )
+    error = jsonschema.exceptions.best_match(errors)
+    where = "".join(f"[{p!r}]" for p in error.absolute_path) if error is not None else ""
+    message = error.message if error is not None else "invalid case"
+    return f"{where or 'the case'}: {message[:200]}" + (
+        '; "expected" is a call {"function": ..., "params": {...}}, BFCL\'s {"name": {"param": [acceptable '
+        'values]}}, a list of calls, [] or null (no call), or "any"'
+        if error is not None and error.absolute_path and error.absolute_path[0] == "expected"
+        else ""
+    )
+
+
+def _expected(value: Any, where: str, tools: ToolSet | None) -> tuple[tuple[ExpectedCall, ...], bool]:
+    """``expected`` of a (schema-valid) case line: a call, a list of calls, ``[]``/``null`` or ``"any"``."""
     if value is None or value == []:
         return (), False
     if value == "any":
         return (), True
     calls: list[ExpectedCall] = []
     for item in value if isinstance(value, list) else [value]:
-        args = item.get("params", item.get("arguments", {})) if isinstance(item, dict) else None
-        if isinstance(item, dict) and isinstance(item.get("function"), str) and isinstance(args, dict):
-            calls.append(ExpectedCall.exact(item["function"], args))
-        elif isinstance(item, dict) and len(item) == 1 and isinstance(next(iter(item.values())), dict):
+        if "function" in item:
+            calls.append(_explicit_call(item, where))
+        else:
             name, params = next(iter(item.items()))  # BFCL's {name: {param: [acceptable...]}}
             calls.append(ExpectedCall(name, {k: _options(v) for k, v in params.items()}))
-        else:
-            raise UsageError(
-                f'{where}: "expected" must be a call {{"function": ..., "params": {{...}}}}, BFCL\'s '
-                '{"name": {"param": [acceptable values]}}, a list of calls, [] (no call) or "any"'
-            )
+    for call in calls:
+        _check_known(call, where, tools)
     return tuple(calls), False
 
 
+def _explicit_call(item: Mapping[str, Any], where: str) -> ExpectedCall:
+    """``{"function", "params"?, "alternatives"?, "optional"?}``: exact values, explicit alternatives."""
+    params: dict[str, Any] = dict(item.get("params") or {})
+    alternatives: dict[str, list[Any]] = dict(item.get("alternatives") or {})
+    both = sorted(set(params) & set(alternatives))
+    if both:
+        raise UsageError(f'{where}: {", ".join(both)} in both "params" and "alternatives": give it once')
+    optional = list(item.get("optional") or [])
+    stray = sorted(set(optional) - set(params) - set(alternatives))
+    if stray:
+        raise UsageError(f'{where}: "optional" names {", ".join(stray)}, which has no expected value')
+    expected = dict(ExpectedCall.exact(item["function"], params).params)
+    expected |= {
+        k: [ExpectedCall.exact("", {"v": v}).params["v"][0] for v in vs] for k, vs in alternatives.items()
+    }
+    for name in optional:
+        expected[name] = [*expected[name], ""]  # BFCL's mark for "may be left out"
+    return ExpectedCall(item["function"], expected)
+
+
+def _check_known(call: ExpectedCall, where: str, tools: ToolSet | None) -> None:
+    """An expected call must name a function, and parameters, that the tools have."""
+    if tools is None or call.function == NO_CALL_TOOL:
+        return
+    if call.function not in tools:
+        raise UsageError(
+            f"{where}: expects a call of {call.function!r}, which the tools do not have "
+            f"(they have: {', '.join(tools.names[:20])})"
+        )
+    unknown = sorted(set(call.params) - tools[call.function].parameters)
+    if unknown:
+        raise UsageError(f"{where}: {call.function!r} has no parameter(s) {', '.join(map(repr, unknown))}")
+
+
 def read_cases(path: Path, tools: ToolSet | None = None, category: str = "cases") -> list[Case]:
-    """Cases from JSONL: ``{"id"?, "input", "expected", "category"?, "parallel"?}`` per line.
+    """Cases from JSONL, one per line, as ``schemas/cases.schema.json`` describes.
+
+    ``{"id"?, "input", "expected", "category"?, "parallel"?}``: ``expected`` is required (``[]`` or
+    ``null`` for "no call", ``"any"`` for any call); unknown keys, and expected functions or
+    parameters the tools lack, are errors.
 
     Raises:
         UsageError: naming the file and line of the first malformed case.
@@ -85,19 +170,25 @@ def read_cases(path: Path, tools: ToolSet | None = None, category: str = "cases"
     seen: set[str] = set()
     for number, row in _jsonl(path):
         where = f"{path}:{number}"
-        text = row.get("input", row.get("command")) if isinstance(row, dict) else None
-        if not isinstance(text, str) or not text.strip():
-            raise UsageError(f'{where}: expected an object with a non-empty "input"')
+        problem = _case_problem(row)
+        if problem is not None:
+            raise UsageError(f"{where}: {problem}")
+        text = row.get("input", row.get("command"))
         case_id = str(row.get("id", number))
         if case_id in seen:
             raise UsageError(f"{where}: case id {case_id!r} is used twice (reply files are keyed by it)")
         seen.add(case_id)
-        expected, any_call = _expected(row.get("expected"), where)
-        parallel = row.get("parallel")
-        if parallel is not None and not isinstance(parallel, bool):
-            raise UsageError(f'{where}: "parallel" must be true or false')
+        expected, any_call = _expected(row["expected"], where, tools)
         cases.append(
-            Case(case_id, text, expected, any_call, tools, str(row.get("category", category)), parallel)
+            Case(
+                case_id,
+                text,
+                expected,
+                any_call,
+                tools,
+                str(row.get("category", category)),
+                row.get("parallel"),
+            )
         )
     return cases
 
@@ -255,7 +346,8 @@ def _load(args: argparse.Namespace) -> list[Case]:
     if args.cases:
         if not args.tools:
             raise UsageError("--cases needs --tools (the tools the cases are routed to)")
-        return read_cases(Path(args.cases), load_toolset(args.tools))[: args.limit]
+        # eval never runs a handler (--dry-run is implied): unimportable handlers are no obstacle
+        return read_cases(Path(args.cases), load_toolset(args.tools, dispatch=False))[: args.limit]
     if args.tools:
         raise UsageError("--tools is not used with --bfcl: every BFCL entry brings its own functions")
     names = [n.strip() for given in args.bfcl for n in given.split(",") if n.strip()]

@@ -16,38 +16,33 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from funcroute._fit import HINT_KIND as _HINT_KIND
+from funcroute._fit import Param as _Param
+from funcroute._fit import compatible as _compatible
+from funcroute._fit import hint as _hint
+from funcroute._fit import is_place as _is_place
+from funcroute._fit import item_choices as _item_choices
+from funcroute._fit import json_types as _types
+from funcroute._fit import leaves as _leaves
+from funcroute._fit import place_mentions as _place_mentions
+from funcroute._fit import proximity as _proximity
 from funcroute._mentions import Mention, find_mentions, word_spans
-from funcroute.retrieval import content_words, name_words, stem, words
+from funcroute.retrieval import name_words, stem, words
 
 __all__ = ["Chooser", "Filled", "fill_arguments"]
 
-#: ``choose(command, options) -> (index, similarity)``: the option the command means most.
-Chooser = Callable[[str, Sequence[str]], "tuple[int, float]"]
+#: ``choose(command, options) -> similarities``: how close in meaning the command is to each option.
+Chooser = Callable[[str, Sequence[str]], Sequence[float]]
+#: A choice the command does not name is taken by meaning only when this close...
+_MEANING_MIN = 0.3
+#: ...and this much closer than the runner-up: "set the oven to 200 degrees" is not the kitchen.
+_MEANING_MARGIN = 0.1
 
-_FILLER = frozenset("a an the of is are and or".split())
 _NEGATION = re.compile(r"\b(?:no|not|without|exclude|excluding|don ?t|do not|never|disable)\b", re.I)
-_HINTS = {
-    "email": ("email", "mail", "recipient", "sender"),
-    "url": ("url", "uri", "link", "website", "endpoint", "href"),
-    "file": ("file", "path", "filename", "document", "attachment"),
-    "date": ("date", "day", "birthday", "deadline"),
-    "formula": ("function", "equation", "expression", "polynomial", "formula"),
-}
-# How well a mention kind suits a plain string parameter; names and numbers only as a last resort.
-_STRING_PRIOR = {
-    "quoted": 1.0,
-    "email": 0.9,
-    "url": 0.9,
-    "file": 0.9,
-    "formula": 0.6,
-    "date": 0.6,
-    "name": 0.5,
-    "number": 0.2,
-}
 
 
 @dataclass
@@ -58,96 +53,22 @@ class Filled:
         arguments: the values found, nested like the schema (only parameters the command gave).
         missing: dotted paths of required parameters the command does not give.
         required: how many required parameters there are (nested ones counted).
+        unplaced: quoted values of the command that no parameter took: the command gives something
+            this tool has no place for, so a call of it would drop part of what was asked.
+        ambiguous: parameters whose value was picked among rival values of the same kind with no word
+            of the command tying it to the parameter (a guess, so the call is not made).
     """
 
     arguments: dict[str, Any] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     required: int = 0
+    unplaced: list[str] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)
 
     @property
     def fill_ratio(self) -> float:
         """Share of required parameters found (1.0 when none is required)."""
         return 1.0 - len(self.missing) / self.required if self.required else 1.0
-
-
-@dataclass
-class _Param:
-    path: tuple[str, ...]
-    schema: dict[str, Any]
-    required: bool
-    cues: list[tuple[str, float]]
-
-
-def _leaves(schema: dict[str, Any], prefix: tuple[str, ...] = (), required: bool = True) -> Iterator[_Param]:
-    needed = set(schema.get("required") or ())
-    for name, spec in (schema.get("properties") or {}).items():
-        if not isinstance(spec, dict):
-            continue
-        path = (*prefix, name)
-        is_required = required and name in needed
-        if isinstance(spec.get("properties"), dict) and "enum" not in spec:
-            yield from _leaves(spec, path, is_required)
-            continue
-        # Every word of the name is a cue, even "from"/"to": they tell from_unit and to_unit apart.
-        cues = [(stem(w), 1.0) for w in words(name_words(" ".join(path))) if w not in _FILLER]
-        cues += [(w, 0.5) for w in content_words(str(spec.get("description") or ""))[:8]]
-        yield _Param(path, spec, is_required, cues)
-
-
-def _types(spec: dict[str, Any]) -> set[str]:
-    declared = spec.get("type")
-    types = set(declared) if isinstance(declared, list) else {declared} if declared else set()
-    for option in spec.get("anyOf") or spec.get("oneOf") or ():
-        if isinstance(option, dict):
-            types |= _types(option)
-    return types - {"null"} or {"string"}
-
-
-def _hint(param: _Param) -> str | None:
-    fmt = str(param.schema.get("format") or "")
-    name = name_words(param.path[-1]).split()
-    described = words(str(param.schema.get("description") or ""))[:6]  # its head names the kind
-    for source in (name, described):
-        for kind, hints in _HINTS.items():
-            if kind in fmt or any(h in source for h in hints):
-                return kind
-    return None
-
-
-def _proximity(param: _Param, mention: Mention, stems: list[str]) -> float:
-    """Closeness in words between the parameter's cue words and the mention (cues before count more)."""
-    best = 0.0
-    for index, word in enumerate(stems):
-        for cue, weight in param.cues:
-            if word == cue:
-                gap = mention.start - index - 1 if index < mention.start else (index - mention.end) * 1.5 + 1
-                best = max(best, weight / (1.0 + max(gap, 0.0)))
-    return best
-
-
-def _compatible(param: _Param, mention: Mention) -> float:
-    """How well a mention's kind suits a parameter's type (0: not at all)."""
-    if mention.kind == "choice" or "enum" in param.schema:
-        return 1.5 if mention.kind == "choice" and mention.value in param.schema.get("enum", ()) else 0.0
-    types = _types(param.schema)
-    if mention.kind == "list":
-        if "array" not in types:
-            return 0.0
-        items = _types(param.schema.get("items") or {})
-        numeric = all(isinstance(v, int | float) for v in mention.value)
-        return 1.2 if numeric == bool(items & {"number", "integer"}) or "array" in items else 0.3
-    if mention.kind in ("number", "numword"):
-        # Counts written as words ("two numbers") are usually not values: digits go first.
-        weight = 0.6 if mention.kind == "numword" else 1.0
-        if ("integer" in types and isinstance(mention.value, int)) or "number" in types:
-            return weight
-        return weight * _STRING_PRIOR["number"] if "string" in types else 0.0
-    if "string" not in types:
-        return 0.0
-    hint = _hint(param)
-    if hint is not None:
-        return 1.3 if hint == mention.kind else 0.8 if mention.kind == "quoted" else 0.1
-    return _STRING_PRIOR.get(mention.kind, 0.0)
 
 
 def _format_date(iso: str, description: str) -> str:
@@ -181,8 +102,11 @@ def _by_meaning(command: str, param: _Param, choose: Chooser | None) -> tuple[An
     options = list(param.schema["enum"])
     if choose is None or len(options) < 2:
         return None, False
-    index, similarity = choose(command, [name_words(str(o)) or str(o) for o in options])
-    return (options[index], True) if similarity >= 0.2 else (None, False)
+    similarities = [float(x) for x in choose(command, [name_words(str(o)) or str(o) for o in options])]
+    ranked = sorted(range(len(options)), key=lambda i: -similarities[i])
+    best, second = similarities[ranked[0]], similarities[ranked[1]]
+    confident = best >= _MEANING_MIN and best - second >= _MEANING_MARGIN
+    return (options[ranked[0]], True) if confident else (None, False)
 
 
 def _boolean(tokens: list[str], param: _Param) -> tuple[Any, bool]:
@@ -224,16 +148,30 @@ def fill_arguments(
     stems = [stem(t) for t in tokens]
     values: dict[tuple[str, ...], Any] = {}
     pending: list[_Param] = []
+    chosen: list[tuple[int, int]] = []  # words naming the choices of list parameters
     for param in params:
+        choices = _item_choices(param.schema)
         if "enum" in param.schema:
             mentions.extend(_choice_mentions(tokens, param))
             pending.append(param)
+        elif choices is not None:
+            named = _choice_mentions(tokens, _Param(param.path, {"enum": choices}, False, []))
+            if named:  # "lock the front and back doors": every choice named, in order, once
+                values[param.path] = list(
+                    dict.fromkeys(m.value for m in sorted(named, key=lambda m: m.start))
+                )
+                chosen += [(m.start, m.end) for m in named]
         elif _types(param.schema) == {"boolean"}:
             value, ok = _boolean(tokens, param)
             if ok:
                 values[param.path] = value
         else:
             pending.append(param)
+    if any(_is_place(p) and "string" in _types(p.schema) for p in pending):
+        stop = {cue for p in params for cue, _ in p.cues} | {
+            w for p in params for o in p.schema.get("enum") or () for w in words(str(o))
+        }
+        mentions.extend(_place_mentions(command, tokens, stop))
     # One word can be a choice of two parameters ("from celsius to kelvin"): keep each once.
     unique = {(m.kind, repr(m.value), m.start, m.end): m for m in mentions}
     mentions = sorted(unique.values(), key=lambda m: (m.start, m.kind != "choice", repr(m.value)))
@@ -244,16 +182,23 @@ def fill_arguments(
             if fit > 0:
                 closeness = _proximity(param, mention, stems)
                 pairs.append((fit * (0.2 + closeness), closeness, p_index, m_index))
-    taken: list[tuple[int, int]] = []  # word ranges already used: a list's numbers, a name...
+    taken: list[tuple[int, int]] = list(chosen)  # word ranges already used: a list's numbers, a name...
+    guessed: list[tuple[_Param, Mention]] = []  # values placed by type and order alone, no cue word
     for score, closeness, p_index, m_index in sorted(pairs, key=lambda t: (-t[0], t[3], t[2])):
         param, mention = pending[p_index], mentions[m_index]
         if param.path in values or any(s < mention.end and mention.start < e for s, e in taken):
             continue
         # Optional parameters need a word of evidence; required ones may take what is left, in order.
-        if not param.required and (closeness < 0.25 or score < 0.15):
+        # A named choice, or a date for a date, is its own evidence: "... seventy two fahrenheit"
+        # sets the unit, "tomorrow" the day of a forecast.
+        hint = _hint(param)
+        evident = mention.kind == "choice" or _HINT_KIND.get(hint or "", hint) == mention.kind
+        if not param.required and not evident and (closeness < 0.25 or score < 0.15):
             continue
         values[param.path] = _coerce(param, mention)
         taken.append((mention.start, mention.end))
+        if not evident and closeness < 0.25:
+            guessed.append((param, mention))
     for param in pending:
         if not param.required or param.path in values:
             continue
@@ -274,11 +219,48 @@ def fill_arguments(
             if free:
                 values[param.path] = [m.value for m in free]
                 taken.extend((m.start, m.end) for m in free)
-    return _nest(params, values)
+    unplaced = [
+        str(m.value)
+        for m in mentions
+        if m.kind == "quoted" and not any(s < m.end and m.start < e for s, e in taken)
+    ]
+    filled = _nest(params, values, unplaced)
+    filled.ambiguous = _ambiguous(guessed, mentions, taken)
+    return filled
 
 
-def _nest(params: list[_Param], values: dict[tuple[str, ...], Any]) -> Filled:
-    filled = Filled(required=sum(p.required for p in params))
+def _ambiguous(
+    guessed: list[tuple[_Param, Mention]], mentions: list[Mention], taken: list[tuple[int, int]]
+) -> list[str]:
+    """Parameters whose value is a guess among rivals of the same kind.
+
+    "between Apple and Samsung in USA" gives three names for three text parameters, and nothing in
+    the command says which is which.
+    """
+
+    def rivalry(kind: str) -> str | None:
+        return "text" if kind in ("name", "place") else "number" if kind in ("number", "numword") else None
+
+    placed = {id(m) for _, m in guessed}
+    out = []
+    for param, mention in guessed:
+        group = rivalry(mention.kind)
+        if group is None:
+            continue
+        rivals = [
+            m
+            for m in mentions
+            if m is not mention
+            and rivalry(m.kind) == group
+            and (id(m) in placed or not any(s < m.end and m.start < e for s, e in taken))
+        ]
+        if rivals:
+            out.append(".".join(param.path))
+    return out
+
+
+def _nest(params: list[_Param], values: dict[tuple[str, ...], Any], unplaced: list[str]) -> Filled:
+    filled = Filled(required=sum(p.required for p in params), unplaced=unplaced)
     for param in params:
         if param.path not in values:
             if param.required:

@@ -27,8 +27,15 @@ __all__ = ["load_toolset"]
 _TOOL_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-def load_toolset(spec: str) -> ToolSet:
-    """Load the ToolSet that ``spec`` names; errors are UsageError/ToolSpecError with a clear text."""
+def load_toolset(spec: str, *, dispatch: bool = True) -> ToolSet:
+    """Load the ToolSet that ``spec`` names; errors are UsageError/ToolSpecError with a clear text.
+
+    Args:
+        spec: the ``--tools`` argument.
+        dispatch: whether the command will run handlers. When not (``tools``, ``prompt``,
+            ``validate``, ``eval --replies``, ``--dry-run``), a tool file whose handlers cannot be
+            imported still loads, and one line on stderr says which handlers are left unbound.
+    """
     if not spec or not spec.strip():
         raise UsageError("--tools needs a tool file, a Python file or module:attribute")
     if spec.startswith("mcp:"):
@@ -39,7 +46,9 @@ def load_toolset(spec: str) -> ToolSet:
     if path.suffix.lower() in _TOOL_FILE_SUFFIXES:
         if not path.is_file():
             raise UsageError(f"tool file {spec!r} does not exist")
-        return ToolSet.from_file(path)
+        if dispatch:
+            return ToolSet.from_file(path)
+        return _from_tool_file(path)
     if path.suffix.lower() == ".py":
         if not path.is_file():
             raise UsageError(f"Python file {spec!r} does not exist")
@@ -51,6 +60,22 @@ def load_toolset(spec: str) -> ToolSet:
     )
 
 
+def _from_tool_file(path: Path) -> ToolSet:
+    from funcroute import _specs
+
+    unbound: list[str] = []
+    tools = ToolSet(_specs.tools_from_file(path, bind_handlers=True, unbound=unbound))
+    if unbound:
+        first = unbound[0].split(": ", 1)[-1]
+        more = f" (and {len(unbound) - 1} more)" if len(unbound) > 1 else ""
+        print(
+            f"funcroute: note: {len(unbound)} handler(s) in {path} cannot be imported, so those tools "
+            f"cannot run here: {first}{more}",
+            file=sys.stderr,
+        )
+    return tools
+
+
 def _from_python_file(path: Path) -> ToolSet:
     directory = str(path.resolve().parent)
     added = directory not in sys.path
@@ -58,7 +83,7 @@ def _from_python_file(path: Path) -> ToolSet:
         sys.path.insert(0, directory)  # so the file can import its neighbours, as `python file.py` would
     try:
         namespace = runpy.run_path(str(path), run_name="__funcroute_tools__")
-    except FuncRouteError:
+    except (FuncRouteError, KeyboardInterrupt):
         raise
     except BaseException as exc:
         raise UsageError(f"running {path} failed: {type(exc).__name__}: {exc}") from exc

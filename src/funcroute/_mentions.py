@@ -51,13 +51,19 @@ _FORMULA = re.compile(rf"(?<![A-Za-z])(?:[a-z]\s*=\s*)?-?\s*(?:{_TERM})(?:\s*[-+
 _PAIR = re.compile(r"\(\s*(-?\d+(?:\.\d+)?)\s*°?\s*([NS])?\s*,\s*(-?\d+(?:\.\d+)?)\s*°?\s*([EW])?\s*\)")
 _BRACKETS = re.compile(r"\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]")
 _RUN = re.compile(r"-?\d+(?:\.\d+)?(?:\s*(?:,\s*(?:and\s+)?|\s+and\s+)-?\d+(?:\.\d+)?){2,}")
-_NUMBER_WORDS = {
+_UNIT_WORDS = {
     w: i
     for i, w in enumerate(
         "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen seventeen eighteen nineteen twenty".split()
+        "sixteen seventeen eighteen nineteen".split()
     )
-} | {"thirty": 30, "forty": 40, "fifty": 50, "dozen": 12}
+}
+_TEN_WORDS = {
+    w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)
+}
+_SCALE_WORDS = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "dozen": 12}
+_NUMWORD = re.compile(r"[a-z]+(?:-[a-z]+)?", re.I)
+_SIGN_WORDS = re.compile(r"\b(?:minus|negative)\s+$", re.I)
 _NAME = re.compile(r"\b[A-Z][\w'&.-]*(?:\s+(?:(?:of|the|de|la|von|van)\s+)?[A-Z][\w'&.-]*)*")
 _LEADING_VERBS = frozenset("find calculate compute get show tell give list search send what who how".split())
 # Capitalised words that are units or filler, not names of things.
@@ -132,6 +138,81 @@ def _formula(text: str) -> str:
     return re.sub(r"\s*\^\s*", "**", body).strip()
 
 
+def _spelled_numbers(command: str) -> list[tuple[str, int, int, int]]:
+    """Numbers written in words, read whole: ``seventy two`` is 72, ``minus five`` is -5.
+
+    Returns ``(kind, value, start, end)``: a single small word is a ``numword`` (often a count,
+    "two numbers"), a compound or signed one a ``number``. A lone "one" is a pronoun, not a value.
+    """
+    words = [(m.group(0).lower(), m.start(), m.end()) for m in _NUMWORD.finditer(command)]
+    found: list[tuple[str, int, int, int]] = []
+    index = 0
+    while index < len(words):
+        parts: list[str] = []
+        end_index = index
+        for word, _, _ in words[index:]:
+            pieces = word.split("-")
+            if not all(
+                p in _UNIT_WORDS or p in _TEN_WORDS or p in _SCALE_WORDS or p == "and" for p in pieces
+            ):
+                break
+            if pieces == ["and"] and not (parts and parts[-1] in _SCALE_WORDS):
+                break  # "and" joins only "two hundred and five"
+            if not _continues(parts, pieces):
+                break
+            parts += pieces
+            end_index += 1
+        while parts and parts[-1] == "and":
+            parts.pop()
+            end_index -= 1
+        if not parts or parts == ["one"] or parts[0] in _SCALE_WORDS.keys() - {"dozen"}:
+            index = max(end_index, index + 1)
+            continue
+        value = _words_value(parts)
+        start, end = words[index][1], words[end_index - 1][2]
+        sign = _SIGN_WORDS.search(command[:start])
+        if sign is not None:
+            value, start = -value, sign.start()
+        compound = len(parts) > 1 or sign is not None
+        found.append(("number" if compound else "numword", value, start, end))
+        index = end_index
+    return found
+
+
+def _continues(parts: list[str], pieces: list[str]) -> bool:
+    """Whether number words ``pieces`` may follow ``parts`` in one number ("twenty" then "two")."""
+    for piece in pieces:
+        last = parts[-1] if parts else None
+        if piece == "and" or last is None or last == "and":
+            parts = [*parts, piece]
+            continue
+        if piece in _SCALE_WORDS:
+            ok = last in _UNIT_WORDS or last in _TEN_WORDS or (last == "hundred" and piece != "hundred")
+        elif piece in _UNIT_WORDS:
+            ok = (last in _TEN_WORDS and 0 < _UNIT_WORDS[piece] < 10) or last in _SCALE_WORDS
+        else:  # a tens word
+            ok = last in _SCALE_WORDS
+        if not ok:
+            return False
+        parts = [*parts, piece]
+    return True
+
+
+def _words_value(parts: list[str]) -> int:
+    total, current = 0, 0
+    for part in parts:
+        if part in _UNIT_WORDS:
+            current += _UNIT_WORDS[part]
+        elif part in _TEN_WORDS:
+            current += _TEN_WORDS[part]
+        elif part == "hundred":
+            current = max(current, 1) * 100
+        elif part in _SCALE_WORDS:
+            total += max(current, 1) * _SCALE_WORDS[part]
+            current = 0
+    return total + current
+
+
 def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention]:
     """Every value mentioned in ``command``, in order of position."""
     spans = word_spans(command)
@@ -175,11 +256,13 @@ def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention
     for m in _NUMBER.finditer(command):
         value = _number(m.group("sign") + m.group("num"))
         if value is not None:
-            add("number", value, *m.span(), pct=bool(m.group("pct")))
-    for m in re.finditer(r"\b[a-z]+\b", command, re.I):
-        value = _NUMBER_WORDS.get(m.group(0).lower())
-        if value is not None and m.group(0).lower() != "one":
-            add("numword", value, *m.span())
+            start = m.start()
+            sign = _SIGN_WORDS.search(command[: m.start()])
+            if sign is not None and not m.group("sign"):  # "minus 5 degrees" is -5
+                value, start = -value, sign.start()
+            add("number", value, start, m.end(), pct=bool(m.group("pct")))
+    for kind, value, start, end in _spelled_numbers(command):
+        add(kind, value, start, end)
     for m in _NAME.finditer(command):
         text = re.sub(r"(?:'s|')$", "", m.group(0).rstrip("."))
         head = text.split()[0].lower()

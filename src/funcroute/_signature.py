@@ -103,6 +103,7 @@ def analyse_function(fn: Callable[..., Any], *, qualname: str) -> FunctionSignat
 
     summary, doc_params = _docstring(fn)
     definitions: dict[str, Any] = {}
+    annotations: dict[str, Any] = {}  # as written: the alias Field would warn outside a model
     fields: list[tuple[str, str]] = []
     positional: set[str] = set()
     for index, param in enumerate(signature.parameters.values()):
@@ -121,6 +122,7 @@ def analyse_function(fn: Callable[..., Any], *, qualname: str) -> FunctionSignat
         description = None if described else doc_params.get(param.name)
         field_name = f"p{index}"
         definitions[field_name] = (_with_alias(annotation, param.name, description), default)
+        annotations[field_name] = annotation
         fields.append((field_name, param.name))
         if param.kind is inspect.Parameter.POSITIONAL_ONLY:
             positional.add(param.name)
@@ -138,10 +140,38 @@ def analyse_function(fn: Callable[..., Any], *, qualname: str) -> FunctionSignat
     except Exception:  # pydantic's schema errors are several classes; all mean "unsupported"
         model = None
         problems.extend(_type_problems(fn.__name__, definitions, dict(fields)))
+    if model is not None:
+        problems.extend(_default_problems(annotations, definitions, dict(fields)))
     if problems or model is None:
         raise ToolDefinitionError(qualname, problems)
     schema.pop("title", None)
     return FunctionSignature(summary, model, schema, tuple(fields), frozenset(positional))
+
+
+def _default_problems(
+    annotations: dict[str, Any], definitions: dict[str, Any], aliases: dict[str, str]
+) -> list[str]:
+    """Defaults that do not fit their own annotation (``n: int = "three"``); ``None`` is allowed."""
+    found = []
+    for field_name, (_, default) in definitions.items():
+        annotation = annotations[field_name]
+        value = default.default if isinstance(default, FieldInfo) else default
+        if value is ... or value is None or (isinstance(default, FieldInfo) and default.default_factory):
+            continue
+        if isinstance(default, FieldInfo) and default.metadata:  # Field(-1.0, gt=0): its own constraints
+            for constraint in default.metadata:
+                annotation = Annotated[annotation, constraint]
+        try:
+            pydantic.TypeAdapter(annotation).validate_python(value)
+        except pydantic.ValidationError as exc:
+            reason = exc.errors()[0].get("msg", "invalid") if exc.errors() else "invalid"
+            found.append(
+                f"parameter {aliases[field_name]!r}: the default {value!r:.60} does not fit its type: "
+                + reason
+            )
+        except Exception:
+            continue
+    return found
 
 
 def _type_problems(name: str, definitions: dict[str, Any], aliases: dict[str, str]) -> list[str]:

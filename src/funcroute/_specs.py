@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from functools import cache, lru_cache
 from importlib import resources
@@ -39,7 +40,7 @@ _NAME = re.compile(r"^[A-Za-z_][\w.\-]{0,127}$")
 _JSON_TYPES = ("string", "number", "integer", "boolean", "array", "object", "null")
 _ALIASES = {"dict": "object", "float": "number", "double": "number", "tuple": "array", "list": "array"}
 _ALIASES |= {"int": "integer", "str": "string", "bool": "boolean", "none": "null", "any": ""}
-_ANNOTATIONS = frozenset({"description", "default", "required", "title", "examples"})
+_ANNOTATIONS = frozenset({"description", "default", "required", "optional", "title", "examples"})
 _BFCL_KEEP = frozenset(
     "title format pattern minimum maximum exclusiveMinimum exclusiveMaximum multipleOf minLength "
     "maxLength minItems maxItems uniqueItems default examples const".split()
@@ -47,12 +48,17 @@ _BFCL_KEEP = frozenset(
 _BFCL_READ = frozenset({"type", "description", "properties", "required", "items", "enum", "optional"})
 
 
-def tools_from_file(path: Path, *, bind_handlers: bool) -> list[Tool]:
+def tools_from_file(path: Path, *, bind_handlers: bool, unbound: list[str] | None = None) -> list[Tool]:
     """Load the tools of a YAML/JSON tool file (``.json`` is read as JSON, anything else as YAML).
+
+    Handler modules are looked up next to the tool file first, then on ``sys.path``: a file
+    ``tools.yaml`` saying ``handler: handlers:turn_on`` finds ``handlers.py`` beside it.
 
     Args:
         path: the tool file.
         bind_handlers: import each ``handler: package.module:function`` (the file is trusted like code).
+        unbound: when given, a handler that cannot be imported is not an error: its problem is
+            appended here and the tool loads without a handler (for commands that never dispatch).
 
     Raises:
         ToolSpecError: listing every problem, with line numbers for syntax errors.
@@ -82,8 +88,16 @@ def tools_from_file(path: Path, *, bind_handlers: bool) -> list[Tool]:
     tools: list[Tool] = []
     for where, entry in entries:
         tool = None if where in broken else _spec_tool(entry, where, f"{source}#", problems, mode)
+        if tool is not None:
+            tool = _policy(tool, entry, where, problems)
         if tool is not None and bind_handlers and "handler" in entry:
-            tool = _bind(tool, entry["handler"], where, problems)
+            failed: list[str] = []
+            bound = _bind(tool, entry["handler"], where, failed, path.resolve().parent)
+            if failed and unbound is not None:
+                unbound += failed  # the tool stays, without a handler
+            else:
+                problems += failed
+                tool = bound
         tools += [tool] if tool is not None else []
     return _finish(source, tools, problems)
 
@@ -180,8 +194,29 @@ def _finish(source: str, tools: list[Tool], problems: list[str]) -> list[Tool]:
     return tools
 
 
-def _bind(tool: Tool, spec: str, where: str, problems: list[str]) -> Tool | None:
+def _policy(tool: Tool, entry: Any, where: str, problems: list[str]) -> Tool | None:
+    """``confirm`` and ``timeout`` of a tool entry, as ``@tools.tool(confirm=, timeout=)`` takes them."""
+    if not isinstance(entry, Mapping):
+        return tool
+    confirm, timeout = entry.get("confirm", False), entry.get("timeout")
+    if not isinstance(confirm, bool):
+        problems.append(f"{where}.confirm: must be true or false, got {confirm!r:.40}")
+        return None
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf
+    ):
+        problems.append(f"{where}.timeout: must be a positive number of seconds, got {timeout!r:.40}")
+        return None
+    if not confirm and timeout is None:
+        return tool
+    return tool.replace(confirm=confirm, timeout=None if timeout is None else float(timeout))
+
+
+def _bind(tool: Tool, spec: str, where: str, problems: list[str], folder: Path | None = None) -> Tool | None:
     module_name, _, attribute = spec.partition(":")
+    added = folder is not None and str(folder) not in sys.path
+    if added:
+        sys.path.insert(0, str(folder))  # the handlers module beside the tool file, as documented
     try:
         target: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
@@ -191,7 +226,10 @@ def _bind(tool: Tool, spec: str, where: str, problems: list[str]) -> Tool | None
     except Exception as exc:  # missing module or attribute, or the module's own code failed
         problems.append(f"{where}.handler: cannot bind {spec!r}: {type(exc).__name__}: {exc}")
         return None
-    return Tool(tool.name, tool.description, tool.schema, target, tool.validator, tool.source)
+    finally:
+        if added:
+            sys.path.remove(str(folder))
+    return tool.replace(handler=target)
 
 
 def _spec_tool(spec: Any, where: str, source: str, problems: list[str], mode: str) -> Tool | None:
@@ -241,7 +279,7 @@ def _airoboros_object(params: Any, where: str, problems: list[str], nested: bool
     properties: dict[str, Any] = {}
     required: list[str] = []
     for name, value in params.items():
-        if name == "required" and isinstance(value, bool) and nested:
+        if name in ("required", "optional") and isinstance(value, bool) and nested:
             continue  # the nested object's own requiredness, read by its parent
         if isinstance(value, str):
             properties[name], needed = {"type": "string", "description": value}, True
@@ -249,7 +287,7 @@ def _airoboros_object(params: Any, where: str, problems: list[str], nested: bool
             properties[name], needed = _fragment(value, f"{where}.{name}", problems)
         elif isinstance(value, Mapping) and value:
             properties[name] = _airoboros_object(value, f"{where}.{name}", problems, nested=True)
-            needed = value.get("required") is not False
+            needed = value.get("required") is not False and value.get("optional") is not True
         else:
             problems.append(f"{where}.{name}: a parameter is a description or a mapping, got {value!r:.60}")
             continue
@@ -269,10 +307,17 @@ def _is_fragment(value: Mapping[str, Any]) -> bool:
 def _fragment(value: Mapping[str, Any], where: str, problems: list[str]) -> tuple[dict[str, Any], bool]:
     fragment = dict(value)
     required = fragment.pop("required", None)
+    optional = fragment.pop("optional", None)
     if isinstance(required, list):
         fragment["required"] = required
     elif required is not None and not isinstance(required, bool):
         problems.append(f"{where}.required: must be true/false (or an object's list), got {required!r:.40}")
+    if optional is not None and not isinstance(optional, bool):
+        problems.append(f"{where}.optional: must be true or false, got {optional!r:.40}")
+    elif isinstance(optional, bool):
+        if isinstance(required, bool) and required == optional:
+            problems.append(f"{where}: 'required: {str(required).lower()}' contradicts 'optional'")
+        required = not optional if not isinstance(required, bool) else required
     if '"$ref"' in json.dumps(fragment):
         problems.append(f"{where}: $ref is not supported in tool files; write the schema inline")
     if "type" in fragment:
@@ -282,7 +327,25 @@ def _fragment(value: Mapping[str, Any], where: str, problems: list[str]) -> tupl
             problems.append(f"{where}.type: unknown type {unknown[0]!r}; use one of {', '.join(_JSON_TYPES)}")
         kinds = [k for k in kinds if k in _JSON_TYPES]
         fragment = {"type": kinds[0] if len(kinds) == 1 else kinds, **fragment} if kinds else fragment
+    _check_default(fragment, where, problems)
     return fragment, required if isinstance(required, bool) else "default" not in fragment
+
+
+def _check_default(fragment: dict[str, Any], where: str, problems: list[str]) -> None:
+    """A default must fit its own parameter (``null`` aside: Python's ``x: str = None``)."""
+    if fragment.get("default") is None:
+        return
+    rules = {k: v for k, v in fragment.items() if k != "default"}
+    try:
+        error = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(rules).iter_errors(fragment["default"])
+        )
+    except (jsonschema.SchemaError, TypeError, ValueError, RecursionError):
+        return  # the schema itself is reported when the tool's validator is built
+    if error is not None:
+        problems.append(
+            f"{where}.default: {fragment['default']!r:.60} does not fit the parameter: {_message(error)}"
+        )
 
 
 def _listed(value: Any) -> list[Any]:

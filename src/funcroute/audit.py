@@ -65,7 +65,7 @@ class AuditLog:
         }
         if result is not None:
             entry["dispatched"] = result.dispatched
-            if result.dispatched:
+            if result.dispatched and error is None:
                 entry["result"] = _clip(repr(result.value))
             entry["timings"] = {k: round(v, 6) for k, v in result.timings.items()}
         else:

@@ -1,7 +1,9 @@
 """The ``funcroute`` command.
 
-Exit codes: 0 success; 1 the model's reply (or the routed command) failed; 2 bad usage (arguments,
-tool specs, files). Errors are one paragraph on stderr, never a traceback.
+Exit codes: 0 success; 1 the command failed (refused, no valid call, the handler raised or timed
+out, the call was not approved); 2 bad usage (arguments, tool specs, files); 3 the model backend
+failed (cannot load, server unreachable); 130 interrupted (Ctrl-C); 141 stdout closed early
+(``| head``). Errors are one paragraph on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -16,12 +18,20 @@ from typing import Any
 
 from funcroute import __version__
 from funcroute._loading import load_toolset
-from funcroute.exceptions import FuncRouteError, ModelOutputError, NoSuitableFunctionError, UsageError
+from funcroute.exceptions import (
+    BackendError,
+    CallRefusedError,
+    FuncRouteError,
+    ModelOutputError,
+    NoSuitableFunctionError,
+    UsageError,
+)
 from funcroute.prompts.templates import get_template, template_names
 
 __all__ = ["build_parser", "main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BACKEND = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 _MAX_INPUT_BYTES = 16 * 1024 * 1024
 
 Handler = Callable[[argparse.Namespace], int]
@@ -47,32 +57,45 @@ def _print_json(value: Any) -> None:
 
 
 def _cmd_prompt(args: argparse.Namespace) -> int:
-    tools = load_toolset(args.tools)
+    tools = load_toolset(args.tools, dispatch=False)
     body = tools.prompt(args.input, args.format, show_types=args.show_types)
     print(get_template(args.template).render(body) if args.template else body)
     return EXIT_OK
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    tools = load_toolset(args.tools)
+    tools = load_toolset(args.tools, dispatch=False)
     reply = _read_text(args.file)
-    call = tools.parse(reply)
+    # Every call the reply holds, in any format: one prints as an object, several (or --all) as a list;
+    # a reply with a bad call fails naming its index rather than printing the others.
+    calls = tools.parse_many(reply, format=args.tool_format)
+    if args.all or len(calls) > 1:
+        _print_json([call.to_dict() for call in calls])
+        return EXIT_OK
+    call = calls[0]
     _print_json(call.to_dict())
     return EXIT_OK
 
 
 def _cmd_tools(args: argparse.Namespace) -> int:
-    tools = load_toolset(args.tools)
+    tools = load_toolset(args.tools, dispatch=False)
     if args.json:
         _print_json(tools.openai_tools())
         return EXIT_OK
+    from funcroute._describe import parameter_lines
+
     width = max((len(t.name) for t in tools), default=0)
     for tool in tools:
-        bound = "" if tool.handler is not None else "  [unbound]"
-        params = ", ".join(tool.schema.get("properties") or ())
-        print(f"{tool.name.ljust(width)}  {tool.description}{bound}")
-        if args.verbose and params:
-            print(f"{'':{width}}  params: {params}")
+        flags = [
+            *(["unbound"] if tool.handler is None else []),
+            *(["confirm"] if tool.confirm else []),
+            *([f"timeout {tool.timeout:g} s"] if tool.timeout is not None else []),
+        ]
+        shown = "".join(f"  [{flag}]" for flag in flags)
+        print(f"{tool.name.ljust(width)}  {tool.description}{shown}")
+        if args.verbose:
+            for line in parameter_lines(tool.schema):
+                print(f"{'':{width}}    {line}")
     return EXIT_OK
 
 
@@ -105,13 +128,20 @@ def _backend_from_args(args: argparse.Namespace) -> Any:
     return None
 
 
+def check_model_options(args: argparse.Namespace) -> None:
+    """Refuse contradictory model flags in CLI words (the Router would say it in Python's)."""
+    if args.max_retries < 0 or args.max_new_tokens < 1:
+        raise UsageError("--max-retries must be >= 0 and --max-new-tokens >= 1")
+    if args.constrained and args.format != "json":
+        raise UsageError("--constrained produces JSON calls: use it with --format json (the default)")
+
+
 def _router_from_args(args: argparse.Namespace) -> Any:
     from funcroute.router import Router
 
-    if args.max_retries < 0 or args.max_new_tokens < 1:
-        raise UsageError("--max-retries must be >= 0 and --max-new-tokens >= 1")
+    check_model_options(args)
     return Router(
-        load_toolset(args.tools),
+        load_toolset(args.tools, dispatch=not args.dry_run),
         _backend_from_args(args),
         format=args.format,
         template=args.template,
@@ -120,6 +150,7 @@ def _router_from_args(args: argparse.Namespace) -> Any:
         constrained=args.constrained,
         approve=_approver(args),
         audit_log=args.audit_log,
+        tool_format=args.tool_format,
     )
 
 
@@ -139,8 +170,36 @@ def _approver(args: argparse.Namespace) -> Any:
 
 
 def _cmd_route(args: argparse.Namespace) -> int:
-    with _router_from_args(args) as router:
+    try:
+        router = _router_from_args(args)
+    except BackendError as exc:  # the model could not be loaded or reached
+        return _route_failed(args, exc)
+    with router:
         return _route_one(router, args)
+
+
+def _route_failed(args: argparse.Namespace, exc: FuncRouteError) -> int:
+    """Report a failed route: one line on stderr and, with --json, the same record as a success."""
+    from funcroute._batch import result_record
+
+    if isinstance(exc, NoSuitableFunctionError):
+        message = f"refused, no suitable function: {exc.reason}"
+    elif isinstance(exc, ModelOutputError):
+        message = f"no valid call after {len(exc.attempts) or 1} attempt(s): {exc}"
+    elif isinstance(exc, CallRefusedError) and not args.yes:
+        message = (
+            f"tool {exc.call.function!r} requires confirmation: pass --yes, or run in a terminal to be "
+            "asked; the handler was not run"
+        )
+    else:
+        message = str(exc)
+    print(f"funcroute: {message}", file=sys.stderr)
+    if args.json:
+        record = result_record(None, args.command_text, None, error=exc)
+        if isinstance(exc, CallRefusedError):
+            record["error"]["message"] = message  # CLI words for CLI users, not approve=<callback>
+        _print_json(record)
+    return EXIT_BACKEND if isinstance(exc, BackendError) else EXIT_FAILED
 
 
 def _route_one(router: Any, args: argparse.Namespace) -> int:
@@ -148,19 +207,12 @@ def _route_one(router: Any, args: argparse.Namespace) -> int:
 
     try:
         result = router.route(args.command_text, dry_run=args.dry_run)
-    except NoSuitableFunctionError as exc:
-        print(f"funcroute: refused, no suitable function: {exc.reason}", file=sys.stderr)
-        if args.json:
-            print(json.dumps({"ok": False, "refused": True, "error": exc.reason}))
-        return EXIT_FAILED
-    except ModelOutputError as exc:
-        tries = len(exc.attempts) or 1
-        print(f"funcroute: no valid call after {tries} attempt(s): {exc}", file=sys.stderr)
-        if args.json:
-            print(json.dumps({"ok": False, "error": str(exc), "replies": [a.reply for a in exc.attempts]}))
-        return EXIT_FAILED
+    except UsageError:
+        raise
+    except FuncRouteError as exc:  # refused, no valid call, handler error, timeout, backend error
+        return _route_failed(args, exc)
     if args.json:
-        _print_json(result_record(0, args.command_text, result, None))
+        _print_json(result_record(None, args.command_text, result))
         return EXIT_OK
     assert result.call is not None
     print(f"call:   {result.call.function}({json.dumps(result.call.arguments, ensure_ascii=False)})")
@@ -212,6 +264,17 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _tool_format_option(cmd: argparse.ArgumentParser) -> None:
+    from funcroute.formats import format_names
+
+    cmd.add_argument(
+        "--tool-format",
+        choices=("auto", *format_names()),
+        default="auto",
+        help="how the model writes calls (default: auto, sniffed; see funcroute.formats)",
+    )
+
+
 def _model_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--model", help="local model: a transformers directory/hub id, or a .gguf file")
     cmd.add_argument(
@@ -224,6 +287,7 @@ def _model_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--timeout", type=float, default=60.0, help="server timeout in seconds")
     cmd.add_argument("--format", choices=("json", "yaml"), default="json")
     cmd.add_argument("--template", default="airoboros-2", help="chat template name")
+    _tool_format_option(cmd)
     cmd.add_argument("--max-retries", type=int, default=2)
     cmd.add_argument("--max-new-tokens", type=int, default=256)
     cmd.add_argument(
@@ -274,12 +338,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prompt.add_argument("--show-types", action="store_true", help="append type notes to parameter lines")
 
-    validate = command("validate", _cmd_validate, "parse and validate a model reply; print the call as JSON")
+    validate = command(
+        "validate",
+        _cmd_validate,
+        "parse and validate a model reply; print the call (or list of calls) as JSON",
+    )
     validate.add_argument("file", nargs="?", default="-", help="file holding the reply (default: stdin)")
+    _tool_format_option(validate)
+    validate.add_argument("--all", action="store_true", help="print every call of the reply (a JSON list)")
 
     tools = command("tools", _cmd_tools, "list the tools in a spec")
     tools.add_argument("--json", action="store_true", help="print OpenAI-style tool specs")
-    tools.add_argument("-v", "--verbose", action="store_true", help="show parameters")
+    tools.add_argument(
+        "-v", "--verbose", action="store_true", help="show parameters: types, required, defaults"
+    )
 
     route = command("route", _cmd_route, "route one command to a validated call and run it")
     route.add_argument("command_text", metavar="command", help="the natural-language command")
@@ -315,12 +387,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_mcp_command(sub)
 
+    from funcroute._cli_serve import add_serve_command
+
+    add_serve_command(sub, _backend_from_args)
+
     command("demo", _cmd_demo, "run the built-in demo end to end", tools=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also the console script's entry point)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C anywhere: no traceback
+        print("funcroute: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `funcroute tools --json | head`: the reader left; that is fine
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (captured): nothing to flush
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -328,19 +424,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler = args.handler
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below
+        return code
     except ModelOutputError as exc:
         print(f"funcroute: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except UsageError as exc:
         print(f"funcroute: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BackendError as exc:
+        print(f"funcroute: {exc}", file=sys.stderr)
+        return EXIT_BACKEND
     except FuncRouteError as exc:
         print(f"funcroute: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("funcroute: interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

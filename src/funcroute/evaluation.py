@@ -244,6 +244,8 @@ def _compare(case: Case, calls: list[tuple[str, dict[str, Any]]], tools: ToolSet
 
 def _from_error(case: Case, exc: err.ModelOutputError) -> tuple[str, str]:
     """Score a reply the router could not turn into a valid call."""
+    if isinstance(exc, err.PartialCallsError) and exc.errors:
+        exc = exc.errors[0][1]  # some calls of a parallel reply failed: score by the first failure
     detail = f"{type(exc).__name__}: {exc}"
     declines = not case.expected and not case.any_call
     if not isinstance(exc, (err.UnknownFunctionError, err.CallValidationError)):

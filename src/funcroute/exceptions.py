@@ -10,7 +10,8 @@ FuncRouteError
 │   ├── OutputParseError        the reply holds no call at all (or breaks a size/depth limit)
 │   ├── UnknownFunctionError    the reply names a function that is not in the ToolSet
 │   ├── NoSuitableFunctionError no tool fits the command, or it lacks a required value; not retried
-│   └── CallValidationError     the arguments do not validate (dotted paths for every problem)
+│   ├── CallValidationError     the arguments do not validate (dotted paths for every problem)
+│   └── PartialCallsError       some calls of a multi-call reply failed (each with its index)
 ├── DispatchError               running a validated call failed
 │   ├── HandlerNotBoundError    the tool has no handler (loaded from data without one)
 │   ├── CallRefusedError        the tool needs approval and did not get it; the handler never ran
@@ -41,6 +42,7 @@ __all__ = [
     "ModelOutputError",
     "NoSuitableFunctionError",
     "OutputParseError",
+    "PartialCallsError",
     "TemplateError",
     "ToolDefinitionError",
     "ToolSpecError",
@@ -201,6 +203,30 @@ class CallValidationError(ModelOutputError):
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         super().__init__(f"invalid arguments for {function!r} ({count} {noun}): {listed}", reply)
+
+
+class PartialCallsError(ModelOutputError):
+    """A reply with several calls where some failed: every failure is reported with its index.
+
+    Attributes:
+        calls: one entry per call in reply order: the validated :class:`Call`, or ``None`` where
+            that call failed.
+        errors: ``(index, error)`` for each call that failed, in order (indexes count from 0).
+    """
+
+    def __init__(
+        self, calls: Sequence[Call | None], errors: Sequence[tuple[int, ModelOutputError]], reply: str
+    ) -> None:
+        self.calls = list(calls)
+        self.errors = list(errors)
+        total = len(self.calls)
+        listed = "; ".join(f"call {i + 1} of {total}: {error}" for i, error in self.errors)
+        super().__init__(f"{len(self.errors)} of {total} calls failed: {listed}", reply)
+
+    @property
+    def valid_calls(self) -> list[Call]:
+        """The calls that validated, in reply order."""
+        return [c for c in self.calls if c is not None]
 
 
 class DispatchError(FuncRouteError):

@@ -40,6 +40,7 @@ __all__ = [
     "load_yaml",
     "raw_calls",
     "whole_json",
+    "whole_yaml",
 ]
 
 
@@ -375,16 +376,34 @@ def whole_json(text: str, limits: ParseLimits) -> Any:
 def _single_fence_body(text: str) -> str:
     """The body of a reply that is exactly one fenced block (the model card's shape), else ``""``.
 
-    Only the unambiguous case: an opening fence line, a closing fence at the very end, and no other
-    ``` in between; then the body is what :data:`_FENCE` would capture, found without the regex.
+    Only the unambiguous case: an opening ```/```json line, a closing fence at the very end, and no
+    other ``` in between; then the body is what :data:`_FENCE` would capture, found without the regex.
     """
     newline = text.find("\n")
     if newline < 0 or not text.endswith("```") or len(text) < newline + 4:
         return ""
+    if text[3:newline].strip().lower() not in ("", "json"):
+        return ""  # a fence of another language (or format): the careful path decides
     body = text[newline + 1 : -3]
     if "```" in body or not body.endswith("\n"):
         return ""
     return body.strip(" \t\r\n")
+
+
+def whole_yaml(text: str, limits: ParseLimits) -> Any:
+    """The reply as one YAML document (a list or mapping of calls), or ``None``; bounded and checked.
+
+    For replies that are a bare YAML list of calls: a code fence quoted inside one of its values
+    must not make the fenced reader see a block that starts mid-list.
+    """
+    if type(text) is not str or len(text) > limits.max_chars or not _slow_path_ok(text):
+        return None
+    try:
+        doc = load_yaml(text)
+        _check(doc, limits.max_depth)
+    except (yaml.YAMLError, RecursionError, ValueError, _Unusable):
+        return None
+    return doc if isinstance(doc, (dict, list)) else None
 
 
 def iter_documents(
@@ -475,7 +494,7 @@ def _calls_in(doc: dict[str, Any], depth: int, found: list[RawCall]) -> None:
         if key in doc:
             name = doc[key]
             break
-    if isinstance(name, dict) and depth < 2:
+    if isinstance(name, dict) and depth < 4:
         # {"function": {"name": ..., "arguments": ...}} (OpenAI shape, or an extra wrapper).
         inner = dict(name)
         for key in _ARG_KEYS:
@@ -483,7 +502,15 @@ def _calls_in(doc: dict[str, Any], depth: int, found: list[RawCall]) -> None:
                 inner[key] = doc[key]
         _calls_in(inner, depth + 1, found)
         return
-    if isinstance(doc.get("tool_calls"), list) and depth < 2:
+    if name is None and depth < 2:
+        # A whole chat-completions response or message left in the reply text.
+        choices = doc.get("choices")
+        first = choices[0] if isinstance(choices, list) and choices else None
+        message = first.get("message") if isinstance(first, dict) else doc.get("message")
+        if isinstance(message, dict):
+            _calls_in(message, depth + 1, found)
+            return
+    if isinstance(doc.get("tool_calls"), list) and depth < 3:
         for item in doc["tool_calls"][:64]:
             if isinstance(item, dict):
                 _calls_in(item, depth + 1, found)

@@ -16,10 +16,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from funcroute._native import REPAIR as NATIVE_REPAIR
+from funcroute._native import NativeSetup
 from funcroute.audit import AuditLog
 from funcroute.backends.base import Backend, Completion, Request
-from funcroute.exceptions import BackendError, DispatchError, FuncRouteError, ModelOutputError, UsageError
+from funcroute.exceptions import (
+    BackendError,
+    DispatchError,
+    FuncRouteError,
+    HandlerError,
+    ModelOutputError,
+    UsageError,
+)
+from funcroute.formats import ToolCallFormat
 from funcroute.parsing import end_of_first_call, end_of_first_yaml_call
+from funcroute.prompts.native import NativeTemplate
 from funcroute.prompts.selection import Format
 from funcroute.prompts.templates import ChatTemplate, get_template
 from funcroute.tools import Approver, Call, ToolSet
@@ -67,7 +78,8 @@ class RouteResult:
         call: the validated call (``None`` if routing failed).
         value: the handler's result (``None`` when not dispatched).
         attempts: every model round trip, in order.
-        dispatched: whether the handler ran.
+        dispatched: whether the handler ran: also when it raised or overran its time limit (it may
+            still be running then); ``False`` when it never started (refused, not approved, unbound).
         dispatch_s: seconds the handler took.
         error: the error, for results of :meth:`Router.route_many` that failed.
     """
@@ -113,6 +125,7 @@ class _Conversation:
     attempts: list[Attempt] = field(default_factory=list)
     call: Call | None = None
     error: ModelOutputError | None = None
+    names: list[str] | None = None  # the tools shown (None: all)
 
 
 class Router:
@@ -140,6 +153,12 @@ class Router:
         deny: these tools may not be used by this router.
         approve: approval callback for tools registered with ``confirm=True``.
         audit_log: a path or text stream; every routed command is appended as one JSON line.
+        chat_template: a model's own chat template
+            (:class:`~funcroute.prompts.native.NativeTemplate`): tools are rendered the model's way
+            (Hermes, Qwen, Llama 3.x, Mistral, gpt-oss...) instead of the Airoboros prompt, replies
+            are read in the template's tool format, and constrained decoding uses that format's grammar.
+        tool_format: the format replies are read in (``"hermes"``, ``"pythonic"``...; ``"auto"``
+            sniffs). Default: the chat template's format, else Airoboros JSON/YAML (sniffed).
     """
 
     def __init__(
@@ -160,6 +179,8 @@ class Router:
         deny: Iterable[str] | None = None,
         approve: Approver | None = None,
         audit_log: str | Path | IO[str] | AuditLog | None = None,
+        chat_template: NativeTemplate | None = None,
+        tool_format: str | ToolCallFormat | None = None,
     ) -> None:
         if not isinstance(tools, ToolSet):
             raise UsageError(f"Router needs a ToolSet, got {type(tools).__name__}")
@@ -186,6 +207,10 @@ class Router:
         if tool_selector is None and (max_tools is not None or max_prompt_tokens is not None):
             tool_selector = _retrieval_selector(self.tools, max_tools, max_prompt_tokens)
         self.tool_selector = tool_selector
+        self.native = NativeSetup.build(chat_template, tool_format) if chat_template is not None else None
+        self.tool_format: str | ToolCallFormat = (
+            self.native.parse_format if self.native is not None else (tool_format or "auto")
+        )
 
     # ---------------------------------------------------------------------------------- requests
 
@@ -202,10 +227,23 @@ class Router:
                     "tool_selector chose tools this router does not have (unknown, or not allowed): "
                     + ", ".join(map(str, unknown))
                 )
+        if self.native is not None:
+            return _Conversation(command, command, names=names)
         body = self.tools.prompt(command, self.format, tools=names, show_types=self.show_types)
-        return _Conversation(command, body)
+        return _Conversation(command, body, names=names)
 
     def _request(self, conv: _Conversation) -> Request:
+        native = self.native
+        if native is not None:
+            return Request(
+                prompt=native.prompt(self.tools, conv.names, conv.command, conv.history, conv.user_turn),
+                stop=native.stop,
+                max_new_tokens=self.max_new_tokens,
+                tools=self.tools,
+                user_input=conv.command,
+                grammar=native.grammar(self.tools, conv.names) if self.constrained else None,
+                kind="call",
+            )
         return Request(
             prompt=self.template.render(conv.user_turn, conv.history),
             stop=self.template.stop,
@@ -225,18 +263,20 @@ class Router:
         start = time.perf_counter()
         error: ModelOutputError | None = None
         try:
-            conv.call = self.tools.parse(completion.text)
+            conv.call = self.tools.parse(completion.text, format=self.tool_format)
         except ModelOutputError as exc:
             error = exc
         parse_s = time.perf_counter() - start
         conv.attempts.append(Attempt(request.prompt, completion.text, error, completion, generate_s, parse_s))
         if error is not None:
             conv.history.append((conv.user_turn, completion.text))
-            conv.user_turn = _REPAIR.format(error=error.feedback, fmt=self.format.upper())
+            repair = NATIVE_REPAIR if self.native is not None else _REPAIR
+            conv.user_turn = repair.format(error=error.feedback, fmt=self.format.upper())
             conv.error = error
 
     def _done(self, conv: _Conversation) -> bool:
-        return conv.call is not None or len(conv.attempts) > self.max_retries
+        retries = 0 if getattr(self.backend, "deterministic", False) is True else self.max_retries
+        return conv.call is not None or len(conv.attempts) > retries
 
     def _finish(self, conv: _Conversation) -> Call:
         if conv.call is not None:
@@ -333,6 +373,7 @@ class Router:
             result.value = self.tools.dispatch(result.call, approve=self.approve)
         except DispatchError as exc:
             exc.attempts = list(result.attempts)
+            result.dispatched = isinstance(exc, HandlerError)  # it started: raised, or is still running
             raise
         finally:
             result.dispatch_s = time.perf_counter() - start
@@ -371,6 +412,7 @@ class Router:
                 result.value = await self.tools.adispatch(call, approve=self.approve)
             except DispatchError as exc:
                 exc.attempts = list(attempts)
+                result.dispatched = isinstance(exc, HandlerError)
                 result.dispatch_s = time.perf_counter() - start
                 self._record(command, result=result, error=exc)
                 raise

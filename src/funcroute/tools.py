@@ -42,12 +42,25 @@ from funcroute.exceptions import (
     HandlerTimeoutError,
     ModelOutputError,
     OutputParseError,
+    PartialCallsError,
     ToolDefinitionError,
     UnknownFunctionError,
     UsageError,
     ValidationProblem,
 )
-from funcroute.parsing import ParseLimits, iter_documents, json_problem, raw_calls, whole_json
+from funcroute.formats.base import ToolCallFormat, check_size
+from funcroute.formats.llama3 import concatenated_json_calls
+from funcroute.formats.reasoning import has_reasoning, strip_reasoning
+from funcroute.formats.registry import get_format, sniff
+from funcroute.parsing import (
+    ParseLimits,
+    RawCall,
+    iter_documents,
+    json_problem,
+    raw_calls,
+    whole_json,
+    whole_yaml,
+)
 from funcroute.prompts.selection import Format, render_tool, selection_prompt
 
 if TYPE_CHECKING:
@@ -59,6 +72,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Called with a validated call to a ``confirm=True`` tool; the handler runs only if it returns True.
 Approver = Callable[["Call"], bool]
 _NAME = re.compile(r"^[A-Za-z_][\w.\-]{0,127}$")
+_AIROBOROS = frozenset({"airoboros-json", "airoboros-yaml"})
+_YAML_CALL_LIST = ("- function:", "- name:")
+_DATA_FENCES = ("```json", "```yaml", "```yml", "```JSON", "```YAML")
+
+
+def _unfenced(text: str) -> str:
+    """The body of a reply that is one fenced block, else the reply itself."""
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.endswith("```") and "\n" in stripped:
+        return stripped[stripped.find("\n") + 1 : -3]
+    return stripped
 
 
 @dataclass(frozen=True, eq=False)
@@ -334,17 +358,78 @@ class ToolSet:
 
     # ------------------------------------------------------------------------ parse and validate
 
-    def parse(self, reply: str) -> Call:
+    def parse(self, reply: str, *, format: str | ToolCallFormat = "auto") -> Call:
         """Read the first valid call from a model reply.
+
+        Args:
+            reply: the model's text.
+            format: ``"auto"`` (sniff: Airoboros JSON/YAML unless another format's delimiters or a
+                reasoning block are there), or a format name from :mod:`funcroute.formats`
+                (``"hermes"``, ``"pythonic"``...) to read only that format.
 
         Raises:
             OutputParseError: no call could be read.
             UnknownFunctionError: the best candidate names an unknown function.
             CallValidationError: the best candidate's arguments are invalid.
         """
+        if format != "auto":
+            fmt = get_format(format)
+            if fmt.name not in _AIROBOROS:
+                return self._first_valid(self._read_format(fmt, reply), reply)
+            if isinstance(reply, str) and has_reasoning(reply):
+                return self._parse_documents(strip_reasoning(reply), reply, None)
+            return self._parse_documents(reply, reply, whole_json(reply, self.limits))
+        fast = whole_json(reply, self.limits)  # also the body of a reply that is one ```json block
+        fenced = type(reply) is str and reply.lstrip().startswith("```")
+        if fast is not None and not fenced:
+            return self._parse_documents(reply, reply, fast)
+        if type(reply) is str and (fast is not None or reply.startswith(_DATA_FENCES)):
+            # The model card's own reply shape: read it the Airoboros way first, sniffing nothing.
+            try:
+                return self._parse_documents(reply, reply, fast)
+            except OutputParseError:
+                pass  # not an Airoboros call after all; another format's call may be fenced
+        text = reply
+        unreadable: OutputParseError | None = None
+        if isinstance(reply, str):
+            fmt_found, text = sniff(reply)
+            if fmt_found is not None:
+                try:
+                    raws = self._read(fmt_found, text, reply)
+                except OutputParseError as exc:
+                    raws, unreadable = [], exc
+                if raws:
+                    try:
+                        return self._first_valid(raws, reply)
+                    except ModelOutputError as sniffed:
+                        # Delimiters quoted inside an Airoboros call's strings are not a call.
+                        try:
+                            return self._parse_documents(reply, reply, None)
+                        except ModelOutputError:
+                            raise sniffed from None
+        try:
+            return self._parse_documents(text, reply, None)
+        except OutputParseError:
+            raws = self._pythonic_in_prose(text, reply)
+            if not raws:
+                if unreadable is not None:
+                    raise unreadable from None  # the sniffed format's own complaint says more
+                raise
+        return self._first_valid(raws, reply)
+
+    def _pythonic_in_prose(self, text: str, reply: str) -> list[RawCall]:
+        """Last resort: a pythonic call after some prose (``Sure! [get_weather(city="Paris")]``)."""
+        if type(text) is not str or "(" not in text:
+            return []
+        try:
+            return self._read(get_format("pythonic"), text, reply)
+        except OutputParseError:
+            return []
+
+    def _parse_documents(self, text: str, reply: str, fast: Any) -> Call:
+        """The Airoboros path: every JSON/YAML document of ``text``, cheapest first."""
         best: ModelOutputError | None = None
         tried: list[Any] = []  # documents already validated: several readers may find the same one
-        fast = whole_json(reply, self.limits)
         if type(fast) is dict:
             # The usual reply: one clean call. Validate it before building the careful reader.
             tried.append(fast)
@@ -353,7 +438,7 @@ class ToolSet:
                     return self._validate(raw.name, raw.arguments, reply, checked=True)
                 except ModelOutputError as exc:
                     best = _more_telling(best, exc)
-        documents = iter_documents(reply, self.limits, skip_whole=fast is not None)
+        documents = iter_documents(text, self.limits, skip_whole=fast is not None)
         for doc in itertools.chain(() if fast is None or tried else (fast,), documents):
             if doc in tried:
                 continue
@@ -369,17 +454,128 @@ class ToolSet:
             raise OutputParseError(
                 'the reply holds JSON/YAML but no call: expected {"function": ..., "params": {...}}', reply
             )
+        if not text.strip() and reply.strip():
+            raise OutputParseError(
+                "the reply is only reasoning (<think>...</think>): no call after it", reply
+            )
         raise OutputParseError("the reply holds no JSON or YAML function call", reply)
 
-    def parse_many(self, reply: str) -> list[Call]:
-        """Read every call from a reply holding a list of calls (or one call).
+    def _read_format(self, fmt: ToolCallFormat, reply: str) -> list[RawCall]:
+        """The raw calls of ``reply`` read in one explicit format (reasoning blocks skipped)."""
+        text = strip_reasoning(check_size(reply, self.limits))
+        raws = self._read(fmt, text, reply)
+        if not raws:
+            raise OutputParseError(f"the reply holds no call in the {fmt.name!r} format", reply)
+        return raws
 
-        The first document with at least one call is used; all its calls must validate.
+    def _read(self, fmt: ToolCallFormat, text: str, reply: str) -> list[RawCall]:
+        """``fmt``'s reading of ``text``; its errors carry the whole reply, as every parse error does."""
+        try:
+            return fmt.read(check_size(text, self.limits), self.limits, self._schema_of)
+        except OutputParseError as exc:
+            if exc.reply is reply:
+                raise
+            raise OutputParseError(str(exc), reply) from None
+
+    def _first_valid(self, raws: Sequence[RawCall], reply: str) -> Call:
+        best: ModelOutputError | None = None
+        for raw in raws:
+            try:
+                return self._validate(raw.name, raw.arguments, reply, checked=True)
+            except ModelOutputError as exc:
+                best = _more_telling(best, exc)
+        assert best is not None  # raws is never empty here
+        raise best
+
+    def _schema_of(self, name: str) -> dict[str, Any] | None:
+        tool = self._tools.get(name)
+        return tool.schema if tool is not None else None
+
+    def parse_many(self, reply: str, *, format: str | ToolCallFormat = "auto") -> list[Call]:
+        """Read every call from a reply, in order (parallel calls, a list of calls, or one call).
+
+        Every call is validated. When some fail, :class:`PartialCallsError` reports each failure
+        with its index (``.errors``) and keeps the valid calls in place (``.calls``); a reply with a
+        single call raises that call's own error.
         """
-        for doc in iter_documents(reply, self.limits):
-            raws = list(raw_calls(doc))
+        text = reply
+        if format != "auto":
+            fmt = get_format(format)
+            if fmt.name not in _AIROBOROS:
+                return self._validate_all(self._read_format(fmt, reply), reply)
+            if isinstance(reply, str) and has_reasoning(reply):
+                text = strip_reasoning(reply)
+            return self._validate_all(self._airoboros_many(text, reply, pythonic=False), reply)
+        unreadable: OutputParseError | None = None
+        if isinstance(reply, str) and whole_json(reply, self.limits) is None:
+            fmt_found, text = sniff(reply)
+            if fmt_found is not None:
+                try:
+                    raws = self._read(fmt_found, text, reply)
+                except OutputParseError as exc:
+                    raws, unreadable = [], exc
+                if raws:
+                    try:
+                        return self._validate_all(raws, reply)
+                    except ModelOutputError as sniffed:
+                        # Delimiters quoted inside an Airoboros call's strings are not a call: when
+                        # the Airoboros reading gives valid calls, it wins; otherwise this error does.
+                        try:
+                            return self._validate_all(
+                                self._airoboros_many(reply, reply, pythonic=False), reply
+                            )
+                        except ModelOutputError:
+                            raise sniffed from None
+        try:
+            return self._validate_all(self._airoboros_many(text, reply, pythonic=True), reply)
+        except OutputParseError:
+            if unreadable is not None:
+                raise unreadable from None
+            raise
+
+    def _validate_all(self, raws: Sequence[RawCall], reply: str) -> list[Call]:
+        calls: list[Call | None] = []
+        errors: list[tuple[int, ModelOutputError]] = []
+        for index, raw in enumerate(raws):
+            try:
+                calls.append(self._validate(raw.name, raw.arguments, reply, checked=True))
+            except ModelOutputError as exc:
+                calls.append(None)
+                errors.append((index, exc))
+        if errors:
+            if len(raws) == 1:
+                raise errors[0][1]
+            raise PartialCallsError(calls, errors, reply)
+        return [c for c in calls if c is not None]
+
+    def _airoboros_many(self, text: str, reply: str, *, pythonic: bool) -> list[RawCall]:
+        """Every call of the first JSON/YAML document of ``text`` holding any (the Airoboros path)."""
+        if text.lstrip().startswith(_YAML_CALL_LIST) and "```" in text:
+            listed = raw_calls(whole_yaml(text, self.limits))
+            if listed:
+                return listed
+        documents = 0
+        for doc in iter_documents(text, self.limits):
+            documents += 1
+            raws = raw_calls(doc)
             if raws:
-                return [self._validate(raw.name, raw.arguments, reply, checked=True) for raw in raws]
+                if len(raws) == 1:
+                    # Calls written back to back ({...}\n{...}, Llama 3 style, fenced or not).
+                    more = concatenated_json_calls(_unfenced(text), self.limits)
+                    if len(more) > 1:
+                        return more
+                return raws
+        if not text.strip() and reply.strip():
+            raise OutputParseError(
+                "the reply is only reasoning (<think>...</think>): no call after it", reply
+            )
+        raws = self._pythonic_in_prose(text, reply) if pythonic else []
+        if raws:
+            return raws
+        if documents:  # the same words as parse(): data was there, but not in the shape of a call
+            raise OutputParseError(
+                'the reply holds JSON/YAML but no call: expected {"function": ..., "params": {...}}', reply
+            )
         raise OutputParseError("the reply holds no JSON or YAML function call", reply)
 
     def validate(self, function: str, arguments: Any, reply: str = "") -> Call:

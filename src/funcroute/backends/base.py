@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from funcroute.formats.grammar import Node
+
 if TYPE_CHECKING:
     from funcroute.tools import ToolSet
 
@@ -38,6 +40,8 @@ class Request:
         format: the reply format the prompt asks for.
         schema: JSON Schema of a valid reply, when constrained output is wanted.
         kind: what the reply should be: a function ``call``, a ``plan``, or a free ``answer``.
+        grammar: a tool-call format's grammar (:mod:`funcroute.formats.grammar`) to constrain the
+            reply with instead of ``schema`` (the call in the format's own delimiters).
         extra: backend-specific options.
     """
 
@@ -50,6 +54,7 @@ class Request:
     format: Literal["json", "yaml"] = "json"
     schema: dict[str, Any] | None = None
     kind: Literal["call", "plan", "answer"] = "call"
+    grammar: Node | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,6 +85,9 @@ class Backend(ABC):
 
     #: Short human-readable name used in errors and logs.
     name: str = "backend"
+    #: Whether the same request always gets the same answer (no sampling, no model): the router
+    #: then never retries, since a repair turn could only repeat the answer.
+    deterministic: bool = False
 
     @abstractmethod
     def complete(self, request: Request) -> Completion:

@@ -17,7 +17,6 @@ multi-byte character drops the incomplete character.
 from __future__ import annotations
 
 import codecs
-import json
 import os
 import pathlib
 import threading
@@ -181,11 +180,13 @@ class LlamaCppBackend(Backend):
     def _grammar_for(self, schema: Mapping[str, Any]) -> Any:
         from funcroute.constrain.gbnf import schema_to_gbnf
 
-        key = json.dumps(schema, default=str)  # key order matters: it is the property order
+        return self._compile_gbnf(schema_to_gbnf(schema))
+
+    def _compile_gbnf(self, text: str) -> Any:
+        key = text
         if key not in self._grammars:
             if len(self._grammars) >= 64:
                 self._grammars.pop(next(iter(self._grammars)))
-            text = schema_to_gbnf(schema)
             # LlamaGrammar only stores the text; llama.cpp parses it when sampling starts and a
             # parse failure there is fatal, so parse it once here and fail cleanly instead.
             llama_cpp = self._llama_cpp
@@ -232,7 +233,13 @@ class LlamaCppBackend(Backend):
     def _complete(self, request: Request) -> Completion:
         llm = self.llm
         start = time.perf_counter()
-        grammar = self._grammar_for(request.schema) if request.schema is not None and self.grammar else None
+        grammar = None
+        if self.grammar and request.grammar is not None:
+            from funcroute.constrain.formats import to_gbnf
+
+            grammar = self._compile_gbnf(to_gbnf(request.grammar))
+        elif self.grammar and request.schema is not None:
+            grammar = self._grammar_for(request.schema)
         prompt = request.prompt.encode("utf-8")
         tokens: list[int] = llm.tokenize(prompt, add_bos=True, special=True)
         bos = llm.token_bos()
@@ -295,6 +302,23 @@ class LlamaCppBackend(Backend):
             completion_tokens=generated,
             elapsed_s=time.perf_counter() - start,
         )
+
+    def chat_template(self, **variables: Any) -> Any:
+        """The model's own chat template from the GGUF metadata, as a ``NativeTemplate``.
+
+        Pass it as ``Router(tools, backend, chat_template=backend.chat_template())`` to prompt the
+        model in its own tool format. Raises ``TemplateError`` when the file has none.
+        """
+        from funcroute.exceptions import TemplateError
+        from funcroute.prompts.native import NativeTemplate
+
+        source = (getattr(self.llm, "metadata", None) or {}).get("tokenizer.chat_template")
+        if not source:
+            raise TemplateError(f"{self.model_path} has no tokenizer.chat_template metadata")
+        llm = self.llm
+        bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "replace")
+        eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace")
+        return NativeTemplate(source, bos_token=bos, eos_token=eos, variables=variables)
 
     def close(self) -> None:
         """Free the model. Safe to call twice."""

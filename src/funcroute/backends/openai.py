@@ -219,7 +219,13 @@ class OpenAIBackend(Backend):
         if stops and self.max_stop:
             body["stop"] = stops[: self.max_stop]
         schema = request.schema
-        if schema is not None and self.structured != "none":
+        if request.grammar is not None and self.structured == "grammar":
+            from funcroute.constrain.formats import to_gbnf
+
+            grammar = to_gbnf(request.grammar)
+            body["grammar"] = grammar
+            body["grammar_string"] = grammar
+        elif schema is not None and self.structured != "none":
             if self.structured == "grammar":
                 grammar = self._grammar(schema)
                 body["grammar"] = grammar

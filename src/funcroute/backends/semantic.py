@@ -31,7 +31,7 @@ import yaml
 
 from funcroute._extract import Filled, fill_arguments
 from funcroute.backends.base import Backend, Completion, Request
-from funcroute.exceptions import BackendError, NoSuitableFunctionError
+from funcroute.exceptions import BackendError, CallValidationError, NoSuitableFunctionError
 from funcroute.retrieval import ToolIndex
 
 if TYPE_CHECKING:
@@ -44,6 +44,9 @@ __all__ = ["DEFAULT_THRESHOLD", "Decision", "NoSuitableFunctionError", "Semantic
 DEFAULT_THRESHOLD = 0.33
 _FILL_WEIGHT = 0.15  # score lost when no required parameter can be filled (scaled by the share missing)
 _CANDIDATES = 3  # tools whose parameters are filled before the final choice
+_QUOTE = re.compile(
+    r"(?<![A-Za-z])'[^'\n]{1,200}'(?![A-Za-z])|\"[^\"\n]{1,200}\"|“[^”\n]{1,200}”|`[^`\n]{1,200}`"
+)
 _INPUT_LINE = re.compile(r"^Input:\s*(.+?)\s*$", re.M)
 _log = logging.getLogger(__name__)
 _announced = False
@@ -59,7 +62,10 @@ class Decision:
         score: the chosen (or best) tool's fit: relevance minus the missing-parameter penalty.
         missing: required parameters of that tool the command does not give.
         candidates: the tools considered, best first, with their fit scores, as ``(name, score)``.
-        reason: why nothing was chosen (empty when a call was made).
+        reason: why nothing was chosen (empty when a tool was chosen).
+        doubt: why the chosen tool's call would not be what was asked (a quoted value it has no
+            place for, values that do not validate, values it cannot tell apart); the call is then
+            refused like one with ``missing`` values. Empty when there is no doubt.
     """
 
     function: str | None
@@ -68,6 +74,7 @@ class Decision:
     missing: list[str] = field(default_factory=list)
     candidates: list[tuple[str, float]] = field(default_factory=list)
     reason: str = ""
+    doubt: str = ""
 
     @property
     def routed(self) -> bool:
@@ -86,6 +93,10 @@ class SemanticBackend(Backend):
     """
 
     name = "semantic"
+    #: The same command always gets the same answer: the router does not retry it.
+    deterministic = True
+    # Calls no language model and downloads nothing: the pytest plugin lets tests use it freely.
+    __funcroute_offline__ = True
 
     def __init__(
         self,
@@ -125,34 +136,40 @@ class SemanticBackend(Backend):
     def decide(self, tools: ToolSet, command: str) -> Decision:
         """Choose a tool and fill its parameters for ``command`` (no exception for "no call")."""
         index = self.index(tools)
-        vector = self.encoder.encode_query(command)
-        scores = index.scores(command, query_vector=vector)
+        # Quoted text is a value ("play 'Abbey Road'"), not what the command asks for: the tool is
+        # chosen from the command with each quote as a placeholder; values come from the original.
+        intent = _QUOTE.sub("something", command)
+        vector = self.encoder.encode_query(intent)
+        scores = index.scores(intent, query_vector=vector)
         relevance, selection = scores.relevance, scores.selection
         if len(relevance) == 0:
             return Decision(None, reason="the ToolSet is empty")
-        ranked: list[tuple[float, float, str, Filled]] = []
+        ranked: list[tuple[float, float, str, Filled, str]] = []
         for row in np.argsort(-selection, kind="stable")[: self.candidates]:
             tool = tools[scores.names[row]]
             filled = fill_arguments(command, tool.schema, choose=self._chooser(vector))
-            penalty = _FILL_WEIGHT * (1.0 - filled.fill_ratio)
+            doubt = _doubt(tools, tool.name, filled)
+            # A tool that leaves part of the command unused, or whose values do not validate,
+            # fits worse than one that takes everything.
+            # (Ambiguous values say nothing about the tool's fit: they only stop the call.)
+            penalty = _FILL_WEIGHT * (1.0 - filled.fill_ratio) + (
+                _FILL_WEIGHT if doubt and not filled.ambiguous else 0.0
+            )
             ranked.append(
-                (float(selection[row]) - penalty, float(relevance[row]) - penalty, tool.name, filled)
+                (float(selection[row]) - penalty, float(relevance[row]) - penalty, tool.name, filled, doubt)
             )
         ranked.sort(key=lambda item: -item[0])
-        _, score, best, filled = ranked[0]
-        candidates = [(name, round(fit, 4)) for _, fit, name, _ in ranked]
+        _, score, best, filled, doubt = ranked[0]
+        candidates = [(name, round(fit, 4)) for _, fit, name, _, _ in ranked]
         if score < self.threshold:
-            reason = (
-                f"the closest tool, {best!r}, scores {score:.2f}, below the threshold {self.threshold:.2f}"
-            )
+            shown, limit = _distinct(score, self.threshold)
+            reason = f"the closest tool, {best!r}, scores {shown}, below the threshold {limit}"
             return Decision(None, score=score, missing=filled.missing, candidates=candidates, reason=reason)
-        return Decision(best, filled.arguments, score, filled.missing, candidates)
+        return Decision(best, filled.arguments, score, filled.missing, candidates, doubt=doubt)
 
     def _chooser(self, vector: Matrix) -> Any:
-        def choose(_command: str, options: Sequence[str]) -> tuple[int, float]:
-            sims = self.encoder.encode(list(options)) @ vector
-            best = int(np.argmax(sims))
-            return best, float(sims[best])
+        def choose(_command: str, options: Sequence[str]) -> list[float]:
+            return [float(x) for x in self.encoder.encode(list(options)) @ vector]
 
         return choose
 
@@ -177,6 +194,10 @@ class SemanticBackend(Backend):
                 decision.candidates,
                 decision.missing,
             )
+        if decision.doubt:
+            raise NoSuitableFunctionError(
+                command, f"{decision.function!r} fits best, but {decision.doubt}", decision.candidates
+            )
         return Completion(text=render_reply(decision.function, decision.arguments, request.format))
 
     def complete_many(self, requests: Sequence[Request]) -> list[Completion]:
@@ -184,6 +205,32 @@ class SemanticBackend(Backend):
         commands = [r.user_input or _input_from_prompt(r.prompt) or "" for r in requests]
         self.encoder.encode_queries([c for c in commands if c][:4096])
         return [self.complete(r) for r in requests]
+
+
+def _doubt(tools: ToolSet, name: str, filled: Filled) -> str:
+    """Why a call of ``name`` with ``filled`` would not be what was asked ("" when there is no doubt)."""
+    if filled.unplaced:
+        listed = ", ".join(repr(u) for u in filled.unplaced)
+        return f"it has no parameter for {listed}, which the command gives"
+    if filled.missing:
+        return ""  # reported as missing values by the caller
+    if filled.ambiguous:
+        listed = ", ".join(repr(a) for a in filled.ambiguous)
+        return f"the command does not say which of its values is {listed}"
+    try:
+        tools.validate(name, filled.arguments)
+    except CallValidationError as exc:
+        return "the values read from the command do not fit it: " + "; ".join(map(str, exc.problems))
+    return ""
+
+
+def _distinct(score: float, threshold: float) -> tuple[str, str]:
+    """Score and threshold with enough digits to show they differ (0.3287 vs 0.33, not 0.33 vs 0.33)."""
+    for digits in range(2, 7):
+        shown, limit = f"{score:.{digits}f}", f"{threshold:.{digits}f}"
+        if shown != limit:
+            return shown, limit
+    return f"{score:.6f}", f"{threshold:.6f}"
 
 
 def render_reply(function: str, arguments: dict[str, Any], format: str = "json") -> str:

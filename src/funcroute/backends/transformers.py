@@ -293,6 +293,15 @@ class TransformersBackend(Backend):
             what = "tokenizer" if "Tokenizer" in auto_class.__name__ else "model"
             raise BackendError(self.name, f"could not load the {what} from {source!r}: {exc}") from exc
 
+    def chat_template(self, **variables: Any) -> Any:
+        """The tokenizer's own chat template as a ``NativeTemplate`` (``Router(chat_template=...)``).
+
+        Raises ``TemplateError`` when the tokenizer has none.
+        """
+        from funcroute.prompts.native import NativeTemplate
+
+        return NativeTemplate.from_tokenizer(self.tokenizer, **variables)
+
     def complete(self, request: Request) -> Completion:
         """Generate the reply to one request.
 
@@ -358,7 +367,13 @@ class TransformersBackend(Backend):
                 )
             limit = min(limit, self.max_positions - len(ids))
         row = _Row(request, ids, limit)
-        if self.constrained and request.schema is not None:
+        if self.constrained and request.grammar is not None:
+            from funcroute.constrain.formats import to_lark
+
+            row.matcher = self.grammar_cache.lark_matcher(
+                self.tokenizer, model_vocab_size(self.model), to_lark(request.grammar, self.decode_bounds)
+            )
+        elif self.constrained and request.schema is not None:
             row.matcher = self.grammar_cache.matcher(
                 self.tokenizer, model_vocab_size(self.model), request.schema, self.decode_bounds
             )

@@ -98,6 +98,20 @@ class GrammarCache:
         """A fresh matcher for replies matching ``schema`` (compiled on first use, then copied)."""
         llguidance = _import_engine()
         key = (id(hf_tokenizer), n_vocab, self._fingerprint(schema, bounds))
+        return self._compiled(
+            hf_tokenizer, n_vocab, key, lambda: _grammar_text(llguidance, bound_schema(schema, bounds))
+        )
+
+    def lark_matcher(self, hf_tokenizer: Any, n_vocab: int, lark: str) -> Any:
+        """A fresh matcher for an llguidance Lark grammar (a format's, from ``constrain.formats``)."""
+        llguidance = _import_engine()
+        key = (id(hf_tokenizer), n_vocab, hashlib.sha256(lark.encode()).hexdigest())
+        return self._compiled(
+            hf_tokenizer, n_vocab, key, lambda: str(llguidance.LLMatcher.grammar_from_lark(lark))
+        )
+
+    def _compiled(self, hf_tokenizer: Any, n_vocab: int, key: tuple[int, int, str], grammar_text: Any) -> Any:
+        llguidance = _import_engine()
         with self._lock:
             compiled = self._grammars.get(key)
             if compiled is not None:
@@ -105,7 +119,7 @@ class GrammarCache:
                 self.stats.hits += 1
                 return compiled.deep_copy()
         tokenizer = self.tokenizer(hf_tokenizer, n_vocab)
-        grammar = _grammar_text(llguidance, bound_schema(schema, bounds))
+        grammar = grammar_text()
         compiled = llguidance.LLMatcher(tokenizer, grammar, log_level=0)
         if compiled.is_error():
             raise BackendError(

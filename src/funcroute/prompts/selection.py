@@ -7,7 +7,8 @@ Rendering rules for the ``Available functions:`` block (a YAML-looking mapping, 
 * A parameter line is ``name: description``. Without a description the name is shown in words
   (``file_path`` → ``file path``), so the line is never empty.
 * ``Literal``/``Enum`` choices are appended as ``One of "a", "b".`` (no colon, so the line stays
-  valid YAML), since the training data carried allowed values in prose.
+  valid YAML), since the training data carried allowed values in prose; a list of choices
+  (``list[Enum]``) as ``One or more of "a", "b".``
 * Nested objects (pydantic models, dataclasses, object schemas) render as nested mappings under
   ``name:``; an object's own description is not shown (YAML has no place for it beside children).
   Lists of objects render their item's fields under a ``- `` entry.
@@ -78,6 +79,11 @@ def _render_param(
         return
     text = _one_line(node.get("description")) or _words(name)
     choices = _choices(node)
+    if not choices and array is not None and isinstance(array.get("items"), dict):
+        choices = _choices(array["items"])  # list[Enum] / list[Literal]: the items' choices
+        if choices:
+            text = f"{text} One or more of {', '.join(json.dumps(c, ensure_ascii=False) for c in choices)}."
+            choices = []
     if choices:
         text = f"{text} One of {', '.join(json.dumps(c, ensure_ascii=False) for c in choices)}."
     if show_types:

@@ -130,6 +130,15 @@ for _template in (
     # Some quantised releases document newlines instead of spaces between the parts.
     ChatTemplate("airoboros-1-newline", system=_PREAMBLE_1, separator="\n"),
     ChatTemplate("airoboros-2-newline", system=_PREAMBLE_2, separator="\n"),
+    # ChatML (SmolLM2, Qwen...): the system turn opens with its tag and closes with the separator.
+    ChatTemplate(
+        "chatml",
+        system="<|im_start|>system\nYou are a helpful AI assistant.",
+        user="<|im_start|>user\n",
+        assistant="<|im_start|>assistant\n",
+        separator="<|im_end|>\n",
+        end_of_turn="<|im_end|>\n",
+    ),
     # The bare prompt, for servers that apply their own chat template.
     ChatTemplate.from_format("raw", "{prompt}"),
 ):

@@ -197,22 +197,36 @@ def _project(expected: Any, actual: Any) -> Any:
     return actual
 
 
-def _call_problems(call: Call, function: str, arguments: Mapping[str, Any]) -> list[str]:
+def _call_problems(
+    call: Call, function: str, arguments: Mapping[str, Any], tools: ToolSet | None = None
+) -> list[str]:
     if call.function != function:
         return [f"function: expected {function!r}, got {call.function!r}"]
-    problems = [_problem(v, call.arguments.get(k, _MISSING), k) for k, v in arguments.items()]
-    return [p for p in problems if p]
+    known = tools[function].parameters if tools is not None and function in tools else None
+    problems: list[str | None] = []
+    for key, value in arguments.items():
+        if known is not None and key not in known:
+            # A misspelled expectation is the test's mistake, not the model's: say so.
+            listed = ", ".join(sorted(known)) or "none"
+            problems.append(f"{key}: no such parameter of {function!r} (its parameters: {listed})")
+            continue
+        problems.append(_problem(value, call.arguments.get(key, _MISSING), key))
+    return [p for p in problems if p is not None]
 
 
 def _diff(function: str, arguments: Mapping[str, Any], call: Call) -> list[str]:
     want = {"function": function, "params": _jsonable(arguments)}
-    got = {"function": call.function, "params": _jsonable(_project(arguments, call.arguments))}
+    # Another function: its own arguments are the story, not a projection onto the expected keys.
+    shown = call.arguments if call.function != function else _project(arguments, call.arguments)
+    got = {"function": call.function, "params": _jsonable(shown)}
     a = json.dumps(want, indent=2, ensure_ascii=False, sort_keys=True).splitlines()
     b = json.dumps(got, indent=2, ensure_ascii=False, sort_keys=True).splitlines()
     return ["diff (- expected, + actual):", *(f"  {line}" for line in difflib.ndiff(a, b) if line[:1] != "?")]
 
 
-def _not_compared(arguments: Mapping[str, Any], call: Call) -> list[str]:
+def _not_compared(arguments: Mapping[str, Any], call: Call, function: str) -> list[str]:
+    if call.function != function:
+        return []  # nothing was compared: the diff shows the whole other call
     extra = sorted(set(call.arguments) - set(arguments))
     return [f"not compared (partial match): {', '.join(extra)}"] if extra else []
 
@@ -241,11 +255,13 @@ def assert_calls(reply: Any, tools: ToolSet, function: str, /, **arguments: Any)
     """
     __tracebackhide__ = True
     call = _read(reply, tools, many=False)[0]
-    problems = _call_problems(call, function, arguments)
+    problems = _call_problems(call, function, arguments, tools)
     if problems:
         text = _reply_text(reply)
         lines = ["the call does not match:", *(f"  {p}" for p in problems)]
-        lines += _not_compared(arguments, call) + _diff(function, arguments, call) + _show_reply(text)
+        lines += (
+            _not_compared(arguments, call, function) + _diff(function, arguments, call) + _show_reply(text)
+        )
         raise AssertionError("\n".join(lines))
     return call
 
@@ -266,7 +282,7 @@ def assert_parallel_calls(
         lines = [f"expected {len(wanted)} calls, the reply holds {len(calls)}:"]
         lines += [f"  got {c.function}({_show(c.arguments)})" for c in calls]
         raise AssertionError("\n".join(lines + _show_reply(text)))
-    pairing = _match([[not _call_problems(c, f, a) for c in calls] for f, a in wanted])
+    pairing = _match([[not _call_problems(c, f, a, tools) for c in calls] for f, a in wanted])
     unmatched = [i for i, j in enumerate(pairing) if j is None]
     if unmatched:
         lines = ["no order of the calls matches the expected ones:"]
@@ -274,9 +290,10 @@ def assert_parallel_calls(
             function, arguments = wanted[index]
             lines.append(f"  expected {function}({_show(arguments)}) matches no call; closest:")
             closest = min(
-                calls, key=lambda c: (c.function != function, len(_call_problems(c, function, arguments)))
+                calls,
+                key=lambda c: (c.function != function, len(_call_problems(c, function, arguments, tools))),
             )
-            lines += [f"    {p}" for p in _call_problems(closest, function, arguments)]
+            lines += [f"    {p}" for p in _call_problems(closest, function, arguments, tools)]
         lines += [f"  got {c.function}({_show(c.arguments)})" for c in calls]
         raise AssertionError("\n".join(lines + _show_reply(text)))
     return calls

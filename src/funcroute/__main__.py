@@ -1,0 +1,7 @@
+"""``python -m funcroute``: the same as the ``funcroute`` command."""
+
+import sys
+
+from funcroute.cli import main
+
+sys.exit(main())

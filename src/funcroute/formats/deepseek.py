@@ -1,0 +1,79 @@
+"""DeepSeek V3 / R1 / V3.1 tool calls between ``<｜tool▁call▁begin｜>`` and ``<｜tool▁call▁end｜>``.
+
+V3 and R1 write ``function<｜tool▁sep｜>NAME`` then the arguments in a ```json fence; V3.1 writes
+``NAME<｜tool▁sep｜>{...}``. Both are read; the writer uses the V3 form.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from funcroute.formats.base import (
+    DEFAULT_LIMITS,
+    ArgHints,
+    CallSpec,
+    ToolCallFormat,
+    ToolSpec,
+    blocks,
+    checked_call,
+    params_schema,
+)
+from funcroute.formats.grammar import Json, Lit, Many, Node, alt, seq
+from funcroute.parsing import ParseLimits, RawCall, iter_documents
+
+__all__ = ["DeepSeek"]
+
+CALLS_BEGIN, CALLS_END = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
+CALL_BEGIN, CALL_END, SEP = "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"
+
+
+class DeepSeek(ToolCallFormat):
+    """``<｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME`` + a ```json fence + ``<｜tool▁call▁end｜>``."""
+
+    name = "deepseek"
+    markers = (CALL_BEGIN,)
+    template_markers = ("<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>")
+    description = "DeepSeek V3/R1/V3.1: <｜tool▁call▁begin｜>...<｜tool▁sep｜>... blocks"
+
+    def read(
+        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
+    ) -> list[RawCall]:
+        """Every call block, in order."""
+        found: list[RawCall] = []
+        for body in blocks(text, CALL_BEGIN, CALL_END):
+            head, has_sep, rest = body.partition(SEP)
+            if not has_sep:
+                continue
+            if head.strip() == "function":  # V3 / R1: the name is the first line after the separator
+                name, _, rest = rest.partition("\n")
+            else:
+                name = head
+            args = next((d for d in iter_documents(rest, limits) if isinstance(d, dict)), None)
+            found.append(
+                checked_call(name, args, limits, text) if args is not None else RawCall(name.strip(), rest)
+            )
+        return found
+
+    def write(self, calls: Sequence[CallSpec]) -> str:
+        """The V3 form, every call inside one ``<｜tool▁calls▁begin｜>`` section."""
+        inner = "".join(
+            f"{CALL_BEGIN}function{SEP}{name}\n```json\n{json.dumps(dict(args), ensure_ascii=False)}"
+            f"\n```{CALL_END}"
+            for name, args in calls
+        )
+        return f"{CALLS_BEGIN}{inner}{CALLS_END}"
+
+    def grammar(self, tools: Sequence[ToolSpec], *, parallel: bool = False) -> Node:
+        """The V3 form with JSON arguments."""
+        call = alt(
+            [
+                seq(
+                    Lit(f"{CALL_BEGIN}function{SEP}{name}\n```json\n"),
+                    Json(params_schema(schema)),
+                    Lit(f"\n```{CALL_END}"),
+                )
+                for name, schema in tools
+            ]
+        )
+        return seq(Lit(CALLS_BEGIN), Many(call) if parallel else call, Lit(CALLS_END))
