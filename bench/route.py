@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -125,20 +126,35 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
 
 
 def bench_model(
-    model_dir: Path | None, batches: list[int], max_new_tokens: int, repeat: int, modes: list[str]
+    model_dir: Path | None,
+    batches: list[int],
+    max_new_tokens: int,
+    repeat: int,
+    modes: list[str],
+    smollm2: bool = False,
 ) -> None:
     import torch
 
     from funcroute.backends.transformers import TransformersBackend
 
     with tempfile.TemporaryDirectory() as scratch:
-        if model_dir is None:
+        template: Any = "airoboros-2"
+        if smollm2:
+            # The real model (bench/_smollm.py): replies are real calls, so tokens/s means something.
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from _smollm import CHATML, load_hf
+
+            model, tokenizer = load_hf()
+            backend = TransformersBackend(model, tokenizer, device="cpu", max_batch_size=max(batches))
+            template = CHATML
+        elif model_dir is None:
             from funcroute.testing import build_tiny_model
 
             start = time.perf_counter()
             model_dir = Path(build_tiny_model(Path(scratch) / "tiny"))
             print(f"built the tiny model in {time.perf_counter() - start:.1f} s")
-        backend = TransformersBackend(model_dir, device="cpu", max_batch_size=max(batches))
+        if not smollm2:
+            backend = TransformersBackend(model_dir, device="cpu", max_batch_size=max(batches))
         print(f"torch threads: {torch.get_num_threads()}; max_new_tokens={max_new_tokens}, max_retries=0")
         rows = []
         for mode in modes:
@@ -150,6 +166,7 @@ def bench_model(
                 max_retries=0,
                 max_new_tokens=max_new_tokens,
                 constrained=False if mode == "free" else None,
+                template=template,
             )
             route_loop(router, commands(2))  # warm up (and compile the grammar once)
             route_many(router, commands(2))
@@ -174,13 +191,15 @@ def bench_model(
         print()
         print(
             f"{'mode':<11}  {'batch':>5}  {'loop cmd/s':>10}  {'many cmd/s':>10}  {'speedup':>7}  "
-            f"{'CPU-s ratio':>11}  {'tok/cmd loop':>12}  {'tok/cmd many':>12}  {'same replies':>12}"
+            f"{'CPU-s ratio':>11}  {'tok/cmd loop':>12}  {'tok/cmd many':>12}  {'same replies':>12}  "
+            f"{'loop tok/s':>10}  {'many tok/s':>10}"
         )
-        print("  ".join("-" * w for w in (11, 5, 10, 10, 7, 11, 12, 12, 12)))
+        print("  ".join("-" * w for w in (11, 5, 10, 10, 7, 11, 12, 12, 12, 10, 10)))
         for mode, size, loop_rate, many_rate, speedup, cpu_ratio, lt, mt, same in rows:
             print(
                 f"{mode:<11}  {size:>5}  {loop_rate:>10.2f}  {many_rate:>10.2f}  {speedup:>6.2f}x  "
-                f"{cpu_ratio:>10.2f}x  {lt:>12.1f}  {mt:>12.1f}  {same:>5}/{size:<6}"
+                f"{cpu_ratio:>10.2f}x  {lt:>12.1f}  {mt:>12.1f}  {same:>5}/{size:<6}  "
+                f"{loop_rate * lt:>10.1f}  {many_rate * mt:>10.1f}"
             )
         for mode, size, _loop, _many, speedup, *_ in rows:
             if size == max(batches) and size >= 32:
@@ -261,12 +280,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per model measurement (best is kept)")
     parser.add_argument("--model", type=Path, default=None, help="an existing model directory")
     parser.add_argument("--no-model", action="store_true", help="skip the tiny-model measurement")
+    parser.add_argument(
+        "--smollm2", action="store_true", help="the bundled real model instead of the tiny one"
+    )
     parser.add_argument("--modes", default="free,constrained", help="decoding modes to measure")
     parser.add_argument("--runs", type=int, default=5000, help="routes per overhead round")
     args = parser.parse_args()
     if not args.no_model:
         batches = [int(b) for b in args.batches.split(",")]
-        bench_model(args.model, batches, args.max_new_tokens, args.repeat, args.modes.split(","))
+        bench_model(
+            args.model, batches, args.max_new_tokens, args.repeat, args.modes.split(","), smollm2=args.smollm2
+        )
     bench_overhead(args.runs, repeat=7)
 
 

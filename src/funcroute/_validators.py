@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -46,6 +48,33 @@ def _non_finite_at(value: Any, depth: int = 0) -> list[str] | None:
         if found is not None:
             return [str(key), *found]
     return None
+
+
+_NO_FLOAT_LEAVES = frozenset({str, int, bool, type(None), bytes})
+
+
+def _float_free(annotation: Any, seen: frozenset[Any] = frozenset()) -> bool:
+    """Whether no value of ``annotation`` can hold a float (so no NaN/Infinity scan is needed).
+
+    Conservative: only plain scalars, literals of them, ``Optional``/unions, lists, tuples,
+    sets, string-keyed dicts and pydantic models built of those qualify; anything else is scanned.
+    """
+    if annotation in _NO_FLOAT_LEAVES:
+        return True
+    if annotation in seen or len(seen) > 32:
+        return False  # recursive models: scan rather than prove
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _float_free(args[0], seen)
+    if origin is typing.Literal:
+        return all(type(a) in _NO_FLOAT_LEAVES or isinstance(a, str) for a in args)
+    if origin in (typing.Union, types.UnionType, list, tuple, set, frozenset, dict):
+        return bool(args) and all(a is Ellipsis or _float_free(a, seen) for a in args)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        inner = seen | {annotation}
+        return all(_float_free(f.annotation, inner) for f in annotation.model_fields.values())
+    return False
 
 
 @dataclass(frozen=True)
@@ -86,12 +115,19 @@ def _short(text: str) -> str:
 class PydanticValidator:
     """Validates with the pydantic model built from a function signature."""
 
-    __slots__ = ("_fields", "_model", "_positional")
+    __slots__ = ("_fields", "_model", "_positional", "_scan")
 
     def __init__(self, signature: FunctionSignature) -> None:
         self._model = signature.model
         self._fields = signature.fields
         self._positional = signature.positional
+        # Only fields whose type could hold a float are scanned for NaN/Infinity after validation.
+        model_fields = signature.model.model_fields
+        self._scan = tuple(
+            (name, alias)
+            for name, alias in signature.fields
+            if not _float_free(model_fields[name].annotation)
+        )
 
     def __call__(self, arguments: dict[str, Any]) -> Validated:
         """Validate ``arguments`` (keys are the real parameter names)."""
@@ -105,7 +141,7 @@ class PydanticValidator:
                 ]
             ) from None
         values = model.__dict__
-        for alias_field, alias in self._fields:
+        for alias_field, alias in self._scan:
             value = values[alias_field]
             where = None if type(value) in _PLAIN else _non_finite_at(value)
             if where is not None:

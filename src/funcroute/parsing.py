@@ -154,7 +154,7 @@ def _check(node: Any, max_depth: int, depth: int = 1, *, fix_keys: bool = True) 
                 node.update(fixed)
                 break
         for key in node:
-            if not _text_ok(key):
+            if not key.isascii() and not _text_ok(key):
                 raise _Unusable("text with a lone surrogate (not valid Unicode)")
         children: Any = node.values()
     elif isinstance(node, list):
@@ -354,12 +354,16 @@ def _repaired(text: str) -> Iterator[Any]:
 def whole_json(text: str, limits: ParseLimits) -> Any:
     """The reply as one clean JSON object or list, or ``None``: the fast path, with every check.
 
+    A reply that is exactly one fenced block of JSON (the model card's shape) counts as clean too.
+
     Callers fall back to :func:`iter_documents` (with ``skip_whole=True``) when this gives ``None``
     or its document does not validate.
     """
     if type(text) is not str or len(text) * 4 > limits.max_chars:
         return None  # long or odd replies take the careful path, which measures bytes exactly
     stripped = text.strip()
+    if stripped[:3] == "```":
+        stripped = _single_fence_body(stripped)
     if stripped[:1] not in ("{", "["):
         return None
     try:
@@ -368,6 +372,23 @@ def whole_json(text: str, limits: ParseLimits) -> Any:
     except (ValueError, RecursionError, _Unusable):
         return None
     return doc
+
+
+def _single_fence_body(text: str) -> str:
+    """The body of a reply that is exactly one fenced block (the model card's shape), else ``""``.
+
+    Only the unambiguous case: an opening ```/```json line, a closing fence at the very end, and no
+    other ``` in between; then the body is what :data:`_FENCE` would capture, found without the regex.
+    """
+    newline = text.find("\n")
+    if newline < 0 or not text.endswith("```") or len(text) < newline + 4:
+        return ""
+    if text[3:newline].strip().lower() not in ("", "json"):
+        return ""  # a fence of another language (or format): the careful path decides
+    body = text[newline + 1 : -3]
+    if "```" in body or not body.endswith("\n"):
+        return ""
+    return body.strip(" \t\r\n")
 
 
 def whole_yaml(text: str, limits: ParseLimits) -> Any:

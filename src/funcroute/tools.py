@@ -380,13 +380,14 @@ class ToolSet:
             if isinstance(reply, str) and has_reasoning(reply):
                 return self._parse_documents(strip_reasoning(reply), reply, None)
             return self._parse_documents(reply, reply, whole_json(reply, self.limits))
-        fast = whole_json(reply, self.limits)
-        if fast is not None:
+        fast = whole_json(reply, self.limits)  # also the body of a reply that is one ```json block
+        fenced = type(reply) is str and reply.lstrip().startswith("```")
+        if fast is not None and not fenced:
             return self._parse_documents(reply, reply, fast)
-        if type(reply) is str and reply.startswith(_DATA_FENCES):
+        if type(reply) is str and (fast is not None or reply.startswith(_DATA_FENCES)):
             # The model card's own reply shape: read it the Airoboros way first, sniffing nothing.
             try:
-                return self._parse_documents(reply, reply, None)
+                return self._parse_documents(reply, reply, fast)
             except OutputParseError:
                 pass  # not an Airoboros call after all; another format's call may be fenced
         text = reply
@@ -453,8 +454,16 @@ class ToolSet:
         """The Airoboros path: every JSON/YAML document of ``text``, cheapest first."""
         best: ModelOutputError | None = None
         tried: list[Any] = []  # documents already validated: several readers may find the same one
+        if type(fast) is dict:
+            # The usual reply: one clean call. Validate it before building the careful reader.
+            tried.append(fast)
+            for raw in raw_calls(fast):
+                try:
+                    return self._validate(raw.name, raw.arguments, reply, checked=True)
+                except ModelOutputError as exc:
+                    best = _more_telling(best, exc)
         documents = iter_documents(text, self.limits, skip_whole=fast is not None)
-        for doc in itertools.chain(() if fast is None else (fast,), documents):
+        for doc in itertools.chain(() if fast is None or tried else (fast,), documents):
             if doc in tried:
                 continue
             tried.append(doc)

@@ -117,6 +117,9 @@ class LlamaCppBackend(Backend):
         n_threads: CPU threads for generation and prompt processing (``n_threads_batch`` in
             ``kwargs`` overrides the latter); llama-cpp-python's defaults when ``None``.
         grammar: constrain decoding to the request's JSON Schema when it has one.
+        prefix_cache: keep the KV cache of the previous request and feed only the tokens after
+            the longest prefix the next prompt shares with it (llama-cpp-python's own prefix
+            matching). ``False`` evaluates every prompt from scratch.
         **kwargs: passed on to ``llama_cpp.Llama`` (e.g. ``n_gpu_layers=-1``); ``verbose`` defaults
             to ``False``.
 
@@ -139,6 +142,7 @@ class LlamaCppBackend(Backend):
         seed: int = 0,
         n_threads: int | None = None,
         grammar: bool = True,
+        prefix_cache: bool = True,
         **kwargs: Any,
     ) -> None:
         path = pathlib.Path(model_path)
@@ -148,6 +152,7 @@ class LlamaCppBackend(Backend):
             raise BackendError(label, f"model file not found: {path}", retryable=False)
         self.model_path = path
         self.grammar = grammar
+        self.prefix_cache = prefix_cache
         self._label = label
         self._lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
@@ -263,6 +268,8 @@ class LlamaCppBackend(Backend):
         text = ""
         generated = 0
         finish = "length"
+        if not self.prefix_cache:
+            llm.reset()  # no previous tokens to match: the whole prompt is evaluated
         try:
             stream = llm.generate(
                 tokens, temp=temperature, grammar=grammar, reset=True, logits_processor=processors

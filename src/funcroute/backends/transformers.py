@@ -24,6 +24,7 @@ from typing import Any
 
 from funcroute._install import install_hint
 from funcroute.backends.base import Backend, Completion, Request
+from funcroute.constrain._prefix import PrefixCache
 from funcroute.constrain.bounds import DecodeBounds
 from funcroute.constrain.decode import (
     DigitGuard,
@@ -200,6 +201,10 @@ class TransformersBackend(Backend):
         decode_bounds: limits that keep a weak model from writing one value forever
             (see :class:`funcroute.constrain.bounds.DecodeBounds`).
         grammar_cache: where compiled grammars live (default: the process-wide cache).
+        prefix_cache: in constrained single-request decoding, keep the KV cache of the last
+            sequence and reuse it for the next prompt's longest shared prefix (the chat template
+            and the selection instruction, or a whole first turn on a repair), so only the new
+            tokens are fed. Greedy replies can differ in the last bits of the logits (rarely).
         **generate_kwargs: extra arguments for ``model.generate``.
 
     Raises:
@@ -220,6 +225,7 @@ class TransformersBackend(Backend):
         jump_forward: bool = True,
         decode_bounds: DecodeBounds | None = None,
         grammar_cache: GrammarCache | None = None,
+        prefix_cache: bool = True,
         **generate_kwargs: Any,
     ) -> None:
         if isinstance(model_or_path, (str, os.PathLike)):
@@ -280,6 +286,8 @@ class TransformersBackend(Backend):
         self.grammar_cache = grammar_cache or shared_cache()
         self.sampling = Sampling.from_kwargs(self.generate_kwargs)
         self._digits: DigitGuard | None = None
+        #: the reused prompt prefix (``None`` when ``prefix_cache=False``); its counters say how much
+        self.prefix_cache = PrefixCache() if prefix_cache else None
 
     def _load(self, auto_class: Any, source: str, **kwargs: Any) -> Any:
         """``auto_class.from_pretrained(source)``, with every failure turned into a BackendError."""
@@ -417,6 +425,7 @@ class TransformersBackend(Backend):
                 sampling=self.sampling,
                 generator=generator,
                 digit_guard=self._digit_guard(),
+                prefix_cache=self.prefix_cache,
             )
         except (RuntimeError, ValueError, IndexError) as exc:
             raise BackendError(self.name, f"constrained generation failed: {exc}") from exc
@@ -441,12 +450,15 @@ class TransformersBackend(Backend):
         stopper = _RowStopper(rows, width, self.tokenizer, self._eos)
         extra = {k: v for k, v in self.generate_kwargs.items() if k != "logits_processor"}
         processors = LogitsProcessorList(self.generate_kwargs.get("logits_processor") or [])
+        criteria = StoppingCriteriaList([stopper])
+        grammar: GrammarLogitsProcessor | None = None
         if rows[0].matcher is not None:
             eos = min(self._eos) if self._eos else self._pad
             vocab = model_vocab_size(self.model)
-            processors.append(
-                GrammarLogitsProcessor([r.matcher for r in rows], width, vocab, eos, self._digit_guard())
-            )
+            matchers = [r.matcher for r in rows]
+            grammar = GrammarLogitsProcessor(matchers, width, vocab, eos, self._digit_guard())
+            processors.append(grammar)
+            criteria.append(grammar.prefetch)  # next masks computed during the forward pass
         rng_devices = [device] if device.type == "cuda" else []
         try:
             with torch.random.fork_rng(devices=rng_devices), torch.inference_mode():
@@ -456,14 +468,18 @@ class TransformersBackend(Backend):
                     input_ids=input_ids,
                     attention_mask=mask,
                     max_new_tokens=max(r.limit for r in rows),
-                    stopping_criteria=StoppingCriteriaList([stopper]),
+                    stopping_criteria=criteria,
                     logits_processor=processors,
                     pad_token_id=self._pad,
                     eos_token_id=sorted(self._eos) or None,
                     use_cache=True,
                     **extra,
                 )
+            if grammar is not None:
+                grammar.wait()  # the last prefetch may still be computing a mask nobody needs
         except Exception as exc:
+            if grammar is not None:
+                grammar.wait()
             if exc is stopper.error:
                 raise
             if isinstance(exc, torch.cuda.OutOfMemoryError):

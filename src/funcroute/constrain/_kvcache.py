@@ -12,7 +12,7 @@ import inspect
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["cache_argument", "forward_step"]
+__all__ = ["cache_argument", "crop_cache", "forward_step"]
 
 
 @lru_cache(maxsize=64)
@@ -34,3 +34,14 @@ def forward_step(model: Any, input_ids: Any, cache: Any) -> tuple[Any, Any]:
     name = cache_argument(model)
     output = model(input_ids=input_ids, use_cache=True, **{name: cache})
     return output.logits, getattr(output, name)
+
+
+def crop_cache(cache: Any, keep: int) -> None:
+    """Cut ``cache`` back to its first ``keep`` positions, in place.
+
+    A negative argument to ``crop`` (tokens to remove) means the same in every release that has
+    ``crop``; transformers 5 refuses the positive form (the absolute length) that 4.x also took.
+    """
+    length = int(cache.get_seq_length())
+    if keep < length:
+        cache.crop(keep - length)

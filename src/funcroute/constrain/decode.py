@@ -13,17 +13,23 @@ Two ways to run the same decoding:
   choose exactly the same tokens, so the text is identical and only the forward passes differ.
 * :class:`GrammarLogitsProcessor` — for batched ``model.generate``: per-row matchers mask the logits
   and force the canonical token, one token per step.
+
+The mask is off the critical path in both: it is computed on a background thread
+(:mod:`funcroute.constrain._mask`) while the model runs its forward pass, and applied in place.
+Steps whose token the grammar forces compute no mask at all.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from funcroute.constrain._kvcache import forward_step
+from funcroute.constrain._mask import apply_mask_, lltorch, mask_worker
+from funcroute.constrain._prefix import PrefixCache
 
 __all__ = ["DecodeResult", "DigitGuard", "GrammarLogitsProcessor", "Sampling", "generate", "model_vocab_size"]
 
@@ -127,24 +133,6 @@ class Sampling:
         )
 
 
-@dataclass
-class DecodeResult:
-    """Tokens generated under the grammar, and what it cost."""
-
-    tokens: list[int] = field(default_factory=list)
-    forward_passes: int = 0
-    complete: bool = False  # the grammar reached its end
-
-
-def _lltorch() -> Any:
-    """``llguidance.torch``, imported without failing on its torch.jit deprecation warning."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*torch\.jit.*", category=DeprecationWarning)
-        import llguidance.torch
-
-    return llguidance.torch
-
-
 def model_vocab_size(model: Any) -> int:
     """Rows of the output embedding: the model's vocabulary, often padded past the tokenizer's."""
     config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
@@ -169,6 +157,19 @@ def _choose(logits: Any, sampling: Sampling, generator: Any) -> int:
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
+@dataclass
+class DecodeResult:
+    """Tokens generated under the grammar, and what it cost."""
+
+    tokens: list[int] = field(default_factory=list)
+    forward_passes: int = 0
+    complete: bool = False  # the grammar reached its end
+    prompt_reused: int = 0  # prompt tokens served from a prefix cache instead of fed to the model
+    #: seconds spent: ``forward`` (model passes), ``mask_wait`` (mask not ready when the pass
+    #: ended), ``mask_apply``, ``grammar`` (advancing the matcher, forced tokens), ``first_token``
+    timings: dict[str, float] = field(default_factory=dict)
+
+
 def generate(
     model: Any,
     prompt_ids: Sequence[int],
@@ -179,53 +180,95 @@ def generate(
     sampling: Sampling | None = None,
     generator: Any = None,
     digit_guard: DigitGuard | None = None,
+    prefix_cache: PrefixCache | None = None,
 ) -> DecodeResult:
     """Decode one sequence under ``matcher`` (an llguidance LLMatcher), reusing the KV cache.
 
     Stops when the grammar is complete or after ``max_new_tokens``. ``digit_guard`` bounds runs of
-    digits (see :class:`DigitGuard`).
+    digits (see :class:`DigitGuard`). With ``prefix_cache``, the prompt's longest prefix shared with
+    the previous sequence is not fed again, and this sequence's cache is left there for the next one.
     """
+    import time
+
     import torch
 
-    lltorch = _lltorch()
+    clock = time.perf_counter
+    began = clock()
+    forward_s = wait_s = apply_s = 0.0
     sampling = sampling or Sampling()
     result = DecodeResult()
     device = model.device
-    bitmask = lltorch.allocate_token_bitmask(1, model_vocab_size(model))
-    pending: list[int] = list(prompt_ids)
+    bitmask = lltorch().allocate_token_bitmask(1, model_vocab_size(model))
+    worker = mask_worker()
     past: Any = None
-    tail = ""
-    with torch.inference_mode():
-        while len(result.tokens) < max_new_tokens and not matcher.is_stopped():
-            forced = matcher.compute_ff_tokens()
-            if forced and jump_forward:
-                # Forced tokens need no model call to be chosen; they are fed with the next pass.
-                take = forced[: max_new_tokens - len(result.tokens)]
-                if not matcher.consume_tokens(take):
-                    raise RuntimeError(f"grammar refused its own forced tokens: {matcher.get_error()}")
-                result.tokens.extend(take)
-                pending.extend(take)
+    start = 0
+    if prefix_cache is not None:
+        past, start = prefix_cache.take(prompt_ids)
+        result.prompt_reused = start
+    fed: list[int] = list(prompt_ids[:start])  # tokens the cache holds, for the prefix cache
+    pending: list[int] = list(prompt_ids[start:])
+    mask: Future[None] | None = None
+    tail = ""  # recent text, for the digit guard
+    try:
+        with torch.inference_mode():
+            while len(result.tokens) < max_new_tokens and not matcher.is_stopped():
+                forced = matcher.compute_ff_tokens()
+                if forced and jump_forward:
+                    # Forced tokens need no model call to be chosen; they are fed with the next pass.
+                    take = forced[: max_new_tokens - len(result.tokens)]
+                    if not matcher.consume_tokens(take):
+                        raise RuntimeError(f"grammar refused its own forced tokens: {matcher.get_error()}")
+                    result.tokens.extend(take)
+                    pending.extend(take)
+                    if digit_guard is not None:
+                        for token in take:
+                            tail = digit_guard.advance(tail, token)
+                    continue
+                # The mask depends only on the tokens chosen so far: compute it during the pass.
+                mask = None if forced else worker.fill(matcher, bitmask)
+                tick = clock()
+                logits_all, past = forward_step(model, torch.tensor([pending], device=device), past)
+                forward_s += clock() - tick
+                fed.extend(pending)
+                result.forward_passes += 1
+                if forced:  # token-by-token mode: one pass per token, forced ones included
+                    token = forced[0]
+                else:
+                    assert mask is not None
+                    logits = logits_all[0, -1, :]
+                    if logits.dtype != torch.float32 or logits.device.type != "cpu":
+                        logits = logits.float().to("cpu")
+                    tick = clock()
+                    mask.result()
+                    mask = None
+                    tock = clock()
+                    apply_mask_(logits, bitmask)
+                    if digit_guard is not None:
+                        digit_guard.apply(logits, tail)
+                    wait_s, apply_s = wait_s + tock - tick, apply_s + clock() - tock
+                    token = _choose(logits, sampling, generator)
+                if "first_token" not in result.timings:  # prefill + the first chosen token
+                    result.timings["first_token"] = clock() - began
+                if not matcher.consume_token(token):
+                    raise RuntimeError(f"grammar refused token {token}: {matcher.get_error()}")
                 if digit_guard is not None:
-                    for token in take:
-                        tail = digit_guard.advance(tail, token)
-                continue
-            logits_all, past = forward_step(model, torch.tensor([pending], device=device), past)
-            result.forward_passes += 1
-            if forced:  # token-by-token mode: one pass per token, forced ones included
-                token = forced[0]
-            else:
-                logits = logits_all[0, -1, :].float().unsqueeze(0).to("cpu")
-                lltorch.fill_next_token_bitmask(matcher, bitmask, 0)
-                lltorch.apply_token_bitmask_inplace(logits, bitmask)
-                if digit_guard is not None:
-                    digit_guard.apply(logits[0], tail)
-                token = _choose(logits[0], sampling, generator)
-            if not matcher.consume_token(token):
-                raise RuntimeError(f"grammar refused token {token}: {matcher.get_error()}")
-            if digit_guard is not None:
-                tail = digit_guard.advance(tail, token)
-            result.tokens.append(token)
-            pending = [token]
+                    tail = digit_guard.advance(tail, token)
+                result.tokens.append(token)
+                pending = [token]
+    except BaseException:
+        if mask is not None:
+            mask.exception()  # never leave the worker writing into a matcher we are dropping
+        raise
+    if prefix_cache is not None:
+        prefix_cache.keep(fed, past)
+    total = clock() - began
+    result.timings.update(
+        forward=forward_s,
+        mask_wait=wait_s,
+        mask_apply=apply_s,
+        total=total,
+        grammar=total - forward_s - wait_s - apply_s,
+    )
     result.complete = matcher.is_stopped() or matcher.is_accepting()
     return result
 
@@ -234,7 +277,10 @@ class GrammarLogitsProcessor:
     """A transformers logits processor constraining each row of a batch to its own matcher.
 
     After a row's grammar completes, only ``eos_id`` is allowed, so the row stops as if the model
-    had ended it.
+    had ended it. Add :attr:`prefetch` to ``stopping_criteria``: transformers calls it right after
+    each step's tokens are appended, before the next forward pass, so the matchers advance and the
+    next masks are computed (on the mask thread) while the model runs. Without it, the same work is
+    done inside :meth:`__call__`, on the critical path.
     """
 
     def __init__(
@@ -245,46 +291,80 @@ class GrammarLogitsProcessor:
         eos_id: int,
         digit_guard: DigitGuard | None = None,
     ) -> None:
-        lltorch = _lltorch()
         self.matchers = list(matchers)
         self.digit_guard = digit_guard
         self.tails = [""] * len(self.matchers)
         self.prompt_width = prompt_width
         self.eos_id = eos_id
-        self.bitmask = lltorch.allocate_token_bitmask(len(self.matchers), vocab_size)
+        self.bitmask = lltorch().allocate_token_bitmask(len(self.matchers), vocab_size)
+        self.prefetch = _Prefetch(self)
+        self._consumed = prompt_width  # columns of input_ids the matchers have consumed
+        self._prepared: int | None = None  # sequence width the current masks are for
+        self._forced: dict[int, int] = {}
+        self._free: list[int] = []
+        self._mask: Future[None] | None = None
 
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        """Advance each row's matcher by its last token and mask (or force) the next one."""
-        import torch
-
-        lltorch = _lltorch()
-        step = input_ids.shape[1] - self.prompt_width
+    def advance(self, input_ids: Any) -> None:
+        """Feed each row's matcher its new tokens and start computing the next masks."""
+        width = int(input_ids.shape[1])
+        if width == self._prepared:
+            return
+        self.wait()  # the worker may still be reading the matchers
+        if width > self._consumed:
+            fresh = input_ids[:, self._consumed :].tolist()
+            for row, matcher in enumerate(self.matchers):
+                for token in fresh[row]:
+                    if not matcher.is_stopped():
+                        matcher.consume_token(int(token))
+                        if self.digit_guard is not None:
+                            self.tails[row] = self.digit_guard.advance(self.tails[row], int(token))
+            self._consumed = width
         forced: dict[int, int] = {}
+        free: list[tuple[Any, int]] = []
         for row, matcher in enumerate(self.matchers):
-            if step > 0 and not matcher.is_stopped():
-                last = int(input_ids[row, -1])
-                matcher.consume_token(last)
-                if self.digit_guard is not None:
-                    self.tails[row] = self.digit_guard.advance(self.tails[row], last)
             if matcher.is_stopped() or matcher.is_error():
                 forced[row] = self.eos_id
                 continue
             ff = matcher.compute_ff_tokens()
             if ff:
-                forced[row] = ff[0]
+                forced[row] = ff[0]  # a forced token needs no mask
             else:
-                lltorch.fill_next_token_bitmask(matcher, self.bitmask, row)
-        masked = scores.to("cpu").clone()
-        free = [row for row in range(len(self.matchers)) if row not in forced]
-        if free:
-            rows = torch.tensor(free)
-            part = masked[rows]
-            lltorch.apply_token_bitmask_inplace(part, self.bitmask[rows])
+                free.append((matcher, row))
+        self._forced = forced
+        self._free = [row for _, row in free]
+        self._mask = mask_worker().fill_many(free, self.bitmask) if free else None
+        self._prepared = width
+
+    def wait(self) -> None:
+        """Wait for a mask computation in flight (call before dropping the matchers)."""
+        mask, self._mask = self._mask, None
+        if mask is not None:
+            mask.result()
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        """Mask (or force) each row's next token, in place; ``scores`` is returned."""
+        self.advance(input_ids)  # a no-op when :attr:`prefetch` already did it
+        masked = scores if scores.device.type == "cpu" else scores.to("cpu")
+        self.wait()
+        if self._free:
+            apply_mask_(masked, self.bitmask, self._free)
             if self.digit_guard is not None:
-                for i, row in enumerate(free):
-                    self.digit_guard.apply(part[i], self.tails[row])
-            masked[rows] = part
-        for row, token in forced.items():
+                for row in self._free:
+                    self.digit_guard.apply(masked[row], self.tails[row])
+        for row, token in self._forced.items():
             masked[row].fill_(float("-inf"))
             masked[row, token] = 0.0
-        return masked.to(scores.device)
+        return masked if masked is scores else masked.to(scores.device)
+
+
+class _Prefetch:
+    """A stopping criterion that never stops: it advances the grammar between steps."""
+
+    def __init__(self, processor: GrammarLogitsProcessor) -> None:
+        self.processor = processor
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        self.processor.advance(input_ids)
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
