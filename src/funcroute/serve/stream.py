@@ -8,7 +8,7 @@ Two watchers turn text into deltas that are final, so nothing sent is ever taken
 
 * :class:`TextWatch` for plain answers: it holds back the tail that could still turn into a stop
   string, and trailing whitespace (the final answer is stripped).
-* :class:`CallWatch` for grammar-constrained calls (compact JSON ``{"function":"NAME","params":{...}}``):
+* :class:`CallWatch` for grammar-constrained calls (JSON ``{"function": "NAME", "params": {...}}``):
   once the name is complete it announces the call, then passes on the ``params`` object's text up to
   the brace that closes it; that text is the call's ``arguments`` string, byte for byte.
 """
@@ -26,7 +26,9 @@ from funcroute.parsing import closing_index, end_of_first_call
 
 __all__ = ["CallWatch", "Events", "Observer", "TextWatch", "end_of_calls", "params_text"]
 
-_CALL_HEAD = re.compile(r'\s*\{"function":"([A-Za-z_][\w.\-]*)","params":')
+# The grammar allows one space after ':' and ',' (the spacing real models write); the look-ahead waits
+# for the arguments' own '{', so the streamed text starts where the final arguments text does.
+_CALL_HEAD = re.compile(r'\s*\{\s*"function"\s*:\s*"([A-Za-z_][\w.\-]*)"\s*,\s*"params"\s*:\s*(?=\{)')
 _PARAM_KEY = re.compile(r'"(?:params|parameters|arguments|args)"\s*:\s*')
 _DECODER = json.JSONDecoder()
 
