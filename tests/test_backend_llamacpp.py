@@ -206,6 +206,21 @@ def test_stop_when(backend: LlamaCppBackend) -> None:
     assert result.completion_tokens is not None and result.completion_tokens < 50
 
 
+def _without_separator_spaces(text: str) -> str:
+    """``text`` less the single spaces after ':' and ',' outside strings; any other space stays."""
+    out: list[str] = []
+    in_string = escaped = False
+    for index, char in enumerate(text):
+        if in_string:
+            escaped, in_string = (not escaped and char == "\\"), in_string and (escaped or char != '"')
+        elif char == '"':
+            in_string = True
+        elif char == " " and index and text[index - 1] in ":,":
+            continue
+        out.append(char)
+    return "".join(out)
+
+
 def test_grammar_constrained_output_is_always_valid(backend: LlamaCppBackend) -> None:
     seen = set()
     for prompt in PROMPTS:
@@ -214,7 +229,10 @@ def test_grammar_constrained_output_is_always_valid(backend: LlamaCppBackend) ->
         assert not CONTROL.search(result.text), repr(result.text)
         value = json.loads(result.text)
         jsonschema.validate(value, CALL_SCHEMA)
-        assert json.dumps(value, separators=(",", ":"), ensure_ascii=False) == result.text  # compact
+        # The JSON spacing real models write: at most one space, and only after ':' or ','.
+        assert json.dumps(value, separators=(",", ":"), ensure_ascii=False) == _without_separator_spaces(
+            result.text
+        )
         seen.add(result.text)
     assert len(PROMPTS) == 20
 
@@ -234,7 +252,7 @@ def test_grammar_and_stop_when_together(backend: LlamaCppBackend) -> None:
             stop_when=lambda t: t.find(",") if "," in t else None,
         )
     )
-    assert result.text.startswith('{"function":"') and "," not in result.text
+    assert re.match(r'\{"function": ?"', result.text) and "," not in result.text, result.text
 
 
 def test_prompt_too_long(backend: LlamaCppBackend) -> None:
