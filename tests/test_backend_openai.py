@@ -27,6 +27,7 @@ import pytest
 from funcroute.backends.base import Request
 from funcroute.backends.openai import OpenAIBackend
 from funcroute.exceptions import BackendError, UsageError
+from llama_servers import wait_until_serving  # tests/ is on sys.path (rootdir conftest)
 
 # llama_cpp.server runs in a subprocess; only check that it and its [server] extras are installed.
 HAVE_LLAMA_CPP = all(
@@ -131,21 +132,7 @@ def llama_server(tiny_model_dir: pathlib.Path, tmp_path_factory: pytest.TempPath
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = start + 60.0
-        with httpx.Client(timeout=2.0, trust_env=False) as probe:
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(
-                        f"llama_cpp.server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}"
-                    )
-                try:
-                    if probe.get(f"{url}/v1/models").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.perf_counter() > deadline:
-                    pytest.fail(f"llama_cpp.server not ready after 60 s:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.1)
+        wait_until_serving(proc, url, log_path, 60.0)
         elapsed = time.perf_counter() - start
         print(f"\nllama_cpp.server ready in {elapsed:.2f}s")
         yield Server(url=url, log=log_path, start_s=elapsed)

@@ -26,6 +26,7 @@ import pytest
 
 from funcroute._journal import journal_path
 from funcroute.testing.fleet import FaultProxy
+from llama_servers import wait_until_serving  # tests/ is on sys.path (rootdir conftest)
 
 pytestmark = [
     pytest.mark.funcroute_real_backend,
@@ -87,19 +88,7 @@ class LlamaServer:
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2.0, trust_env=False) as probe:
-            while True:
-                if self.proc.poll() is not None:
-                    pytest.fail(f"llama_cpp.server exited: {self.log.read_text()[-2000:]}")
-                try:
-                    if probe.get(f"{self.url}/v1/models").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server not ready: {self.log.read_text()[-2000:]}")
-                time.sleep(0.1)
+        wait_until_serving(self.proc, self.url, self.log, timeout)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
