@@ -11,11 +11,12 @@ import json
 import sys
 from typing import Any
 
+from funcroute._install import install_hint
 from funcroute.exceptions import UsageError
 
 __all__ = ["add_mcp_command"]
 
-_HINT = 'the MCP commands need the MCP SDK: pip install "funcroute-llm[mcp]"'
+_HINT = f"the MCP commands need the MCP SDK: {install_hint('mcp')}"
 
 
 def _sdk() -> Any:

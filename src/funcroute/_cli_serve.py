@@ -12,11 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from funcroute._install import install_hint
 from funcroute.exceptions import UsageError
 
 __all__ = ["add_serve_command"]
 
-_INSTALL_HINT = 'funcroute serve needs the serve extra: pip install "funcroute-llm[serve]"'
+_INSTALL_HINT = f"funcroute serve needs the serve extra: {install_hint('serve')}"
 
 
 def add_serve_command(sub: Any, backend_from_args: Callable[[argparse.Namespace], Any]) -> None:

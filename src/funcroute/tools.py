@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
+from funcroute._install import install_hint
 from funcroute._signature import analyse_function
 from funcroute._validators import ArgumentValidator, InvalidArguments, PydanticValidator, Validated
 from funcroute.exceptions import (
@@ -775,9 +776,7 @@ class ToolSet:
         try:
             from funcroute.mcp.client import tools_from_mcp
         except ImportError as exc:
-            raise UsageError(
-                f'ToolSet.from_mcp needs the MCP SDK: pip install "funcroute-llm[mcp]" ({exc})'
-            ) from exc
+            raise UsageError(f"ToolSet.from_mcp needs the MCP SDK: {install_hint('mcp')} ({exc})") from exc
         return tools_from_mcp(server, **options)
 
     def openai_tools(self) -> list[dict[str, Any]]:

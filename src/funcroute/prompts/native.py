@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from funcroute._install import install_hint
 from funcroute.exceptions import TemplateError, UsageError
 from funcroute.formats import ToolCallFormat, format_from_template
 
@@ -41,9 +42,7 @@ def _compile(source: str) -> Any:
         from jinja2.ext import loopcontrols
         from jinja2.sandbox import ImmutableSandboxedEnvironment
     except ImportError as exc:  # pragma: no cover - jinja2 comes with the templates extra
-        raise UsageError(
-            'rendering a chat template needs jinja2: pip install "funcroute-llm[templates]"'
-        ) from exc
+        raise UsageError(f"rendering a chat template needs jinja2: {install_hint('templates')}") from exc
     import jinja2
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
@@ -167,7 +166,7 @@ def chat_template_from_gguf(path: str | os.PathLike[str]) -> tuple[str, str, str
     try:
         from gguf import GGUFReader
     except ImportError as exc:
-        raise UsageError('reading GGUF metadata needs gguf: pip install "funcroute-llm[llamacpp]"') from exc
+        raise UsageError(f"reading GGUF metadata needs gguf: {install_hint('llamacpp')}") from exc
     reader = GGUFReader(os.fspath(path))
 
     def text(key: str) -> str | None:

