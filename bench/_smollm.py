@@ -32,9 +32,9 @@ CHATML = ChatTemplate(
 
 
 def gguf_path() -> Path:
-    """The bundled GGUF file (``funcroute.models.bundled_gguf`` when this checkout has it)."""
+    """The bundled GGUF file (``funcroute.backends.bundled.bundled_gguf`` when this checkout has it)."""
     try:
-        from funcroute.models import bundled_gguf  # type: ignore[import-not-found]
+        from funcroute.backends.bundled import bundled_gguf  # type: ignore[import-not-found]
     except ImportError:
         pass
     else:

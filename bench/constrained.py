@@ -25,7 +25,7 @@ from funcroute import ToolSet
 from funcroute.constrain.bounds import DecodeBounds, bound_schema
 from funcroute.constrain.decode import generate, model_vocab_size
 from funcroute.constrain.engine import GrammarCache
-from funcroute.exceptions import FuncRouteError
+from funcroute.errors import FuncRouteError
 from funcroute.prompts.templates import get_template
 from funcroute.testing.tiny_model import build_tiny_model
 

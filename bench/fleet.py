@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from funcroute import ToolSet
-from funcroute._journal import journal_path
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.backends.fleet import FleetBackend
 from funcroute.backends.openai import OpenAIBackend
-from funcroute.batching import stream_batch
-from funcroute.router import Router
+from funcroute.batch.journal import journal_path
+from funcroute.batch.stream import stream_batch
+from funcroute.routing.router import Router
 from funcroute.testing.fleet import FakeReplica
 
 

@@ -49,7 +49,7 @@ def file_analytics(action: Literal["count_occurrences", "find_line"], filters: F
     return {"action": action, "keyword": filters.keyword, "count": 3}
 '''
 ARGUMENTS = {"action": "count_occurrences", "filters": {"keyword": "Python"}}
-CLI = [sys.executable, "-c", "import sys; from funcroute.cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-c", "import sys; from funcroute.cli.main import main; sys.exit(main())"]
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -111,7 +111,7 @@ def main() -> None:
     env["PYTHONPATH"] = (
         str(Path(__file__).resolve().parents[1] / "src") + os.pathsep + env.get("PYTHONPATH", "")
     )
-    from funcroute._loading import load_toolset
+    from funcroute.cli.loading import load_toolset
 
     original = load_toolset(str(spec))
     port = _free_port()

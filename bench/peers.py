@@ -49,7 +49,7 @@ from _smollm import CHATML, gguf_path, load_hf
 
 from funcroute import FuncRouteError, ToolSet
 from funcroute.evaluation import NO_CALL_TOOL, with_no_call_tool
-from funcroute.router import Router
+from funcroute.routing.router import Router
 
 MAX_TOKENS = 128
 THREADS = 2

@@ -30,7 +30,7 @@ from typing import Any
 from funcroute import ModelOutputError, ToolSet
 from funcroute.backends.base import Completion, Request
 from funcroute.backends.scripted import ScriptedBackend
-from funcroute.router import Router
+from funcroute.routing.router import Router
 
 COMMANDS = [
     "How many times is 'Python' mentioned in report.txt?",

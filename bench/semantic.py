@@ -1,8 +1,8 @@
 """The offline semantic router on BFCL, beside a plain-cosine baseline measured in the same run.
 
 Baseline: cosine similarity between the MiniLM embedding of the question and of ``name: description``
-for each tool (the trial the issue reports). Ours: :class:`funcroute.backends.semantic.SemanticBackend`
-and :class:`funcroute.retrieval.ToolIndex`. Both use the same bundled encoder.
+for each tool (the trial the issue reports). Ours: :class:`funcroute.offline.selector.SemanticBackend`
+and :class:`funcroute.offline.retrieval.ToolIndex`. Both use the same bundled encoder.
 
     .venv/bin/python bench/semantic.py [--cache-dir DIR] [--cold] [--cold-index] [--latency-runs 200]
 
@@ -30,11 +30,11 @@ import numpy as np
 from _bfcl import Entry, check_call, load
 
 from funcroute import Tool, ToolSet
-from funcroute.backends.semantic import SemanticBackend
-from funcroute.encoder import Encoder
-from funcroute.exceptions import FuncRouteError
-from funcroute.retrieval import ToolIndex
-from funcroute.router import Router
+from funcroute.errors import FuncRouteError
+from funcroute.offline.encoder import Encoder
+from funcroute.offline.retrieval import ToolIndex
+from funcroute.offline.selector import SemanticBackend
+from funcroute.routing.router import Router
 
 GOALS = {
     "select multiple": 0.98,

@@ -41,7 +41,7 @@ from funcroute import ToolSet
 from funcroute.backends.base import Backend
 from funcroute.backends.scripted import FunctionBackend
 from funcroute.prompts.templates import get_template
-from funcroute.router import Router
+from funcroute.routing.router import Router
 from funcroute.serve import Engine, Limits, create_app
 from funcroute.serve.schemas import parse_chat_request
 
@@ -134,11 +134,11 @@ def make_backend(label: str) -> tuple[Backend, str]:
     if label == "instant fake":
         return FunctionBackend(lambda request: REPLY), "airoboros-2"
     if label == "offline semantic":
-        from funcroute.backends.semantic import SemanticBackend
+        from funcroute.offline.selector import SemanticBackend
 
         return SemanticBackend(), "airoboros-2"
+    from funcroute.backends.bundled import bundled_gguf
     from funcroute.backends.llamacpp import LlamaCppBackend
-    from funcroute.models import bundled_gguf
 
     return LlamaCppBackend(bundled_gguf("smollm2"), n_ctx=2048, n_threads=1), "chatml"
 
@@ -281,7 +281,7 @@ def main() -> None:
         run_backend("offline semantic", max(args.requests // 2, 8), rows)
     if not args.no_model:
         try:
-            from funcroute.models import bundled_gguf
+            from funcroute.backends.bundled import bundled_gguf
 
             bundled_gguf("smollm2")
         except Exception as exc:

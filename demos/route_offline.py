@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from tools import tools
 
-from funcroute.backends.semantic import NoSuitableFunctionError
-from funcroute.router import Router
+from funcroute.offline.selector import NoSuitableFunctionError
+from funcroute.routing.router import Router
 
 router = Router(tools)  # no backend: offline semantic routing, no LLM
 for command in (

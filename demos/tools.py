@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from funcroute.demo_tools import build_demo_tools
+from funcroute.cli.demo_tools import build_demo_tools
 
 HERE = Path(__file__).resolve().parent
 tools = build_demo_tools(HERE / "sample.txt", outbox=HERE / "outbox")

@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 
-from funcroute import ToolSet, cli
-from funcroute.answering import end_of_plan
+from funcroute import ToolSet
 from funcroute.backends.base import Request
 from funcroute.backends.scripted import FunctionBackend, ScriptedBackend
-from funcroute.planner import PlanParseError, PlanValidationError
-from funcroute.router import Router
+from funcroute.cli import common
+from funcroute.cli import main as cli
+from funcroute.plans.answer import end_of_plan
+from funcroute.plans.plan import PlanParseError, PlanValidationError
+from funcroute.routing.router import Router
 
 
 def make_tools() -> ToolSet:
@@ -160,13 +162,13 @@ def test_cli_plan_prints_the_plan_and_with_execute_the_trace(
     spec = tmp_path / "plan_tools.py"
     spec.write_text(SPEC, encoding="utf-8")
     reply = "Plan: search.\n#E1 = Search[cats]\nFinal answer: #E1\n"
-    monkeypatch.setattr(cli, "_backend_from_args", lambda args: ScriptedBackend([reply], cycle=True))
+    monkeypatch.setattr(common, "backend_from_args", lambda args: ScriptedBackend([reply], cycle=True))
     assert cli.main(["plan", "tell me about cats", "--tools", str(spec)]) == 0
     out = capsys.readouterr().out
     assert "#E1 = Search[cats]" in out and "trace" not in out
     assert cli.main(["plan", "tell me about cats", "--tools", str(spec), "--execute"]) == 0
     out = capsys.readouterr().out
     assert "#E1 = Search[cats] -> result for cats" in out and "answer: result for cats" in out
-    monkeypatch.setattr(cli, "_backend_from_args", lambda args: ScriptedBackend(["nothing"], cycle=True))
+    monkeypatch.setattr(common, "backend_from_args", lambda args: ScriptedBackend(["nothing"], cycle=True))
     assert cli.main(["plan", "x", "--tools", str(spec), "--max-retries", "0"]) == 1
     assert "no usable plan after 1 attempt" in capsys.readouterr().err

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from funcroute.backends.base import Request
-from funcroute.exceptions import BackendError
+from funcroute.errors import BackendError
 
 llama_cpp = pytest.importorskip(
     "llama_cpp", reason='llama-cpp-python is not installed (pip install "funcroute-llm[llamacpp]")'
@@ -108,7 +108,7 @@ def test_conversion_is_fast_and_loads(tiny_model_dir: pathlib.Path, tmp_path: pa
 def test_conversion_rejects_other_models(tiny_model_dir: pathlib.Path, tmp_path: pathlib.Path) -> None:
     import shutil
 
-    from funcroute.exceptions import UsageError
+    from funcroute.errors import UsageError
 
     other = tmp_path / "other"
     shutil.copytree(tiny_model_dir, other)
@@ -339,7 +339,7 @@ def test_format_grammar_constrains_llama_cpp(backend: LlamaCppBackend, fmt: str)
 
 
 def test_chat_template_from_gguf_metadata(backend: LlamaCppBackend) -> None:
-    from funcroute.exceptions import TemplateError
+    from funcroute.errors import TemplateError
 
     with pytest.raises(TemplateError, match="no tokenizer"):
         backend.chat_template()  # the tiny model ships no chat template

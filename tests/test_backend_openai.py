@@ -26,7 +26,7 @@ import pytest
 
 from funcroute.backends.base import Request
 from funcroute.backends.openai import OpenAIBackend
-from funcroute.exceptions import BackendError, UsageError
+from funcroute.errors import BackendError, UsageError
 from llama_servers import wait_until_serving  # tests/ is on sys.path (rootdir conftest)
 
 # llama_cpp.server runs in a subprocess; only check that it and its [server] extras are installed.

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from funcroute.backends.base import Completion, Request
-from funcroute.exceptions import BackendError, UsageError
+from funcroute.errors import BackendError, UsageError
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from funcroute import cli
 from funcroute.backends.base import Completion, Request
 from funcroute.backends.scripted import FunctionBackend
+from funcroute.cli import common
+from funcroute.cli import main as cli
 
 SPEC = '''
 """A user's tool file for the batch tests: one tool, plus a fake model installed on import."""
@@ -25,7 +26,7 @@ import json
 import os
 import time
 
-import funcroute.cli
+import funcroute.cli.main
 from funcroute import ToolSet
 from funcroute.backends.scripted import FunctionBackend
 
@@ -54,7 +55,7 @@ def reply(request):
 
 
 if os.environ.get("BATCH_TEST_FAKE_MODEL"):
-    funcroute.cli._backend_from_args = lambda args: FunctionBackend(reply)
+    funcroute.cli.common.backend_from_args = lambda args: FunctionBackend(reply)
 '''
 
 
@@ -62,7 +63,7 @@ if os.environ.get("BATCH_TEST_FAKE_MODEL"):
 def spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "batch_tools.py"
     path.write_text(SPEC, encoding="utf-8")
-    monkeypatch.setattr(cli, "_backend_from_args", lambda args: FunctionBackend(_reply))
+    monkeypatch.setattr(common, "backend_from_args", lambda args: FunctionBackend(_reply))
     return path
 
 
@@ -157,7 +158,7 @@ def test_a_backend_failure_fails_its_chunk_only(
                 return replies[:-1]  # breaks the backend contract for this chunk
             return replies
 
-    monkeypatch.setattr(cli, "_backend_from_args", lambda args: Flaky(_reply))
+    monkeypatch.setattr(common, "backend_from_args", lambda args: Flaky(_reply))
     source = tmp_path / "in.jsonl"
     source.write_text("".join(f"work on {n}\n" for n in range(1, 8)), encoding="utf-8")
     out = tmp_path / "out.jsonl"
@@ -230,9 +231,9 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(
         "BATCH_TEST_RUNS": str(runs),
         "BATCH_TEST_DELAY": "0.02",
     }
-    # What the ``funcroute`` console script runs (``-m funcroute.cli`` would load the CLI as __main__,
+    # What the ``funcroute`` console script runs (``-m funcroute.cli.main`` would load the CLI as __main__,
     # out of reach of the monkeypatch in the tool file).
-    entry = "import sys; from funcroute.cli import main; sys.exit(main())"
+    entry = "import sys; from funcroute.cli.main import main; sys.exit(main())"
     argv = [sys.executable, "-c", entry, "batch", "--tools", str(spec), "--in", str(source)]
     argv += ["--out", str(out), "--batch-size", "8"]
 

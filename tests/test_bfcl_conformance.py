@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from funcroute import ToolSet
-from funcroute.exceptions import (
+from funcroute.errors import (
     CallValidationError,
     FuncRouteError,
     PartialCallsError,

@@ -1,4 +1,4 @@
-"""The ``funcroute`` command, driven through ``funcroute.cli.main(argv)``."""
+"""The ``funcroute`` command, driven through ``funcroute.cli.main.main(argv)``."""
 
 import io
 import json
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from funcroute import __version__
-from funcroute.cli import main
+from funcroute.cli.main import main
 
 SEED_INPUT = "I want to know how many times 'Python' is mentioned in my text file."
 
@@ -554,7 +554,9 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
 def test_demo_runs_and_says_no_model_was_called(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("funcroute.presets.preset_available", lambda name="smollm2": False)  # semantic only
+    monkeypatch.setattr(
+        "funcroute.backends.presets.preset_available", lambda name="smollm2": False
+    )  # semantic only
     code, out, err = run(capsys, "demo")
     assert code == 0, err
     assert re.search(r"no (language )?(model|llm) (was|is) called", out, re.IGNORECASE), out[:400]

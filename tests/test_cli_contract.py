@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from funcroute import ToolSet
-from funcroute.cli import main
-from funcroute.exceptions import CallRefusedError, ToolSpecError
+from funcroute.cli.main import main
+from funcroute.errors import CallRefusedError, ToolSpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD_KEYS = {

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from funcroute import cli
-from funcroute._cli_eval import bfcl_dir
 from funcroute.backends.base import Request
 from funcroute.backends.scripted import FunctionBackend
-from funcroute.exceptions import UsageError
+from funcroute.cli import common
+from funcroute.cli import main as cli
+from funcroute.errors import UsageError
+from funcroute.evaluation.cases import bfcl_dir
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "demos" / "plugin_example"
@@ -141,10 +142,10 @@ def test_fail_under(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
         str(replies),
     ]
     code, out, err = run(capsys, *args, "--fail-under", "50")
-    assert code == cli.EXIT_FAILED
+    assert code == common.EXIT_FAILED
     assert "parse_error" in out.splitlines()[0] and "accuracy: 33.3% (1/3)" in out
     assert "accuracy is below --fail-under 50%" in err
-    assert run(capsys, *args, "--fail-under", "30")[0] == cli.EXIT_OK
+    assert run(capsys, *args, "--fail-under", "30")[0] == common.EXIT_OK
 
 
 def test_model_options_reach_the_router(
@@ -160,7 +161,7 @@ def test_model_options_reach_the_router(
         return call("none", reason="No function tells jokes.")
 
     backend = FunctionBackend(model)
-    monkeypatch.setattr(cli, "_backend_from_args", lambda args: backend)
+    monkeypatch.setattr(common, "backend_from_args", lambda args: backend)
     code, out, _ = run(
         capsys, "--tools", str(files / "tools.py"), "--cases", str(files / "cases.jsonl"),
         "--no-call-tool", "--max-retries", "1", "--format", "json",
@@ -171,7 +172,7 @@ def test_model_options_reach_the_router(
     assert all(
         "none:\n  description: Use this when none of the other functions fits" in p for p in backend.prompts
     )
-    monkeypatch.setattr(cli, "_backend_from_args", lambda args: FunctionBackend(lambda r: "prose"))
+    monkeypatch.setattr(common, "backend_from_args", lambda args: FunctionBackend(lambda r: "prose"))
     code, out, _ = run(capsys, "--tools", str(files / "tools.py"), "--cases", str(files / "cases.jsonl"))
     assert "accuracy: 33.3% (1/3)" in out  # prose only: the irrelevance case is right
 
@@ -265,18 +266,18 @@ def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixtu
         except UsageError:
             pytest.skip("BFCL corpus not found")
     code, _, err = run(capsys, *argv)
-    assert code == cli.EXIT_USAGE
+    assert code == common.EXIT_USAGE
     assert message in err and "Traceback" not in err
 
 
 def test_bad_files_are_usage_errors(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (files / "bad.jsonl").write_text('{"input": "x", "expected": 42}\n', encoding="utf-8")
     code, _, err = run(capsys, "--tools", str(files / "tools.py"), "--cases", str(files / "bad.jsonl"))
-    assert code == cli.EXIT_USAGE and "bad.jsonl:1: " in err and '"expected" is a call' in err
+    assert code == common.EXIT_USAGE and "bad.jsonl:1: " in err and '"expected" is a call' in err
     (files / "r.jsonl").write_text('{"reply": "x"}\n', encoding="utf-8")
     args = ["--tools", str(files / "tools.py"), "--cases", str(files / "cases.jsonl"), "--replies"]
     code, _, err = run(capsys, *args, str(files / "r.jsonl"))
-    assert code == cli.EXIT_USAGE and 'r.jsonl:1: expected {"id": ..., "reply": "..."}' in err
+    assert code == common.EXIT_USAGE and 'r.jsonl:1: expected {"id": ..., "reply": "..."}' in err
 
 
 def test_help_lists_the_command(capsys: pytest.CaptureFixture[str]) -> None:

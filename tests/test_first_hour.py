@@ -11,8 +11,8 @@ from pydantic import Field
 from funcroute import ToolSet
 from funcroute.backends.base import Completion, Request
 from funcroute.backends.scripted import FunctionBackend
-from funcroute.exceptions import CallValidationError, ToolDefinitionError
-from funcroute.router import Router
+from funcroute.errors import CallValidationError, ToolDefinitionError
+from funcroute.routing.router import Router
 from funcroute.testing import assert_calls
 
 
@@ -84,7 +84,7 @@ def test_a_deterministic_backend_is_asked_once() -> None:
 
 def test_scores_and_thresholds_show_the_digits_that_differ() -> None:
     pytest.importorskip("numpy")
-    from funcroute.backends.semantic import _distinct
+    from funcroute.offline.selector import _distinct
 
     assert _distinct(0.3287, 0.33) == ("0.329", "0.330")
     assert _distinct(0.12, 0.33) == ("0.12", "0.33")

@@ -12,7 +12,7 @@ import pytest
 
 from funcroute.backends.base import Request
 from funcroute.backends.fleet import FleetBackend
-from funcroute.exceptions import BackendError, UsageError
+from funcroute.errors import BackendError, UsageError
 from funcroute.testing.fleet import FakeReplica, FaultProxy
 
 pytestmark = pytest.mark.funcroute_real_backend

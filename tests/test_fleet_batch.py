@@ -19,14 +19,16 @@ from typing import Any
 
 import pytest
 
-from funcroute import ToolSet, cli
-from funcroute._journal import LineSet, journal_path, recover_results
+from funcroute import ToolSet
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.backends.fleet import FleetBackend
 from funcroute.backends.scripted import FunctionBackend
-from funcroute.batching import astream_batch, stream_batch
-from funcroute.exceptions import UsageError
-from funcroute.router import Router
+from funcroute.batch.journal import LineSet, journal_path, recover_results
+from funcroute.batch.stream import astream_batch, stream_batch
+from funcroute.cli import common
+from funcroute.cli import main as cli
+from funcroute.errors import UsageError
+from funcroute.routing.router import Router
 from funcroute.testing.fleet import FakeReplica, FaultProxy
 
 pytestmark = pytest.mark.funcroute_real_backend
@@ -162,7 +164,7 @@ def test_a_replica_killed_mid_run_and_restarted(
 ) -> None:
     runs = tmp_path / "runs.txt"
     monkeypatch.setenv("FLEET_RUNS", str(runs))
-    from funcroute._loading import load_toolset
+    from funcroute.cli.loading import load_toolset
 
     tools = load_toolset(str(spec))
     for replica in replicas:
@@ -206,7 +208,7 @@ def test_sigkill_the_client_then_resume_never_runs_a_handler_twice(
     env = {**os.environ, "FLEET_RUNS": str(runs), "FLEET_DELAY": "0.15"}
     source = write_input(tmp_path / "in.jsonl", range(200, 280))
     out = tmp_path / "out.jsonl"
-    entry = "import sys; from funcroute.cli import main; sys.exit(main())"
+    entry = "import sys; from funcroute.cli.main import main; sys.exit(main())"
     argv = [sys.executable, "-c", entry, "batch", "--tools", str(spec), "--in", str(source)]
     argv += ["--out", str(out), "--model-name", "fake", "--max-in-flight", "4"]
     for replica in replicas:
@@ -407,7 +409,7 @@ def test_cli_flags_build_a_fleet_and_reject_bad_values(spec: Path, tmp_path: Pat
     parser = cli.build_parser()
     urls = ["--endpoint", "http://127.0.0.1:1", "--endpoint", "http://127.0.0.1:2", "--model-name", "m"]
     args = parser.parse_args(["route", "x", "--tools", str(spec), *urls])
-    backend = cli._backend_from_args(args)
+    backend = common.backend_from_args(args)
     try:
         assert isinstance(backend, FleetBackend) and len(backend.stats()) == 2
     finally:
@@ -415,7 +417,7 @@ def test_cli_flags_build_a_fleet_and_reject_bad_values(spec: Path, tmp_path: Pat
     one = parser.parse_args(
         ["route", "x", "--tools", str(spec), *urls[4:], "--endpoint", "http://127.0.0.1:1"]
     )
-    single = cli._backend_from_args(one)
+    single = common.backend_from_args(one)
     assert type(single).__name__ == "OpenAIBackend"
     single.close()
     source = write_input(tmp_path / "in.jsonl", range(1, 3))

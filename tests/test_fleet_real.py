@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from funcroute._journal import journal_path
+from funcroute.batch.journal import journal_path
 from funcroute.testing.fleet import FaultProxy
 from llama_servers import wait_until_serving  # tests/ is on sys.path (rootdir conftest)
 
@@ -126,7 +126,7 @@ def fleet(
 
 
 def batch_argv(spec: pathlib.Path, source: pathlib.Path, out: pathlib.Path, urls: list[str]) -> list[str]:
-    entry = "import sys; from funcroute.cli import main; sys.exit(main())"
+    entry = "import sys; from funcroute.cli.main import main; sys.exit(main())"
     argv = [
         sys.executable,
         "-c",

@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from funcroute import ToolSet
-from funcroute.exceptions import (
+from funcroute.errors import (
     CallValidationError,
     OutputParseError,
     PartialCallsError,
@@ -436,7 +436,7 @@ def test_cli_validate_reads_every_format_and_every_call(
 ) -> None:
     import json
 
-    from funcroute.cli import main
+    from funcroute.cli.main import main
 
     spec = tmp_path / "tools.yaml"
     spec.write_text(

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from funcroute import ToolSet
-from funcroute.exceptions import FuncRouteError
+from funcroute.errors import FuncRouteError
 from funcroute.formats import format_names, get_format
 from test_bfcl_conformance import CORPUS, EXCLUSIONS, SKIP_REASON, _lines, _render_map, _same
 

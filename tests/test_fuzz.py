@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from funcroute import Call, FuncRouteError, ParseLimits, ToolSet
-from funcroute.exceptions import ModelOutputError
+from funcroute.errors import ModelOutputError
 
 CASE_LIMIT = 1.0  # seconds of CPU per parse / parse_many call
 WALL_FACTOR = 10  # wall-clock allowance on a loaded machine, as a multiple of CASE_LIMIT

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from funcroute.constrain.gbnf import schema_to_gbnf
-from funcroute.exceptions import UsageError
+from funcroute.errors import UsageError
 
 HAVE_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
 

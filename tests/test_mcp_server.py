@@ -25,16 +25,16 @@ from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
 from funcroute import ToolSet
-from funcroute._loading import load_toolset
-from funcroute.cli import main
-from funcroute.exceptions import UsageError
+from funcroute.cli.loading import load_toolset
+from funcroute.cli.main import main
+from funcroute.errors import UsageError
 from funcroute.mcp import mcp_server
 from funcroute.mcp._convert import call_result
 
 HERE = Path(__file__).parent / "mcp_servers"
 SERVED = HERE / "served_tools.py"
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-CLI = [sys.executable, "-c", "import sys; from funcroute.cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-c", "import sys; from funcroute.cli.main import main; sys.exit(main())"]
 
 
 def _env(log: Path) -> dict[str, str]:

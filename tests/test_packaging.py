@@ -86,7 +86,7 @@ def test_wheel_metadata_and_files(dist_dir: Path) -> None:
     assert "funcroute/py.typed" in names
     shipped = {n.rsplit("/", 1)[-1] for n in names if n.startswith("funcroute/schemas/")}
     assert {"call.schema.json", "toolset.schema.json"} <= shipped
-    assert "funcroute = funcroute.cli:main" in entry_points
+    assert "funcroute = funcroute.cli.main:main" in entry_points
     assert "funcroute = funcroute.testing.plugin" in entry_points
     # The import package is funcroute; nothing of the checkout's tests or tooling leaks into the wheel.
     assert {n.split("/", 1)[0] for n in names if not n.startswith("funcroute_llm-")} == {"funcroute"}

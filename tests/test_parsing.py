@@ -20,7 +20,7 @@ from funcroute import (
     ToolSet,
     UnknownFunctionError,
 )
-from funcroute.exceptions import ModelOutputError, PartialCallsError
+from funcroute.errors import ModelOutputError, PartialCallsError
 
 SEED_REPLY = """```json
 {

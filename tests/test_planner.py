@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pydantic import Field
 
 from funcroute import ToolSet
-from funcroute.exceptions import CallValidationError, HandlerError
-from funcroute.planner import (
+from funcroute.errors import CallValidationError, HandlerError
+from funcroute.plans.plan import (
     Plan,
     PlanExecutionError,
     PlanParseError,

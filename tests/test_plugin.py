@@ -212,7 +212,7 @@ def test_fake_backend_fixture_routes_without_a_model(project: pytest.Pytester) -
     project.makepyfile(
         test_fakes="""
         from app import tools
-        from funcroute.router import Router
+        from funcroute.routing.router import Router
         from funcroute.testing.assertions import assert_calls
 
         def test_scripted_with_a_repair(funcroute_backend):
@@ -240,7 +240,7 @@ from app import LocalModel, tools
 from funcroute.backends.base import Request
 from funcroute.backends.openai import OpenAIBackend
 from funcroute.backends.scripted import FunctionBackend
-from funcroute.router import Router
+from funcroute.routing.router import Router
 from funcroute.testing.plugin import offline_backend
 
 EARLY = LocalModel("calls.log")   # built at import time: construction is allowed, completions are not
@@ -316,7 +316,7 @@ def test_the_block_can_be_switched_off(project: pytest.Pytester, switch: list[st
 CASSETTE_TEST = """
 import pytest
 from app import LocalModel, tools
-from funcroute.router import Router
+from funcroute.routing.router import Router
 from funcroute.testing.assertions import assert_calls
 
 
@@ -390,7 +390,7 @@ def test_cassette_env_var_and_default_name(project: pytest.Pytester, monkeypatch
     project.makepyfile(
         test_env="""
         from app import LocalModel, tools
-        from funcroute.router import Router
+        from funcroute.routing.router import Router
 
         def test_default_name(funcroute_cassette):
             assert funcroute_cassette.path.name == "test_env.test_default_name.yaml"
@@ -521,7 +521,7 @@ def test_matchers(tools: ToolSet) -> None:
 
 def test_assertions_accept_route_results_calls_and_completions(tools: ToolSet) -> None:
     from funcroute.backends.scripted import ScriptedBackend
-    from funcroute.router import Router
+    from funcroute.routing.router import Router
 
     reply = '{"function": "get_time", "params": {"zone": "CET"}}'
     result = Router(tools, ScriptedBackend([reply])).route("time in Berlin", dry_run=True)

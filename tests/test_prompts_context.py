@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from funcroute.exceptions import UsageError
+from funcroute.errors import UsageError
 from funcroute.prompts.context import (
     NO_INVENTION,
     ONLY_INSTRUCTIONS,

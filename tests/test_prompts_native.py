@@ -14,10 +14,10 @@ import pytest
 
 from funcroute import ToolSet
 from funcroute.backends.scripted import ScriptedBackend
-from funcroute.exceptions import TemplateError, UnknownFunctionError
+from funcroute.errors import TemplateError, UnknownFunctionError
 from funcroute.formats.grammar import Node
 from funcroute.prompts.native import NativeTemplate
-from funcroute.router import Router
+from funcroute.routing.router import Router
 
 TEMPLATES = Path(__file__).parent / "templates"
 

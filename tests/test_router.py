@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from funcroute import ToolSet
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.backends.scripted import FunctionBackend, ScriptedBackend
-from funcroute.exceptions import (
+from funcroute.errors import (
     BackendError,
     CallValidationError,
     HandlerError,
@@ -23,7 +23,7 @@ from funcroute.exceptions import (
     UsageError,
 )
 from funcroute.parsing import end_of_first_call, end_of_first_yaml_call
-from funcroute.router import Attempt, Router, RouteResult
+from funcroute.routing.router import Attempt, Router, RouteResult
 from funcroute.tools import Call
 
 PREAMBLE_1 = (

@@ -6,7 +6,7 @@ import pytest
 
 from funcroute import ToolSet
 from funcroute.backends.scripted import ScriptedBackend
-from funcroute.router import Router
+from funcroute.routing.router import Router
 
 TOPICS = [
     ("get_weather", "Get the current weather forecast for a city."),
@@ -58,12 +58,12 @@ def test_a_call_to_a_tool_not_shown_still_validates() -> None:
 
 
 def test_small_catalogs_never_load_the_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
-    import funcroute.retrieval
+    import funcroute.offline.retrieval
 
     def explode(*args: object, **kwargs: object) -> None:
         raise AssertionError("the encoder was loaded for a catalog that fits")
 
-    monkeypatch.setattr(funcroute.retrieval, "ToolIndex", explode)
+    monkeypatch.setattr(funcroute.offline.retrieval, "ToolIndex", explode)
     backend = ScriptedBackend(['{"function": "get_weather", "params": {"query": "x"}}'])
     Router(catalog(), backend, max_tools=20).route("weather")
     assert all(f"\n{name}:\n" in backend.prompts[0] for name, _ in TOPICS)

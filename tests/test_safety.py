@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
-from funcroute import ToolSet, cli
+from funcroute import ToolSet
 from funcroute.backends.base import Request
 from funcroute.backends.scripted import FunctionBackend, ScriptedBackend
-from funcroute.exceptions import (
+from funcroute.cli import common
+from funcroute.cli import main as cli
+from funcroute.errors import (
     CallRefusedError,
     HandlerError,
     HandlerTimeoutError,
@@ -24,7 +26,7 @@ from funcroute.exceptions import (
     UnknownFunctionError,
     UsageError,
 )
-from funcroute.router import Router
+from funcroute.routing.router import Router
 from funcroute.tools import Call
 
 DELETE = '{"function": "delete_files", "params": {"pattern": "*.log"}}'
@@ -271,7 +273,7 @@ def spec(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
 
 def fake_model(monkeypatch: pytest.MonkeyPatch, replies: list[str]) -> ScriptedBackend:
     backend = ScriptedBackend(replies, cycle=True)
-    monkeypatch.setattr(cli, "_backend_from_args", lambda args: backend)
+    monkeypatch.setattr(common, "backend_from_args", lambda args: backend)
     return backend
 
 

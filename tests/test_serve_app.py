@@ -415,7 +415,7 @@ def test_unknown_routes_and_methods(url: str) -> None:
 
 
 def test_backend_down_is_503() -> None:
-    from funcroute.exceptions import BackendError
+    from funcroute.errors import BackendError
 
     def down(request: Request) -> str:
         raise BackendError("openai (http://127.0.0.1:9)", "cannot connect", retryable=True)

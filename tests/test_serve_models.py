@@ -21,7 +21,7 @@ import pytest
 openai = pytest.importorskip("openai", reason="the openai SDK is not installed (dev extra)")
 pytest.importorskip("uvicorn", reason='uvicorn is not installed (pip install "funcroute-llm[serve]")')
 
-from funcroute.exceptions import UsageError  # noqa: E402
+from funcroute.errors import UsageError  # noqa: E402
 from funcroute.serve import create_app  # noqa: E402
 from funcroute.serve.thread import running  # noqa: E402
 from serve_tools import ADD  # noqa: E402  (tests/ is on sys.path)
@@ -47,8 +47,8 @@ def smollm2_url() -> Iterator[str]:
     pytest.importorskip(
         "llama_cpp", reason='llama-cpp-python is not installed (pip install "funcroute-llm[llamacpp]")'
     )
+    from funcroute.backends.bundled import bundled_gguf
     from funcroute.backends.llamacpp import LlamaCppBackend
-    from funcroute.models import bundled_gguf
 
     try:
         path = bundled_gguf("smollm2")
@@ -132,7 +132,7 @@ def test_pydantic_ai_agent_with_two_tools_runs_to_completion(smollm2_url: str) -
 
 @pytest.fixture(scope="module")
 def offline_url() -> Iterator[str]:
-    pytest.importorskip("funcroute.encoder", reason="the offline router needs the semantic extra")
+    pytest.importorskip("funcroute.offline.encoder", reason="the offline router needs the semantic extra")
     with running(create_app(None)) as url:  # None: the offline semantic router
         yield url
 
@@ -199,8 +199,8 @@ def test_transformers_backend_batches_concurrent_constrained_calls(tiny_backend:
 def test_upstream_llama_cpp_server_behind_funcroute_serve() -> None:
     """funcroute serve → OpenAIBackend(structured="grammar") → llama-cpp-python's own server (SmolLM2)."""
     pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
+    from funcroute.backends.bundled import bundled_gguf
     from funcroute.backends.openai import OpenAIBackend
-    from funcroute.models import bundled_gguf
 
     try:
         path = bundled_gguf("smollm2")

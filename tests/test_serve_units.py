@@ -21,8 +21,8 @@ pytest.importorskip("starlette", reason='starlette is not installed (pip install
 
 from funcroute.backends.base import Completion, Request
 from funcroute.backends.scripted import FunctionBackend, ScriptedBackend
-from funcroute.cli import main
-from funcroute.exceptions import BackendError
+from funcroute.cli.main import main
+from funcroute.errors import BackendError
 from funcroute.prompts.templates import get_template
 from funcroute.serve import Engine, Limits
 from funcroute.serve.batching import Dispatcher
@@ -336,7 +336,7 @@ def test_funcroute_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path) -> N
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "funcroute.cli", "serve", "--port", str(port), "--require-api-key", "k"],
+        [sys.executable, "-m", "funcroute.cli.main", "serve", "--port", str(port), "--require-api-key", "k"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -368,8 +368,8 @@ def test_funcroute_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path) -> N
 
 
 def test_bundled_gguf_names_what_is_missing() -> None:
-    from funcroute.exceptions import UsageError
-    from funcroute.models import BUNDLED, bundled_gguf
+    from funcroute.backends.bundled import BUNDLED, bundled_gguf
+    from funcroute.errors import UsageError
 
     with pytest.raises(UsageError, match="unknown bundled model 'nope'; known: smollm2"):
         bundled_gguf("nope")

@@ -1,4 +1,4 @@
-"""Function signature -> description, JSON Schema and validator (funcroute._signature)."""
+"""Function signature -> description, JSON Schema and validator (funcroute.tools.signature)."""
 
 import dataclasses
 import enum
@@ -9,8 +9,8 @@ import pytest
 from pydantic import BaseModel, Field
 
 from funcroute import FuncRouteError, ToolSet, UsageError
-from funcroute._signature import analyse_function
-from funcroute.exceptions import ToolDefinitionError
+from funcroute.errors import ToolDefinitionError
+from funcroute.tools.signature import analyse_function
 
 
 def schema_of(fn: Any) -> dict[str, Any]:

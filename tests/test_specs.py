@@ -1,4 +1,4 @@
-"""Tools from data: tool files, OpenAI specs, BFCL docs (funcroute._specs) and the shipped schemas."""
+"""Tools from data: tool files, OpenAI specs, BFCL docs (funcroute.tools.loaders) and the shipped schemas."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from funcroute import ToolSet
-from funcroute._specs import MAX_FILE_BYTES, bfcl_schema, tool_to_openai, tools_from_bfcl
-from funcroute.exceptions import (
+from funcroute.errors import (
     CallValidationError,
     HandlerNotBoundError,
     ToolSpecError,
     UnknownFunctionError,
 )
+from funcroute.tools.loaders import MAX_FILE_BYTES, bfcl_schema, tool_to_openai, tools_from_bfcl
 
 SEED_REPLY = """```json
 {

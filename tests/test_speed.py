@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from funcroute import ToolSet
 from funcroute.backends.base import Request
 from funcroute.constrain.bounds import DecodeBounds
-from funcroute.exceptions import CallValidationError
+from funcroute.errors import CallValidationError
 from funcroute.parsing import ParseLimits, iter_documents, whole_json
 
 BFCL = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bfcl" / "BFCL_v4_simple_python.json"
@@ -82,7 +82,7 @@ class WithFloat(BaseModel):
 
 
 def test_nan_scan_skipped_only_where_no_float_can_be() -> None:
-    from funcroute._validators import _float_free
+    from funcroute.tools.validators import _float_free
 
     assert _float_free(str) and _float_free(int | None) and _float_free(list[Inner])
     assert _float_free(Literal["a", "b"]) and _float_free(dict[str, int]) and _float_free(tuple[int, ...])

@@ -20,8 +20,7 @@ from funcroute import (
     ToolSet,
     UnknownFunctionError,
 )
-from funcroute._validators import JsonSchemaValidator
-from funcroute.exceptions import (
+from funcroute.errors import (
     DispatchError,
     HandlerError,
     HandlerNotBoundError,
@@ -30,6 +29,7 @@ from funcroute.exceptions import (
     UsageError,
 )
 from funcroute.tools import Tool
+from funcroute.tools.validators import JsonSchemaValidator
 
 SEED_REPLY = """```json
 {

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from funcroute import ToolSet
 from funcroute.backends.base import Backend
-from funcroute.router import Router
+from funcroute.routing.router import Router
 
 tools = ToolSet()
 

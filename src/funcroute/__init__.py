@@ -1,6 +1,6 @@
 """funcroute: natural-language commands to validated Python function calls, with local LLMs."""
 
-from funcroute.exceptions import (
+from funcroute.errors import (
     BackendError,
     CallValidationError,
     DispatchError,
@@ -20,7 +20,9 @@ from funcroute.exceptions import (
 )
 from funcroute.parsing import ParseLimits
 from funcroute.prompts.templates import ChatTemplate, get_template, register_template
-from funcroute.tools import Call, Tool, ToolSet
+from funcroute.tools.call import Call
+from funcroute.tools.tool import Tool
+from funcroute.tools.toolset import ToolSet
 
 __version__ = "0.1.0"
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from funcroute.cli import main
+from funcroute.cli.main import main
 
 sys.exit(main())

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import json_repair
 import yaml
 
-from funcroute.exceptions import OutputParseError
+from funcroute.errors import OutputParseError
 
 __all__ = [
     "ParseLimits",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from funcroute.formats.grammar import Node
 
 if TYPE_CHECKING:
-    from funcroute.tools import ToolSet
+    from funcroute.tools.toolset import ToolSet
 
 __all__ = ["Backend", "Completion", "Request", "StopDetector"]
 

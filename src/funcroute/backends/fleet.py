@@ -15,7 +15,7 @@ request and *how many* each may have in flight:
   backoff, and so do two HTTP 5xx answers in a row (one may be the request's fault); a background
   probe (``GET /v1/models``) brings it back with one request in flight. The failed request is
   retried on another replica at once. A request fails with
-  :class:`~funcroute.exceptions.BackendError` once it has failed on every replica (and at least
+  :class:`~funcroute.errors.BackendError` once it has failed on every replica (and at least
   ``min_tries`` times), or when no replica could be reached for ``max_wait`` seconds.
 - **429 / Retry-After**: 429, and 503 with ``Retry-After``, pause that replica for the time the
   server asked (halving its limit); the request goes elsewhere or waits, without counting as failed.
@@ -40,7 +40,7 @@ import httpx
 from funcroute.backends._replica import Replica, ReplicaStats
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.backends.openai import OpenAIBackend, StructuredMode, _redact_url, _retry_after
-from funcroute.exceptions import BackendError, UsageError
+from funcroute.errors import BackendError, UsageError
 
 __all__ = ["FleetBackend", "ReplicaStats"]
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from funcroute._install import install_hint
 from funcroute.backends.base import Backend, Completion, Request
-from funcroute.exceptions import BackendError
+from funcroute.errors import BackendError
 
 __all__ = ["LlamaCppBackend"]
 
@@ -309,7 +309,7 @@ class LlamaCppBackend(Backend):
         Pass it as ``Router(tools, backend, chat_template=backend.chat_template())`` to prompt the
         model in its own tool format. Raises ``TemplateError`` when the file has none.
         """
-        from funcroute.exceptions import TemplateError
+        from funcroute.errors import TemplateError
         from funcroute.prompts.native import NativeTemplate
 
         source = (getattr(self.llm, "metadata", None) or {}).get("tokenizer.chat_template")

@@ -35,7 +35,7 @@ rejected them; use ``extra_body`` and ``"none"`` there). For llama.cpp prefer ``
 server's own schema converter allows whitespace between tokens, which weak models fill until
 ``max_tokens``. Ollama's and TGI's ``/v1/completions`` take no schema this backend sends.
 
-Failures become :class:`funcroute.exceptions.BackendError`. Connection errors, timeouts, dropped
+Failures become :class:`funcroute.errors.BackendError`. Connection errors, timeouts, dropped
 connections, HTTP 5xx, 408 and 429 are retried with exponential backoff (``backoff * 2**n`` seconds)
 up to ``max_retries`` times, after which the error says how many tries were made and has
 ``retryable=True``. Other 4xx answers and malformed bodies (not JSON, no ``choices[0].text``) fail at
@@ -56,7 +56,7 @@ from typing import Any, Literal, get_args
 import httpx
 
 from funcroute.backends.base import Backend, Completion, Request
-from funcroute.exceptions import BackendError, UsageError
+from funcroute.errors import BackendError, UsageError
 
 __all__ = ["OpenAIBackend", "StructuredMode"]
 

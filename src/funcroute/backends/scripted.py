@@ -12,7 +12,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 
 from funcroute.backends.base import Backend, Completion, Request
-from funcroute.exceptions import BackendError
+from funcroute.errors import BackendError
 
 __all__ = ["FunctionBackend", "ScriptedBackend"]
 

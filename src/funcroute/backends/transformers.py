@@ -34,7 +34,7 @@ from funcroute.constrain.decode import (
     model_vocab_size,
 )
 from funcroute.constrain.engine import GrammarCache, engine_available, shared_cache
-from funcroute.exceptions import BackendError, UsageError
+from funcroute.errors import BackendError, UsageError
 
 __all__ = ["TransformersBackend"]
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from funcroute._install import install_hint
 from funcroute.constrain.bounds import DecodeBounds, bound_schema
-from funcroute.exceptions import BackendError, UsageError
+from funcroute.errors import BackendError, UsageError
 
 __all__ = ["GrammarCache", "GrammarStats", "engine_available", "shared_cache"]
 

@@ -40,7 +40,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from funcroute.exceptions import UsageError
+from funcroute.errors import UsageError
 
 __all__ = ["schema_to_gbnf"]
 

@@ -10,7 +10,7 @@ Every reader obeys the same bounds as the Airoboros readers (:class:`~funcroute.
 the size is checked before any reading, scans are linear (``str.find`` loops, no backtracking
 regexes over the whole reply), at most :data:`MAX_CALLS` calls are read, and every value is checked
 for depth, non-finite numbers and lone surrogates. Nothing raises but
-:class:`~funcroute.exceptions.OutputParseError`.
+:class:`~funcroute.errors.OutputParseError`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from funcroute._schema import json_type as type_name  # re-exported: the readers' name for it
-from funcroute.exceptions import OutputParseError
+from funcroute.errors import OutputParseError
 from funcroute.formats.grammar import Node
 from funcroute.parsing import ParseLimits, RawCall, iter_documents, json_problem, raw_calls, whole_json
 

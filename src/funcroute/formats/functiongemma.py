@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from funcroute.exceptions import OutputParseError
+from funcroute.errors import OutputParseError
 from funcroute.formats.base import (
     DEFAULT_LIMITS,
     ArgHints,

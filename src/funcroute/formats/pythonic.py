@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from funcroute.exceptions import OutputParseError
+from funcroute.errors import OutputParseError
 from funcroute.formats._pyfast import fast_calls
 from funcroute.formats.base import (
     DEFAULT_LIMITS,

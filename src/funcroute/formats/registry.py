@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 
-from funcroute.exceptions import UsageError
+from funcroute.errors import UsageError
 from funcroute.formats.airoboros import AiroborosJson, AiroborosYaml
 from funcroute.formats.base import ToolCallFormat
 from funcroute.formats.deepseek import DeepSeek

@@ -19,10 +19,10 @@ import mcp_types as types
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
-from funcroute import _specs
 from funcroute._schema import inline_refs
-from funcroute.exceptions import ToolSpecError
-from funcroute.tools import Tool
+from funcroute.errors import ToolSpecError
+from funcroute.tools import loaders as _specs
+from funcroute.tools.tool import Tool
 
 __all__ = [
     "CONFIRM_META_KEY",

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import mcp_types as types
 from mcp.client.session import ElicitationFnT
 
-from funcroute.exceptions import ToolSpecError
+from funcroute.errors import ToolSpecError
 from funcroute.mcp._convert import (
     ImportLimits,
     SkippedTool,
@@ -33,7 +33,8 @@ from funcroute.mcp._convert import (
 )
 from funcroute.mcp.connection import MCPCallError, MCPConnection, ServerTarget
 from funcroute.parsing import ParseLimits
-from funcroute.tools import Tool, ToolSet
+from funcroute.tools.tool import Tool
+from funcroute.tools.toolset import ToolSet
 
 __all__ = ["MCPToolSet", "tools_from_mcp"]
 
@@ -121,7 +122,7 @@ def tools_from_mcp(
         confirm: which imported tools need approval before dispatch: ``None`` (default) those the
             server marks (funcroute's ``_meta`` mark, or explicit ``destructiveHint`` annotations),
             ``True`` all, ``False`` none, or a collection of server names.
-        strict: raise :class:`~funcroute.exceptions.ToolSpecError` listing every tool that cannot be
+        strict: raise :class:`~funcroute.errors.ToolSpecError` listing every tool that cannot be
             imported, instead of skipping them (they are always in ``.skipped`` and logged).
         connect_timeout: seconds to start/reach the server and finish the handshake.
         timeout: seconds each call may take; also the tools' ``timeout``.

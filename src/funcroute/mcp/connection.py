@@ -26,7 +26,7 @@ from mcp.server import MCPServer, Server
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
-from funcroute.exceptions import FuncRouteError, UsageError
+from funcroute.errors import FuncRouteError, UsageError
 from funcroute.mcp._convert import ImportLimits
 
 __all__ = ["MCPCallError", "MCPConnection", "MCPConnectionError", "MCPTimeoutError", "ServerTarget"]

@@ -43,9 +43,11 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.applications import Starlette
 
 from funcroute import __version__
-from funcroute.exceptions import CallValidationError, FuncRouteError, UsageError
+from funcroute.errors import CallValidationError, FuncRouteError, UsageError
 from funcroute.mcp._convert import call_result, error_result, mcp_tool, output_schema
-from funcroute.tools import Call, Tool, ToolSet
+from funcroute.tools.call import Call
+from funcroute.tools.tool import Tool
+from funcroute.tools.toolset import ToolSet
 
 __all__ = ["ApprovalPolicy", "http_app", "mcp_server", "run", "serve_stdio"]
 

@@ -26,7 +26,7 @@ Rules that keep the block structure intact:
 * Metadata values are rendered with ``str()`` on one line: runs of whitespace that include line
   breaks become one space. ``None`` values are skipped.
 * Metadata keys are chosen by the developer, so a bad key is *rejected* with
-  :class:`~funcroute.exceptions.UsageError`: empty keys, keys with line breaks, keys containing
+  :class:`~funcroute.errors.UsageError`: empty keys, keys with line breaks, keys containing
   ``": "`` or ending in ``":"``, keys with surrounding whitespace, and keys containing a delimiter word.
 * A block without metadata keeps an empty ``BEGINCONTEXT``/``ENDCONTEXT`` pair, so every block has the
   same shape as in the training data.
@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Union
 
-from funcroute.exceptions import UsageError
+from funcroute.errors import UsageError
 
 __all__ = [
     "DELIMITERS",

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from funcroute.exceptions import TemplateError
+from funcroute.errors import TemplateError
 from funcroute.prompts.templates import ChatTemplate
 
 __all__ = ["ModelChatTemplate"]

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from funcroute._install import install_hint
-from funcroute.exceptions import TemplateError, UsageError
+from funcroute.errors import TemplateError, UsageError
 from funcroute.formats import ToolCallFormat, format_from_template
 
 __all__ = ["NativeTemplate", "chat_template_from_gguf"]

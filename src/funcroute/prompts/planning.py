@@ -15,7 +15,7 @@ parameters are exactly ONE required string parameter qualify (that parameter rec
 input). Tools with any other signature (no parameters, several parameters, optional extras, a
 non-string or nullable parameter) are left out of the plan prompt; :func:`plan_tools` applies the
 rule to a ToolSet. An explicit list of tools is taken as a deliberate choice and every tool in it must
-qualify (a :class:`~funcroute.exceptions.UsageError` otherwise).
+qualify (a :class:`~funcroute.errors.UsageError` otherwise).
 
 Everything here is a pure string builder; nothing calls a model.
 """
@@ -25,10 +25,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from funcroute.exceptions import UsageError
+from funcroute.errors import UsageError
 
 if TYPE_CHECKING:
-    from funcroute.tools import Tool
+    from funcroute.tools.tool import Tool
 
 __all__ = [
     "DIALECTS",

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from funcroute._schema import schema_types
-from funcroute.exceptions import UsageError
+from funcroute.errors import UsageError
 
 __all__ = ["Format", "render_tool", "selection_prompt"]
 

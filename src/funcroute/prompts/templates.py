@@ -19,7 +19,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from funcroute.exceptions import TemplateError
+from funcroute.errors import TemplateError
 
 __all__ = ["ChatTemplate", "get_template", "register_template", "template_names"]
 

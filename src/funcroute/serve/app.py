@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from funcroute._install import install_hint
 from funcroute.backends.base import Backend
-from funcroute.exceptions import UsageError
+from funcroute.errors import UsageError
 from funcroute.prompts.templates import ChatTemplate, get_template
 from funcroute.serve.engine import Engine, Limits, Outcome
 from funcroute.serve.schemas import ApiError, ChatRequest, parse_chat_request
@@ -298,7 +298,7 @@ def create_app(
     """
     if backend is None:
         try:
-            from funcroute.backends.semantic import SemanticBackend
+            from funcroute.offline.selector import SemanticBackend
         except ImportError as exc:
             raise UsageError(
                 "no model given and the offline semantic router is unavailable "

@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Sequence
 
 from funcroute.backends.base import Backend, Completion, Request
-from funcroute.exceptions import FuncRouteError
+from funcroute.errors import FuncRouteError
 
 __all__ = ["Dispatcher"]
 

@@ -27,14 +27,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from funcroute.backends.base import Backend, Completion, Request
-from funcroute.exceptions import BackendError, FuncRouteError, ModelOutputError, NoSuitableFunctionError
+from funcroute.errors import BackendError, FuncRouteError, ModelOutputError, NoSuitableFunctionError
 from funcroute.prompts.templates import ChatTemplate
 from funcroute.serve.batching import Dispatcher
 from funcroute.serve.conversation import Dialogue, canonical, read_messages
 from funcroute.serve.schemas import ApiError, ChatRequest, NamedChoice
 from funcroute.serve.stream import CallWatch, Events, Observer, TextWatch, end_of_calls, params_text
 from funcroute.serve.toolsets import ToolSetCache, no_call_name
-from funcroute.tools import Call, ToolSet
+from funcroute.tools.call import Call
+from funcroute.tools.toolset import ToolSet
 
 __all__ = ["Engine", "Limits", "OutCall", "Outcome"]
 
@@ -351,7 +352,7 @@ class _Job:
 
 
 def _is_semantic(backend: Backend) -> bool:
-    module = sys.modules.get("funcroute.backends.semantic")
+    module = sys.modules.get("funcroute.offline.selector")
     return module is not None and isinstance(backend, module.SemanticBackend)
 
 

@@ -15,9 +15,10 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from funcroute.exceptions import ToolSpecError
+from funcroute.errors import ToolSpecError
 from funcroute.serve.schemas import ApiError, ToolSpec
-from funcroute.tools import Tool, ToolSet
+from funcroute.tools.tool import Tool
+from funcroute.tools.toolset import ToolSet
 
 __all__ = ["NO_CALL_DESCRIPTION", "ToolSetCache", "no_call_name"]
 

@@ -7,10 +7,11 @@
     assert_calls(reply, tools, "get_weather", city=one_of("Paris", "paris"), units=ANY)
     assert_parallel_calls(reply, tools, [("get_weather", {"city": "Paris"}), ("get_time", {"zone": "CET"})])
 
-A reply may be the raw text, a :class:`~funcroute.router.RouteResult`, a :class:`~funcroute.tools.Call`
-or a :class:`~funcroute.backends.base.Completion`. Matching is partial: only the arguments given are
-compared, recursively into nested mappings; lists compare element by element. Values compare with
-``==`` except that booleans never equal numbers, so ``pytest.approx`` works as an expected value.
+A reply may be the raw text, a :class:`~funcroute.routing.router.RouteResult`, a
+:class:`~funcroute.tools.Call` or a :class:`~funcroute.backends.base.Completion`. Matching is
+partial: only the arguments given are compared, recursively into nested mappings; lists compare
+element by element. Values compare with ``==`` except that booleans never equal numbers, so
+``pytest.approx`` works as an expected value.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol, runtime_checkable
 
 from funcroute.backends.base import Completion
-from funcroute.exceptions import CallValidationError, FuncRouteError, ModelOutputError
-from funcroute.tools import Call, ToolSet
+from funcroute.errors import CallValidationError, FuncRouteError, ModelOutputError
+from funcroute.tools.call import Call
+from funcroute.tools.toolset import ToolSet
 
 __all__ = [
     "ABSENT",

@@ -24,7 +24,7 @@ import pathlib
 from typing import Any
 
 from funcroute._install import install_hint
-from funcroute.exceptions import UsageError
+from funcroute.errors import UsageError
 
 __all__ = ["convert_to_gguf"]
 

@@ -21,7 +21,7 @@ from typing import NoReturn
 
 from funcroute.prompts.selection import Format
 from funcroute.prompts.templates import ChatTemplate, get_template
-from funcroute.tools import ToolSet
+from funcroute.tools.toolset import ToolSet
 
 __all__ = ["PromptSnapshot", "assert_snapshot"]
 

@@ -1,0 +1,230 @@
+"""Grounded arguments: a value the grammar allows must be one the user actually said.
+
+For each tool on a shortlist, :func:`grounded_schema` rewrites the reply schema per request so that a
+*grounded* parameter can only take a value found in the command by the mention extractor
+(:func:`funcroute.offline.mentions.find_mentions`), or its declared default:
+
+* ``integer`` / ``number`` parameters: the numbers of the command (digits or number words);
+* e-mail addresses, URLs and file paths (``format`` ``email``/``uri``, or the parameter's name
+  saying so): the addresses, URLs and paths the command contains;
+* other strings (names, places, keywords...): a span of the command (up to six words in a row), or
+  a quoted string of it;
+* free text (a parameter named like ``body``, ``message``, ``content``, ``text``, ``note``...),
+  choices (``enum``), booleans and objects are left to the model, under the schema.
+
+Override per parameter with the schema key ``x-grounded`` (``true`` or ``false``): in a tool file,
+or ``Annotated[str, Field(json_schema_extra={"x-grounded": False})]`` in Python.
+
+A required grounded parameter with no candidate makes its tool uncallable for this command, and the
+tool leaves the schema; an optional one is left out. The model then picks *which* value goes where,
+never invents one. That is also a safety property: with grounding, a model cannot send mail to an
+address, or open a path, that the user never wrote.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from funcroute.offline.mentions import find_mentions
+from funcroute.tools.toolset import ToolSet
+
+__all__ = ["Provenance", "grounded_schema", "provenance"]
+
+_KIND_BY_HINT = (
+    ("email", ("email", "e_mail", "recipient", "mail_to")),
+    ("url", ("url", "uri", "link", "website")),
+    ("file", ("path", "file", "filename")),
+)
+
+
+#: Parameters whose value is free text the model writes (a message body), never grounded by default.
+_FREE_HINTS = ("body", "message", "content", "text", "note", "comment", "description", "prompt", "summary")
+_MAX_SPAN_WORDS = 6
+_EDGE_PUNCTUATION = ".,!?;:\"'()[]{}"
+
+
+def _spans(command: str) -> list[str]:
+    """Every run of up to six consecutive words of ``command``, edge punctuation trimmed."""
+    words = [w.strip(_EDGE_PUNCTUATION) for w in command.split()]
+    spans: list[str] = []
+    for i in range(len(words)):
+        for j in range(i + 1, min(i + _MAX_SPAN_WORDS, len(words)) + 1):
+            text = " ".join(words[i:j]).strip(_EDGE_PUNCTUATION)
+            if text:
+                spans.append(text)
+    return list(dict.fromkeys(spans))
+
+
+def _grounding_kind(name: str, spec: dict[str, Any]) -> str | None:
+    if "enum" in spec or "const" in spec or spec.get("x-grounded") is False:
+        return None
+    kind = spec.get("type")
+    if kind in ("integer", "number"):
+        return str(kind)
+    if kind != "string":
+        return None
+    fmt = str(spec.get("format", ""))
+    if fmt in ("email", "idn-email"):
+        return "email"
+    if fmt in ("uri", "url", "iri"):
+        return "url"
+    if fmt == "date":
+        return "date"  # the command's dates, as ISO dates
+    lowered = name.lower()
+    for grounded, hints in _KIND_BY_HINT:
+        if any(hint in lowered for hint in hints):
+            return grounded
+    description = str(spec.get("description", "")).lower()
+    if "e-mail address" in description or "email address" in description:
+        return "email"
+    if spec.get("x-grounded") is not True and any(hint in lowered for hint in _FREE_HINTS):
+        return None
+    return "span"
+
+
+def _candidates(
+    kind: str, mentions: Sequence[Any], spec: dict[str, Any], command: str, required: bool
+) -> list[Any]:
+    values: list[Any] = []
+    if kind == "span":
+        values.extend(m.value for m in mentions if m.kind == "quoted" and isinstance(m.value, str))
+        values.extend(_spans(command))
+    for mention in mentions:
+        if kind in ("integer", "number") and mention.kind in ("number", "numword"):
+            value = mention.value
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if kind == "integer":
+                if float(value) != int(value):
+                    continue
+                value = int(value)
+            values.append(value)
+        elif mention.kind == kind and isinstance(mention.value, str):
+            values.append(mention.value)
+    # A required parameter may still take its default; an optional one gets it by being left out
+    # (offering it as an alternative only tempts a small model to write a default it did not mean).
+    if required and "default" in spec and spec["default"] is not None:
+        values.append(spec["default"])
+    return list(dict.fromkeys(values))
+
+
+def grounded_schema(tools: ToolSet, names: Sequence[str], command: str) -> dict[str, Any] | None:
+    """The reply schema over ``names`` with every grounded parameter limited to the command's values.
+
+    Args:
+        tools: the ToolSet.
+        names: the tools to offer (a shortlist).
+        command: the user's command.
+
+    Returns:
+        The JSON Schema, or ``None`` when no tool can be called with values the command gives.
+    """
+    mentions = find_mentions(command)
+    variants = []
+    for variant in tools.subset(list(names)).json_schema()["anyOf"]:
+        params = variant["properties"]["params"]
+        properties: dict[str, Any] = params.get("properties") or {}
+        required = set(params.get("required") or ())
+        callable_ = True
+        kinds = {
+            name: _grounding_kind(name, spec) if isinstance(spec, dict) else None
+            for name, spec in properties.items()
+        }
+        for name, spec in list(properties.items()):
+            kind = kinds[name]
+            if kind is None:
+                continue
+            values = _candidates(kind, mentions, spec, command, name in required)
+            if name not in required and kind != "span" and values:
+                # An optional value is offered only when the command gives more values of its kind
+                # than the required parameters take: else a small model copies one of those into
+                # the optional parameter (``speed_of_light: 4``) instead of leaving the default.
+                needed = sum(1 for other, k in kinds.items() if k == kind and other in required)
+                if len(values) <= needed:
+                    values = []
+            if values:
+                properties[name] = {"enum": values, **{k: v for k, v in spec.items() if k == "description"}}
+            elif name in required:
+                callable_ = False
+                break
+            else:
+                del properties[name]
+        if callable_:
+            variants.append(copy.deepcopy(variant))
+    if not variants:
+        return None
+    return {"anyOf": variants}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where one argument's value came from.
+
+    Attributes:
+        source: ``span`` (written in the command), ``choice`` (one of the parameter's allowed
+            values), ``default`` (its declared default) or ``generated`` (by the model, or filled
+            by meaning, with no span to point at).
+        start: first character of the span in the command (``span`` only).
+        end: one past its last character (``span`` only).
+    """
+
+    source: Literal["span", "choice", "default", "generated"]
+    start: int | None = None
+    end: int | None = None
+
+
+def _number_forms(value: float) -> list[str]:
+    forms = [repr(value), str(value)]
+    if float(value).is_integer():
+        forms.insert(0, str(int(value)))
+    return list(dict.fromkeys(forms))
+
+
+def _span(command: str, value: Any) -> tuple[int, int] | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        for form in _number_forms(value):
+            found = re.search(rf"(?<![\d.]){re.escape(form)}(?![\d])", command)
+            if found:
+                return found.span()
+        return None
+    if isinstance(value, str) and value.strip():
+        index = command.lower().find(value.lower())
+        if index >= 0:
+            return index, index + len(value)
+    return None
+
+
+def provenance(
+    command: str, schema: Mapping[str, Any], arguments: Mapping[str, Any]
+) -> dict[str, Provenance]:
+    """The provenance of each top-level argument of a call.
+
+    Args:
+        command: the user's command.
+        schema: the tool's parameter schema (``Tool.schema``).
+        arguments: the call's validated arguments.
+
+    Returns:
+        Argument name to :class:`Provenance`.
+    """
+    properties: Mapping[str, Any] = schema.get("properties") or {}
+    out: dict[str, Provenance] = {}
+    for name, value in arguments.items():
+        spec = properties.get(name)
+        spec = spec if isinstance(spec, Mapping) else {}
+        span = _span(command, value)
+        if span is not None:
+            out[name] = Provenance("span", *span)
+        elif value in (spec.get("enum") or ()) or ("const" in spec and spec["const"] == value):
+            out[name] = Provenance("choice")
+        elif "default" in spec and spec["default"] == value:
+            out[name] = Provenance("default")
+        else:
+            out[name] = Provenance("generated")
+    return out

@@ -1,0 +1,273 @@
+"""Fill a tool's parameters from a command, by type, only where the command says so.
+
+Values are found as mentions (:mod:`funcroute.offline.mentions`: numbers, quoted text, e-mail addresses,
+URLs, file names, dates, names, lists, formulas) and given to the parameter whose name or
+description is nearest in the sentence, by words: ``"base 10 and height 5"`` gives ``base=10,
+height=5`` whatever the parameter order. Choices (``enum``/``Literal``) match exactly, then fuzzily,
+then, for a required one, by meaning through a ``choose`` callback (the semantic backend passes one
+backed by the sentence encoder).
+
+Nothing is ever invented: a parameter with no mention stays out (its default applies) and a required
+one is reported in :attr:`Filled.missing`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from funcroute.offline.fit import HINT_KIND as _HINT_KIND
+from funcroute.offline.fit import Param as _Param
+from funcroute.offline.fit import compatible as _compatible
+from funcroute.offline.fit import hint as _hint
+from funcroute.offline.fit import is_place as _is_place
+from funcroute.offline.fit import item_choices as _item_choices
+from funcroute.offline.fit import json_types as _types
+from funcroute.offline.fit import leaves as _leaves
+from funcroute.offline.fit import place_mentions as _place_mentions
+from funcroute.offline.fit import proximity as _proximity
+from funcroute.offline.mentions import Mention, find_mentions, word_spans
+from funcroute.offline.retrieval import name_words, stem, words
+
+__all__ = ["Chooser", "Filled", "fill_arguments"]
+
+#: ``choose(command, options) -> similarities``: how close in meaning the command is to each option.
+Chooser = Callable[[str, Sequence[str]], Sequence[float]]
+#: A choice the command does not name is taken by meaning only when this close...
+_MEANING_MIN = 0.3
+#: ...and this much closer than the runner-up: "set the oven to 200 degrees" is not the kitchen.
+_MEANING_MARGIN = 0.1
+
+_NEGATION = re.compile(r"\b(?:no|not|without|exclude|excluding|don ?t|do not|never|disable)\b", re.I)
+
+
+@dataclass
+class Filled:
+    """Arguments found for one tool.
+
+    Attributes:
+        arguments: the values found, nested like the schema (only parameters the command gave).
+        missing: dotted paths of required parameters the command does not give.
+        required: how many required parameters there are (nested ones counted).
+        unplaced: quoted values of the command that no parameter took: the command gives something
+            this tool has no place for, so a call of it would drop part of what was asked.
+        ambiguous: parameters whose value was picked among rival values of the same kind with no word
+            of the command tying it to the parameter (a guess, so the call is not made).
+    """
+
+    arguments: dict[str, Any] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    required: int = 0
+    unplaced: list[str] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)
+
+    @property
+    def fill_ratio(self) -> float:
+        """Share of required parameters found (1.0 when none is required)."""
+        return 1.0 - len(self.missing) / self.required if self.required else 1.0
+
+
+def _format_date(iso: str, description: str) -> str:
+    for pattern in ("YYYY-MM-DD", "MM/DD/YYYY", "DD/MM/YYYY", "MM-DD-YYYY", "DD-MM-YYYY"):
+        if pattern in description:
+            year, month, day = iso.split("-")
+            return pattern.replace("YYYY", year).replace("MM", month).replace("DD", day)
+    return iso
+
+
+def _choice_mentions(tokens: list[str], param: _Param) -> list[Mention]:
+    """Where the command names one of the parameter's choices: exactly, else fuzzily."""
+    found: list[Mention] = []
+    labels = [(o, " ".join(words(str(o)))) for o in param.schema["enum"]]
+    for fuzzy in (False, True):
+        for option, label in labels:
+            size = len(label.split())
+            if not label or (fuzzy and len(label) < 4):
+                continue
+            for i in range(max(len(tokens) - size + 1, 0)):
+                gram = " ".join(tokens[i : i + size])
+                if gram == label or (fuzzy and difflib.SequenceMatcher(None, gram, label).ratio() >= 0.85):
+                    found.append(Mention("choice", option, i, i + size))
+        if found:
+            break
+    return found
+
+
+def _by_meaning(command: str, param: _Param, choose: Chooser | None) -> tuple[Any, bool]:
+    """A required choice the command does not name: the option closest in meaning, if close enough."""
+    options = list(param.schema["enum"])
+    if choose is None or len(options) < 2:
+        return None, False
+    similarities = [float(x) for x in choose(command, [name_words(str(o)) or str(o) for o in options])]
+    ranked = sorted(range(len(options)), key=lambda i: -similarities[i])
+    best, second = similarities[ranked[0]], similarities[ranked[1]]
+    confident = best >= _MEANING_MIN and best - second >= _MEANING_MARGIN
+    return (options[ranked[0]], True) if confident else (None, False)
+
+
+def _boolean(tokens: list[str], param: _Param) -> tuple[Any, bool]:
+    cues = [c for c, weight in param.cues if weight == 1.0]
+    hits = [i for i, token in enumerate(tokens) if stem(token) in cues]
+    if not cues or not hits:
+        return None, False
+    before = " ".join(tokens[max(hits[0] - 3, 0) : hits[0]])
+    return not _NEGATION.search(before), True
+
+
+def _coerce(param: _Param, mention: Mention) -> Any:
+    types = _types(param.schema)
+    if mention.kind in ("number", "numword"):
+        if not types & {"number", "integer"}:
+            return str(mention.value)
+        described = str(param.schema.get("description") or "").lower()
+        if mention.percent and "number" in types and ("decimal" in described or "fraction" in described):
+            return round(mention.value / 100, 10)  # "5%" for a rate given as a decimal is 0.05
+    if mention.kind == "date":
+        return _format_date(mention.value, str(param.schema.get("description") or ""))
+    return mention.value
+
+
+def fill_arguments(
+    command: str, schema: dict[str, Any], *, choose: Chooser | None = None, today: dt.date | None = None
+) -> Filled:
+    """Arguments for a tool with JSON Schema ``schema``, read from ``command``.
+
+    Args:
+        command: the user's command.
+        schema: JSON Schema of the tool's arguments.
+        choose: picks a choice by meaning when no option is named (see :data:`Chooser`).
+        today: the date ``today``/``tomorrow`` are relative to (default: the real today).
+    """
+    params = list(_leaves(schema))
+    mentions = find_mentions(command, today=today)
+    tokens = [command[s:e].lower() for s, e in word_spans(command)]
+    stems = [stem(t) for t in tokens]
+    values: dict[tuple[str, ...], Any] = {}
+    pending: list[_Param] = []
+    chosen: list[tuple[int, int]] = []  # words naming the choices of list parameters
+    for param in params:
+        choices = _item_choices(param.schema)
+        if "enum" in param.schema:
+            mentions.extend(_choice_mentions(tokens, param))
+            pending.append(param)
+        elif choices is not None:
+            named = _choice_mentions(tokens, _Param(param.path, {"enum": choices}, False, []))
+            if named:  # "lock the front and back doors": every choice named, in order, once
+                values[param.path] = list(
+                    dict.fromkeys(m.value for m in sorted(named, key=lambda m: m.start))
+                )
+                chosen += [(m.start, m.end) for m in named]
+        elif _types(param.schema) == {"boolean"}:
+            value, ok = _boolean(tokens, param)
+            if ok:
+                values[param.path] = value
+        else:
+            pending.append(param)
+    if any(_is_place(p) and "string" in _types(p.schema) for p in pending):
+        stop = {cue for p in params for cue, _ in p.cues} | {
+            w for p in params for o in p.schema.get("enum") or () for w in words(str(o))
+        }
+        mentions.extend(_place_mentions(command, tokens, stop))
+    # One word can be a choice of two parameters ("from celsius to kelvin"): keep each once.
+    unique = {(m.kind, repr(m.value), m.start, m.end): m for m in mentions}
+    mentions = sorted(unique.values(), key=lambda m: (m.start, m.kind != "choice", repr(m.value)))
+    pairs = []
+    for p_index, param in enumerate(pending):
+        for m_index, mention in enumerate(mentions):
+            fit = _compatible(param, mention)
+            if fit > 0:
+                closeness = _proximity(param, mention, stems)
+                pairs.append((fit * (0.2 + closeness), closeness, p_index, m_index))
+    taken: list[tuple[int, int]] = list(chosen)  # word ranges already used: a list's numbers, a name...
+    guessed: list[tuple[_Param, Mention]] = []  # values placed by type and order alone, no cue word
+    for score, closeness, p_index, m_index in sorted(pairs, key=lambda t: (-t[0], t[3], t[2])):
+        param, mention = pending[p_index], mentions[m_index]
+        if param.path in values or any(s < mention.end and mention.start < e for s, e in taken):
+            continue
+        # Optional parameters need a word of evidence; required ones may take what is left, in order.
+        # A named choice, or a date for a date, is its own evidence: "... seventy two fahrenheit"
+        # sets the unit, "tomorrow" the day of a forecast.
+        hint = _hint(param)
+        evident = mention.kind == "choice" or _HINT_KIND.get(hint or "", hint) == mention.kind
+        if not param.required and not evident and (closeness < 0.25 or score < 0.15):
+            continue
+        values[param.path] = _coerce(param, mention)
+        taken.append((mention.start, mention.end))
+        if not evident and closeness < 0.25:
+            guessed.append((param, mention))
+    for param in pending:
+        if not param.required or param.path in values:
+            continue
+        if "enum" in param.schema:
+            value, ok = _by_meaning(command, param, choose)
+            if ok:
+                values[param.path] = value
+        elif _types(param.schema) == {"array"} and _types(param.schema.get("items") or {}) & {
+            "number",
+            "integer",
+        }:
+            # "sum 1 and 2": too short to read as a list, yet these numbers are the list asked for.
+            free = [
+                m
+                for m in mentions
+                if m.kind == "number" and not any(s < m.end and m.start < e for s, e in taken)
+            ]
+            if free:
+                values[param.path] = [m.value for m in free]
+                taken.extend((m.start, m.end) for m in free)
+    unplaced = [
+        str(m.value)
+        for m in mentions
+        if m.kind == "quoted" and not any(s < m.end and m.start < e for s, e in taken)
+    ]
+    filled = _nest(params, values, unplaced)
+    filled.ambiguous = _ambiguous(guessed, mentions, taken)
+    return filled
+
+
+def _ambiguous(
+    guessed: list[tuple[_Param, Mention]], mentions: list[Mention], taken: list[tuple[int, int]]
+) -> list[str]:
+    """Parameters whose value is a guess among rivals of the same kind.
+
+    "between Apple and Samsung in USA" gives three names for three text parameters, and nothing in
+    the command says which is which.
+    """
+
+    def rivalry(kind: str) -> str | None:
+        return "text" if kind in ("name", "place") else "number" if kind in ("number", "numword") else None
+
+    placed = {id(m) for _, m in guessed}
+    out = []
+    for param, mention in guessed:
+        group = rivalry(mention.kind)
+        if group is None:
+            continue
+        rivals = [
+            m
+            for m in mentions
+            if m is not mention
+            and rivalry(m.kind) == group
+            and (id(m) in placed or not any(s < m.end and m.start < e for s, e in taken))
+        ]
+        if rivals:
+            out.append(".".join(param.path))
+    return out
+
+
+def _nest(params: list[_Param], values: dict[tuple[str, ...], Any], unplaced: list[str]) -> Filled:
+    filled = Filled(required=sum(p.required for p in params), unplaced=unplaced)
+    for param in params:
+        if param.path not in values:
+            if param.required:
+                filled.missing.append(".".join(param.path))
+            continue
+        node = filled.arguments
+        for key in param.path[:-1]:
+            node = node.setdefault(key, {})
+        node[param.path[-1]] = values[param.path]
+    return filled

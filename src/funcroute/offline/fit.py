@@ -1,0 +1,225 @@
+"""How well a value found in a command fits a tool's parameter: by type, by kind, by nearness.
+
+:mod:`funcroute.offline.extract` pairs mentions (:mod:`funcroute.offline.mentions`) with parameters using the
+scores here. A value fills a parameter only where its type fits: a date fits a date-like text
+parameter and never a city, a number fits numbers and code-like text (ids, zip codes) and never a
+name, a lower-case place after "in"/"for" fits only place parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from funcroute.offline.mentions import Mention, word_spans
+from funcroute.offline.retrieval import STOPWORDS, content_words, name_words, stem, words
+
+__all__ = [
+    "HINT_KIND",
+    "Param",
+    "compatible",
+    "hint",
+    "is_place",
+    "item_choices",
+    "json_types",
+    "leaves",
+    "place_mentions",
+    "proximity",
+]
+
+_FILLER = frozenset("a an the of is are and or".split())
+_HINTS = {
+    "email": ("email", "mail", "recipient", "sender"),
+    "url": ("url", "uri", "link", "website", "endpoint", "href"),
+    "file": ("file", "path", "filename", "document", "attachment"),
+    "date": ("date", "day", "birthday", "deadline"),
+    "formula": ("function", "equation", "expression", "polynomial", "formula"),
+}
+_CODE_WORDS = frozenset(
+    "id ids code codes zip zipcode postal postcode phone number numbers pin year version account isbn "
+    "serial sku ticket order flight".split()
+)
+_PLACE_WORDS = frozenset("city location place town country destination origin address region area".split())
+_PLACE_PREPOSITIONS = frozenset("in at for to from near around".split())
+# Words that follow "in"/"for" without being places: times, amounts, units, filler.
+_NOT_PLACES = frozenset(
+    "today tomorrow yesterday tonight now weekend morning afternoon evening night week month year "
+    "minutes minute hours hour seconds second days day celsius fahrenheit kelvin degrees me us you it "
+    "them here there".split()
+)
+HINT_KIND = {"person": "name", "text": "quoted"}  # the mention kind each name-only hint expects
+_NAME_HINTS = {
+    "person": ("to", "recipient", "contact", "person", "who", "friend", "attendee", "assignee"),
+    "text": ("text", "message", "body", "content", "note", "query", "label", "comment", "title", "subject"),
+}
+# How well a mention kind suits a plain string parameter; names and numbers only as a last resort.
+_STRING_PRIOR = {
+    "quoted": 1.0,
+    "email": 0.9,
+    "url": 0.9,
+    "file": 0.9,
+    "formula": 0.6,
+    "date": 0.6,
+    "name": 0.5,
+    "number": 0.2,
+}
+
+
+@dataclass
+class Param:
+    """One leaf parameter of a tool: its path, schema, whether required, and its cue words."""
+
+    path: tuple[str, ...]
+    schema: dict[str, Any]
+    required: bool
+    cues: list[tuple[str, float]]
+
+
+def leaves(schema: dict[str, Any], prefix: tuple[str, ...] = (), required: bool = True) -> Iterator[Param]:
+    """Every leaf parameter of ``schema`` (nested objects flattened into paths)."""
+    needed = set(schema.get("required") or ())
+    for name, spec in (schema.get("properties") or {}).items():
+        if not isinstance(spec, dict):
+            continue
+        spec = _unwrap(spec)
+        path = (*prefix, name)
+        is_required = required and name in needed
+        if isinstance(spec.get("properties"), dict) and "enum" not in spec:
+            yield from leaves(spec, path, is_required)
+            continue
+        # Every word of the name is a cue, even "from"/"to": they tell from_unit and to_unit apart.
+        cues = [(stem(w), 1.0) for w in words(name_words(" ".join(path))) if w not in _FILLER]
+        cues += [(w, 0.5) for w in content_words(str(spec.get("description") or ""))[:8]]
+        yield Param(path, spec, is_required, cues)
+
+
+def _unwrap(spec: dict[str, Any]) -> dict[str, Any]:
+    """``Optional[X]`` (``anyOf: [X, null]``) read as ``X``, keeping the outer description and default."""
+    options = [o for o in spec.get("anyOf") or spec.get("oneOf") or () if isinstance(o, dict)]
+    kept = [o for o in options if o.get("type") != "null"]
+    if len(kept) != 1 or len(options) > 2:
+        return spec
+    outer = {k: v for k, v in spec.items() if k not in ("anyOf", "oneOf")}
+    return {**kept[0], **outer}
+
+
+def item_choices(spec: dict[str, Any]) -> list[Any] | None:
+    """The choices of a list-of-choices parameter (``list[Enum]``, ``list[Literal[...]]``)."""
+    if "array" not in json_types(spec) or not isinstance(spec.get("items"), dict):
+        return None
+    items = _unwrap(spec["items"])
+    return list(items["enum"]) if isinstance(items.get("enum"), list) and items["enum"] else None
+
+
+def json_types(spec: dict[str, Any]) -> set[str]:
+    """The JSON types a parameter accepts (``null`` left out; untyped counts as string)."""
+    declared = spec.get("type")
+    found = set(declared) if isinstance(declared, list) else {declared} if declared else set()
+    for option in spec.get("anyOf") or spec.get("oneOf") or ():
+        if isinstance(option, dict):
+            found |= json_types(option)
+    return found - {"null"} or {"string"}
+
+
+def hint(param: Param) -> str | None:
+    """The kind of value a parameter asks for, read from its format, name and description."""
+    fmt = str(param.schema.get("format") or "")
+    name = name_words(param.path[-1]).split()
+    described = words(str(param.schema.get("description") or ""))[:6]  # its head names the kind
+    for source in (name, described):
+        for kind, hints in _HINTS.items():
+            if kind in fmt or any(h in source for h in hints):
+                return kind
+    # Who and what, by the parameter's own name only ("to" and "text" are common in descriptions).
+    for kind, hints in _NAME_HINTS.items():
+        if any(h in name for h in hints):
+            return kind
+    return None
+
+
+def proximity(param: Param, mention: Mention, stems: list[str]) -> float:
+    """Closeness in words between the parameter's cue words and the mention (cues before count more)."""
+    best = 0.0
+    for index, word in enumerate(stems):
+        for cue, weight in param.cues:
+            if word == cue:
+                gap = mention.start - index - 1 if index < mention.start else (index - mention.end) * 1.5 + 1
+                best = max(best, weight / (1.0 + max(gap, 0.0)))
+    return best
+
+
+def compatible(param: Param, mention: Mention) -> float:
+    """How well a mention's kind suits a parameter's type (0: not at all)."""
+    if mention.kind == "choice" or "enum" in param.schema:
+        return 1.5 if mention.kind == "choice" and mention.value in param.schema.get("enum", ()) else 0.0
+    kinds = json_types(param.schema)
+    if mention.kind == "list":
+        if "array" not in kinds:
+            return 0.0
+        items = json_types(param.schema.get("items") or {})
+        numeric = all(isinstance(v, int | float) for v in mention.value)
+        return 1.2 if numeric == bool(items & {"number", "integer"}) or "array" in items else 0.3
+    if mention.kind == "place":
+        return 1.0 if "string" in kinds and is_place(param) else 0.0
+    if mention.kind in ("number", "numword"):
+        # Counts written as words ("two numbers") are usually not values: digits go first.
+        weight = 0.6 if mention.kind == "numword" else 1.0
+        if ("integer" in kinds and isinstance(mention.value, int)) or "number" in kinds:
+            return weight
+        # "2 kg of apples": a number is not a name; only a code-like text parameter takes one.
+        return weight * _STRING_PRIOR["number"] if "string" in kinds and _is_code(param) else 0.0
+    if "string" not in kinds:
+        return 0.0
+    kind = hint(param)
+    if kind == "person":  # a contact is a name (or an address); quoted text is more likely a message
+        return {"name": 1.3, "email": 1.0, "quoted": 0.6}.get(mention.kind, 0.0)
+    if kind == "text":  # free text: what is quoted, else whatever the command holds
+        return 1.3 if mention.kind == "quoted" else 0.4 * _STRING_PRIOR.get(mention.kind, 0.0)
+    if kind is not None:
+        if kind == mention.kind:
+            return 1.3
+        return 0.8 if mention.kind == "quoted" else 0.1 if mention.kind == "name" else 0.0
+    if mention.kind in ("date", "formula"):
+        return 0.0  # a date is never a city, a formula never a name: only where the parameter asks
+    return _STRING_PRIOR.get(mention.kind, 0.0)
+
+
+def _is_code(param: Param) -> bool:
+    """Whether a text parameter holds digits by nature (an id, a zip code, a phone number...)."""
+    named = set(name_words(param.path[-1]).split()) | set(
+        words(str(param.schema.get("description") or ""))[:6]
+    )
+    return bool(named & _CODE_WORDS)
+
+
+def is_place(param: Param) -> bool:
+    """Whether the parameter names a place (city, location...)."""
+    return bool(set(name_words(param.path[-1]).split()) & _PLACE_WORDS)
+
+
+def place_mentions(command: str, tokens: list[str], stop: set[str]) -> list[Mention]:
+    """Lower-case place names after ``in``/``at``/``for``...: "weather in paris" gives "Paris".
+
+    Only words that are no other parameter's cue, no choice and no common word are read, at most
+    three ("new york city"); a place written with capitals is already a ``name`` mention.
+    """
+    spans = word_spans(command)
+    found: list[Mention] = []
+    for index, token in enumerate(tokens[:-1]):
+        if token not in _PLACE_PREPOSITIONS:
+            continue
+        end = index + 1
+        while (
+            end < len(tokens)
+            and end - index <= 3
+            and tokens[end].isalpha()
+            and command[spans[end][0]].islower()
+            and tokens[end] not in stop
+            and tokens[end] not in STOPWORDS
+            and tokens[end] not in _NOT_PLACES
+        ):
+            end += 1
+        if end > index + 1:
+            found.append(Mention("place", " ".join(tokens[index + 1 : end]).title(), index + 1, end))
+    return found

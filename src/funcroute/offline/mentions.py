@@ -1,0 +1,276 @@
+"""Values mentioned in a command: numbers, quoted text, addresses, files, dates, names, lists, formulas.
+
+:func:`find_mentions` returns them in order with their position in words, for
+:mod:`funcroute.offline.extract` to hand to the parameters they are nearest to. Where finds overlap, the
+most specific kind wins (an e-mail address is not also a name, a date is not three numbers); a list
+keeps its numbers available, since ``"coefficients 2, 3 and -4"`` may be three parameters or one.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from funcroute.offline.retrieval import STOPWORDS
+
+__all__ = ["Mention", "find_mentions", "word_spans"]
+
+_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATES = (
+    re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b"),
+    re.compile(r"\b(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})\b"),
+    re.compile(rf"\b(?P<mn>{_MONTH})\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})\b", re.I),
+    re.compile(
+        rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mn>{_MONTH}),?\s+(?P<y>\d{{4}})\b", re.I
+    ),
+)
+_RELATIVE_DAYS = {"today": 0, "tomorrow": 1, "yesterday": -1}
+_URL = re.compile(r"\bhttps?://[^\s'\"<>`]+[^\s'\"<>`.,;:!?)]")
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# Lower-case extensions only: "Washington D.C." is not a C source file.
+_FILE = re.compile(
+    r"(?<![\w@/])(?:[\w\-.~]*/)*[\w\-]+\.(?:txt|csv|tsv|json|jsonl|ya?ml|xml|html?|md|pdf|docx?|xlsx?|"
+    r"pptx?|png|jpe?g|gif|svg|mp3|mp4|wav|zip|tar|gz|log|py|js|ts|java|cpp|go|rs|sh|sql|db|ini|cfg|toml)\b"
+)
+_QUOTED = re.compile(
+    r"(?<![A-Za-z])'([^'\n]{1,200})'(?![A-Za-z])|\"([^\"\n]{1,200})\"|“([^”\n]{1,200})”|`([^`\n]{1,200})`"
+)
+# A number may carry a unit glued to it ("6cm", "100g", "50mH"); the unit is dropped.
+_NUMBER = re.compile(
+    r"(?<![\w.^])(?P<sign>[-−]?)\$?(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+    r"(?P<pct>%)?(?:[A-Za-zµ°Ω]{1,4}\b)?(?![\w^])"
+)
+# A formula: terms such as 3x^2, 2x, x, 5 joined by + - * /, with at least one power.
+_TERM = r"(?:\d+(?:\.\d+)?\s*\*?\s*)?[a-z](?![A-Za-z])(?:\s*(?:\^|\*\*)\s*\d+(?:\.\d+)?)?|\d+(?:\.\d+)?"
+_FORMULA = re.compile(rf"(?<![A-Za-z])(?:[a-z]\s*=\s*)?-?\s*(?:{_TERM})(?:\s*[-+*/]\s*(?:{_TERM}))*")
+# A coordinate pair: (33.4484 N, 112.0740 W) or (40.7, -74.0).
+_PAIR = re.compile(r"\(\s*(-?\d+(?:\.\d+)?)\s*°?\s*([NS])?\s*,\s*(-?\d+(?:\.\d+)?)\s*°?\s*([EW])?\s*\)")
+_BRACKETS = re.compile(r"\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]")
+_RUN = re.compile(r"-?\d+(?:\.\d+)?(?:\s*(?:,\s*(?:and\s+)?|\s+and\s+)-?\d+(?:\.\d+)?){2,}")
+_UNIT_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TEN_WORDS = {
+    w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)
+}
+_SCALE_WORDS = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "dozen": 12}
+_NUMWORD = re.compile(r"[a-z]+(?:-[a-z]+)?", re.I)
+_SIGN_WORDS = re.compile(r"\b(?:minus|negative)\s+$", re.I)
+_NAME = re.compile(r"\b[A-Z][\w'&.-]*(?:\s+(?:(?:of|the|de|la|von|van)\s+)?[A-Z][\w'&.-]*)*")
+_LEADING_VERBS = frozenset("find calculate compute get show tell give list search send what who how".split())
+# Capitalised words that are units or filler, not names of things.
+_NOT_NAMES = frozenset("joules joule kelvin celsius fahrenheit hz newton newtons watts volts i".split())
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A value found in the command.
+
+    Attributes:
+        kind: ``number``, ``numword`` (a number written as a word), ``quoted``, ``email``, ``url``,
+            ``file``, ``date``, ``name``, ``formula``, ``list`` or ``choice``.
+        value: the value (a number, text, a list, or an ISO date).
+        start: first word index of the mention in the command's words.
+        end: one past its last word index.
+        percent: the number was written with ``%``.
+    """
+
+    kind: str
+    value: Any
+    start: int
+    end: int
+    percent: bool = False
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the words (letters, or digits with decimals) of ``text``."""
+    return [m.span() for m in re.finditer(r"[A-Za-z]+|\d+(?:\.\d+)?", text)]
+
+
+def _word_index(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int]:
+    first = next((i for i, (_, e) in enumerate(spans) if e > start), len(spans))
+    last = next((i for i, (s, _) in enumerate(spans) if s >= end), len(spans))
+    return first, max(last, first + 1)
+
+
+def _iso_date(match: re.Match[str]) -> str | None:
+    parts = match.groupdict()
+    month = _MONTHS.get(parts["mn"][:3].lower(), 0) if parts.get("mn") else int(parts["m"])
+    try:
+        return dt.date(int(parts["y"]), month, int(parts["d"])).isoformat()
+    except ValueError:
+        return None
+
+
+def _number(text: str) -> int | float | None:
+    cleaned = text.replace("−", "-").replace(",", "")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() and "." not in cleaned and "e" not in cleaned.lower() else value
+
+
+def _list_value(text: str) -> list[Any] | None:
+    """``[1, 2, 3]`` / ``['a', 'b']`` / ``1, 2 and 3`` as a Python list (bare words become strings)."""
+    body = text.strip()
+    if not body.startswith("["):
+        body = "[" + re.sub(r"\s+and\s+|,\s*and\s+", ", ", body) + "]"
+    try:
+        value = ast.literal_eval(body)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        items = [i.strip().strip("'\"") for i in body[1:-1].split(",") if i.strip()]
+        value = [_number(i) if _number(i) is not None else i for i in items]
+    return value if isinstance(value, list) and value else None
+
+
+def _formula(text: str) -> str:
+    """``y = 3x^2 + 2x - 1`` -> ``3x**2 + 2x - 1`` (the form BFCL and Python tools expect)."""
+    body = re.sub(r"^\s*[a-z]\s*=\s*", "", text.strip().rstrip(".,"))
+    return re.sub(r"\s*\^\s*", "**", body).strip()
+
+
+def _spelled_numbers(command: str) -> list[tuple[str, int, int, int]]:
+    """Numbers written in words, read whole: ``seventy two`` is 72, ``minus five`` is -5.
+
+    Returns ``(kind, value, start, end)``: a single small word is a ``numword`` (often a count,
+    "two numbers"), a compound or signed one a ``number``. A lone "one" is a pronoun, not a value.
+    """
+    words = [(m.group(0).lower(), m.start(), m.end()) for m in _NUMWORD.finditer(command)]
+    found: list[tuple[str, int, int, int]] = []
+    index = 0
+    while index < len(words):
+        parts: list[str] = []
+        end_index = index
+        for word, _, _ in words[index:]:
+            pieces = word.split("-")
+            if not all(
+                p in _UNIT_WORDS or p in _TEN_WORDS or p in _SCALE_WORDS or p == "and" for p in pieces
+            ):
+                break
+            if pieces == ["and"] and not (parts and parts[-1] in _SCALE_WORDS):
+                break  # "and" joins only "two hundred and five"
+            if not _continues(parts, pieces):
+                break
+            parts += pieces
+            end_index += 1
+        while parts and parts[-1] == "and":
+            parts.pop()
+            end_index -= 1
+        if not parts or parts == ["one"] or parts[0] in _SCALE_WORDS.keys() - {"dozen"}:
+            index = max(end_index, index + 1)
+            continue
+        value = _words_value(parts)
+        start, end = words[index][1], words[end_index - 1][2]
+        sign = _SIGN_WORDS.search(command[:start])
+        if sign is not None:
+            value, start = -value, sign.start()
+        compound = len(parts) > 1 or sign is not None
+        found.append(("number" if compound else "numword", value, start, end))
+        index = end_index
+    return found
+
+
+def _continues(parts: list[str], pieces: list[str]) -> bool:
+    """Whether number words ``pieces`` may follow ``parts`` in one number ("twenty" then "two")."""
+    for piece in pieces:
+        last = parts[-1] if parts else None
+        if piece == "and" or last is None or last == "and":
+            parts = [*parts, piece]
+            continue
+        if piece in _SCALE_WORDS:
+            ok = last in _UNIT_WORDS or last in _TEN_WORDS or (last == "hundred" and piece != "hundred")
+        elif piece in _UNIT_WORDS:
+            ok = (last in _TEN_WORDS and 0 < _UNIT_WORDS[piece] < 10) or last in _SCALE_WORDS
+        else:  # a tens word
+            ok = last in _SCALE_WORDS
+        if not ok:
+            return False
+        parts = [*parts, piece]
+    return True
+
+
+def _words_value(parts: list[str]) -> int:
+    total, current = 0, 0
+    for part in parts:
+        if part in _UNIT_WORDS:
+            current += _UNIT_WORDS[part]
+        elif part in _TEN_WORDS:
+            current += _TEN_WORDS[part]
+        elif part == "hundred":
+            current = max(current, 1) * 100
+        elif part in _SCALE_WORDS:
+            total += max(current, 1) * _SCALE_WORDS[part]
+            current = 0
+    return total + current
+
+
+def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention]:
+    """Every value mentioned in ``command``, in order of position."""
+    spans = word_spans(command)
+    taken: list[tuple[int, int]] = []
+    found: list[tuple[int, Mention]] = []
+
+    def add(kind: str, value: Any, start: int, end: int, *, overlap: bool = False, pct: bool = False) -> None:
+        if not overlap and any(s < end and start < e for s, e in taken):
+            return
+        if not overlap:
+            taken.append((start, end))
+        found.append((start, Mention(kind, value, *_word_index(spans, start, end), percent=pct)))
+
+    for pattern, kind in ((_URL, "url"), (_EMAIL, "email"), (_FILE, "file")):
+        for m in pattern.finditer(command):
+            add(kind, m.group(0), *m.span())
+    for m in _QUOTED.finditer(command):
+        add("quoted", next(g for g in m.groups() if g is not None).strip(), *m.span())
+    for pattern in _DATES:
+        for m in pattern.finditer(command):
+            iso = _iso_date(m)
+            if iso is not None:
+                add("date", iso, *m.span())
+    base = today or dt.date.today()
+    for m in re.finditer(r"\b(today|tomorrow|yesterday)\b", command, re.I):
+        add("date", (base + dt.timedelta(days=_RELATIVE_DAYS[m.group(1).lower()])).isoformat(), *m.span())
+    for m in _FORMULA.finditer(command):
+        text = m.group(0).rstrip()
+        if re.search(r"\^|\*\*", text):
+            add("formula", _formula(text), m.start(), m.start() + len(text))
+    for m in _PAIR.finditer(command):
+        lat, north, lon, east = m.groups()
+        pair = [float(lat) * (-1 if north == "S" else 1), float(lon) * (-1 if east == "W" else 1)]
+        add("list", pair, *m.span(), overlap=True)
+    # Lists overlap the numbers inside them on purpose: the assignment decides which reading wins.
+    for pattern in (_BRACKETS, _RUN):
+        for m in pattern.finditer(command):
+            items = _list_value(m.group(0))
+            if items is not None and not any(s < m.end() and m.start() < e for s, e in taken):
+                add("list", items, *m.span(), overlap=True)
+    for m in _NUMBER.finditer(command):
+        value = _number(m.group("sign") + m.group("num"))
+        if value is not None:
+            start = m.start()
+            sign = _SIGN_WORDS.search(command[: m.start()])
+            if sign is not None and not m.group("sign"):  # "minus 5 degrees" is -5
+                value, start = -value, sign.start()
+            add("number", value, start, m.end(), pct=bool(m.group("pct")))
+    for kind, value, start, end in _spelled_numbers(command):
+        add(kind, value, start, end)
+    for m in _NAME.finditer(command):
+        text = re.sub(r"(?:'s|')$", "", m.group(0).rstrip("."))
+        head = text.split()[0].lower()
+        opening = m.start() == 0 or command[: m.start()].rstrip()[-1:] in (".", "!", "?")
+        if (opening and " " not in text) or head in STOPWORDS or head in _LEADING_VERBS:
+            # A capital that only opens the sentence ("Solve ...", "Find Paris") is not a name.
+            text = " ".join(text.split()[1:])
+        if len(text) > 1 and not all(w.lower() in STOPWORDS or w.lower() in _NOT_NAMES for w in text.split()):
+            start = m.start() + m.group(0).find(text)
+            add("name", text, start, start + len(text))
+    return [mention for _, mention in sorted(found, key=lambda item: item[0])]

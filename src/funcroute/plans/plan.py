@@ -1,0 +1,626 @@
+"""Execution plans: parse a reWOO-style reply, check it against a ToolSet, and run it.
+
+The two dialects (see :mod:`funcroute.prompts.planning`)::
+
+    Plan: search first                          Plan: search first
+    :evidence0: = DuckDuckGo[query]             #E1 = DuckDuckGo[query]
+    Plan: read the results                      Plan: read the results
+    :evidence1: = KnowledgeModel[Who, given     #E2 = KnowledgeModel[Who, given #E1?]
+        :evidence0:?]
+    Answer: :evidence1:                         Final answer: #E2
+
+Typical use::
+
+    plan = parse_plan(reply)          # PlanParseError when no step can be read
+    plan.validate(tools)              # PlanValidationError listing every problem
+    result = plan.execute(tools)      # or: await plan.aexecute(tools)
+    result.answer                     # the answer step's output
+
+The parser is a small scanner, lenient about what models add: numbering (``1. Plan:``), markdown bold,
+blank lines and stray prose are skipped; a call may be wrapped in brackets (``[Tool[input]]``); an
+input may contain brackets, balanced or not, and may continue over several lines. The input ends at
+the ``]`` that balances the tool's ``[``, unless that one is followed by more ``]`` on its line (or
+leaves a wrapping ``[`` unclosed); then, and when the brackets never balance, it ends at the last
+``]`` of the line that ends with one (setting aside a wrapper's closing ``]``).
+Evidence references may be written ``:evidence3:``, ``:evidence3``, ``:evidence[3]:``, ``#E3`` or
+``#E[3]``; steps record them in canonical form (``:evidence3:``, ``#E3``). Reading stops at the answer
+line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from funcroute.errors import DispatchError, FuncRouteError, ModelOutputError
+from funcroute.prompts.planning import Dialect, plan_parameter
+
+if TYPE_CHECKING:
+    from funcroute.tools.call import Call
+    from funcroute.tools.toolset import ToolSet
+
+__all__ = [
+    "TRUNCATION_MARKER",
+    "Plan",
+    "PlanExecutionError",
+    "PlanParseError",
+    "PlanProblem",
+    "PlanResult",
+    "PlanStep",
+    "PlanValidationError",
+    "StepTrace",
+    "parse_plan",
+    "plan_problems",
+    "validate_plan",
+]
+
+#: Appended to an evidence output cut at ``max_output_chars``; ``{count}`` is the number of characters cut.
+TRUNCATION_MARKER = " [... truncated {count} characters]"
+
+_REF = r"(?::evidence\[?(\d+)\]?:?|#E\[?(\d+)\]?(?!\w))"
+_REF_RE = re.compile(_REF)
+_LEAD = r"^[ \t>]*(?:#+[ \t]+)?(?:(?:\d+[.)]|[-*+•])[ \t]+)?[*_`]*[ \t]*"
+_STEP_RE = re.compile(_LEAD + _REF + r"[ \t]*[*_`]*[ \t]*=[ \t]*[*_`]*[ \t]*")
+_INLINE_STEP_RE = re.compile(_REF + r"[ \t]*[*_`]*[ \t]*=[ \t]*[*_`]*[ \t]*")
+_PLAN_RE = re.compile(
+    _LEAD + r"(?:step[ \t]*\d+[ \t]*[:.-]?[ \t]*)?plan(?:[ \t]*\d+)?[ \t]*[*_]*[ \t]*:[*_]*[ \t]*", re.I
+)
+_ANSWER_RE = re.compile(_LEAD + r"(?:final[ \t]+)?answer[ \t]*[*_]*[ \t]*:[*_]*[ \t]*", re.I)
+_TOOL_RE = re.compile(r"[A-Za-z_][\w.\-]*")
+_TRAILER = " \t\r*`."
+
+
+def _canonical(match: re.Match[str]) -> str:
+    return f":evidence{int(match.group(1))}:" if match.group(1) is not None else f"#E{int(match.group(2))}"
+
+
+def _references(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(_canonical(m) for m in _REF_RE.finditer(text)))
+
+
+class PlanParseError(ModelOutputError):
+    """The reply holds no readable plan step, or a step's call cannot be read."""
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """One reason a plan is invalid.
+
+    Attributes:
+        kind: ``too_many_steps``, ``no_steps``, ``duplicate_evidence``, ``unknown_tool``,
+            ``unsupported_tool``, ``undefined_evidence``, ``forward_reference``, ``missing_answer``,
+            ``answer_without_evidence`` or ``unknown_answer``.
+        message: what is wrong, in words the model can act on.
+        step: 1-based index of the offending step; ``None`` for the plan as a whole.
+    """
+
+    kind: str
+    message: str
+    step: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class PlanValidationError(ModelOutputError):
+    """The plan was read but is invalid; ``problems`` lists every problem at once."""
+
+    def __init__(self, problems: Sequence[PlanProblem], reply: str) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        listed = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid plan ({count} problem{'s' if count != 1 else ''}):\n{listed}", reply)
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One step: ``evidence = tool[input]``.
+
+    Attributes:
+        evidence: the variable the output is stored in, canonical (``:evidence0:`` or ``#E1``).
+        tool: the tool's name as written.
+        input: the raw input string, evidence references not yet substituted.
+        plan: the ``Plan:`` sentence before the step ("" when there was none).
+        line: 1-based line of the reply where the step starts (0 when built by hand).
+    """
+
+    evidence: str
+    tool: str
+    input: str
+    plan: str = ""
+    line: int = 0
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Evidence names used in the input, canonical, in order of first use."""
+        return _references(self.input)
+
+
+@dataclass(frozen=True)
+class StepTrace:
+    """What happened when one step ran.
+
+    Attributes:
+        step: the step.
+        input: the input after evidence substitution.
+        status: ``ok``, ``error`` or ``cancelled`` (a concurrent step stopped because another failed).
+        started: seconds from the start of the plan to the start of the step.
+        elapsed: seconds the step took.
+        output: the tool's result (``None`` unless ``ok``).
+        text: ``str(output)`` as substituted into later inputs, capped at ``max_output_chars``.
+        error: what went wrong (``None`` unless ``error``).
+        call: the validated call, once validation succeeded.
+    """
+
+    step: PlanStep
+    input: str
+    status: Literal["ok", "error", "cancelled"]
+    started: float
+    elapsed: float
+    output: Any = None
+    text: str | None = None
+    error: BaseException | None = None
+    call: Call | None = None
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """The outcome of a plan that ran to its end.
+
+    Attributes:
+        plan: the plan.
+        trace: one record per step, in plan order.
+        answer: the output of the answer's evidence step (the last reference on the answer line).
+        answer_text: the answer line with every reference replaced by its (capped) output text.
+        elapsed: seconds the whole plan took.
+    """
+
+    plan: Plan
+    trace: tuple[StepTrace, ...]
+    answer: Any
+    answer_text: str
+    elapsed: float
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """Every step's output by evidence name."""
+        return {record.step.evidence: record.output for record in self.trace}
+
+
+class PlanExecutionError(FuncRouteError):
+    """A step failed while the plan ran; the cause is ``__cause__``.
+
+    Attributes:
+        step: the failed step.
+        trace: records of the steps that ran (or were cancelled), in plan order, the failure included.
+    """
+
+    def __init__(self, message: str, step: PlanStep, trace: Sequence[StepTrace]) -> None:
+        self.step = step
+        self.trace = tuple(trace)
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A parsed plan.
+
+    Attributes:
+        steps: the steps, in order.
+        answer: the evidence holding the final answer (the last reference on the answer line), or
+            ``None`` when the answer line names none or is missing.
+        reply: the raw reply the plan was read from.
+        answer_text: the answer line's text after ``Answer:``; ``None`` when there was no answer line.
+        max_steps: the most steps validation accepts.
+    """
+
+    steps: tuple[PlanStep, ...]
+    answer: str | None
+    reply: str = field(default="", repr=False)
+    answer_text: str | None = None
+    max_steps: int = 20
+
+    @property
+    def dialect(self) -> Dialect:
+        """``hash`` when the first step is named ``#E...``, else ``evidence``."""
+        return "hash" if self.steps and self.steps[0].evidence.startswith("#") else "evidence"
+
+    def to_text(self) -> str:
+        """Render the plan back into its dialect (canonical names, one line per step)."""
+        lines: list[str] = []
+        for step in self.steps:
+            if step.plan:
+                lines.append(f"Plan: {step.plan}")
+            lines.append(f"{step.evidence} = {step.tool}[{step.input}]")
+        label = "Final answer" if self.dialect == "hash" else "Answer"
+        if self.answer_text is not None:
+            lines.append(f"{label}: {self.answer_text}")
+        return "\n".join(lines)
+
+    def validate(self, tools: ToolSet) -> Plan:
+        """Check the plan against ``tools``; see :func:`validate_plan`. Returns the plan itself."""
+        return validate_plan(self, tools)
+
+    def execute(self, tools: ToolSet, *, max_output_chars: int | None = 4000) -> PlanResult:
+        """Validate, then run the steps one after another with ``tools.dispatch``.
+
+        Args:
+            tools: the ToolSet the plan was made for.
+            max_output_chars: cap on each output's text substituted into later inputs; ``None``
+                for no cap.
+
+        Returns:
+            The full trace and the answer.
+
+        Raises:
+            PlanValidationError: the plan is invalid (nothing ran).
+            PlanExecutionError: a step's call was invalid or its handler failed; later steps did not
+                run. The partial trace is attached.
+        """
+        validate_plan(self, tools)
+        begin = time.perf_counter()
+        texts: dict[str, str] = {}
+        trace: list[StepTrace] = []
+        for step in self.steps:
+            text_in = _substitute(step.input, texts)
+            started = time.perf_counter()
+            call: Call | None = None
+            try:
+                call = tools.validate(step.tool, {_param(tools, step): text_in}, self.reply)
+                output = tools.dispatch(call)
+            except (ModelOutputError, DispatchError) as exc:
+                elapsed = time.perf_counter() - started
+                trace.append(
+                    StepTrace(step, text_in, "error", started - begin, elapsed, error=exc, call=call)
+                )
+                raise _failure(step, exc, trace) from exc
+            text = _cap(output, max_output_chars)
+            texts[step.evidence] = text
+            elapsed = time.perf_counter() - started
+            trace.append(StepTrace(step, text_in, "ok", started - begin, elapsed, output, text, call=call))
+        return self._result(trace, texts, time.perf_counter() - begin)
+
+    async def aexecute(
+        self,
+        tools: ToolSet,
+        *,
+        max_output_chars: int | None = 4000,
+        max_concurrency: int | None = None,
+        step_timeout: float | None = None,
+    ) -> PlanResult:
+        """Validate, then run the steps with ``tools.adispatch``, each as soon as its inputs exist.
+
+        Steps with no evidence dependency between them run concurrently. When a step fails, the
+        steps still running are cancelled and recorded as ``cancelled``.
+
+        Args:
+            tools: the ToolSet the plan was made for.
+            max_output_chars: cap on each output's text substituted into later inputs; ``None``
+                for no cap.
+            max_concurrency: the most steps running at once; ``None`` for no limit.
+            step_timeout: seconds a step may take; a slower step fails with a timeout.
+
+        Returns:
+            The full trace and the answer.
+
+        Raises:
+            PlanValidationError: the plan is invalid (nothing ran).
+            PlanExecutionError: a step failed (invalid call, handler error, timeout); partial trace
+                attached.
+        """
+        validate_plan(self, tools)
+        begin = time.perf_counter()
+        limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        texts: dict[str, str] = {}
+        records: dict[int, StepTrace] = {}
+        started_at: dict[int, float] = {}
+        inputs: dict[int, str] = {}
+
+        async def run(index: int, step: PlanStep) -> StepTrace:
+            if limit is not None:
+                await limit.acquire()
+            started_at[index] = started = time.perf_counter()
+            call: Call | None = None
+            try:
+                call = tools.validate(step.tool, {_param(tools, step): inputs[index]}, self.reply)
+                output = await asyncio.wait_for(tools.adispatch(call), step_timeout)
+            except (ModelOutputError, DispatchError, asyncio.TimeoutError) as exc:
+                elapsed = time.perf_counter() - started
+                return StepTrace(step, inputs[index], "error", started - begin, elapsed, error=exc, call=call)
+            finally:
+                if limit is not None:
+                    limit.release()
+            text = _cap(output, max_output_chars)
+            elapsed = time.perf_counter() - started
+            return StepTrace(step, inputs[index], "ok", started - begin, elapsed, output, text, call=call)
+
+        waiting = dict(enumerate(self.steps))
+        running: dict[asyncio.Task[StepTrace], int] = {}
+        try:
+            while waiting or running:
+                for index, step in list(waiting.items()):
+                    if all(ref in texts for ref in step.references):
+                        del waiting[index]
+                        inputs[index] = _substitute(step.input, texts)
+                        running[asyncio.ensure_future(run(index, step))] = index
+                if not running:  # unreachable for a validated plan: every reference is defined earlier
+                    raise RuntimeError("plan steps wait on each other")
+                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                failed: StepTrace | None = None
+                for task in finished:
+                    record = records[running.pop(task)] = task.result()
+                    if record.status == "ok":
+                        texts[record.step.evidence] = record.text or ""
+                    elif failed is None:
+                        failed = record
+                if failed is not None:
+                    for task in running:
+                        task.cancel()
+                    await asyncio.gather(*running, return_exceptions=True)
+                    now = time.perf_counter()
+                    for index in running.values():
+                        started = started_at.get(index, now)
+                        step = self.steps[index]
+                        records[index] = StepTrace(
+                            step, inputs[index], "cancelled", started - begin, now - started
+                        )
+                    running.clear()
+                    ordered = [records[i] for i in sorted(records)]
+                    assert failed.error is not None
+                    raise _failure(failed.step, failed.error, ordered) from failed.error
+        finally:
+            for task in running:
+                task.cancel()
+        return self._result([records[i] for i in sorted(records)], texts, time.perf_counter() - begin)
+
+    def _result(self, trace: list[StepTrace], texts: Mapping[str, str], elapsed: float) -> PlanResult:
+        outputs = {record.step.evidence: record.output for record in trace}
+        answer = outputs.get(self.answer) if self.answer is not None else None
+        answer_text = _substitute(self.answer_text or "", texts)
+        return PlanResult(self, tuple(trace), answer, answer_text, elapsed)
+
+
+def _param(tools: ToolSet, step: PlanStep) -> str:
+    param = plan_parameter(tools[step.tool])
+    assert param is not None  # guaranteed by validate_plan
+    return param
+
+
+def _substitute(text: str, texts: Mapping[str, str]) -> str:
+    return _REF_RE.sub(lambda m: texts.get(_canonical(m), m.group(0)), text)
+
+
+def _cap(output: object, limit: int | None) -> str:
+    text = str(output)
+    if limit is not None and len(text) > limit:
+        return text[:limit] + TRUNCATION_MARKER.format(count=len(text) - limit)
+    return text
+
+
+def _failure(step: PlanStep, error: BaseException, trace: Sequence[StepTrace]) -> PlanExecutionError:
+    reason = str(error) or type(error).__name__
+    return PlanExecutionError(f"plan step {step.evidence} = {step.tool}[...] failed: {reason}", step, trace)
+
+
+# ------------------------------------------------------------------------------------ validation
+
+
+def plan_problems(plan: Plan, tools: ToolSet) -> list[PlanProblem]:
+    """Every problem with ``plan`` against ``tools`` (an empty list for a valid plan).
+
+    Args:
+        plan: a parsed (or hand-built) plan.
+        tools: the ToolSet the plan must use.
+
+    Returns:
+        The problems, in plan order, plan-wide ones first.
+    """
+    problems: list[PlanProblem] = []
+    usable = [tool.name for tool in tools if plan_parameter(tool) is not None]
+    shown = ", ".join(usable) or "(none)"
+    if len(plan.steps) > plan.max_steps:
+        message = f"the plan has {len(plan.steps)} steps; at most {plan.max_steps} are allowed"
+        problems.append(PlanProblem("too_many_steps", message))
+    if not plan.steps:
+        problems.append(PlanProblem("no_steps", "the plan has no steps"))
+    defined_at: dict[str, int] = {}
+    for number, step in enumerate(plan.steps, 1):
+        defined_at.setdefault(step.evidence, number)
+    for number, step in enumerate(plan.steps, 1):
+        label = f"step {number} ({step.evidence})"
+        first = defined_at[step.evidence]
+        if first != number:
+            message = f"{label} redefines {step.evidence}, already defined by step {first}"
+            problems.append(PlanProblem("duplicate_evidence", message, number))
+        if step.tool not in tools:
+            close = difflib.get_close_matches(step.tool, usable, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            message = f"{label} calls unknown tool {step.tool!r}.{hint} Available tools: {shown}"
+            problems.append(PlanProblem("unknown_tool", message, number))
+        elif plan_parameter(tools[step.tool]) is None:
+            message = (
+                f"{label} calls {step.tool!r}, which does not take a single text input and cannot be "
+                f"used in a plan. Available tools: {shown}"
+            )
+            problems.append(PlanProblem("unsupported_tool", message, number))
+        for ref in step.references:
+            where = defined_at.get(ref)
+            if where is None:
+                message = f"{label} uses {ref}, which no step defines"
+                problems.append(PlanProblem("undefined_evidence", message, number))
+            elif where >= number:
+                when = "is its own result" if where == number else f"is only defined later, by step {where}"
+                message = f"{label} uses {ref}, which {when}"
+                problems.append(PlanProblem("forward_reference", message, number))
+    if plan.answer_text is None:
+        example = "Final answer: #E2" if plan.dialect == "hash" else "Answer: :evidence1:"
+        message = f"the plan has no answer line (e.g. {example!r})"
+        problems.append(PlanProblem("missing_answer", message))
+    elif not _references(plan.answer_text):
+        message = f"the answer line {plan.answer_text!r} names no evidence variable"
+        problems.append(PlanProblem("answer_without_evidence", message))
+    else:
+        for ref in _references(plan.answer_text):
+            if ref not in defined_at:
+                defined = ", ".join(defined_at) or "(none)"
+                message = f"the answer uses {ref}, which no step defines; defined: {defined}"
+                problems.append(PlanProblem("unknown_answer", message))
+    return problems
+
+
+def validate_plan(plan: Plan, tools: ToolSet) -> Plan:
+    """Check ``plan`` against ``tools``, reporting every problem at once.
+
+    Args:
+        plan: the plan.
+        tools: the ToolSet it must use.
+
+    Returns:
+        The plan itself, when valid.
+
+    Raises:
+        PlanValidationError: the plan has at least one problem (all are listed).
+    """
+    problems = plan_problems(plan, tools)
+    if problems:
+        raise PlanValidationError(problems, plan.reply)
+    return plan
+
+
+# --------------------------------------------------------------------------------------- parsing
+
+
+def _line_closer(text: str, start: int, end: int, wrappers: int, *, strict: bool) -> int | None:
+    """The ``]`` closing an input on the line ``text[start:end]``.
+
+    It is the last of the trailing ``]`` run once markdown and wrapper brackets are set aside; when
+    the line does not end with ``]``, the last ``]`` on it (or ``None`` when ``strict``).
+    """
+    stop = end
+    while stop > start and text[stop - 1] in _TRAILER:
+        stop -= 1
+    run = 0
+    while stop - run > start and text[stop - run - 1] == "]":
+        run += 1
+    if run:
+        return stop - 1 - min(wrappers, run - 1)
+    if strict:
+        return None
+    found = text.rfind("]", start, end)
+    return found if found >= 0 else None
+
+
+def _closer(text: str, start: int, end: int, wrappers: int) -> int | None:
+    """Index of the ``]`` that ends the input starting at ``start`` (``None`` if unterminated)."""
+    depth = 1
+    line = start
+    while line < end:
+        eol = text.find("\n", line, end)
+        eol = end if eol < 0 else eol
+        for index in range(line, eol):
+            char = text[index]
+            depth += char == "["
+            depth -= char == "]"
+            if depth == 0:
+                rest, closed = text[index + 1 : eol].lstrip(_TRAILER), 0
+                while closed < wrappers and rest.startswith("]"):
+                    rest, closed = rest[1:].lstrip(_TRAILER), closed + 1
+                if "]" not in rest and closed == wrappers:
+                    return index
+                return _line_closer(text, line, eol, wrappers, strict=False)
+        if line == start and (found := _line_closer(text, line, eol, wrappers, strict=True)) is not None:
+            return found
+        line = eol + 1
+    line = start
+    while line < end:
+        eol = text.find("\n", line, end)
+        eol = end if eol < 0 else eol
+        if (found := _line_closer(text, line, eol, wrappers, strict=True)) is not None:
+            return found
+        line = eol + 1
+    return None
+
+
+def _read_call(text: str, pos: int, end: int, evidence: str, reply: str) -> tuple[str, str, int]:
+    """Read ``Tool[input]`` (optionally wrapped in brackets) at ``pos``; return tool, input, end."""
+    wrappers = 0
+    while pos < end and text[pos] in " \t[`*":
+        wrappers += text[pos] == "["
+        pos += 1
+    name = _TOOL_RE.match(text, pos, end)
+    eol = text.find("\n", pos, end)
+    shown = text[pos : end if eol < 0 else eol].strip()
+    if name is None:
+        raise PlanParseError(f"{evidence} is not followed by a Tool[input] call: {shown!r}", reply)
+    pos = name.end()
+    while pos < end and text[pos] in " \t`*":
+        pos += 1
+    if pos >= end or text[pos] != "[":
+        raise PlanParseError(f"{evidence} = {name.group()} has no [input] in brackets: {shown!r}", reply)
+    closer = _closer(text, pos + 1, end, wrappers)
+    if closer is None:
+        raise PlanParseError(f"the input of {evidence} = {name.group()}[... has no closing ']'", reply)
+    return name.group(), text[pos + 1 : closer].strip(), closer
+
+
+def parse_plan(reply: str, *, max_steps: int = 20) -> Plan:
+    """Read a plan from a model reply in either dialect.
+
+    Args:
+        reply: the raw reply.
+        max_steps: recorded on the plan; validation rejects plans with more steps.
+
+    Returns:
+        The plan (not yet validated against any tools).
+
+    Raises:
+        PlanParseError: no step could be read, or a step's call cannot be read.
+    """
+    text = reply.replace("\r\n", "\n")
+    starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
+    bounds = [(s, (starts[n + 1] - 1) if n + 1 < len(starts) else len(text)) for n, s in enumerate(starts)]
+
+    structural = [any(r.match(text[s:e]) for r in (_STEP_RE, _PLAN_RE, _ANSWER_RE)) for s, e in bounds]
+
+    steps: list[PlanStep] = []
+    plan_sentence = ""
+    answer_text: str | None = None
+    n = 0
+    while n < len(bounds):
+        start, eol = bounds[n]
+        line = text[start:eol]
+        step_at: int | None = None
+        if (match := _STEP_RE.match(line)) is not None:
+            step_at = start
+        elif (match := _PLAN_RE.match(line)) is not None:
+            sentence = line[match.end() :]
+            inline = _INLINE_STEP_RE.search(sentence)
+            plan_sentence = (sentence[: inline.start()] if inline else sentence).strip().strip("*_ ")
+            if inline is not None:
+                step_at, match = start + match.end(), inline
+        elif (match := _ANSWER_RE.match(line)) is not None:
+            answer_text = line[match.end() :].strip()
+            following = (text[s:e].strip() for s, e in bounds[n + 1 :])
+            if not answer_text:
+                answer_text = next((f for f in following if f), "")
+            break
+        if step_at is None or match is None:
+            n += 1
+            continue
+        evidence = _canonical(match)
+        region = next((bounds[m][0] for m in range(n + 1, len(bounds)) if structural[m]), len(text))
+        tool, tool_input, closer = _read_call(text, step_at + match.end(), region, evidence, reply)
+        steps.append(PlanStep(evidence, tool, tool_input, plan_sentence, n + 1))
+        plan_sentence = ""
+        n += 1
+        while n < len(bounds) and bounds[n][0] <= closer:
+            n += 1
+    if not steps:
+        raise PlanParseError("the reply holds no plan step (e.g. ':evidence0: = Tool[input]')", reply)
+    refs = _references(answer_text or "")
+    return Plan(tuple(steps), refs[-1] if refs else None, reply, answer_text, max_steps)

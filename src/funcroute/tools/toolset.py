@@ -1,0 +1,433 @@
+"""Tools and ToolSets: register functions, render the prompt, parse replies into calls, dispatch.
+
+A :class:`ToolSet` is the registry every other part of funcroute works from::
+
+    tools = ToolSet()
+
+    @tools.tool
+    def file_analytics(action: str, filters: Filters) -> str:
+        "This tool performs various operations on a text file."
+
+    call = tools.parse(reply)   # -> Call, validated
+    tools.dispatch(call)        # -> the handler's result
+
+Reads (prompt, parse, dispatch) are thread-safe and lock-free; registration takes a lock and
+invalidates the rendering caches.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+from funcroute._install import install_hint
+from funcroute.errors import (
+    CallValidationError,
+    HandlerNotBoundError,
+    ToolDefinitionError,
+    UnknownFunctionError,
+    UsageError,
+    ValidationProblem,
+)
+from funcroute.formats.base import ToolCallFormat
+from funcroute.parsing import ParseLimits, json_problem
+from funcroute.prompts.selection import Format, render_tool, selection_prompt
+from funcroute.tools import dispatch as _dispatch
+from funcroute.tools import loaders
+from funcroute.tools.call import Call
+from funcroute.tools.replies import ReplyReader
+from funcroute.tools.tool import Approver, Tool
+from funcroute.tools.validators import InvalidArguments, Validated
+
+if TYPE_CHECKING:
+    from funcroute.mcp.client import MCPToolSet
+
+__all__ = ["ToolSet"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ToolSet:
+    """A registry of tools with prompt rendering, reply parsing, validation and dispatch.
+
+    Args:
+        tools: tools (or type-hinted functions) to register.
+        extra: what to do with parameters a tool does not have: ``"forbid"`` (a validation error)
+            or ``"ignore"`` (dropped silently).
+        limits: size/depth limits applied to every reply.
+    """
+
+    def __init__(
+        self,
+        tools: Iterable[Tool | Callable[..., Any]] = (),
+        *,
+        extra: Literal["forbid", "ignore"] = "forbid",
+        limits: ParseLimits | None = None,
+    ) -> None:
+        if extra not in ("forbid", "ignore"):
+            raise UsageError(f"extra must be 'forbid' or 'ignore', got {extra!r}")
+        self.extra = extra
+        self.limits = limits or ParseLimits()
+        self._tools: dict[str, Tool] = {}
+        self._lock = threading.Lock()
+        self._blocks: dict[tuple[str, bool], str] = {}
+        self._joined: dict[bool, str] = {}
+        self._derived: dict[str, Any] = {}
+        self._reader = ReplyReader(self)
+        for item in tools:
+            self.add(item if isinstance(item, Tool) else Tool.from_function(item))
+
+    # ----------------------------------------------------------------------------- registration
+
+    @overload
+    def tool(self, fn: F, /) -> F: ...
+
+    @overload
+    def tool(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        confirm: bool = False,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]: ...
+
+    def tool(  # type: ignore[misc]  # mypy 2.x misreads "/" in overload implementations
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        confirm: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
+        """Register a function as a tool; usable as ``@tools.tool`` or ``@tools.tool(name=...)``.
+
+        Args:
+            fn: the function (when used without parentheses).
+            name: the name the model sees (default: the function's name).
+            description: overrides the docstring's description.
+            confirm: dispatch requires an approval callback that accepts the call.
+            timeout: seconds the handler may run (async handlers are cancelled; sync handlers run
+                in a watchdog thread that is abandoned, not killed, when time runs out).
+
+        The function is returned unchanged.
+        """
+
+        def register(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_function(func, name=name, description=description, confirm=confirm, timeout=timeout)
+            return func
+
+        return register(fn) if fn is not None else register
+
+    def add_function(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        confirm: bool = False,
+        timeout: float | None = None,
+    ) -> Tool:
+        """Register ``fn`` as a tool and return it."""
+        tool = Tool.from_function(fn, name=name, description=description, confirm=confirm, timeout=timeout)
+        return self.add(tool)
+
+    def add(self, tool: Tool) -> Tool:
+        """Register a prepared :class:`Tool`; duplicate names are an error."""
+        with self._lock:
+            if tool.name in self._tools:
+                existing = self._tools[tool.name].source or "another tool"
+                raise ToolDefinitionError(
+                    tool.source or tool.name,
+                    [f"a tool named {tool.name!r} is already registered ({existing})"],
+                )
+            self._tools[tool.name] = tool
+            self._joined.clear()
+            self._derived.clear()
+        return tool
+
+    # -------------------------------------------------------------------------------- container
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(list(self._tools.values()))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __getitem__(self, name: str) -> Tool:
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise KeyError(f"no tool named {name!r}") from None
+
+    def __repr__(self) -> str:
+        return f"ToolSet({', '.join(self._tools)})"
+
+    @property
+    def names(self) -> list[str]:
+        """Tool names in registration order."""
+        return list(self._tools)
+
+    def subset(self, names: Iterable[str]) -> ToolSet:
+        """A new ToolSet holding only ``names`` (same tools, same settings)."""
+        chosen = ToolSet(extra=self.extra, limits=self.limits)
+        for name in names:
+            chosen.add(self[name])
+        return chosen
+
+    # ----------------------------------------------------------------------------------- prompt
+
+    def render_tools(self, names: Sequence[str] | None = None, *, show_types: bool = False) -> str:
+        """The ``Available functions:`` block for all tools (cached) or for ``names`` in that order."""
+        if names is None:
+            joined = self._joined.get(show_types)
+            if joined is None:
+                joined = "\n".join(self._block(t, show_types) for t in list(self._tools.values()))
+                self._joined[show_types] = joined
+            return joined
+        return "\n".join(self._block(self[n], show_types) for n in names)
+
+    def _block(self, tool: Tool, show_types: bool) -> str:
+        key = (tool.name, show_types)
+        block = self._blocks.get(key)
+        if block is None:
+            block = render_tool(tool.name, tool.description, tool.schema, show_types=show_types)
+            self._blocks[key] = block
+        return block
+
+    def prompt(
+        self,
+        user_input: str,
+        format: Format = "json",
+        *,
+        tools: Sequence[str] | None = None,
+        show_types: bool = False,
+    ) -> str:
+        """The bare Airoboros function-selection prompt (no chat template).
+
+        Args:
+            user_input: the user's command.
+            format: ask for a ``"json"`` or ``"yaml"`` reply.
+            tools: render only these tools, in this order (the validator still knows all tools).
+            show_types: append type notes to parameter lines.
+        """
+        if not self._tools:
+            raise UsageError("the ToolSet is empty: register at least one tool before rendering a prompt")
+        return selection_prompt(user_input, [self.render_tools(tools, show_types=show_types)], format)
+
+    # ------------------------------------------------------------------------ parse and validate
+
+    def parse(self, reply: str, *, format: str | ToolCallFormat = "auto") -> Call:
+        """Read the first valid call from a model reply.
+
+        Args:
+            reply: the model's text.
+            format: ``"auto"`` (sniff: Airoboros JSON/YAML unless another format's delimiters or a
+                reasoning block are there), or a format name from :mod:`funcroute.formats`
+                (``"hermes"``, ``"pythonic"``...) to read only that format.
+
+        Raises:
+            OutputParseError: no call could be read.
+            UnknownFunctionError: the best candidate names an unknown function.
+            CallValidationError: the best candidate's arguments are invalid.
+        """
+        return self._reader.parse(reply, format=format)
+
+    def parse_many(self, reply: str, *, format: str | ToolCallFormat = "auto") -> list[Call]:
+        """Read every call from a reply, in order (parallel calls, a list of calls, or one call).
+
+        Every call is validated. When some fail, :class:`PartialCallsError` reports each failure
+        with its index (``.errors``) and keeps the valid calls in place (``.calls``); a reply with a
+        single call raises that call's own error.
+        """
+        return self._reader.parse_many(reply, format=format)
+
+    def _schema_of(self, name: str) -> dict[str, Any] | None:
+        tool = self._tools.get(name)
+        return tool.schema if tool is not None else None
+
+    def validate(self, function: str, arguments: Any, reply: str = "") -> Call:
+        """Validate a call given as a name and an arguments mapping (plain JSON data only)."""
+        return self._validate(function, arguments, reply, checked=False)
+
+    def _validate(self, function: str, arguments: Any, reply: str, *, checked: bool) -> Call:
+        """``checked``: the arguments come from the reply parser, which already refused non-JSON data."""
+        tool = self._tools.get(function)
+        if tool is None:
+            raise UnknownFunctionError(function, self.names, self._closest(function), reply)
+        if type(arguments) is not dict and not isinstance(arguments, Mapping):
+            problem = ValidationProblem(
+                "", f"arguments must be a mapping, got {type(arguments).__name__}", "type"
+            )
+            raise CallValidationError(function, arguments, [problem], reply)
+        if not checked:
+            trouble = json_problem(arguments, self.limits.max_depth)
+            if trouble is not None:
+                problem = ValidationProblem("", f"arguments must be plain JSON data: {trouble}", "json_type")
+                raise CallValidationError(function, arguments, [problem], reply)
+        problems: list[ValidationProblem] = []
+        unknown = arguments.keys() - tool.parameters
+        if unknown:
+            if self.extra == "forbid":
+                problems.extend(
+                    ValidationProblem(str(k), "unexpected parameter", "extra_forbidden")
+                    for k in sorted(map(str, unknown))
+                )
+            arguments = {k: v for k, v in arguments.items() if k not in unknown}
+        validator = tool.validator
+        if validator is None:
+            raise UsageError(f"tool {function!r} has no validator")
+        try:
+            validated = validator(arguments if isinstance(arguments, dict) else dict(arguments))
+        except InvalidArguments as exc:
+            problems.extend(exc.problems)
+            raise CallValidationError(function, arguments, problems, reply) from None
+        if problems:
+            raise CallValidationError(function, arguments, problems, reply)
+        return Call(function, validated.arguments, reply, tool, validated)
+
+    def _closest(self, name: str) -> str | None:
+        lowered = {n.lower().replace(".", "_"): n for n in self._tools}
+        key = name.lower().replace(".", "_")
+        if key in lowered:
+            return lowered[key]
+        matches = difflib.get_close_matches(name, self.names, n=1, cutoff=0.6)
+        return matches[0] if matches else None
+
+    # --------------------------------------------------------------------------------- dispatch
+
+    def _prepare(self, call: Call, approve: Approver | None) -> tuple[Tool, Validated, Call]:
+        tool = self._tools.get(call.function)
+        if tool is None or call._tool is not tool or call._validated is None:
+            # A call built by hand, or validated by another ToolSet: validate it here first.
+            call = self.validate(call.function, call.arguments, call.reply)
+            tool = self._tools[call.function]
+        validated = call._validated
+        if validated is None:  # pragma: no cover - validate() always sets it
+            raise UsageError(f"call to {call.function!r} was not validated")
+        if tool.handler is None:
+            raise HandlerNotBoundError(
+                f"tool {tool.name!r} has no handler (loaded from data without one); it can validate "
+                "calls but not run them",
+                call,
+            )
+        if tool.confirm:
+            _dispatch.require_approval(tool, call, approve)
+        return tool, validated, call
+
+    def dispatch(self, call: Call, *, approve: Approver | None = None) -> Any:
+        """Run the call's handler with typed arguments and return its result.
+
+        Args:
+            call: a call (re-validated here unless this ToolSet validated it).
+            approve: for tools registered with ``confirm=True``: called with the validated call;
+                the handler runs only if it returns ``True``.
+
+        Async handlers are run to completion with ``asyncio.run`` (use :meth:`adispatch` inside an
+        event loop). Handler exceptions surface as :class:`HandlerError` with the call attached.
+        """
+        tool, validated, call = self._prepare(call, approve)
+        return _dispatch.run(tool, validated, call)
+
+    async def adispatch(self, call: Call, *, approve: Approver | None = None) -> Any:
+        """Async twin of :meth:`dispatch`; sync handlers run in a worker thread."""
+        tool, validated, call = self._prepare(call, approve)
+        return await _dispatch.arun(tool, validated, call)
+
+    # ---------------------------------------------------------------------------------- schemas
+
+    def json_schema(self, *, copy: bool = True) -> dict[str, Any]:
+        """JSON Schema of a valid reply for this ToolSet.
+
+        A union over tools of ``{"function": <const name>, "params": <that tool's arguments schema>}``.
+        """
+        cached = self._derived.get("json_schema")
+        if cached is None:
+            variants = []
+            for tool in list(self._tools.values()):
+                params = dict(tool.schema)
+                params.setdefault("type", "object")
+                if self.extra == "forbid":
+                    params["additionalProperties"] = False
+                variants.append(
+                    {
+                        "type": "object",
+                        "properties": {"function": {"const": tool.name}, "params": params},
+                        "required": ["function", "params"],
+                        "additionalProperties": False,
+                    }
+                )
+            cached = {"$schema": "https://json-schema.org/draft/2020-12/schema", "anyOf": variants}
+            self._derived["json_schema"] = cached
+        if not copy:
+            return cached  # shared: callers must not mutate it
+        copied: dict[str, Any] = json.loads(json.dumps(cached))
+        return copied
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of everything the model sees or the grammar depends on (names, texts, schemas)."""
+        cached = self._derived.get("fingerprint")
+        if cached is None:
+            payload = [(t.name, t.description, t.schema) for t in list(self._tools.values())]
+            text = json.dumps([payload, self.extra], sort_keys=True, default=str)
+            cached = hashlib.sha256(text.encode()).hexdigest()[:32]
+            self._derived["fingerprint"] = cached
+        return str(cached)
+
+    # ------------------------------------------------------------------------------ from data
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, bind_handlers: bool = True, **options: Any) -> ToolSet:
+        """Load tools from a YAML/JSON tool file (see ``schemas/toolset.schema.json``).
+
+        Handlers named as ``package.module:function`` are imported when ``bind_handlers`` is true:
+        a tool file is trusted like code. Pass ``bind_handlers=False`` for files from elsewhere.
+        """
+        return cls(loaders.tools_from_file(Path(path), bind_handlers=bind_handlers), **options)
+
+    @classmethod
+    def from_openai(cls, specs: Iterable[Mapping[str, Any]], **options: Any) -> ToolSet:
+        """Import OpenAI-style tool specs (``{"type": "function", "function": {...}}``), unbound."""
+        return cls(loaders.tools_from_openai(specs), **options)
+
+    @classmethod
+    def from_bfcl(cls, function_docs: Iterable[Mapping[str, Any]], **options: Any) -> ToolSet:
+        """Import BFCL function docs (an entry's ``"function"`` list), unbound."""
+        return cls(loaders.tools_from_bfcl(function_docs), **options)
+
+    @classmethod
+    def from_mcp(cls, server: Any, **options: Any) -> MCPToolSet:
+        """Import the tools of a running MCP server; their handlers call the server back over MCP.
+
+        ``server`` is an ``http(s)://`` URL (streamable HTTP), a command line (string or list: run as
+        a stdio subprocess) or an in-process SDK server. The result is an
+        :class:`funcroute.mcp.MCPToolSet`: close it (or use ``with``) to disconnect. Options are
+        those of :func:`funcroute.mcp.tools_from_mcp` (``prefix``, ``confirm``, ``timeout``...).
+        Needs ``pip install "funcroute-llm[mcp]"``.
+        """
+        try:
+            from funcroute.mcp.client import tools_from_mcp
+        except ImportError as exc:
+            raise UsageError(f"ToolSet.from_mcp needs the MCP SDK: {install_hint('mcp')} ({exc})") from exc
+        return tools_from_mcp(server, **options)
+
+    def openai_tools(self) -> list[dict[str, Any]]:
+        """Export every tool as an OpenAI-style tool spec."""
+        return [loaders.tool_to_openai(t) for t in list(self._tools.values())]
+
+    def bind(self, name: str, handler: Callable[..., Any]) -> None:
+        """Attach a handler to a tool loaded from data (replacing any existing one)."""
+        with self._lock:
+            self._tools[name] = self[name].replace(handler=handler)
+            self._derived.clear()
