@@ -29,7 +29,7 @@ from funcroute.backends.presets import load_preset
 from funcroute.constrain.grounding import grounded_schema
 from funcroute.errors import ModelOutputError
 from funcroute.evaluation import Case, load_bfcl, score
-from funcroute.offline.selector import SemanticBackend
+from funcroute.offline.selector import SemanticSelector
 from funcroute.routing.cascade import Cascade
 from funcroute.routing.router import Router, RouteResult
 
@@ -63,7 +63,7 @@ def main() -> None:
 
     preset = load_preset("smollm2", n_threads=args.threads)
     llama, template = preset.backend, preset.template
-    semantic = SemanticBackend()
+    semantic = SemanticSelector()
     rows: dict[tuple[str, str], list[tuple[bool, float, str]]] = {}
     fast: Counter[str] = Counter()
     kinds: Counter[str] = Counter()

@@ -1,10 +1,10 @@
-"""What a round trip over MCP costs: dispatch through ToolSet.from_mcp vs. calling the tool in process.
+"""What a round trip over MCP costs: dispatch through tools_from_mcp vs. calling the tool in process.
 
 One ToolSet (the README's ``file_analytics``) is dispatched four ways in the same run:
 
 * ``in process``: ``tools.dispatch(call)`` on the original ToolSet (the baseline);
-* ``MCP in-process``: ``ToolSet.from_mcp(mcp_server(tools))`` (the SDK's direct dispatcher, no I/O);
-* ``MCP stdio``: ``ToolSet.from_mcp`` of ``funcroute mcp serve`` as a subprocess;
+* ``MCP in-process``: ``tools_from_mcp(mcp_server(tools))`` (the SDK's direct dispatcher, no I/O);
+* ``MCP stdio``: ``tools_from_mcp`` of ``funcroute mcp serve`` as a subprocess;
 * ``MCP HTTP``: the same over streamable HTTP on 127.0.0.1.
 
 Prints p50/p95 milliseconds per call, sequential (1 caller) and with 4 concurrent callers
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from funcroute import ToolSet
-from funcroute.mcp import mcp_server
+from funcroute.mcp import mcp_server, tools_from_mcp
 
 TOOLS_FILE = '''
 from typing import Literal
@@ -124,12 +124,12 @@ def main() -> None:
         _wait_listening(port)
         ways: list[tuple[str, Callable[[], Any]]] = [
             ("in process (baseline)", lambda: original),
-            ("MCP in-process server", lambda: ToolSet.from_mcp(mcp_server(original))),
+            ("MCP in-process server", lambda: tools_from_mcp(mcp_server(original))),
             (
                 "MCP stdio subprocess",
-                lambda: ToolSet.from_mcp([*CLI, "mcp", "serve", "--tools", str(spec)], env=env),
+                lambda: tools_from_mcp([*CLI, "mcp", "serve", "--tools", str(spec)], env=env),
             ),
-            ("MCP streamable HTTP", lambda: ToolSet.from_mcp(f"http://127.0.0.1:{port}/mcp")),
+            ("MCP streamable HTTP", lambda: tools_from_mcp(f"http://127.0.0.1:{port}/mcp")),
         ]
         print(f"{args.calls} calls of file_analytics; milliseconds per call\n")
         print(f"{'dispatch':<24} {'connect':>8} {'p50 x1':>8} {'p95 x1':>8} {'p50 x4':>8} {'p95 x4':>8}")

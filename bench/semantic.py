@@ -1,7 +1,7 @@
 """The offline semantic router on BFCL, beside a plain-cosine baseline measured in the same run.
 
 Baseline: cosine similarity between the MiniLM embedding of the question and of ``name: description``
-for each tool (the trial the issue reports). Ours: :class:`funcroute.offline.selector.SemanticBackend`
+for each tool (the trial the issue reports). Ours: :class:`funcroute.offline.selector.SemanticSelector`
 and :class:`funcroute.offline.retrieval.ToolIndex`. Both use the same bundled encoder.
 
     .venv/bin/python bench/semantic.py [--cache-dir DIR] [--cold] [--cold-index] [--latency-runs 200]
@@ -33,7 +33,7 @@ from funcroute import Tool, ToolSet
 from funcroute.errors import FuncRouteError
 from funcroute.offline.encoder import Encoder
 from funcroute.offline.retrieval import ToolIndex
-from funcroute.offline.selector import SemanticBackend
+from funcroute.offline.selector import SemanticSelector
 from funcroute.routing.router import Router
 
 GOALS = {
@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     encoder.load()
     load_s = time.perf_counter() - start
-    backend = SemanticBackend(encoder=encoder)
+    backend = SemanticSelector(encoder=encoder)
     base = Baseline(encoder)
     data = {c: load(c) for c in ("simple_python", "multiple", "live_multiple", "irrelevance")}
     toolsets = {c: [e.toolset() for e in es] for c, es in data.items()}

@@ -134,9 +134,9 @@ def make_backend(label: str) -> tuple[Backend, str]:
     if label == "instant fake":
         return FunctionBackend(lambda request: REPLY), "airoboros-2"
     if label == "offline semantic":
-        from funcroute.offline.selector import SemanticBackend
+        from funcroute.offline.selector import SemanticSelector
 
-        return SemanticBackend(), "airoboros-2"
+        return SemanticSelector(), "airoboros-2"
     from funcroute.backends.bundled import bundled_gguf
     from funcroute.backends.llamacpp import LlamaCppBackend
 

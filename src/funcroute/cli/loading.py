@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from funcroute._install import install_hint
 from funcroute.errors import FuncRouteError, UsageError
 from funcroute.tools.toolset import ToolSet
 
@@ -41,7 +42,11 @@ def load_toolset(spec: str, *, dispatch: bool = True) -> ToolSet:
     if spec.startswith("mcp:"):
         if not spec[4:].strip():
             raise UsageError("--tools mcp: needs a server URL or command line after 'mcp:'")
-        return ToolSet.from_mcp(spec[4:].strip())
+        try:
+            from funcroute.mcp.client import tools_from_mcp
+        except ImportError as exc:
+            raise UsageError(f"--tools mcp: needs the MCP SDK: {install_hint('mcp')} ({exc})") from None
+        return tools_from_mcp(spec[4:].strip())
     path = Path(spec)
     if path.suffix.lower() in _TOOL_FILE_SUFFIXES:
         if not path.is_file():

@@ -38,7 +38,7 @@ __all__ = [
     "result_value",
 ]
 
-#: ``_meta`` key marking a tool that needs approval before it runs (read back by ``from_mcp``).
+#: ``_meta`` key marking a tool that needs approval before it runs (read back by ``tools_from_mcp``).
 CONFIRM_META_KEY = "funcroute/confirm"
 
 
@@ -129,7 +129,7 @@ def output_schema(tool: Tool) -> tuple[dict[str, Any] | None, bool]:
     """The output schema of a Python tool from its return annotation, and whether it is wrapped.
 
     An object type is its own schema; any other type is wrapped as ``{"result": <type>}`` (the
-    SDK's MCPServer convention, which clients, ``from_mcp`` included, unwrap). Tools without a
+    SDK's MCPServer convention, which clients, ``tools_from_mcp`` included, unwrap). Tools without a
     usable return annotation (or loaded from data) declare none and return text.
     """
     if tool.handler is None:
@@ -150,7 +150,7 @@ def mcp_tool(tool: Tool, outputs: dict[str, Any] | None = None) -> types.Tool:
     """Describe a funcroute tool to MCP clients; ``confirm=True`` tools are marked two ways.
 
     The MCP annotations say destructive and not read-only (what generic clients read), and
-    ``_meta["funcroute/confirm"]`` says so exactly (what ``ToolSet.from_mcp`` reads back).
+    ``_meta["funcroute/confirm"]`` says so exactly (what ``tools_from_mcp`` reads back).
     ``outputs`` is the output schema (see :func:`output_schema`).
     """
     schema = {"type": "object", **json.loads(json.dumps(tool.schema))}

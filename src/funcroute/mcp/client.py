@@ -2,7 +2,7 @@
 
 ::
 
-    with ToolSet.from_mcp(["python", "weather_server.py"]) as tools:   # or "http://127.0.0.1:8000/mcp"
+    with tools_from_mcp(["python", "weather_server.py"]) as tools:   # or "http://127.0.0.1:8000/mcp"
         router = Router(tools, backend)
         router.route("What's the weather in Paris?").value               # ran on the MCP server
 
@@ -112,7 +112,7 @@ def tools_from_mcp(
     extra: Literal["forbid", "ignore"] = "forbid",
     limits: ParseLimits | None = None,
 ) -> MCPToolSet:
-    """Connect to an MCP server and import its tools (the body of ``ToolSet.from_mcp``).
+    """Connect to an MCP server and import its tools .
 
     Args:
         server: a URL, a command line, ``StdioServerParameters`` or an in-process SDK server.

@@ -1,13 +1,14 @@
 """The offline router: choose a tool by sentence similarity and fill its parameters, no LLM at all.
 
-:class:`SemanticBackend` reads the structured parts of a request (the ToolSet and the user's
-command), scores every tool with a :class:`~funcroute.offline.retrieval.ToolIndex`, fills the parameters of
-the best few with :func:`~funcroute.offline.extract.fill_arguments`, and answers with an ordinary Airoboros
-reply, so the router's parse -> validate -> dispatch path runs exactly as for a model.
+:class:`SemanticSelector` scores every tool of a ToolSet against the command with a
+:class:`~funcroute.offline.retrieval.ToolIndex`, fills the parameters of the best few with
+:func:`~funcroute.offline.extract.fill_arguments`, and returns its decision as a validated call:
+it is a :class:`~funcroute.routing.selector.Selector`, not a backend, so no reply text is rendered
+and parsed back.
 
 A tool is chosen only when its score clears ``threshold``; otherwise, or when the chosen tool needs a
-parameter the command does not give, the backend raises :class:`NoSuitableFunctionError` with the
-reason instead of guessing. It is deterministic, so a retry could only repeat the same answer.
+parameter the command does not give, it raises :class:`NoSuitableFunctionError` with the reason
+instead of guessing. It is deterministic.
 
 The best few tools by :attr:`~funcroute.offline.retrieval.Scores.selection` get their parameters filled;
 each loses score for the share of its required parameters the command does not give. The winner by
@@ -17,28 +18,26 @@ penalty) clears the threshold. ``bench/semantic.py`` measures the weights and th
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 
-from funcroute.backends.base import Backend, Completion, Request
-from funcroute.errors import BackendError, CallValidationError, NoSuitableFunctionError
+from funcroute.errors import CallValidationError, NoSuitableFunctionError
 from funcroute.offline.extract import Filled, fill_arguments
 from funcroute.offline.retrieval import ToolIndex
+from funcroute.routing.selector import Outcome, Selection, Selector
 
 if TYPE_CHECKING:
     from funcroute.offline.encoder import Encoder, Matrix
     from funcroute.tools.toolset import ToolSet
 
-__all__ = ["DEFAULT_THRESHOLD", "Decision", "NoSuitableFunctionError", "SemanticBackend"]
+__all__ = ["DEFAULT_THRESHOLD", "Decision", "SemanticSelector"]
 
 #: Default score below which no tool is chosen. On BFCL it keeps ~97% of ``simple_python`` routed.
 DEFAULT_THRESHOLD = 0.33
@@ -47,7 +46,6 @@ _CANDIDATES = 3  # tools whose parameters are filled before the final choice
 _QUOTE = re.compile(
     r"(?<![A-Za-z])'[^'\n]{1,200}'(?![A-Za-z])|\"[^\"\n]{1,200}\"|“[^”\n]{1,200}”|`[^`\n]{1,200}`"
 )
-_INPUT_LINE = re.compile(r"^Input:\s*(.+?)\s*$", re.M)
 _log = logging.getLogger(__name__)
 _announced = False
 
@@ -82,7 +80,7 @@ class Decision:
         return self.function is not None
 
 
-class SemanticBackend(Backend):
+class SemanticSelector(Selector):
     """Route commands with the MiniLM sentence encoder; no language model is called.
 
     Args:
@@ -93,10 +91,8 @@ class SemanticBackend(Backend):
     """
 
     name = "semantic"
-    #: The same command always gets the same answer: the router does not retry it.
+    #: The same command always gets the same answer.
     deterministic = True
-    # Calls no language model and downloads nothing: the pytest plugin lets tests use it freely.
-    __funcroute_offline__ = True
 
     def __init__(
         self,
@@ -173,38 +169,44 @@ class SemanticBackend(Backend):
 
         return choose
 
-    def complete(self, request: Request) -> Completion:
-        """Answer with an Airoboros reply for the best tool, or raise NoSuitableFunctionError."""
-        if request.kind != "call":
-            raise BackendError(self.name, f"can only choose function calls, not {request.kind!r} replies")
-        command = request.user_input or _input_from_prompt(request.prompt)
-        if request.tools is None or not command:
-            raise BackendError(
-                self.name, "the request carries no ToolSet or user input (route through a Router)"
-            )
-        decision = self.decide(request.tools, command)
-        if decision.function is None:
-            raise NoSuitableFunctionError(command, decision.reason, decision.candidates, decision.missing)
-        if decision.missing:
-            listed = ", ".join(repr(m) for m in decision.missing)
-            raise NoSuitableFunctionError(
-                command,
-                f"{decision.function!r} fits best, but the command does not give its required "
-                f"parameter(s) {listed}",
-                decision.candidates,
-                decision.missing,
-            )
-        if decision.doubt:
-            raise NoSuitableFunctionError(
-                command, f"{decision.function!r} fits best, but {decision.doubt}", decision.candidates
-            )
-        return Completion(text=render_reply(decision.function, decision.arguments, request.format))
+    def select(self, tools: ToolSet, command: str) -> Selection:
+        """The decision for ``command`` as a validated call, or :class:`NoSuitableFunctionError`."""
+        if not isinstance(command, str) or not command.strip():
+            from funcroute.errors import UsageError
 
-    def complete_many(self, requests: Sequence[Request]) -> list[Completion]:
-        """Complete several requests, embedding all their commands in one batched pass first."""
-        commands = [r.user_input or _input_from_prompt(r.prompt) or "" for r in requests]
-        self.encoder.encode_queries([c for c in commands if c][:4096])
-        return [self.complete(r) for r in requests]
+            raise UsageError("a command must be non-empty text")
+        decision = self.decide(tools, command)
+        refusal = refusal_reason(decision)
+        if refusal or decision.function is None:
+            raise NoSuitableFunctionError(command, refusal, decision.candidates, decision.missing)
+        call = tools.validate(decision.function, decision.arguments)
+        reason = f"{decision.function!r} scores {decision.score:.2f} and every required value is given"
+        return Selection(call, path="semantic", reason=reason)
+
+    def select_many(
+        self,
+        tools: ToolSet,
+        commands: Sequence[str],
+        on_done: Callable[[int, Outcome], None] | None = None,
+    ) -> list[Outcome]:
+        """Decide several commands, embedding them all in one batched pass first."""
+        self.encoder.encode_queries([c for c in commands if isinstance(c, str) and c][:4096])
+        return super().select_many(tools, commands, on_done)
+
+
+def refusal_reason(decision: Decision) -> str:
+    """Why ``decision`` is no call ("" when it is one): no tool fits, a value is missing, or doubt."""
+    if decision.function is None:
+        return decision.reason
+    if decision.missing:
+        listed = ", ".join(repr(m) for m in decision.missing)
+        return (
+            f"{decision.function!r} fits best, but the command does not give its required "
+            f"parameter(s) {listed}"
+        )
+    if decision.doubt:
+        return f"{decision.function!r} fits best, but {decision.doubt}"
+    return ""
 
 
 def _doubt(tools: ToolSet, name: str, filled: Filled) -> str:
@@ -231,17 +233,3 @@ def _distinct(score: float, threshold: float) -> tuple[str, str]:
         if shown != limit:
             return shown, limit
     return f"{score:.6f}", f"{threshold:.6f}"
-
-
-def render_reply(function: str, arguments: dict[str, Any], format: str = "json") -> str:
-    """An Airoboros-style reply calling ``function`` with ``arguments``, as JSON or YAML."""
-    payload = {"function": function, "params": arguments}
-    if format == "yaml":
-        return yaml.safe_dump(payload, sort_keys=False, allow_unicode=True)
-    return json.dumps(payload, indent=2, ensure_ascii=False)
-
-
-def _input_from_prompt(prompt: str) -> str | None:
-    """The ``Input:`` line of a rendered selection prompt (for requests built by hand)."""
-    found = _INPUT_LINE.findall(prompt)
-    return found[-1] if found else None

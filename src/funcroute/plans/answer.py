@@ -14,16 +14,28 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from funcroute.backends.base import Completion, Request
+from funcroute.backends.base import Request
 from funcroute.errors import ModelOutputError
 from funcroute.plans.plan import Plan, PlanResult, parse_plan
 from funcroute.prompts.context import ContextBlock, closed_context
 from funcroute.prompts.planning import Dialect, plan_prompt
+from funcroute.routing.repair import Conversation, RepairLoop
+from funcroute.routing.results import Attempt, RouteResult
+from funcroute.tools.toolset import ToolSet
 
 if TYPE_CHECKING:
-    from funcroute.routing.router import Router, RouteResult
+    from funcroute.routing.llm import LLMSelector
 
-__all__ = ["Answer", "PlanAttempt", "answer", "end_of_plan", "plan"]
+__all__ = [
+    "Answer",
+    "PlanAttempt",
+    "answer_from",
+    "aplan",
+    "blocks_of_plan",
+    "blocks_of_route",
+    "end_of_plan",
+    "plan",
+]
 
 _PLAN_REPAIR = (
     "Your previous plan could not be used.\n{error}\n\n"
@@ -33,15 +45,8 @@ _PLAN_REPAIR = (
 _ANSWER_LINE = re.compile(r"^[ \t*#]*(?:final[ \t]+)?answer[ \t*]*:[^\n]*\n", re.IGNORECASE | re.MULTILINE)
 _MAX_PLAN_TOKENS = 512
 
-
-@dataclass(frozen=True)
-class PlanAttempt:
-    """One round trip for a plan: the prompt, the reply, and what was wrong with it (if anything)."""
-
-    prompt: str
-    reply: str
-    error: ModelOutputError | None
-    completion: Completion
+#: One round trip for a plan (the same record as for a call).
+PlanAttempt = Attempt
 
 
 @dataclass
@@ -69,80 +74,91 @@ def end_of_plan(text: str) -> int | None:
     return match.end() if match else None
 
 
-def plan(router: Router, question: str, *, dialect: Dialect = "evidence", max_steps: int = 20) -> Plan:
-    """Ask the model for a plan, repairing it up to ``router.max_retries`` times.
+def _plan_loop(llm: LLMSelector, tools: ToolSet, max_steps: int) -> RepairLoop[Plan]:
+    """The repair loop for plans: the selector's model and template, a plan reader, a plan repair."""
+
+    def request_for(conv: Conversation[Plan]) -> Request:
+        return Request(
+            prompt=llm.template.render(conv.user_turn, conv.history),
+            stop=llm.template.stop,
+            max_new_tokens=max(llm.max_new_tokens, _MAX_PLAN_TOKENS),
+            stop_when=end_of_plan,
+            user_input=conv.command,
+            kind="plan",
+        )
+
+    def read(_conv: Conversation[Plan], text: str) -> Plan:
+        parsed = parse_plan(text, max_steps=max_steps)
+        parsed.validate(tools)
+        return parsed
+
+    def repair(error: ModelOutputError) -> str:
+        return _PLAN_REPAIR.format(error=error.feedback)
+
+    return RepairLoop(llm.backend, llm.max_retries, request_for, read, repair)
+
+
+def plan(
+    llm: LLMSelector, tools: ToolSet, question: str, *, dialect: Dialect = "evidence", max_steps: int = 20
+) -> Plan:
+    """Ask the model for a plan over ``tools``, repairing it up to ``llm.max_retries`` times.
 
     Raises:
         PlanParseError / PlanValidationError: retries ran out; ``.attempts`` holds every attempt.
     """
-    body = plan_prompt(question, router.tools, dialect=dialect)
-    history: list[tuple[str, str]] = []
-    user_turn = body
-    attempts: list[PlanAttempt] = []
-    while True:
-        request = Request(
-            prompt=router.template.render(user_turn, history),
-            stop=router.template.stop,
-            max_new_tokens=max(router.max_new_tokens, _MAX_PLAN_TOKENS),
-            stop_when=end_of_plan,
-            tools=router.tools,
-            user_input=question,
-            kind="plan",
-        )
-        completion = router.backend.complete(request)
-        try:
-            parsed = parse_plan(completion.text, max_steps=max_steps)
-            parsed.validate(router.tools)
-        except ModelOutputError as exc:
-            attempts.append(PlanAttempt(request.prompt, completion.text, exc, completion))
-            if len(attempts) > router.max_retries:
-                exc.attempts = list(attempts)
-                raise
-            history.append((user_turn, completion.text))
-            user_turn = _PLAN_REPAIR.format(error=exc.feedback)
-            continue
-        return parsed
+    conv: Conversation[Plan] = Conversation(question, plan_prompt(question, tools, dialect=dialect))
+    return _plan_loop(llm, tools, max_steps).run(conv)
 
 
-def answer(
-    router: Router,
+async def aplan(
+    llm: LLMSelector, tools: ToolSet, question: str, *, dialect: Dialect = "evidence", max_steps: int = 20
+) -> Plan:
+    """Async twin of :func:`plan`."""
+    conv: Conversation[Plan] = Conversation(question, plan_prompt(question, tools, dialect=dialect))
+    return await _plan_loop(llm, tools, max_steps).arun(conv)
+
+
+def blocks_of_plan(planned: PlanResult, max_output_chars: int = 4000) -> list[ContextBlock]:
+    """One closed-context block per executed step, naming its tool, input and evidence label."""
+    blocks = []
+    for record in planned.trace:
+        metadata = {"source": record.step.tool, "input": record.input, "evidence": record.step.evidence}
+        blocks.append(ContextBlock(_clip(record.text, max_output_chars), metadata))
+    return blocks
+
+
+def blocks_of_route(routed: RouteResult, max_output_chars: int = 4000) -> list[ContextBlock]:
+    """The closed-context block of a routed call's result, naming its tool and arguments."""
+    assert routed.call is not None
+    metadata = {
+        "source": routed.call.function,
+        "arguments": json.dumps(routed.call.arguments, ensure_ascii=False, sort_keys=True),
+    }
+    return [ContextBlock(_clip(str(routed.value), max_output_chars), metadata)]
+
+
+def answer_from(
+    llm: LLMSelector,
     question: str,
+    blocks: list[ContextBlock],
     *,
-    use_plan: bool = False,
-    max_output_chars: int = 4000,
+    route: RouteResult | None = None,
+    plan: PlanResult | None = None,
     max_new_tokens: int = 512,
 ) -> Answer:
-    """Route (or plan) ``question``, run it, and answer from the results in closed context."""
-    blocks: list[ContextBlock] = []
-    routed: RouteResult | None = None
-    planned: PlanResult | None = None
-    if use_plan:
-        planned = plan(router, question).execute(router.tools, max_output_chars=max_output_chars)
-        for record in planned.trace:
-            metadata = {"source": record.step.tool, "input": record.input, "evidence": record.step.evidence}
-            blocks.append(ContextBlock(_clip(record.text, max_output_chars), metadata))
-    else:
-        routed = router.route(question)
-        assert routed.call is not None
-        metadata = {
-            "source": routed.call.function,
-            "arguments": json.dumps(routed.call.arguments, ensure_ascii=False, sort_keys=True),
-        }
-        blocks.append(ContextBlock(_clip(str(routed.value), max_output_chars), metadata))
+    """Ask the model to answer ``question`` from ``blocks`` only, citing its source."""
     instruction = f"{question}\nCite your source."
     body = closed_context(blocks, instruction, no_invention=True, only_instructions=True)
-    prompt = router.template.render(body)
-    completion = router.backend.complete(
-        Request(
-            prompt=prompt,
-            stop=router.template.stop,
-            max_new_tokens=max_new_tokens,
-            tools=router.tools,
-            user_input=question,
-            kind="answer",
-        )
+    prompt = llm.template.render(body)
+    request = Request(
+        prompt=prompt,
+        stop=llm.template.stop,
+        max_new_tokens=max_new_tokens,
+        user_input=question,
+        kind="answer",
     )
-    return Answer(completion.text.strip(), prompt, routed, planned, blocks)
+    completion = llm.backend.complete(request)
+    return Answer(completion.text.strip(), prompt, route, plan, blocks)
 
 
 def _clip(value: Any, limit: int) -> str:

@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 from funcroute.errors import CallRefusedError
 
 if TYPE_CHECKING:
-    from funcroute.routing.router import Attempt, RouteResult
+    from funcroute.routing.results import Attempt, RouteResult
 
 __all__ = ["AuditLog"]
 
@@ -64,6 +64,8 @@ class AuditLog:
             "attempts": len(attempts),
         }
         if result is not None:
+            if result.path:
+                entry["path"] = result.path  # which way the call was chosen (semantic, model, fast)
             entry["dispatched"] = result.dispatched
             if result.dispatched and error is None:
                 entry["result"] = _clip(repr(result.value))

@@ -29,6 +29,7 @@ from funcroute._install import install_hint
 from funcroute.backends.base import Backend
 from funcroute.errors import UsageError
 from funcroute.prompts.templates import ChatTemplate, get_template
+from funcroute.routing.selector import Selector
 from funcroute.serve.engine import Engine, Limits, Outcome
 from funcroute.serve.schemas import ApiError, ChatRequest, parse_chat_request
 
@@ -274,7 +275,7 @@ async def _crash(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    backend: Backend | None = None,
+    backend: Backend | Selector | None = None,
     *,
     template: str | ChatTemplate = "airoboros-2",
     model_name: str = "funcroute",
@@ -284,7 +285,8 @@ def create_app(
     """Build the OpenAI-compatible ASGI app for ``backend``.
 
     Args:
-        backend: any funcroute backend; ``None`` is the offline semantic router.
+        backend: any funcroute backend, or a selector that needs no model; ``None`` is the
+            offline semantic router.
         template: the chat template the model was trained with.
         model_name: the model id ``/v1/models`` lists (requests may name any model).
         api_key: when given, every request needs ``Authorization: Bearer <api_key>``.
@@ -298,13 +300,13 @@ def create_app(
     """
     if backend is None:
         try:
-            from funcroute.offline.selector import SemanticBackend
+            from funcroute.offline.selector import SemanticSelector
         except ImportError as exc:
             raise UsageError(
                 "no model given and the offline semantic router is unavailable "
                 f"({install_hint('semantic')}), or serve a model: {exc}"
             ) from None
-        backend = SemanticBackend()
+        backend = SemanticSelector()
     engine = Engine(backend, get_template(template), limits or Limits())
     server = _Server(engine, model_name, api_key)
     routes = [

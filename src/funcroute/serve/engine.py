@@ -8,8 +8,9 @@
 * a named function: the same with only that tool offered and allowed.
 * ``auto``: like ``required`` with one more tool, the no-call tool; choosing it means "answer in
   text", and a second generation writes that answer. The choice itself is grammar-enforced too.
-  The offline semantic backend decides on its own (it refuses below its threshold), and since it
-  writes no text, its answer after tool results is the results themselves.
+  A selector without a model (the offline semantic router) decides on its own (it refuses below
+  its threshold), and since it writes no text, its answer after tool results is the results
+  themselves.
 
 Arrays of calls are allowed only when the client sets ``parallel_tool_calls`` to ``true``:
 Airoboros models were trained to pick one function, and the prompt then says a list is allowed.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import sys
 import threading
 import uuid
@@ -29,6 +31,7 @@ from typing import Any, Literal
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.errors import BackendError, FuncRouteError, ModelOutputError, NoSuitableFunctionError
 from funcroute.prompts.templates import ChatTemplate
+from funcroute.routing.selector import Selector
 from funcroute.serve.batching import Dispatcher
 from funcroute.serve.conversation import Dialogue, canonical, read_messages
 from funcroute.serve.schemas import ApiError, ChatRequest, NamedChoice
@@ -102,21 +105,22 @@ class Outcome:
 
 
 class Engine:
-    """Turn chat requests into outcomes with one backend.
+    """Turn chat requests into outcomes with one backend, or one selector that needs none.
 
     Args:
-        backend: any funcroute backend.
+        backend: any funcroute backend, or a selector that writes no text (the semantic router).
         template: the chat template the model needs.
         limits: request limits.
     """
 
-    def __init__(self, backend: Backend, template: ChatTemplate, limits: Limits) -> None:
-        self.backend = backend
+    def __init__(self, backend: Backend | Selector, template: ChatTemplate, limits: Limits) -> None:
+        self.selector = backend if isinstance(backend, Selector) else None
+        self.backend = backend if isinstance(backend, Backend) else None
         self.template = template
         self.limits = limits
         self.toolsets = ToolSetCache(max_tools=limits.max_tools)
-        self.dispatcher = Dispatcher(backend)
-        self.offline = _is_semantic(backend)
+        self.dispatcher = Dispatcher(self.backend) if self.backend is not None else None
+        self.offline = self.selector is not None
 
     def prepare(
         self, req: ChatRequest, events: Events | None, cancel: threading.Event
@@ -208,6 +212,7 @@ class _Job:
         if self.cancel.is_set():
             raise ApiError(499, "the client disconnected", code="client_closed")
         try:
+            assert self.engine.dispatcher is not None  # selector-only engines never ask a model
             return await self.engine.dispatcher.complete(request)
         except NoSuitableFunctionError:
             raise
@@ -256,6 +261,8 @@ class _Job:
 
     async def calls(self, tools: ToolSet, *, hidden: str | None, may_decline: bool = False) -> Outcome:
         """Generate validated calls of ``tools``; ``hidden`` is the no-call tool's name, if offered."""
+        if self.engine.selector is not None:
+            return await self._selected(self.engine.selector, tools, hidden, may_decline)
         outcome = Outcome()
         dialogue = self.dialogue
         parallel = self.req.parallel_tool_calls is True
@@ -273,7 +280,7 @@ class _Job:
         # cannot change after the name: not a possible repeat under "auto" (see _settle).
         repeat_possible = hidden is not None and bool(dialogue.results)
         live = self.events is not None and not parallel and not repeat_possible
-        live = live and _grammar_streams(self.engine.backend)
+        live = live and self.engine.backend is not None and _grammar_streams(self.engine.backend)
         error: ModelOutputError | None = None
         for _attempt in range(self.engine.limits.max_retries + 1):
             watch = CallWatch(self.events, self.ids[0], hidden) if live and self.events is not None else None
@@ -282,10 +289,8 @@ class _Job:
                 stop=self.stops,
                 max_new_tokens=self.req.token_budget or self.engine.limits.call_tokens,
                 stop_when=Observer(end_of_calls, self.cancel, watch),
-                tools=tools,
                 user_input=dialogue.question,
                 schema=schema,
-                kind="call",
                 extra=self.extra,
             )
             try:
@@ -320,6 +325,20 @@ class _Job:
             code="no_valid_call",
         )
 
+    async def _selected(
+        self, selector: Selector, tools: ToolSet, hidden: str | None, may_decline: bool
+    ) -> Outcome:
+        """The selector's call (no model text to stream: the call is sent whole)."""
+        outcome = Outcome()
+        try:
+            selection = await selector.aselect(tools, self.dialogue.question)
+        except NoSuitableFunctionError as exc:
+            if may_decline:
+                return self._text(outcome, f"No suitable function: {exc.reason}", "stop")
+            raise ApiError(422, f"no suitable function: {exc.reason}", code="no_suitable_function") from None
+        arguments = json.dumps(selection.call.arguments, ensure_ascii=False, separators=(",", ":"))
+        return await self._settle(outcome, [selection.call], Completion(text=arguments), hidden, None)
+
     async def _settle(
         self,
         outcome: Outcome,
@@ -349,11 +368,6 @@ class _Job:
                 self.events.call_arguments(index, call.arguments)
         outcome.finish_reason = "tool_calls"
         return outcome
-
-
-def _is_semantic(backend: Backend) -> bool:
-    module = sys.modules.get("funcroute.offline.selector")
-    return module is not None and isinstance(backend, module.SemanticBackend)
 
 
 def _grammar_streams(backend: Backend) -> bool:

@@ -18,6 +18,9 @@ class Call:
         arguments: validated, JSON-compatible arguments (only those the model gave; defaults apply
             at dispatch).
         reply: the raw model reply the call was read from ("" when built by hand).
+        provenance: where each top-level argument came from, when the selector tracked it (a span
+            of the command, a choice, the default, or generated:
+            :class:`funcroute.constrain.grounding.Provenance`); ``None`` otherwise.
 
     Treat a Call as read-only. (It is not frozen because frozen dataclasses cost a microsecond per
     construction on the hot path.) Dispatch re-validates any Call this ToolSet did not validate.
@@ -28,6 +31,7 @@ class Call:
     reply: str = field(default="", repr=False)
     _tool: Any = field(default=None, repr=False)
     _validated: Any = field(default=None, repr=False)
+    provenance: dict[str, Any] | None = field(default=None, repr=False)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Call):

@@ -23,9 +23,8 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
-from funcroute._install import install_hint
 from funcroute.errors import (
     CallValidationError,
     HandlerNotBoundError,
@@ -43,9 +42,6 @@ from funcroute.tools.call import Call
 from funcroute.tools.replies import ReplyReader
 from funcroute.tools.tool import Approver, Tool
 from funcroute.tools.validators import InvalidArguments, Validated
-
-if TYPE_CHECKING:
-    from funcroute.mcp.client import MCPToolSet
 
 __all__ = ["ToolSet"]
 
@@ -405,22 +401,6 @@ class ToolSet:
     def from_bfcl(cls, function_docs: Iterable[Mapping[str, Any]], **options: Any) -> ToolSet:
         """Import BFCL function docs (an entry's ``"function"`` list), unbound."""
         return cls(loaders.tools_from_bfcl(function_docs), **options)
-
-    @classmethod
-    def from_mcp(cls, server: Any, **options: Any) -> MCPToolSet:
-        """Import the tools of a running MCP server; their handlers call the server back over MCP.
-
-        ``server`` is an ``http(s)://`` URL (streamable HTTP), a command line (string or list: run as
-        a stdio subprocess) or an in-process SDK server. The result is an
-        :class:`funcroute.mcp.MCPToolSet`: close it (or use ``with``) to disconnect. Options are
-        those of :func:`funcroute.mcp.tools_from_mcp` (``prefix``, ``confirm``, ``timeout``...).
-        Needs ``pip install "funcroute-llm[mcp]"``.
-        """
-        try:
-            from funcroute.mcp.client import tools_from_mcp
-        except ImportError as exc:
-            raise UsageError(f"ToolSet.from_mcp needs the MCP SDK: {install_hint('mcp')} ({exc})") from exc
-        return tools_from_mcp(server, **options)
 
     def openai_tools(self) -> list[dict[str, Any]]:
         """Export every tool as an OpenAI-style tool spec."""

