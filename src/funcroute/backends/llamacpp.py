@@ -26,6 +26,7 @@ from contextlib import closing
 from typing import Any
 
 from funcroute._install import install_hint
+from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.errors import BackendError
 
@@ -254,7 +255,6 @@ class LlamaCppBackend(Backend):
             )
         budget = min(request.max_new_tokens, room)
         temperature = float(request.extra.get("temperature", 0.0))
-        stops = [s for s in request.stop if s]
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         table, masks = self._utf8_masks()
         utf8_state = 0
@@ -282,9 +282,7 @@ class LlamaCppBackend(Backend):
                     generated += 1
                     utf8_state = max(int(table[utf8_state, token]), 0)
                     text += decoder.decode(llm.detokenize([token]))
-                    cut = _first_stop(text, stops)
-                    if cut is None and request.stop_when is not None:
-                        cut = request.stop_when(text)
+                    cut = stop_index(text, request.stop, request.stop_when)
                     if cut is not None:
                         text, finish = text[:cut], "stop"
                         break
@@ -325,8 +323,3 @@ class LlamaCppBackend(Backend):
         llm, self._llm = self._llm, None
         if llm is not None:
             llm.close()
-
-
-def _first_stop(text: str, stops: list[str]) -> int | None:
-    found = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return min(found) if found else None

@@ -55,6 +55,7 @@ from typing import Any, Literal, get_args
 
 import httpx
 
+from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.errors import BackendError, UsageError
 
@@ -93,12 +94,6 @@ def _retry_after(response: httpx.Response) -> float | None:
         return min(max(float(value), 0.0), 30.0) if value is not None else None
     except ValueError:
         return None
-
-
-def _cut(text: str, stops: Sequence[str]) -> int | None:
-    """Index of the earliest stop string in ``text``, or ``None``."""
-    found = [i for i in (text.find(s) for s in stops if s) if i >= 0]
-    return min(found) if found else None
 
 
 class OpenAIBackend(Backend):
@@ -302,13 +297,9 @@ class OpenAIBackend(Backend):
             )
         reason = choice.get("finish_reason")
         finish = _FINISH_ALIASES.get(str(reason), str(reason)) if reason else "unknown"
-        cut = _cut(text, request.stop)
+        cut = stop_index(text, request.stop, request.stop_when)
         if cut is not None:
             text, finish = text[:cut], "stop"
-        if request.stop_when is not None:
-            end = request.stop_when(text)
-            if end is not None:
-                text, finish = text[:end], "stop"
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         prompt_tokens = usage.get("prompt_tokens")
         completion_tokens = usage.get("completion_tokens")

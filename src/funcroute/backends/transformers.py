@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from funcroute._install import install_hint
+from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.constrain._prefix import PrefixCache
 from funcroute.constrain.bounds import DecodeBounds
@@ -94,16 +95,6 @@ def _id_list(value: Any) -> list[int]:
     return [] if value is None else [value] if isinstance(value, int) else [int(v) for v in value]
 
 
-def _cut(text: str, request: Request) -> int | None:
-    """Index where the reply ends (before the first stop string, or where ``stop_when`` says)."""
-    cuts = [i for i in (text.find(s) for s in request.stop if s) if i >= 0]
-    if request.stop_when is not None:
-        found = request.stop_when(text)
-        if found is not None:
-            cuts.append(max(0, min(found, len(text))))
-    return min(cuts) if cuts else None
-
-
 @dataclass
 class _Row:
     """One request inside a batch, with its tokenised prompt and its stopping state."""
@@ -157,7 +148,7 @@ class _RowStopper:
             # A grammar-constrained row ends with its grammar; its strings may contain "USER:".
             if row.matcher is None and row.stopped_at is None and (row.request.stop or row.request.stop_when):
                 text = self.tokenizer.decode(row.new_ids, skip_special_tokens=True)
-                if _cut(text, row.request) is not None:
+                if stop_index(text, row.request.stop, row.request.stop_when) is not None:
                     row.stopped_at = len(row.new_ids)
             done.append(row.stopped_at is not None)
         return self.torch.tensor(done, dtype=self.torch.bool, device=input_ids.device)
@@ -492,7 +483,7 @@ class TransformersBackend(Backend):
         new = row.new_ids
         body = new[:-1] if row.hit_eos else new
         text = self.tokenizer.decode(body, skip_special_tokens=True)
-        cut = _cut(text, row.request) if row.matcher is None else None
+        cut = stop_index(text, row.request.stop, row.request.stop_when) if row.matcher is None else None
         if cut is not None:
             text, reason = text[:cut], "stop"
         else:
