@@ -26,6 +26,7 @@ from contextlib import closing
 from typing import Any
 
 from funcroute._install import install_hint
+from funcroute._lru import LRUCache
 from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.errors import BackendError
@@ -156,7 +157,7 @@ class LlamaCppBackend(Backend):
         self.prefix_cache = prefix_cache
         self._label = label
         self._lock = threading.Lock()
-        self._grammars: dict[str, Any] = {}
+        self._grammars: LRUCache[Any] = LRUCache(64)
         self._utf8: Any = None
         options: dict[str, Any] = {"verbose": False, **kwargs}
         if n_threads is not None:
@@ -184,21 +185,17 @@ class LlamaCppBackend(Backend):
         return self._compile_gbnf(schema_to_gbnf(schema))
 
     def _compile_gbnf(self, text: str) -> Any:
-        key = text
-        if key not in self._grammars:
-            if len(self._grammars) >= 64:
-                self._grammars.pop(next(iter(self._grammars)))
-            # LlamaGrammar only stores the text; llama.cpp parses it when sampling starts and a
-            # parse failure there is fatal, so parse it once here and fail cleanly instead.
-            llama_cpp = self._llama_cpp
-            sampler = llama_cpp.llama_sampler_init_grammar(
-                self.llm._model.vocab, text.encode("utf-8"), b"root"
-            )
-            if not sampler:
-                raise BackendError(self._label, "llama.cpp rejected the schema's grammar", retryable=False)
-            llama_cpp.llama_sampler_free(sampler)
-            self._grammars[key] = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
-        return self._grammars[key]
+        return self._grammars.get_or_build(text, lambda: self._parse_gbnf(text))
+
+    def _parse_gbnf(self, text: str) -> Any:
+        # LlamaGrammar only stores the text; llama.cpp parses it when sampling starts and a parse
+        # failure there is fatal, so parse it once here and fail cleanly instead.
+        llama_cpp = self._llama_cpp
+        sampler = llama_cpp.llama_sampler_init_grammar(self.llm._model.vocab, text.encode("utf-8"), b"root")
+        if not sampler:
+            raise BackendError(self._label, "llama.cpp rejected the schema's grammar", retryable=False)
+        llama_cpp.llama_sampler_free(sampler)
+        return llama_cpp.LlamaGrammar.from_string(text, verbose=False)
 
     def _utf8_masks(self) -> tuple[Any, Any]:
         """The per-state token table and the boolean masks derived from it (built once)."""

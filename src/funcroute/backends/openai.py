@@ -55,6 +55,7 @@ from typing import Any, Literal, get_args
 
 import httpx
 
+from funcroute._lru import LRUCache, schema_key
 from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.errors import BackendError, UsageError
@@ -163,7 +164,7 @@ class OpenAIBackend(Backend):
         self._client = client if client is not None else httpx.Client(timeout=timeout)
         self._aclient: httpx.AsyncClient | None = None
         self._aloop: asyncio.AbstractEventLoop | None = None
-        self._grammars: dict[str, str] = {}
+        self._grammars: LRUCache[str] = LRUCache(_GRAMMAR_CACHE)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -187,12 +188,8 @@ class OpenAIBackend(Backend):
     def _grammar(self, schema: Mapping[str, Any]) -> str:
         from funcroute.constrain.gbnf import schema_to_gbnf
 
-        key = json.dumps(schema, default=str)  # key order matters: it is the property order
-        if key not in self._grammars:
-            if len(self._grammars) >= _GRAMMAR_CACHE:
-                self._grammars.pop(next(iter(self._grammars)))
-            self._grammars[key] = schema_to_gbnf(schema)
-        return self._grammars[key]
+        # complete_many builds bodies from its thread pool: the cache is a locked LRU.
+        return self._grammars.get_or_build(schema_key(schema), lambda: schema_to_gbnf(schema))
 
     def build_body(self, request: Request) -> dict[str, Any]:
         """The JSON body posted for ``request`` (exposed for inspection and tests).
