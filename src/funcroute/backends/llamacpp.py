@@ -25,15 +25,13 @@ from collections.abc import Mapping
 from contextlib import closing
 from typing import Any
 
-from funcroute._install import install_hint
+from funcroute._install import require
 from funcroute._lru import LRUCache
 from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.errors import BackendError
 
 __all__ = ["LlamaCppBackend"]
-
-_INSTALL_HINT = f"llama-cpp-python is not installed: {install_hint('llamacpp')}"
 
 #: UTF-8 decoder states: 0 is "between characters"; the others are (continuation bytes still
 #: needed, lowest and highest allowed next byte), following RFC 3629's table of valid sequences.
@@ -98,14 +96,6 @@ def _utf8_table(pieces: list[bytes]) -> Any:
     return table
 
 
-def _import_llama_cpp() -> Any:
-    try:
-        import llama_cpp
-    except ImportError as exc:
-        raise BackendError("llamacpp", _INSTALL_HINT, retryable=False) from exc
-    return llama_cpp
-
-
 class LlamaCppBackend(Backend):
     """A GGUF model loaded in this process with llama-cpp-python.
 
@@ -149,7 +139,9 @@ class LlamaCppBackend(Backend):
     ) -> None:
         path = pathlib.Path(model_path)
         label = f"{self.name} ({path})"
-        self._llama_cpp = _import_llama_cpp()
+        self._llama_cpp: Any = require(
+            "llama_cpp", "llamacpp", "llama-cpp-python is not installed", backend="llamacpp"
+        )
         if not path.is_file():
             raise BackendError(label, f"model file not found: {path}", retryable=False)
         self.model_path = path

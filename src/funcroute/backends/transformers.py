@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from funcroute._install import install_hint
+from funcroute._install import require
 from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.constrain._prefix import PrefixCache
@@ -39,17 +39,15 @@ from funcroute.errors import BackendError, UsageError
 
 __all__ = ["TransformersBackend"]
 
-_INSTALL_HINT = f"install them with: {install_hint('transformers')}"
 _SAMPLING_KEYS = frozenset({"temperature", "top_p", "top_k", "min_p", "typical_p"})
 
 
 def _import_deps(name: str) -> tuple[Any, Any]:
-    try:
-        import torch
-        import transformers
-    except ImportError as exc:
-        raise BackendError(name, f"torch and transformers are required; {_INSTALL_HINT}") from exc
-    return torch, transformers
+    what = "torch and transformers are required"
+    return (
+        require("torch", "transformers", what, backend=name),
+        require("transformers", "transformers", what, backend=name),
+    )
 
 
 @contextmanager
@@ -268,10 +266,8 @@ class TransformersBackend(Backend):
         self._pad = int(pad)
         self._lock = threading.Lock()
         self.constrained = engine_available() if constrained is None else constrained
-        if self.constrained and not engine_available():
-            raise BackendError(
-                self.name, f"constrained decoding needs llguidance: {install_hint('constrained')}"
-            )
+        if self.constrained:
+            require("llguidance", "constrained", "constrained decoding needs llguidance", backend=self.name)
         self.jump_forward = jump_forward
         self.decode_bounds = decode_bounds or DecodeBounds()
         self.grammar_cache = grammar_cache or shared_cache()

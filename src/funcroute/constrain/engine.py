@@ -21,14 +21,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from funcroute._install import install_hint
+from funcroute._install import require
 from funcroute._lru import LRUCache
 from funcroute.constrain.bounds import DecodeBounds, bound_schema
 from funcroute.errors import BackendError, UsageError
 
 __all__ = ["GrammarCache", "GrammarStats", "engine_available", "shared_cache"]
-
-_INSTALL_HINT = install_hint("constrained")
 
 
 def engine_available() -> bool:
@@ -142,11 +140,7 @@ def _grammar_text(llguidance: Any, schema: dict[str, Any]) -> str:
 
 
 def _import_engine() -> Any:
-    try:
-        import llguidance
-    except ImportError as exc:
-        raise BackendError("constrain", f"constrained decoding needs llguidance: {_INSTALL_HINT}") from exc
-    return llguidance
+    return require("llguidance", "constrained", "constrained decoding needs llguidance", backend="constrain")
 
 
 _SHARED = GrammarCache()
