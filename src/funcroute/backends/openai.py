@@ -56,6 +56,7 @@ from typing import Any, Literal, get_args
 import httpx
 
 from funcroute._lru import LRUCache, schema_key
+from funcroute.backends._retry import MAX_RETRY_AFTER, RetryPolicy
 from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.errors import BackendError, UsageError
@@ -92,7 +93,7 @@ def _redact_url(url: str) -> str:
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     try:
-        return min(max(float(value), 0.0), 30.0) if value is not None else None
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER) if value is not None else None
     except ValueError:
         return None
 
@@ -324,13 +325,22 @@ class OpenAIBackend(Backend):
             what = f"connection failed ({type(exc).__name__}: {exc})"
         return _Retry(f"{self._display_url} {what}")
 
-    def _delay(self, attempt: int, failure: _Retry) -> float:
-        delay = self.backoff * float(1 << attempt)
-        return max(delay, failure.retry_after or 0.0)
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy both request loops follow (from ``max_retries`` and ``backoff``)."""
+        return RetryPolicy(self.max_retries, self.backoff)
 
-    def _give_up(self, tries: int, failure: _Retry) -> BackendError:
-        noun = "try" if tries == 1 else "tries"
-        return BackendError(self._label, f"gave up after {tries} {noun}: {failure}", retryable=True)
+    def _after_failure(self, failures: int, exc: httpx.HTTPError | _Retry) -> float:
+        """How long to wait after the ``failures``-th failed try; raises when it is the last one."""
+        failure = self._transport_error(exc) if isinstance(exc, httpx.HTTPError) else exc
+        delay = self.retry.delay(failures, failure.retry_after)
+        if delay is None:
+            noun = "try" if failures == 1 else "tries"
+            raise BackendError(
+                self._label, f"gave up after {failures} {noun}: {failure}", retryable=True
+            ) from None
+        logger.debug("retrying %s in %.2fs after: %s", self._display_url, delay, failure)
+        return delay
 
     # -- public API ---------------------------------------------------------------------------------
 
@@ -349,26 +359,19 @@ class OpenAIBackend(Backend):
         if self._closed:
             raise BackendError(self._label, "backend is closed", retryable=False)
         body = self.build_body(request)
-        failure = _Retry("no try made")
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                delay = self._delay(attempt - 1, failure)
-                logger.debug("retrying %s in %.2fs after: %s", self._display_url, delay, failure)
-                time.sleep(delay)
+        failures = 0
+        while True:
             start = time.perf_counter()
             try:
                 response = self._client.post(
                     self.url, json=body, headers=self._headers(), timeout=self.timeout
                 )
                 self._check_status(response)
-            except httpx.HTTPError as exc:
-                failure = self._transport_error(exc)
-                continue
-            except _Retry as exc:
-                failure = exc
+            except (httpx.HTTPError, _Retry) as exc:
+                failures += 1
+                time.sleep(self._after_failure(failures, exc))
                 continue
             return self._parse(response, request, time.perf_counter() - start)
-        raise self._give_up(self.max_retries + 1, failure)
 
     def _async_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -397,24 +400,19 @@ class OpenAIBackend(Backend):
             raise BackendError(self._label, "backend is closed", retryable=False)
         body = self.build_body(request)
         client = self._async_client()
-        failure = _Retry("no try made")
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                await asyncio.sleep(self._delay(attempt - 1, failure))
+        failures = 0
+        while True:
             start = time.perf_counter()
             try:
                 response = await client.post(
                     self.url, json=body, headers=self._headers(), timeout=self.timeout
                 )
                 self._check_status(response)
-            except httpx.HTTPError as exc:
-                failure = self._transport_error(exc)
-                continue
-            except _Retry as exc:
-                failure = exc
+            except (httpx.HTTPError, _Retry) as exc:
+                failures += 1
+                await asyncio.sleep(self._after_failure(failures, exc))
                 continue
             return self._parse(response, request, time.perf_counter() - start)
-        raise self._give_up(self.max_retries + 1, failure)
 
     def complete_many(self, requests: Sequence[Request]) -> list[Completion]:
         """Send several requests concurrently (at most ``concurrency`` at once), keeping their order.
