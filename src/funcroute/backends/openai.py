@@ -56,6 +56,7 @@ from typing import Any, Literal, get_args
 import httpx
 
 from funcroute._lru import LRUCache, schema_key
+from funcroute._text import clip
 from funcroute.backends._retry import MAX_RETRY_AFTER, RetryPolicy
 from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
@@ -256,7 +257,7 @@ class OpenAIBackend(Backend):
         text = " ".join(text.split())
         if self._api_key:
             text = text.replace(self._api_key, "***")
-        return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
+        return clip(text, _SNIPPET, "...")
 
     def _check_status(self, response: httpx.Response) -> None:
         status = response.status_code
