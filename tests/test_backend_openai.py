@@ -718,3 +718,53 @@ def test_user_client_is_not_closed(fake: Fake) -> None:
         assert backend.complete(Request(prompt="a")).text == "echo:a"
         backend.close()
         assert not client.is_closed
+
+
+def test_grammar_cache_is_bounded_under_concurrent_compiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``complete_many`` compiles grammars from its thread pool; the cache must stay consistent.
+
+    Every compile waits at a barrier until all threads are compiling, so every thread has checked
+    the cache before any stores: the interleaving that broke the bound of an unlocked dict.
+    """
+    from funcroute.constrain import gbnf
+
+    real = gbnf.schema_to_gbnf
+    threads = 8
+    barrier = threading.Barrier(threads, timeout=20)
+    building = threading.local()
+
+    def slow_compile(schema: Any) -> str:
+        if getattr(building, "wait", False):
+            barrier.wait()
+        return real(schema)
+
+    monkeypatch.setattr(gbnf, "schema_to_gbnf", slow_compile)
+    backend = OpenAIBackend("http://127.0.0.1:9", "m", structured="grammar")
+
+    def schema(i: int) -> dict[str, Any]:
+        return {"type": "object", "properties": {f"p{i}": {"type": "integer"}}, "required": [f"p{i}"]}
+
+    for i in range(64):  # fill the cache to its bound
+        backend.build_body(Request(prompt="x", schema=schema(i)))
+    assert len(backend._grammars) == 64
+    results: dict[int, str] = {}
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        building.wait = True
+        try:
+            results[i] = backend.build_body(Request(prompt="x", schema=schema(i)))["grammar"]
+        except BaseException as exc:  # collected and re-raised in the test thread
+            errors.append(exc)
+
+    pool = [threading.Thread(target=worker, args=(100 + i,)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(30)
+    backend.close()
+    assert not errors, errors
+    assert len(backend._grammars) <= 64
+    assert sorted(results) == [100 + i for i in range(threads)]
+    for i, grammar in results.items():
+        assert grammar == real(schema(i))

@@ -22,8 +22,8 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
 
+from _tools import add_file_analytics  # tests/ is on sys.path (rootdir conftest)
 from funcroute import Call, FuncRouteError, ParseLimits, ToolSet
 from funcroute.errors import ModelOutputError
 
@@ -48,18 +48,8 @@ def fuzz(max_examples: int) -> settings:
     )
 
 
-class Filters(BaseModel):
-    keyword: str
-    limit: int = 10
-
-
 def build_tools(**options: Any) -> ToolSet:
-    tools = ToolSet(**options)
-
-    @tools.tool
-    def file_analytics(action: str, filters: Filters) -> str:
-        """This tool performs various operations on a text file."""
-        return action
+    tools = add_file_analytics(ToolSet(**options), limit=True)
 
     @tools.tool
     def send_message(to: str, text: str, urgent: bool = False) -> str:

@@ -6,11 +6,12 @@ import sys
 import time
 import types
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from _tools import add_file_analytics  # tests/ is on sys.path (rootdir conftest)
 from funcroute import (
     Call,
     CallValidationError,
@@ -38,11 +39,6 @@ SEED_CALL = ("file_analytics", {"action": "count_occurrences", "filters": {"keyw
 BOB = ("send_message", {"to": "bob", "text": "hi"})
 
 
-class Filters(BaseModel):
-    keyword: str = Field(description="The word or phrase we want to search for.")
-    limit: int = 10
-
-
 class CsvFilters(BaseModel):
     column: str
     value: str | None = None
@@ -54,21 +50,7 @@ class Item(BaseModel):
 
 
 def build_tools(**options: Any) -> ToolSet:
-    tools = ToolSet(**options)
-
-    @tools.tool
-    def file_analytics(
-        action: Annotated[
-            str,
-            Field(
-                description='The operation we want to perform on the data, such as "count_occurrences", '
-                '"find_line", etc.'
-            ),
-        ],
-        filters: Filters,
-    ) -> str:
-        """This tool performs various operations on a text file."""
-        return f"{action}:{filters.keyword}"
+    tools = add_file_analytics(ToolSet(**options), limit=True)
 
     @tools.tool
     def csv_analytics(action: str, filters: CsvFilters | None = None) -> str:

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, Field
 
+from _tools import Filters, seed_tools  # tests/ is on sys.path (rootdir conftest)
 from funcroute import ToolSet, UsageError
 from funcroute.prompts import render_tool, selection_prompt
 
@@ -27,30 +28,6 @@ file_analytics:
     action: The operation we want to perform on the data, such as "count_occurrences", "find_line", etc.
     filters:
       keyword: The word or phrase we want to search for."""
-
-
-class Filters(BaseModel):
-    keyword: str = Field(description="The word or phrase we want to search for.")
-
-
-def seed_tools() -> ToolSet:
-    tools = ToolSet()
-
-    @tools.tool
-    def file_analytics(
-        action: Annotated[
-            str,
-            Field(
-                description='The operation we want to perform on the data, such as "count_occurrences", '
-                '"find_line", etc.'
-            ),
-        ],
-        filters: Filters,
-    ) -> str:
-        """This tool performs various operations on a text file."""
-        return action
-
-    return tools
 
 
 @pytest.fixture

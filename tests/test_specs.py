@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import jsonschema
 import pytest
@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
+from _tools import seed_tools  # tests/ is on sys.path (rootdir conftest)
 from funcroute import ToolSet
 from funcroute.errors import (
     CallValidationError,
@@ -39,30 +40,6 @@ SEED_REPLY = """```json
   }
 }
 ```"""
-
-
-class _Filters(BaseModel):
-    keyword: str = Field(description="The word or phrase we want to search for.")
-
-
-def _seed_tools() -> ToolSet:
-    tools = ToolSet()
-
-    @tools.tool
-    def file_analytics(
-        action: Annotated[
-            str,
-            Field(
-                description='The operation we want to perform on the data, such as "count_occurrences", '
-                '"find_line", etc.'
-            ),
-        ],
-        filters: _Filters,
-    ) -> str:
-        """This tool performs various operations on a text file."""
-        return f"{action}:{filters.keyword}"
-
-    return tools
 
 
 SEED_YAML = """\
@@ -477,7 +454,7 @@ class Address(BaseModel):
 
 
 def make_python_tools() -> ToolSet:
-    tools = _seed_tools()
+    tools = seed_tools()
 
     @tools.tool
     def ship(

@@ -5,13 +5,15 @@ import dataclasses
 import enum
 import json
 import threading
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import jsonschema
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 import funcroute
+from _tools import Action
+from _tools import LimitFilters as Filters
 from funcroute import (
     Call,
     CallValidationError,
@@ -44,11 +46,6 @@ SEED_REPLY = """```json
 ```"""
 
 
-class Filters(BaseModel):
-    keyword: str = Field(description="The word or phrase we want to search for.")
-    limit: int = 10
-
-
 @dataclasses.dataclass
 class Point:
     x: float
@@ -69,16 +66,7 @@ def build_tools(**options: Any) -> ToolSet:
     tools = ToolSet(**options)
 
     @tools.tool
-    def file_analytics(
-        action: Annotated[
-            str,
-            Field(
-                description='The operation we want to perform on the data, such as "count_occurrences", '
-                '"find_line", etc.'
-            ),
-        ],
-        filters: Filters,
-    ) -> dict[str, Any]:
+    def file_analytics(action: Action, filters: Filters) -> dict[str, Any]:
         """This tool performs various operations on a text file."""
         return {"action": action, "filters": filters}
 

@@ -7,32 +7,13 @@ titles dropped. Recursive models cannot be inlined and are refused with a clear 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["child_schemas", "inline_refs", "json_type", "schema_types"]
+__all__ = ["inline_refs", "json_type", "schema_types"]
 
-# Keywords whose value is a single subschema / a list of subschemas / a name → subschema map.
-_ONE = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")
-_MANY = ("anyOf", "oneOf", "allOf", "prefixItems")
+# Keywords whose value is data (never a schema to walk into) / a name → subschema map.
 _DATA = ("default", "enum", "const", "examples")
 _MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-
-
-def child_schemas(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Yield the direct subschemas of ``node``."""
-    for key in _ONE:
-        sub = node.get(key)
-        if isinstance(sub, dict):
-            yield sub
-    for key in _MANY:
-        subs = node.get(key)
-        if isinstance(subs, list):
-            yield from (s for s in subs if isinstance(s, dict))
-    for key in _MAP:
-        subs = node.get(key)
-        if isinstance(subs, dict):
-            yield from (s for s in subs.values() if isinstance(s, dict))
 
 
 def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:

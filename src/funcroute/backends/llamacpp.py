@@ -25,13 +25,13 @@ from collections.abc import Mapping
 from contextlib import closing
 from typing import Any
 
-from funcroute._install import install_hint
+from funcroute._install import require
+from funcroute._lru import LRUCache
+from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.errors import BackendError
 
 __all__ = ["LlamaCppBackend"]
-
-_INSTALL_HINT = f"llama-cpp-python is not installed: {install_hint('llamacpp')}"
 
 #: UTF-8 decoder states: 0 is "between characters"; the others are (continuation bytes still
 #: needed, lowest and highest allowed next byte), following RFC 3629's table of valid sequences.
@@ -96,14 +96,6 @@ def _utf8_table(pieces: list[bytes]) -> Any:
     return table
 
 
-def _import_llama_cpp() -> Any:
-    try:
-        import llama_cpp
-    except ImportError as exc:
-        raise BackendError("llamacpp", _INSTALL_HINT, retryable=False) from exc
-    return llama_cpp
-
-
 class LlamaCppBackend(Backend):
     """A GGUF model loaded in this process with llama-cpp-python.
 
@@ -147,7 +139,9 @@ class LlamaCppBackend(Backend):
     ) -> None:
         path = pathlib.Path(model_path)
         label = f"{self.name} ({path})"
-        self._llama_cpp = _import_llama_cpp()
+        self._llama_cpp: Any = require(
+            "llama_cpp", "llamacpp", "llama-cpp-python is not installed", backend="llamacpp"
+        )
         if not path.is_file():
             raise BackendError(label, f"model file not found: {path}", retryable=False)
         self.model_path = path
@@ -155,7 +149,7 @@ class LlamaCppBackend(Backend):
         self.prefix_cache = prefix_cache
         self._label = label
         self._lock = threading.Lock()
-        self._grammars: dict[str, Any] = {}
+        self._grammars: LRUCache[Any] = LRUCache(64)
         self._utf8: Any = None
         options: dict[str, Any] = {"verbose": False, **kwargs}
         if n_threads is not None:
@@ -183,21 +177,17 @@ class LlamaCppBackend(Backend):
         return self._compile_gbnf(schema_to_gbnf(schema))
 
     def _compile_gbnf(self, text: str) -> Any:
-        key = text
-        if key not in self._grammars:
-            if len(self._grammars) >= 64:
-                self._grammars.pop(next(iter(self._grammars)))
-            # LlamaGrammar only stores the text; llama.cpp parses it when sampling starts and a
-            # parse failure there is fatal, so parse it once here and fail cleanly instead.
-            llama_cpp = self._llama_cpp
-            sampler = llama_cpp.llama_sampler_init_grammar(
-                self.llm._model.vocab, text.encode("utf-8"), b"root"
-            )
-            if not sampler:
-                raise BackendError(self._label, "llama.cpp rejected the schema's grammar", retryable=False)
-            llama_cpp.llama_sampler_free(sampler)
-            self._grammars[key] = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
-        return self._grammars[key]
+        return self._grammars.get_or_build(text, lambda: self._parse_gbnf(text))
+
+    def _parse_gbnf(self, text: str) -> Any:
+        # LlamaGrammar only stores the text; llama.cpp parses it when sampling starts and a parse
+        # failure there is fatal, so parse it once here and fail cleanly instead.
+        llama_cpp = self._llama_cpp
+        sampler = llama_cpp.llama_sampler_init_grammar(self.llm._model.vocab, text.encode("utf-8"), b"root")
+        if not sampler:
+            raise BackendError(self._label, "llama.cpp rejected the schema's grammar", retryable=False)
+        llama_cpp.llama_sampler_free(sampler)
+        return llama_cpp.LlamaGrammar.from_string(text, verbose=False)
 
     def _utf8_masks(self) -> tuple[Any, Any]:
         """The per-state token table and the boolean masks derived from it (built once)."""
@@ -254,7 +244,6 @@ class LlamaCppBackend(Backend):
             )
         budget = min(request.max_new_tokens, room)
         temperature = float(request.extra.get("temperature", 0.0))
-        stops = [s for s in request.stop if s]
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         table, masks = self._utf8_masks()
         utf8_state = 0
@@ -282,9 +271,7 @@ class LlamaCppBackend(Backend):
                     generated += 1
                     utf8_state = max(int(table[utf8_state, token]), 0)
                     text += decoder.decode(llm.detokenize([token]))
-                    cut = _first_stop(text, stops)
-                    if cut is None and request.stop_when is not None:
-                        cut = request.stop_when(text)
+                    cut = stop_index(text, request.stop, request.stop_when)
                     if cut is not None:
                         text, finish = text[:cut], "stop"
                         break
@@ -325,8 +312,3 @@ class LlamaCppBackend(Backend):
         llm, self._llm = self._llm, None
         if llm is not None:
             llm.close()
-
-
-def _first_stop(text: str, stops: list[str]) -> int | None:
-    found = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return min(found) if found else None

@@ -55,6 +55,10 @@ from typing import Any, Literal, get_args
 
 import httpx
 
+from funcroute._lru import LRUCache, schema_key
+from funcroute._text import clip
+from funcroute.backends._retry import MAX_RETRY_AFTER, RetryPolicy
+from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.errors import BackendError, UsageError
 
@@ -90,15 +94,9 @@ def _redact_url(url: str) -> str:
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     try:
-        return min(max(float(value), 0.0), 30.0) if value is not None else None
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER) if value is not None else None
     except ValueError:
         return None
-
-
-def _cut(text: str, stops: Sequence[str]) -> int | None:
-    """Index of the earliest stop string in ``text``, or ``None``."""
-    found = [i for i in (text.find(s) for s in stops if s) if i >= 0]
-    return min(found) if found else None
 
 
 class OpenAIBackend(Backend):
@@ -168,7 +166,7 @@ class OpenAIBackend(Backend):
         self._client = client if client is not None else httpx.Client(timeout=timeout)
         self._aclient: httpx.AsyncClient | None = None
         self._aloop: asyncio.AbstractEventLoop | None = None
-        self._grammars: dict[str, str] = {}
+        self._grammars: LRUCache[str] = LRUCache(_GRAMMAR_CACHE)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -192,12 +190,8 @@ class OpenAIBackend(Backend):
     def _grammar(self, schema: Mapping[str, Any]) -> str:
         from funcroute.constrain.gbnf import schema_to_gbnf
 
-        key = json.dumps(schema, default=str)  # key order matters: it is the property order
-        if key not in self._grammars:
-            if len(self._grammars) >= _GRAMMAR_CACHE:
-                self._grammars.pop(next(iter(self._grammars)))
-            self._grammars[key] = schema_to_gbnf(schema)
-        return self._grammars[key]
+        # complete_many builds bodies from its thread pool: the cache is a locked LRU.
+        return self._grammars.get_or_build(schema_key(schema), lambda: schema_to_gbnf(schema))
 
     def build_body(self, request: Request) -> dict[str, Any]:
         """The JSON body posted for ``request`` (exposed for inspection and tests).
@@ -263,7 +257,7 @@ class OpenAIBackend(Backend):
         text = " ".join(text.split())
         if self._api_key:
             text = text.replace(self._api_key, "***")
-        return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
+        return clip(text, _SNIPPET, "...")
 
     def _check_status(self, response: httpx.Response) -> None:
         status = response.status_code
@@ -302,13 +296,9 @@ class OpenAIBackend(Backend):
             )
         reason = choice.get("finish_reason")
         finish = _FINISH_ALIASES.get(str(reason), str(reason)) if reason else "unknown"
-        cut = _cut(text, request.stop)
+        cut = stop_index(text, request.stop, request.stop_when)
         if cut is not None:
             text, finish = text[:cut], "stop"
-        if request.stop_when is not None:
-            end = request.stop_when(text)
-            if end is not None:
-                text, finish = text[:end], "stop"
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         prompt_tokens = usage.get("prompt_tokens")
         completion_tokens = usage.get("completion_tokens")
@@ -336,13 +326,22 @@ class OpenAIBackend(Backend):
             what = f"connection failed ({type(exc).__name__}: {exc})"
         return _Retry(f"{self._display_url} {what}")
 
-    def _delay(self, attempt: int, failure: _Retry) -> float:
-        delay = self.backoff * float(1 << attempt)
-        return max(delay, failure.retry_after or 0.0)
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy both request loops follow (from ``max_retries`` and ``backoff``)."""
+        return RetryPolicy(self.max_retries, self.backoff)
 
-    def _give_up(self, tries: int, failure: _Retry) -> BackendError:
-        noun = "try" if tries == 1 else "tries"
-        return BackendError(self._label, f"gave up after {tries} {noun}: {failure}", retryable=True)
+    def _after_failure(self, failures: int, exc: httpx.HTTPError | _Retry) -> float:
+        """How long to wait after the ``failures``-th failed try; raises when it is the last one."""
+        failure = self._transport_error(exc) if isinstance(exc, httpx.HTTPError) else exc
+        delay = self.retry.delay(failures, failure.retry_after)
+        if delay is None:
+            noun = "try" if failures == 1 else "tries"
+            raise BackendError(
+                self._label, f"gave up after {failures} {noun}: {failure}", retryable=True
+            ) from None
+        logger.debug("retrying %s in %.2fs after: %s", self._display_url, delay, failure)
+        return delay
 
     # -- public API ---------------------------------------------------------------------------------
 
@@ -361,26 +360,19 @@ class OpenAIBackend(Backend):
         if self._closed:
             raise BackendError(self._label, "backend is closed", retryable=False)
         body = self.build_body(request)
-        failure = _Retry("no try made")
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                delay = self._delay(attempt - 1, failure)
-                logger.debug("retrying %s in %.2fs after: %s", self._display_url, delay, failure)
-                time.sleep(delay)
+        failures = 0
+        while True:
             start = time.perf_counter()
             try:
                 response = self._client.post(
                     self.url, json=body, headers=self._headers(), timeout=self.timeout
                 )
                 self._check_status(response)
-            except httpx.HTTPError as exc:
-                failure = self._transport_error(exc)
-                continue
-            except _Retry as exc:
-                failure = exc
+            except (httpx.HTTPError, _Retry) as exc:
+                failures += 1
+                time.sleep(self._after_failure(failures, exc))
                 continue
             return self._parse(response, request, time.perf_counter() - start)
-        raise self._give_up(self.max_retries + 1, failure)
 
     def _async_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -409,24 +401,19 @@ class OpenAIBackend(Backend):
             raise BackendError(self._label, "backend is closed", retryable=False)
         body = self.build_body(request)
         client = self._async_client()
-        failure = _Retry("no try made")
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                await asyncio.sleep(self._delay(attempt - 1, failure))
+        failures = 0
+        while True:
             start = time.perf_counter()
             try:
                 response = await client.post(
                     self.url, json=body, headers=self._headers(), timeout=self.timeout
                 )
                 self._check_status(response)
-            except httpx.HTTPError as exc:
-                failure = self._transport_error(exc)
-                continue
-            except _Retry as exc:
-                failure = exc
+            except (httpx.HTTPError, _Retry) as exc:
+                failures += 1
+                await asyncio.sleep(self._after_failure(failures, exc))
                 continue
             return self._parse(response, request, time.perf_counter() - start)
-        raise self._give_up(self.max_retries + 1, failure)
 
     def complete_many(self, requests: Sequence[Request]) -> list[Completion]:
         """Send several requests concurrently (at most ``concurrency`` at once), keeping their order.

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from funcroute._install import install_hint
+from funcroute._install import install_hint, require
 from funcroute.backends.base import Backend
 from funcroute.backends.bundled import BUNDLED, bundled_gguf
 from funcroute.errors import BackendError, UsageError
@@ -88,10 +88,9 @@ def load_preset(
     if backend == "transformers":
         from funcroute.backends.transformers import TransformersBackend
 
-        try:
-            import transformers
-        except ImportError as exc:
-            raise BackendError(name, install_hint("smol"), retryable=False) from exc
+        transformers: Any = require(
+            "transformers", "smol", f"the {name} preset needs transformers", backend=name
+        )
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
             model = transformers.AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)

@@ -27,7 +27,24 @@ def _as_completion(reply: Reply) -> Completion:
     return Completion(text=reply, finish_reason="stop")  # exactly as scripted: no stop-string cutting
 
 
-class ScriptedBackend(Backend):
+class _Recording(Backend):
+    """A fake that records every request it receives (``requests``, ``prompts``), thread-safely."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: list[Request] = []
+
+    @property
+    def prompts(self) -> list[str]:
+        """The prompt of every request received, in order."""
+        return [r.prompt for r in self.requests]
+
+    def _record(self, request: Request) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+
+class ScriptedBackend(_Recording):
     """Replies with the given texts, in order, one per request.
 
     Args:
@@ -42,16 +59,10 @@ class ScriptedBackend(Backend):
     name = "scripted"
 
     def __init__(self, replies: Iterable[Reply], *, cycle: bool = False) -> None:
+        super().__init__()
         self._replies = list(replies)
         self._cycle = cycle
         self._next = 0
-        self._lock = threading.Lock()
-        self.requests: list[Request] = []
-
-    @property
-    def prompts(self) -> list[str]:
-        """The prompt of every request received, in order."""
-        return [r.prompt for r in self.requests]
 
     @property
     def remaining(self) -> int:
@@ -71,7 +82,7 @@ class ScriptedBackend(Backend):
         return _as_completion(reply)
 
 
-class FunctionBackend(Backend):
+class FunctionBackend(_Recording):
     """Replies with ``fn(request)``; ``fn`` may be sync or async and return str or Completion.
 
     Attributes:
@@ -81,18 +92,8 @@ class FunctionBackend(Backend):
     name = "function"
 
     def __init__(self, fn: Callable[[Request], Reply | Awaitable[Reply]]) -> None:
+        super().__init__()
         self._fn = fn
-        self._lock = threading.Lock()
-        self.requests: list[Request] = []
-
-    @property
-    def prompts(self) -> list[str]:
-        """The prompt of every request received, in order."""
-        return [r.prompt for r in self.requests]
-
-    def _record(self, request: Request) -> None:
-        with self._lock:
-            self.requests.append(request)
 
     def complete(self, request: Request) -> Completion:
         """Call the function (running it to completion if it is async)."""

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from funcroute._install import install_hint
+from funcroute._install import require
+from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.constrain._prefix import PrefixCache
 from funcroute.constrain.bounds import DecodeBounds
@@ -38,17 +39,15 @@ from funcroute.errors import BackendError, UsageError
 
 __all__ = ["TransformersBackend"]
 
-_INSTALL_HINT = f"install them with: {install_hint('transformers')}"
 _SAMPLING_KEYS = frozenset({"temperature", "top_p", "top_k", "min_p", "typical_p"})
 
 
 def _import_deps(name: str) -> tuple[Any, Any]:
-    try:
-        import torch
-        import transformers
-    except ImportError as exc:
-        raise BackendError(name, f"torch and transformers are required; {_INSTALL_HINT}") from exc
-    return torch, transformers
+    what = "torch and transformers are required"
+    return (
+        require("torch", "transformers", what, backend=name),
+        require("transformers", "transformers", what, backend=name),
+    )
 
 
 @contextmanager
@@ -92,16 +91,6 @@ def _max_positions(model: Any, tokenizer: Any) -> int | None:
 
 def _id_list(value: Any) -> list[int]:
     return [] if value is None else [value] if isinstance(value, int) else [int(v) for v in value]
-
-
-def _cut(text: str, request: Request) -> int | None:
-    """Index where the reply ends (before the first stop string, or where ``stop_when`` says)."""
-    cuts = [i for i in (text.find(s) for s in request.stop if s) if i >= 0]
-    if request.stop_when is not None:
-        found = request.stop_when(text)
-        if found is not None:
-            cuts.append(max(0, min(found, len(text))))
-    return min(cuts) if cuts else None
 
 
 @dataclass
@@ -157,7 +146,7 @@ class _RowStopper:
             # A grammar-constrained row ends with its grammar; its strings may contain "USER:".
             if row.matcher is None and row.stopped_at is None and (row.request.stop or row.request.stop_when):
                 text = self.tokenizer.decode(row.new_ids, skip_special_tokens=True)
-                if _cut(text, row.request) is not None:
+                if stop_index(text, row.request.stop, row.request.stop_when) is not None:
                     row.stopped_at = len(row.new_ids)
             done.append(row.stopped_at is not None)
         return self.torch.tensor(done, dtype=self.torch.bool, device=input_ids.device)
@@ -277,10 +266,8 @@ class TransformersBackend(Backend):
         self._pad = int(pad)
         self._lock = threading.Lock()
         self.constrained = engine_available() if constrained is None else constrained
-        if self.constrained and not engine_available():
-            raise BackendError(
-                self.name, f"constrained decoding needs llguidance: {install_hint('constrained')}"
-            )
+        if self.constrained:
+            require("llguidance", "constrained", "constrained decoding needs llguidance", backend=self.name)
         self.jump_forward = jump_forward
         self.decode_bounds = decode_bounds or DecodeBounds()
         self.grammar_cache = grammar_cache or shared_cache()
@@ -492,7 +479,7 @@ class TransformersBackend(Backend):
         new = row.new_ids
         body = new[:-1] if row.hit_eos else new
         text = self.tokenizer.decode(body, skip_special_tokens=True)
-        cut = _cut(text, row.request) if row.matcher is None else None
+        cut = stop_index(text, row.request.stop, row.request.stop_when) if row.matcher is None else None
         if cut is not None:
             text, reason = text[:cut], "stop"
         else:

@@ -11,20 +11,14 @@ import json
 import sys
 from typing import Any
 
-from funcroute._install import install_hint
+from funcroute._install import require
 from funcroute.errors import UsageError
 
 __all__ = ["add_mcp_command"]
 
-_HINT = f"the MCP commands need the MCP SDK: {install_hint('mcp')}"
-
 
 def _sdk() -> Any:
-    try:
-        import funcroute.mcp as module
-    except ImportError as exc:
-        raise UsageError(f"{_HINT} ({exc})") from exc
-    return module
+    return require("funcroute.mcp", "mcp", "the MCP commands need the MCP SDK")
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

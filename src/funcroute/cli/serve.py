@@ -12,12 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from funcroute._install import install_hint
+from funcroute._install import require
 from funcroute.errors import UsageError
 
 __all__ = ["add_serve_command"]
 
-_INSTALL_HINT = f"funcroute serve needs the serve extra: {install_hint('serve')}"
+_NEEDS = "funcroute serve needs the serve extra"
 
 
 def add_serve_command(sub: Any, backend_from_args: Callable[[argparse.Namespace], Any]) -> None:
@@ -56,13 +56,12 @@ def _run(args: argparse.Namespace, backend_from_args: Callable[[argparse.Namespa
             raise UsageError(f"--{flag.replace('_', '-')} must be >= 1")
     if args.max_retries < 0 or not 0 < args.port < 65536:
         raise UsageError("--max-retries must be >= 0 and --port between 1 and 65535")
-    try:
-        import uvicorn
+    require("uvicorn", "serve", _NEEDS)
+    require("funcroute.serve", "serve", _NEEDS)
+    import uvicorn
 
-        from funcroute.serve import Limits, create_app
-    except ImportError as exc:
-        raise UsageError(f"{_INSTALL_HINT} ({exc})") from None
     from funcroute.prompts.templates import get_template
+    from funcroute.serve import Limits, create_app
 
     template = get_template(args.template)  # a bad name fails before the model loads
     backend = backend_from_args(args)

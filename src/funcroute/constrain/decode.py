@@ -163,7 +163,6 @@ class DecodeResult:
 
     tokens: list[int] = field(default_factory=list)
     forward_passes: int = 0
-    complete: bool = False  # the grammar reached its end
     prompt_reused: int = 0  # prompt tokens served from a prefix cache instead of fed to the model
     #: seconds spent: ``forward`` (model passes), ``mask_wait`` (mask not ready when the pass
     #: ended), ``mask_apply``, ``grammar`` (advancing the matcher, forced tokens), ``first_token``
@@ -269,7 +268,6 @@ def generate(
         total=total,
         grammar=total - forward_s - wait_s - apply_s,
     )
-    result.complete = matcher.is_stopped() or matcher.is_accepting()
     return result
 
 

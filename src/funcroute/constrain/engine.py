@@ -18,17 +18,15 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from funcroute._install import install_hint
+from funcroute._install import require
+from funcroute._lru import LRUCache
 from funcroute.constrain.bounds import DecodeBounds, bound_schema
 from funcroute.errors import BackendError, UsageError
 
 __all__ = ["GrammarCache", "GrammarStats", "engine_available", "shared_cache"]
-
-_INSTALL_HINT = install_hint("constrained")
 
 
 def engine_available() -> bool:
@@ -61,7 +59,7 @@ class GrammarCache:
         self.stats = GrammarStats()
         self._lock = threading.Lock()
         self._tokenizers: dict[tuple[int, int], tuple[Any, Any]] = {}
-        self._grammars: OrderedDict[tuple[int, int, str], Any] = OrderedDict()
+        self._grammars: LRUCache[Any] = LRUCache(max_grammars)
         self._fingerprints: dict[int, tuple[Any, str]] = {}
 
     def tokenizer(self, hf_tokenizer: Any, n_vocab: int) -> Any:
@@ -99,7 +97,7 @@ class GrammarCache:
     def matcher(self, hf_tokenizer: Any, n_vocab: int, schema: dict[str, Any], bounds: DecodeBounds) -> Any:
         """A fresh matcher for replies matching ``schema`` (compiled on first use, then copied)."""
         llguidance = _import_engine()
-        key = (id(hf_tokenizer), n_vocab, self._fingerprint(schema, bounds))
+        key = f"{id(hf_tokenizer)}:{n_vocab}:{self._fingerprint(schema, bounds)}"
         return self._compiled(
             hf_tokenizer, n_vocab, key, lambda: _grammar_text(llguidance, bound_schema(schema, bounds))
         )
@@ -107,17 +105,16 @@ class GrammarCache:
     def lark_matcher(self, hf_tokenizer: Any, n_vocab: int, lark: str) -> Any:
         """A fresh matcher for an llguidance Lark grammar (a format's, from ``constrain.formats``)."""
         llguidance = _import_engine()
-        key = (id(hf_tokenizer), n_vocab, hashlib.sha256(lark.encode()).hexdigest())
+        key = f"{id(hf_tokenizer)}:{n_vocab}:{hashlib.sha256(lark.encode()).hexdigest()}"
         return self._compiled(
             hf_tokenizer, n_vocab, key, lambda: str(llguidance.LLMatcher.grammar_from_lark(lark))
         )
 
-    def _compiled(self, hf_tokenizer: Any, n_vocab: int, key: tuple[int, int, str], grammar_text: Any) -> Any:
+    def _compiled(self, hf_tokenizer: Any, n_vocab: int, key: str, grammar_text: Any) -> Any:
         llguidance = _import_engine()
-        with self._lock:
-            compiled = self._grammars.get(key)
-            if compiled is not None:
-                self._grammars.move_to_end(key)
+        compiled = self._grammars.get(key)
+        if compiled is not None:
+            with self._lock:
                 self.stats.hits += 1
                 return compiled.deep_copy()
         tokenizer = self.tokenizer(hf_tokenizer, n_vocab)
@@ -127,11 +124,9 @@ class GrammarCache:
             raise BackendError(
                 "constrain", f"the reply schema does not compile to a grammar: {compiled.get_error()}"
             )
+        compiled = self._grammars.put(key, compiled)
         with self._lock:
-            self._grammars[key] = compiled
             self.stats.compiles += 1
-            while len(self._grammars) > self.max_grammars:
-                self._grammars.popitem(last=False)
         return compiled.deep_copy()
 
 
@@ -145,11 +140,7 @@ def _grammar_text(llguidance: Any, schema: dict[str, Any]) -> str:
 
 
 def _import_engine() -> Any:
-    try:
-        import llguidance
-    except ImportError as exc:
-        raise BackendError("constrain", f"constrained decoding needs llguidance: {_INSTALL_HINT}") from exc
-    return llguidance
+    return require("llguidance", "constrained", "constrained decoding needs llguidance", backend="constrain")
 
 
 _SHARED = GrammarCache()

@@ -16,6 +16,7 @@ Inside JSON values both allow what the JSON grammars allow: one optional space b
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,12 +29,58 @@ __all__ = ["to_gbnf", "to_lark"]
 _MAX_BOUNDED = 4096  # longer free texts (reasoning) are left unbounded: the token budget ends them
 
 
+class _Emitter(ABC):
+    """A grammar tree written out for one engine.
+
+    Sequences, choices, options and repetitions read alike in both engines' syntax, so only
+    literals, JSON values, free text and new rules differ per engine.
+    """
+
+    def __init__(self, bounds: DecodeBounds | None) -> None:
+        self.bounds = bounds
+
+    @abstractmethod
+    def literal(self, text: str) -> str:
+        """A non-empty literal."""
+
+    @abstractmethod
+    def json(self, node: Json) -> str:
+        """A JSON value of the node's schema."""
+
+    @abstractmethod
+    def text(self, node: Text) -> str:
+        """Free text up to the node's delimiter."""
+
+    @abstractmethod
+    def rule_of(self, node: Node) -> str:
+        """The name of a new rule for ``node`` (a repeated item is referred to twice)."""
+
+    def expr(self, node: Node) -> str:
+        if isinstance(node, Lit):
+            return self.literal(node.text) if node.text else '""'
+        if isinstance(node, Json):
+            return self.json(node)
+        if isinstance(node, Text):
+            return self.text(node)
+        if isinstance(node, Seq):
+            return " ".join(self.expr(item) for item in node.items) if node.items else '""'
+        if isinstance(node, Alt):
+            return "(" + " | ".join(self.expr(option) for option in node.options) + ")"
+        if isinstance(node, Opt):
+            return f"({self.expr(node.item)})?"
+        if isinstance(node, Many):
+            item = self.rule_of(node.item)
+            sep = f"{self.literal(node.separator)} " if node.separator else ""
+            return f"{item} ({sep}{item})*"
+        raise TypeError(f"not a grammar node: {node!r}")
+
+
 # ---------------------------------------------------------------------------------------------- Lark
 
 
-class _Lark:
+class _Lark(_Emitter):
     def __init__(self, bounds: DecodeBounds | None) -> None:
-        self.bounds = bounds
+        super().__init__(bounds)
         self.rules: list[str] = []
         self.count = 0
 
@@ -43,36 +90,29 @@ class _Lark:
         self.rules.append(f"{name}{attrs}: {body}")
         return name
 
-    def expr(self, node: Node) -> str:
-        if isinstance(node, Lit):
-            return json.dumps(node.text, ensure_ascii=False) if node.text else '""'
-        if isinstance(node, Json):
-            schema = dict(node.schema)
-            if self.bounds is not None:
-                schema = bound_schema(schema, self.bounds)
-            schema.pop("$schema", None)
-            schema["x-guidance"] = {"whitespace_flexible": False, "whitespace_pattern": " ?"}
-            return self.rule(f"%json {json.dumps(schema, ensure_ascii=False)}")
-        if isinstance(node, Text):
-            suffix = json.dumps(node.until, ensure_ascii=False)
-            limit = node.max_chars
-            if limit is None and self.bounds is not None:
-                limit = self.bounds.max_string_chars
-            # A bounded value: after ``limit`` characters only the delimiter may follow (a token
-            # budget would cut the text without its delimiter). Thoughts stay unbounded.
-            regex = "/(?s:.*)/" if limit is None or limit > _MAX_BOUNDED else f"/(?s:.{{0,{limit}}})/"
-            return self.rule(regex, f"[suffix={suffix}]")
-        if isinstance(node, Seq):
-            return " ".join(self.expr(item) for item in node.items) if node.items else '""'
-        if isinstance(node, Alt):
-            return "(" + " | ".join(self.expr(option) for option in node.options) + ")"
-        if isinstance(node, Opt):
-            return f"({self.expr(node.item)})?"
-        if isinstance(node, Many):
-            item = self.rule(self.expr(node.item))
-            sep = f"{json.dumps(node.separator, ensure_ascii=False)} " if node.separator else ""
-            return f"{item} ({sep}{item})*"
-        raise TypeError(f"not a grammar node: {node!r}")
+    def literal(self, text: str) -> str:
+        return json.dumps(text, ensure_ascii=False)
+
+    def json(self, node: Json) -> str:
+        schema = dict(node.schema)
+        if self.bounds is not None:
+            schema = bound_schema(schema, self.bounds)
+        schema.pop("$schema", None)
+        schema["x-guidance"] = {"whitespace_flexible": False, "whitespace_pattern": " ?"}
+        return self.rule(f"%json {json.dumps(schema, ensure_ascii=False)}")
+
+    def text(self, node: Text) -> str:
+        suffix = json.dumps(node.until, ensure_ascii=False)
+        limit = node.max_chars
+        if limit is None and self.bounds is not None:
+            limit = self.bounds.max_string_chars
+        # A bounded value: after ``limit`` characters only the delimiter may follow (a token
+        # budget would cut the text without its delimiter). Thoughts stay unbounded.
+        regex = "/(?s:.*)/" if limit is None or limit > _MAX_BOUNDED else f"/(?s:.{{0,{limit}}})/"
+        return self.rule(regex, f"[suffix={suffix}]")
+
+    def rule_of(self, node: Node) -> str:
+        return self.rule(self.expr(node))
 
 
 def to_lark(node: Node, bounds: DecodeBounds | None = None) -> str:
@@ -133,9 +173,9 @@ def _until_rules(delimiter: str, fresh: Callable[[str], str], add: Callable[[str
     return names[0]
 
 
-class _Gbnf:
+class _Gbnf(_Emitter):
     def __init__(self, bounds: DecodeBounds | None) -> None:
-        self.bounds = bounds
+        super().__init__(bounds)
         self.converter = _Converter({})
         self.converter.rules["root"] = ""
         self.count = 0
@@ -146,31 +186,25 @@ class _Gbnf:
     def add(self, name: str, body: str) -> None:
         self.converter.rules[name] = body
 
-    def expr(self, node: Node) -> str:
-        if isinstance(node, Lit):
-            return _literal(node.text) if node.text else '""'
-        if isinstance(node, Json):
-            schema: Mapping[str, Any] = node.schema
-            if self.bounds is not None:
-                schema = bound_schema(dict(schema), self.bounds)
-            self.converter.root = schema  # local $refs resolve against this value's own schema
-            self.converter.refs = {}
-            self.count += 1
-            return self.converter.visit(schema, f"value-{self.count}")
-        if isinstance(node, Text):
-            return _until_rules(node.until, self.fresh, self.add)
-        if isinstance(node, Seq):
-            return " ".join(self.expr(item) for item in node.items) if node.items else '""'
-        if isinstance(node, Alt):
-            return "(" + " | ".join(self.expr(option) for option in node.options) + ")"
-        if isinstance(node, Opt):
-            return f"({self.expr(node.item)})?"
-        if isinstance(node, Many):
-            item = self.fresh("item")
-            self.add(item, self.expr(node.item))
-            sep = f"{_literal(node.separator)} " if node.separator else ""
-            return f"{item} ({sep}{item})*"
-        raise TypeError(f"not a grammar node: {node!r}")
+    def literal(self, text: str) -> str:
+        return _literal(text)
+
+    def json(self, node: Json) -> str:
+        schema: Mapping[str, Any] = node.schema
+        if self.bounds is not None:
+            schema = bound_schema(dict(schema), self.bounds)
+        self.converter.root = schema  # local $refs resolve against this value's own schema
+        self.converter.refs = {}
+        self.count += 1
+        return self.converter.visit(schema, f"value-{self.count}")
+
+    def text(self, node: Text) -> str:
+        return _until_rules(node.until, self.fresh, self.add)
+
+    def rule_of(self, node: Node) -> str:
+        item = self.fresh("item")  # named before its body, as the rule numbering always was
+        self.add(item, self.expr(node))
+        return item
 
 
 def to_gbnf(node: Node, bounds: DecodeBounds | None = None) -> str:

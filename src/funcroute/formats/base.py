@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "MAX_CALLS",
     "ArgHints",
+    "BlockFormat",
     "CallSpec",
     "ToolCallFormat",
     "ToolSpec",
@@ -101,6 +102,31 @@ class ToolCallFormat(ABC):
 
 
 # ---------------------------------------------------------------------------------------- helpers
+
+
+class BlockFormat(ToolCallFormat):
+    """A format whose calls stand in delimited blocks: :meth:`read` walks the blocks in order.
+
+    Subclasses set :attr:`opening` and :attr:`closing` and read one block in :meth:`read_block`;
+    finding the blocks (unclosed last block, the :data:`MAX_CALLS` bound) is :func:`blocks`' job.
+    """
+
+    #: what starts a block, and what ends it
+    opening: ClassVar[str] = ""
+    closing: ClassVar[str] = ""
+
+    def read(
+        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
+    ) -> list[RawCall]:
+        """Every block's calls, in order."""
+        found: list[RawCall] = []
+        for body in blocks(text, self.opening, self.closing):
+            found.extend(self.read_block(body, text, limits, hints))
+        return found
+
+    @abstractmethod
+    def read_block(self, body: str, text: str, limits: ParseLimits, hints: ArgHints | None) -> list[RawCall]:
+        """The calls in one block's ``body`` (``text`` is the whole reply, for error messages)."""
 
 
 def check_size(text: Any, limits: ParseLimits) -> str:

@@ -10,12 +10,10 @@ import json
 from collections.abc import Sequence
 
 from funcroute.formats.base import (
-    DEFAULT_LIMITS,
     ArgHints,
+    BlockFormat,
     CallSpec,
-    ToolCallFormat,
     ToolSpec,
-    blocks,
     object_call,
     params_schema,
 )
@@ -28,7 +26,7 @@ CALLS_BEGIN, CALLS_END = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end
 CALL_BEGIN, CALL_END, SEP = "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"
 
 
-class DeepSeek(ToolCallFormat):
+class DeepSeek(BlockFormat):
     """``<｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME`` + a ```json fence + ``<｜tool▁call▁end｜>``."""
 
     name = "deepseek"
@@ -36,21 +34,18 @@ class DeepSeek(ToolCallFormat):
     template_markers = ("<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>")
     description = "DeepSeek V3/R1/V3.1: <｜tool▁call▁begin｜>...<｜tool▁sep｜>... blocks"
 
-    def read(
-        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
-    ) -> list[RawCall]:
-        """Every call block, in order."""
-        found: list[RawCall] = []
-        for body in blocks(text, CALL_BEGIN, CALL_END):
-            head, has_sep, rest = body.partition(SEP)
-            if not has_sep:
-                continue
-            if head.strip() == "function":  # V3 / R1: the name is the first line after the separator
-                name, _, rest = rest.partition("\n")
-            else:
-                name = head
-            found.append(object_call(name, rest, limits, text))
-        return found
+    opening, closing = CALL_BEGIN, CALL_END
+
+    def read_block(self, body: str, text: str, limits: ParseLimits, hints: ArgHints | None) -> list[RawCall]:
+        """The block's call (none without a separator)."""
+        head, has_sep, rest = body.partition(SEP)
+        if not has_sep:
+            return []
+        if head.strip() == "function":  # V3 / R1: the name is the first line after the separator
+            name, _, rest = rest.partition("\n")
+        else:
+            name = head
+        return [object_call(name, rest, limits, text)]
 
     def write(self, calls: Sequence[CallSpec]) -> str:
         """The V3 form, every call inside one ``<｜tool▁calls▁begin｜>`` section."""

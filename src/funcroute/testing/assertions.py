@@ -21,6 +21,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol, runtime_checkable
 
+from funcroute._text import clip
 from funcroute.backends.base import Completion
 from funcroute.errors import CallValidationError, FuncRouteError, ModelOutputError
 from funcroute.tools.call import Call
@@ -139,7 +140,7 @@ def _invalid(exc: ModelOutputError, tools: ToolSet, text: str, route_error: Any 
 
 
 def _show_reply(text: str) -> list[str]:
-    shown = text if len(text) <= _MAX_REPLY else text[:_MAX_REPLY] + f"... ({len(text)} characters)"
+    shown = clip(text, _MAX_REPLY, "... ({total} characters)")
     return ["reply:", *(f"  | {line}" for line in (shown.splitlines() or [""]))]
 
 

@@ -34,6 +34,7 @@ from typing import Any, Literal, NoReturn, Protocol
 import yaml
 
 from funcroute.backends.base import Backend, Completion, Request
+from funcroute.tools.tool import NAME
 
 __all__ = [
     "Cassette",
@@ -258,7 +259,8 @@ def _fail(message: str) -> NoReturn:
 
 # ------------------------------------------------------------------------------ what changed
 
-_TOOL_LINE = re.compile(r"^([A-Za-z_][\w.\-]*):\s*$")
+# A tool's line in the rendered function list: its name (the one NAME rule, unanchored), then ':'.
+_TOOL_LINE = re.compile("^(" + NAME.pattern.removeprefix("^").removesuffix("$") + r"):\s*$")
 
 
 def _sections(lines: Sequence[str]) -> list[str]:
