@@ -278,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lat: list[float] = []
     cpu: list[float] = []
     for entry, tools in list(zip(data["multiple"], toolsets["multiple"], strict=True))[: args.latency_runs]:
-        router = Router(tools, backend, max_retries=0)
+        router = Router(tools, selector=backend)
         len(backend.index(tools))  # index built outside the timing, as after the first command
         encoder._memo.clear()  # every command is encoded afresh
         t0, c0 = time.perf_counter(), time.thread_time()

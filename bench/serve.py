@@ -42,6 +42,7 @@ from funcroute.backends.base import Backend
 from funcroute.backends.scripted import FunctionBackend
 from funcroute.prompts.templates import get_template
 from funcroute.routing.router import Router
+from funcroute.routing.selector import Selector
 from funcroute.serve import Engine, Limits, create_app
 from funcroute.serve.schemas import parse_chat_request
 
@@ -129,7 +130,7 @@ def measure(call: Callable[[int], None], total: int, clients: int) -> tuple[floa
     return total / wall, statistics.median(ordered) * 1e3, p95 * 1e3
 
 
-def make_backend(label: str) -> tuple[Backend, str]:
+def make_backend(label: str) -> tuple[Backend | Selector, str]:
     """The backend of a row, and its chat template."""
     if label == "instant fake":
         return FunctionBackend(lambda request: REPLY), "airoboros-2"
@@ -200,7 +201,10 @@ def child(label: str, port: int) -> None:
 def run_backend(label: str, total: int, rows: list[list[Any]]) -> None:
     backend, template = make_backend(label)
     tools = ToolSet.from_openai(TOOLS)
-    router = Router(tools, backend, template=template, max_retries=2, max_new_tokens=48)
+    if isinstance(backend, Selector):
+        router = Router(tools, selector=backend)
+    else:
+        router = Router(tools, backend, template=template, max_retries=2, max_new_tokens=48)
     engine = Engine(backend, get_template(template), Limits())
     requests = [parse_chat_request(body(c)) for c in COMMANDS]
     local = threading.local()

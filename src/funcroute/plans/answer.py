@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from funcroute._text import clip
 from funcroute.backends.base import Request
 from funcroute.errors import ModelOutputError
 from funcroute.plans.plan import Plan, PlanResult, parse_plan
@@ -123,7 +124,7 @@ def blocks_of_plan(planned: PlanResult, max_output_chars: int = 4000) -> list[Co
     blocks = []
     for record in planned.trace:
         metadata = {"source": record.step.tool, "input": record.input, "evidence": record.step.evidence}
-        blocks.append(ContextBlock(_clip(record.text, max_output_chars), metadata))
+        blocks.append(ContextBlock(clip(str(record.text), max_output_chars), metadata))
     return blocks
 
 
@@ -134,7 +135,7 @@ def blocks_of_route(routed: RouteResult, max_output_chars: int = 4000) -> list[C
         "source": routed.call.function,
         "arguments": json.dumps(routed.call.arguments, ensure_ascii=False, sort_keys=True),
     }
-    return [ContextBlock(_clip(str(routed.value), max_output_chars), metadata)]
+    return [ContextBlock(clip(str(routed.value), max_output_chars), metadata)]
 
 
 def answer_from(
@@ -159,8 +160,3 @@ def answer_from(
     )
     completion = llm.backend.complete(request)
     return Answer(completion.text.strip(), prompt, route, plan, blocks)
-
-
-def _clip(value: Any, limit: int) -> str:
-    text = str(value)
-    return text if len(text) <= limit else text[:limit] + f" [... truncated {len(text) - limit} characters]"

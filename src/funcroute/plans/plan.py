@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from funcroute._text import TRUNCATION_MARKER, clip
 from funcroute.errors import DispatchError, FuncRouteError, ModelOutputError
 from funcroute.prompts.planning import Dialect, plan_parameter
 
@@ -58,9 +59,6 @@ __all__ = [
     "plan_problems",
     "validate_plan",
 ]
-
-#: Appended to an evidence output cut at ``max_output_chars``; ``{count}`` is the number of characters cut.
-TRUNCATION_MARKER = " [... truncated {count} characters]"
 
 _REF = r"(?::evidence\[?(\d+)\]?:?|#E\[?(\d+)\]?(?!\w))"
 _REF_RE = re.compile(_REF)
@@ -279,7 +277,7 @@ class Plan:
                     StepTrace(step, text_in, "error", started - begin, elapsed, error=exc, call=call)
                 )
                 raise _failure(step, exc, trace) from exc
-            text = _cap(output, max_output_chars)
+            text = clip(str(output), max_output_chars)
             texts[step.evidence] = text
             elapsed = time.perf_counter() - started
             trace.append(StepTrace(step, text_in, "ok", started - begin, elapsed, output, text, call=call))
@@ -335,7 +333,7 @@ class Plan:
             finally:
                 if limit is not None:
                     limit.release()
-            text = _cap(output, max_output_chars)
+            text = clip(str(output), max_output_chars)
             elapsed = time.perf_counter() - started
             return StepTrace(step, inputs[index], "ok", started - begin, elapsed, output, text, call=call)
 
@@ -393,13 +391,6 @@ def _param(tools: ToolSet, step: PlanStep) -> str:
 
 def _substitute(text: str, texts: Mapping[str, str]) -> str:
     return _REF_RE.sub(lambda m: texts.get(_canonical(m), m.group(0)), text)
-
-
-def _cap(output: object, limit: int | None) -> str:
-    text = str(output)
-    if limit is not None and len(text) > limit:
-        return text[:limit] + TRUNCATION_MARKER.format(count=len(text) - limit)
-    return text
 
 
 def _failure(step: PlanStep, error: BaseException, trace: Sequence[StepTrace]) -> PlanExecutionError:

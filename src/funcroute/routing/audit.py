@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from funcroute._text import clip
 from funcroute.errors import CallRefusedError
 
 if TYPE_CHECKING:
@@ -68,15 +69,20 @@ class AuditLog:
                 entry["path"] = result.path  # which way the call was chosen (semantic, model, fast)
             entry["dispatched"] = result.dispatched
             if result.dispatched and error is None:
-                entry["result"] = _clip(repr(result.value))
+                entry["result"] = clip(repr(result.value), _MAX_VALUE_CHARS, "...[truncated]")
             entry["timings"] = {k: round(v, 6) for k, v in result.timings.items()}
         else:
             generate = round(sum(a.generate_s for a in attempts), 6)
             parse = round(sum(a.parse_s for a in attempts), 6)
             total = round(generate + parse, 6)
-            entry["timings"] = {"generate_s": generate, "parse_s": parse, "dispatch_s": 0.0, "total_s": total}
+            entry["timings"] = {
+                "generate_s": generate, "parse_s": parse, "dispatch_s": 0.0, "total_s": total
+            }  # fmt: skip
         if error is not None:
-            entry["error"] = {"type": type(error).__name__, "message": _clip(str(error))}
+            entry["error"] = {
+                "type": type(error).__name__,
+                "message": clip(str(error), _MAX_VALUE_CHARS, "...[truncated]"),
+            }
         line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
         with self._lock:
             self._stream.write(line)
@@ -87,7 +93,3 @@ class AuditLog:
         with self._lock:
             if self._owned and not self._stream.closed:
                 self._stream.close()
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_VALUE_CHARS else text[:_MAX_VALUE_CHARS] + "...[truncated]"
