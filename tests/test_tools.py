@@ -779,3 +779,70 @@ def test_non_finite_in_nested_model_with_default_config() -> None:
     with pytest.raises(CallValidationError) as info:
         tools.validate("pack", {"box": {"width": "inf"}})
     assert [p.path for p in info.value.problems] == ["box.width"]
+
+
+# ------------------------------------------------------------------------------ cache coherence
+
+
+class _GatedSchema(dict[str, Any]):
+    """A schema whose first read after ``arm()`` blocks until the test releases it.
+
+    It makes a cache fill deterministic: the fill is held mid-computation while another thread
+    registers a tool, then let go.
+    """
+
+    def arm(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.armed = True
+
+    def _gate(self) -> None:
+        if getattr(self, "armed", False):
+            self.armed = False
+            self.entered.set()
+            assert self.release.wait(10), "the test never released the gate"
+
+    def keys(self) -> Any:
+        self._gate()
+        return super().keys()
+
+    def items(self) -> Any:
+        self._gate()
+        return super().items()
+
+    def __iter__(self) -> Any:
+        self._gate()
+        return super().__iter__()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._gate()
+        return super().get(key, default)
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        pytest.param(lambda ts: ts.render_tools(), id="render_tools"),
+        pytest.param(lambda ts: ts.render_tools(show_types=True), id="render_tools-types"),
+        pytest.param(lambda ts: ts.json_schema(copy=False), id="json_schema"),
+        pytest.param(lambda ts: ts.fingerprint, id="fingerprint"),
+    ],
+)
+def test_a_cache_filled_during_add_is_never_stale(read: Any) -> None:
+    schema = _GatedSchema({"type": "object", "properties": {"x": {"type": "integer"}}})
+    # Each test case gets a fresh name, so the per-tool block cache cannot answer before the gate.
+    slow = Tool(name="slow", description="Slow to read.", schema=schema)
+    tools = ToolSet([slow])
+    fast = Tool(name="fast", description="Added meanwhile.", schema={"type": "object", "properties": {}})
+    expected_after = read(ToolSet([Tool("slow", "Slow to read.", dict(schema)), fast]))
+
+    schema.arm()
+    reader = threading.Thread(target=read, args=(tools,))
+    reader.start()
+    assert schema.entered.wait(10)
+    tools.add(fast)  # registered while the reader is mid-fill, before it stores anything
+    schema.release.set()
+    reader.join(10)
+    assert not reader.is_alive()
+
+    assert read(tools) == expected_after
