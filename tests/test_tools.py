@@ -703,6 +703,61 @@ def test_json_schema_copies_are_independent(tools: ToolSet) -> None:
     assert shared is tools.json_schema(copy=False)
 
 
+SHARED_SCHEMA_MUTATIONS = {
+    "set-top": lambda s: s.__setitem__("anyOf", []),
+    "del-top": lambda s: s.__delitem__("$schema"),
+    "update": lambda s: s.update(x=1),
+    "setdefault": lambda s: s.setdefault("x", 1),
+    "pop": lambda s: s.pop("anyOf"),
+    "popitem": lambda s: s.popitem(),
+    "clear": lambda s: s.clear(),
+    "ior": lambda s: s.__ior__({"x": 1}),
+    "list-append": lambda s: s["anyOf"].append({}),
+    "list-clear": lambda s: s["anyOf"].clear(),
+    "list-set": lambda s: s["anyOf"].__setitem__(0, {}),
+    "list-sort": lambda s: s["anyOf"].sort(key=str),
+    "list-iadd": lambda s: s["anyOf"].__iadd__([{}]),
+    "nested-params": lambda s: s["anyOf"][0]["properties"]["params"].__setitem__("x", 1),
+    "nested-required": lambda s: s["anyOf"][0]["properties"]["params"]["required"].append("x"),
+    "deep-property": lambda s: s["anyOf"][0]["properties"]["params"]["properties"]["action"].pop("type"),
+}
+
+
+@pytest.mark.parametrize("mutate", SHARED_SCHEMA_MUTATIONS.values(), ids=SHARED_SCHEMA_MUTATIONS.keys())
+def test_the_shared_json_schema_refuses_mutation(tools: ToolSet, mutate: Any) -> None:
+    before = tools.json_schema()
+    tool_schema = json.dumps(tools["file_analytics"].schema, sort_keys=True)
+    shared = tools.json_schema(copy=False)
+    with pytest.raises(TypeError, match="read-only"):
+        mutate(shared)
+    assert tools.json_schema(copy=False) == before  # the next Request still gets the intact schema
+    assert tools.json_schema() == before
+    assert json.dumps(tools["file_analytics"].schema, sort_keys=True) == tool_schema
+
+
+def test_the_shared_json_schema_still_works_as_a_schema(tools: ToolSet) -> None:
+    import copy
+    import pickle
+
+    from funcroute.constrain.bounds import DecodeBounds, bound_schema
+    from funcroute.constrain.gbnf import schema_to_gbnf
+
+    shared = tools.json_schema(copy=False)
+    plain = tools.json_schema()
+    assert type(plain) is dict and shared == plain
+    assert json.dumps(shared) == json.dumps(plain)
+    assert isinstance(shared["anyOf"], list)  # readers that test isinstance(x, list) still see lists
+    jsonschema.Draft202012Validator.check_schema(shared)
+    jsonschema.validate({"function": "add", "params": {"a": 1}}, shared)
+    assert schema_to_gbnf(shared) == schema_to_gbnf(plain)
+    assert bound_schema(shared, DecodeBounds()) == bound_schema(plain, DecodeBounds())
+    thawed = copy.deepcopy(shared)  # a deep copy is the caller's own: plain and mutable
+    thawed["anyOf"][0]["properties"]["params"]["x"] = 1
+    assert type(thawed["anyOf"]) is list and "x" not in shared["anyOf"][0]["properties"]["params"]
+    assert pickle.loads(pickle.dumps(shared)) == plain
+    assert {**shared, "x": 1}["x"] == 1 and "x" not in shared
+
+
 def test_json_schema_updates_when_tools_are_added(tools: ToolSet) -> None:
     before = tools.json_schema()
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
+from funcroute._frozen import freeze, thaw
 from funcroute._install import install_hint
 from funcroute.errors import (
     CallValidationError,
@@ -368,11 +369,17 @@ class ToolSet:
         """JSON Schema of a valid reply for this ToolSet.
 
         A union over tools of ``{"function": <const name>, "params": <that tool's arguments schema>}``.
+
+        Args:
+            copy: ``True`` (default): a fresh plain dict the caller owns. ``False``: the cached
+                schema itself, shared by every caller (each ``Request``), so it is deep-frozen
+                (:class:`funcroute._frozen.FrozenDict`: a dict whose mutators raise ``TypeError``;
+                ``json.dumps``, jsonschema and the grammar compilers read it as usual).
         """
         cached: dict[str, Any] = self._cached("json_schema", self._reply_schema)
         if not copy:
-            return cached  # shared: callers must not mutate it
-        copied: dict[str, Any] = json.loads(json.dumps(cached))
+            return cached
+        copied: dict[str, Any] = thaw(cached)
         return copied
 
     @property
@@ -396,7 +403,10 @@ class ToolSet:
                     "additionalProperties": False,
                 }
             )
-        return {"$schema": "https://json-schema.org/draft/2020-12/schema", "anyOf": variants}
+        frozen: dict[str, Any] = freeze(
+            {"$schema": "https://json-schema.org/draft/2020-12/schema", "anyOf": variants}
+        )
+        return frozen
 
     def _fingerprint(self, tools: list[Tool]) -> str:
         payload = [(t.name, t.description, t.schema) for t in tools]
