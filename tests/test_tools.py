@@ -144,6 +144,39 @@ def test_error_hierarchy(error: type, parent: type) -> None:
     assert issubclass(error, Exception)
 
 
+def test_every_error_is_in_the_tree_and_exported_from_the_root() -> None:
+    import inspect
+
+    from funcroute import errors
+
+    own = errors.__name__
+    classes = {n: c for n, c in vars(errors).items() if inspect.isclass(c) and c.__module__ == own}
+    exceptions = {n for n, c in classes.items() if issubclass(c, BaseException)}
+    assert {"PlanParseError", "PlanValidationError", "PlanExecutionError", "CallRefusedError"} <= exceptions
+    for name, cls in classes.items():
+        assert getattr(funcroute, name, None) is cls, f"funcroute.{name} is not exported"
+        assert name in funcroute.__all__ and name in errors.__all__, name
+        if name in exceptions:
+            assert issubclass(cls, funcroute.FuncRouteError), name
+            assert name in (errors.__doc__ or ""), f"{name} is missing from the tree in errors.py's docstring"
+    assert funcroute.__all__ == sorted(funcroute.__all__)
+    assert issubclass(funcroute.PlanParseError, funcroute.ModelOutputError)
+    assert issubclass(funcroute.PlanValidationError, funcroute.ModelOutputError)
+    assert issubclass(funcroute.PlanExecutionError, funcroute.DispatchError)
+    assert issubclass(funcroute.HandlerTimeoutError, funcroute.HandlerError)
+
+
+def test_router_and_plan_errors_keep_their_old_homes() -> None:
+    from funcroute.plans import plan
+    from funcroute.routing.router import Router
+
+    assert funcroute.Router is Router
+    assert plan.PlanParseError is funcroute.PlanParseError
+    assert plan.PlanValidationError is funcroute.PlanValidationError
+    assert plan.PlanExecutionError is funcroute.PlanExecutionError
+    assert plan.PlanProblem is funcroute.PlanProblem
+
+
 # --------------------------------------------------------------------------------------- registration
 
 

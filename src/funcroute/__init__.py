@@ -2,15 +2,21 @@
 
 from funcroute.errors import (
     BackendError,
+    CallRefusedError,
     CallValidationError,
     DispatchError,
     FuncRouteError,
     HandlerError,
     HandlerNotBoundError,
+    HandlerTimeoutError,
     ModelOutputError,
     NoSuitableFunctionError,
     OutputParseError,
     PartialCallsError,
+    PlanExecutionError,
+    PlanParseError,
+    PlanProblem,
+    PlanValidationError,
     TemplateError,
     ToolDefinitionError,
     ToolSpecError,
@@ -20,6 +26,7 @@ from funcroute.errors import (
 )
 from funcroute.parsing import ParseLimits
 from funcroute.prompts.templates import ChatTemplate, get_template, register_template
+from funcroute.routing.router import Router
 from funcroute.tools.call import Call
 from funcroute.tools.tool import Tool
 from funcroute.tools.toolset import ToolSet
@@ -29,17 +36,24 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendError",
     "Call",
+    "CallRefusedError",
     "CallValidationError",
     "ChatTemplate",
     "DispatchError",
     "FuncRouteError",
     "HandlerError",
     "HandlerNotBoundError",
+    "HandlerTimeoutError",
     "ModelOutputError",
     "NoSuitableFunctionError",
     "OutputParseError",
     "ParseLimits",
     "PartialCallsError",
+    "PlanExecutionError",
+    "PlanParseError",
+    "PlanProblem",
+    "PlanValidationError",
+    "Router",
     "TemplateError",
     "Tool",
     "ToolDefinitionError",
