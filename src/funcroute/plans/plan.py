@@ -364,7 +364,8 @@ def _cap(output: object, limit: int | None) -> str:
 def _failure(step: PlanStep, error: BaseException, trace: Sequence[StepTrace]) -> PlanExecutionError:
     reason = str(error) or type(error).__name__
     message = f"plan step {step.evidence} = {step.tool}[...] failed: {reason}"
-    return PlanExecutionError(message, step, trace, trace[-1].call if trace else None)
+    call = next((record.call for record in trace if record.step is step), None)
+    return PlanExecutionError(message, step, trace, call)
 
 
 # ------------------------------------------------------------------------------------ validation
