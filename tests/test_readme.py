@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from funcroute import ToolSet
-from funcroute.testing.plugin import _is_real
+from funcroute.testing.guard import is_real
 
 pytest_plugins = ["pytester"]
 
@@ -67,5 +67,5 @@ def test_the_offline_router_is_not_a_real_backend_for_the_plugin() -> None:
     from funcroute.backends.transformers import TransformersBackend
     from funcroute.offline.selector import SemanticBackend
 
-    assert not _is_real(SemanticBackend)
-    assert _is_real(TransformersBackend)
+    assert not is_real(SemanticBackend)
+    assert is_real(TransformersBackend)
