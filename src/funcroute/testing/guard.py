@@ -21,7 +21,8 @@ Fakes pass always: :class:`~funcroute.backends.scripted.ScriptedBackend`,
 :func:`offline_backend`. So do instances let through with :func:`permit` (a cassette's recorded
 backend) and anything inside :func:`allow_model_requests`.
 
-Checking costs one attribute read while the flag is on; importing this module imports nothing heavy.
+Checking costs one attribute read while the flag is on. This module imports only the error tree,
+so any backend may import it.
 """
 
 from __future__ import annotations
@@ -76,11 +77,15 @@ def offline_backend(cls: C) -> C:
     return cls
 
 
+# The fakes, by class path: backends import this module, so it must not import them (a circle).
+_FAKES = frozenset(f"funcroute.backends.scripted.{name}" for name in ("ScriptedBackend", "FunctionBackend"))
+
+
 def is_real(cls: type) -> bool:
     """Whether instances of ``cls`` count as real backends (anything but the fakes)."""
-    from funcroute.backends.scripted import FunctionBackend, ScriptedBackend
-
-    return not (issubclass(cls, (ScriptedBackend, FunctionBackend)) or getattr(cls, _OFFLINE, False) is True)
+    if getattr(cls, _OFFLINE, False) is True:
+        return False
+    return not any(f"{base.__module__}.{base.__qualname__}" in _FAKES for base in cls.__mro__)
 
 
 def check_allowed(backend: object, action: str = "asked for a completion") -> None:
