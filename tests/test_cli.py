@@ -451,7 +451,6 @@ def write(tmp_path: Path, name: str, text: str) -> str:
             lambda tmp: write(tmp, "raises.py", "raise RuntimeError('boom at import')\n"),
             ["RuntimeError", "boom"],
         ),
-        (lambda tmp: write(tmp, "exits.py", "import sys\nsys.exit(3)\n"), ["SystemExit"]),
         (lambda tmp: write(tmp, "empty.py", "x = 1\n"), ["defines no ToolSet"]),
         (
             lambda tmp: write(tmp, "two.py", "from funcroute import ToolSet\na = ToolSet()\nb = ToolSet()\n"),
@@ -487,6 +486,28 @@ def test_bad_specs_exit_2(
         assert "Traceback" not in err
         for fragment in fragments:
             assert fragment in err, f"{fragment!r} not in {err!r}"
+
+
+def test_a_tools_script_that_exits_is_not_a_usage_error(tmp_path: Path) -> None:
+    from funcroute.cli.loading import load_toolset
+
+    spec = write(tmp_path, "exits.py", "import sys\nsys.exit(3)\n")
+    with pytest.raises(SystemExit) as caught:
+        load_toolset(spec)
+    assert caught.value.code == 3
+    with pytest.raises(SystemExit) as caught:  # the script asked for exit status 3: it gets it
+        main(["tools", "--tools", spec])
+    assert caught.value.code == 3
+
+
+def test_ctrl_c_in_a_tools_script_exits_130(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from funcroute.cli.loading import load_toolset
+
+    spec = write(tmp_path, "interrupted.py", "raise KeyboardInterrupt\n")
+    with pytest.raises(KeyboardInterrupt):
+        load_toolset(spec)
+    code, out, err = run(capsys, "tools", "--tools", spec)
+    assert (code, out) == (130, "") and err == "funcroute: interrupted\n"
 
 
 @pytest.mark.parametrize("attribute", ["broken_factory", "failing_factory"])

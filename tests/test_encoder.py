@@ -130,3 +130,28 @@ def test_query_memo_and_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 def test_a_missing_model_directory_is_a_backend_error(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="cannot read the model"):
         Encoder(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("texts", [["one query"], ["two", "texts"]], ids=["one", "two"])
+def test_encoding_leaves_torch_thread_count_alone(
+    monkeypatch: pytest.MonkeyPatch, encoder: Encoder, texts: list[str]
+) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # more than one, so a "one text on one thread" shortcut would show
+    try:
+        seen: list[int] = []
+        pooled = encoder._pooled
+
+        def spy(batch: list[str]) -> np.ndarray:
+            # Another thread using torch (a transformers backend generating) would see this value.
+            seen.append(torch.get_num_threads())
+            return pooled(batch)
+
+        monkeypatch.setattr(encoder, "_pooled", spy)
+        encoder.encode(texts, cache=False)
+        assert seen and set(seen) == {2}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -979,6 +979,32 @@ def test_depth_limit_configurable() -> None:
         tools.parse('{"function": "store", "params": {"data": {"a": [1]}}}')
 
 
+def _openai_string_arguments(levels: int) -> str:
+    arguments = json.dumps({"data": json.loads(nested_list(levels))})
+    return json.dumps({"tool_calls": [{"function": {"name": "store", "arguments": arguments}}]})
+
+
+# Each reply takes a path that once checked the class default ParseLimits.max_depth (32) instead of
+# the ToolSet's own limits: json_repair's depth gate, PyYAML's depth gate, OpenAI string arguments.
+DEEP_REPLIES = {
+    "needs-repair": '{"function": "store", "params": {"data": ' + nested_list(38) + ",}}",
+    "yaml": "function: store\nparams:\n  data: " + nested_list(38) + "\n",
+    "yaml-fenced": "```yaml\nfunction: store\nparams:\n  data: " + nested_list(38) + "\n```",
+    "openai-string-arguments": _openai_string_arguments(38),
+}
+
+
+@pytest.mark.parametrize("reply", DEEP_REPLIES.values(), ids=DEEP_REPLIES.keys())
+def test_a_raised_depth_limit_applies_on_every_path(reply: str) -> None:
+    with pytest.raises((OutputParseError, CallValidationError)):
+        build_tools().parse(reply)  # 40 levels: beyond the default of 32
+    call = build_tools(limits=ParseLimits(max_depth=64)).parse(reply)
+    data = call.arguments["data"]
+    for _ in range(37):
+        data = data[0]
+    assert data == [1]
+
+
 HOSTILE_SHAPES = {
     "unclosed braces": "{" * 60000,
     "unclosed brackets": "[" * 60000,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import Field
 
 from funcroute import ToolSet
-from funcroute.errors import CallValidationError, HandlerError
+from funcroute.errors import CallValidationError, DispatchError, HandlerError
 from funcroute.plans.plan import (
     Plan,
     PlanExecutionError,
@@ -463,6 +463,9 @@ def test_failing_step_stops_plan_with_partial_trace() -> None:
     assert error.trace[1].input == "ok(a)"
     assert isinstance(error.trace[1].error, HandlerError)
     assert isinstance(error.__cause__, HandlerError)
+    # A dispatch failure in the error tree, carrying the failed step's call like any other.
+    assert isinstance(error, DispatchError)
+    assert error.call is not None and error.call.function == "boom" and error.call is error.trace[1].call
 
 
 def test_async_failing_step_cancels_running_siblings() -> None:
@@ -496,6 +499,7 @@ def test_async_failing_step_cancels_running_siblings() -> None:
         ("#E3", "error"),
     ]
     assert isinstance(info.value.__cause__, HandlerError)
+    assert info.value.call is not None and info.value.call.function == "boom"
 
 
 def test_invalid_call_at_execution_is_a_step_failure() -> None:
@@ -518,6 +522,7 @@ def test_invalid_call_at_execution_is_a_step_failure() -> None:
     assert [r.status for r in info.value.trace] == ["ok", "error"]
     assert info.value.trace[1].input == "abcabcabc"
     assert info.value.trace[1].call is None
+    assert info.value.call is None  # the step's call never validated
 
 
 def test_async_independent_steps_run_concurrently_events() -> None:

@@ -311,6 +311,94 @@ def test_the_block_can_be_switched_off(project: pytest.Pytester, switch: list[st
     run(project, "-q", *switch).assert_outcomes(passed=5)
 
 
+CHECKING = """
+import pytest
+from funcroute.backends.base import Backend, Completion, Request
+from funcroute.testing import guard
+from funcroute.testing.plugin import CHECKS_REQUESTS
+
+
+class Checked(Backend):
+    # A backend wired as funcroute's own are: it calls the guard itself, so nothing is wrapped.
+    __funcroute_checks_requests__ = True
+    name = "checked"
+
+    def __init__(self):
+        guard.check_allowed(self, "constructed")
+
+    def complete(self, request: Request) -> Completion:
+        guard.check_allowed(self, "asked for a completion (complete)")
+        return Completion("{}")
+
+
+EARLY = Checked()   # at import time: outside any test, the flag is on
+
+
+def test_unmarked_test_runs_with_the_flag_off():
+    assert guard.ALLOW_MODEL_REQUESTS is False
+    assert "__new__" not in Backend.__dict__   # no constructor swap
+    assert CHECKS_REQUESTS == "__funcroute_checks_requests__"
+
+def test_checked_backend_is_blocked_without_a_wrapper():
+    assert not hasattr(Checked.complete, "__funcroute_guarded__")
+    assert not hasattr(Checked.__init__, "__funcroute_guarded__")
+    try:
+        EARLY.complete(Request("p"))
+    except Exception:
+        pass
+
+@pytest.mark.funcroute_real_backend
+def test_marked_test_runs_with_the_flag_on():
+    assert guard.ALLOW_MODEL_REQUESTS is True
+    assert EARLY.complete(Request("p")).text == "{}"
+"""
+
+
+def test_the_block_is_a_flag_that_backends_check(project: pytest.Pytester) -> None:
+    project.makepyfile(test_checking=CHECKING)
+    result = run(project, "-q")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*funcroute blocked a real model backend: test_checking.Checked was asked for a completion "
+            "(complete) in test_checking.py::test_checked_backend_is_blocked_without_a_wrapper.*",
+        ]
+    )
+
+
+def test_the_guard_outside_pytest() -> None:
+    from funcroute.backends.base import Backend, Completion, Request
+    from funcroute.backends.scripted import ScriptedBackend
+    from funcroute.errors import UsageError
+    from funcroute.testing import guard
+
+    class Real(Backend):
+        name = "real"
+
+        def complete(self, request: Request) -> Completion:
+            return Completion("{}")
+
+    real, fake = Real(), ScriptedBackend(["x"])
+    assert guard.ALLOW_MODEL_REQUESTS is True  # this module is marked funcroute_real_backend
+    guard.check_allowed(real)
+    with guard.block_model_requests("the batch job"):
+        assert guard.ALLOW_MODEL_REQUESTS is False
+        with pytest.raises(UsageError, match=r"<locals>\.Real was constructed in the batch job"):
+            guard.check_allowed(Real, "constructed")
+        guard.check_allowed(fake)  # fakes always pass
+        with guard.allow_model_requests():
+            guard.check_allowed(real)
+        with guard.model_requests(True):  # the innermost setting decides
+            guard.check_allowed(real)
+            with guard.block_model_requests(), pytest.raises(UsageError):
+                guard.check_allowed(real)
+        guard.permit(real)
+        guard.check_allowed(real)
+        with pytest.raises(UsageError):
+            guard.check_allowed(Real())
+    assert guard.ALLOW_MODEL_REQUESTS is True
+
+
 # ----------------------------------------------------------------------------------------- cassettes
 
 CASSETTE_TEST = """

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from funcroute import ToolSet
-from funcroute.testing.plugin import _is_real
+from funcroute.testing.guard import is_real
 
 pytest_plugins = ["pytester"]
 
@@ -69,4 +69,4 @@ def test_the_offline_router_is_not_a_real_backend_for_the_plugin() -> None:
     from funcroute.offline.selector import SemanticSelector
 
     assert not issubclass(SemanticSelector, Backend)  # a selector: the guard has nothing to block
-    assert _is_real(TransformersBackend)
+    assert is_real(TransformersBackend)

@@ -786,3 +786,111 @@ def test_a_repeated_tool_or_parameter_name_is_an_error_not_a_lost_tool(
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ToolSpecError, match="duplicate"):
         ToolSet.from_file(path)
+
+
+# ------------------------------------------------------------------------- confirm and timeout
+
+POLICY_HANDLERS = """\
+import threading
+
+ran = []
+release = threading.Event()
+
+def wipe(disk):
+    ran.append(disk)
+    return f"wiped {disk}"
+
+def slow(disk):
+    release.wait(10)  # held until the test lets it go: no sleeping, no timing luck
+    return "late"
+"""
+
+POLICY_SHAPES = {
+    "airoboros": "{tool}:\n  description: Go.\n  handler: {module}:{fn}\n  {key}: {value}\n"
+    "  params:\n    disk: The disk.\n",
+    "list": "- name: {tool}\n  description: Go.\n  handler: {module}:{fn}\n  {key}: {value}\n"
+    "  params:\n    disk: The disk.\n",
+    "wrapper": "tools:\n  - name: {tool}\n    description: Go.\n    handler: {module}:{fn}\n"
+    "    {key}: {value}\n    params:\n      disk: The disk.\n",
+    "openai": "- type: function\n  handler: {module}:{fn}\n  {key}: {value}\n  function:\n"
+    "    name: {tool}\n    parameters: {{type: object, properties: {{disk: {{type: string}}}}}}\n",
+}
+WIPE_REPLY = '{"function": "wipe_disk", "params": {"disk": "sda"}}'
+
+
+@pytest.fixture
+def policy_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    name = f"policy_{uuid.uuid4().hex}"
+    (tmp_path / f"{name}.py").write_text(POLICY_HANDLERS, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = __import__(name)
+    yield module
+    module.release.set()
+    sys.modules.pop(name, None)
+
+
+def policy_file(tmp_path: Path, shape: str, module: Any, key: str, value: str, fn: str = "wipe") -> Path:
+    text = POLICY_SHAPES[shape].format(tool="wipe_disk", module=module.__name__, fn=fn, key=key, value=value)
+    return write(tmp_path, f"{shape}.yaml", text)
+
+
+@pytest.mark.parametrize("shape", POLICY_SHAPES)
+def test_a_file_declared_confirm_tool_never_runs_unapproved(
+    tmp_path: Path, policy_module: Any, shape: str
+) -> None:
+    from funcroute.backends.scripted import ScriptedBackend
+    from funcroute.errors import CallRefusedError
+    from funcroute.routing.router import Router
+
+    tools = ToolSet.from_file(policy_file(tmp_path, shape, policy_module, "confirm", "true"))
+    assert tools["wipe_disk"].confirm is True and tools["wipe_disk"].handler is not None
+    call = tools.parse(WIPE_REPLY)
+    with pytest.raises(CallRefusedError):
+        tools.dispatch(call)
+    with pytest.raises(CallRefusedError):
+        tools.dispatch(call, approve=lambda c: False)
+    with pytest.raises(CallRefusedError):
+        Router(tools, ScriptedBackend([WIPE_REPLY])).route("wipe sda")
+    with pytest.raises(CallRefusedError):
+        Router(tools, ScriptedBackend([WIPE_REPLY]), approve=lambda c: False).route("wipe sda")
+    assert policy_module.ran == []  # the handler never ran
+    result = Router(
+        tools, ScriptedBackend([WIPE_REPLY]), approve=lambda c: c.arguments == {"disk": "sda"}
+    ).route("wipe sda")
+    assert result.value == "wiped sda" and policy_module.ran == ["sda"]
+
+
+@pytest.mark.parametrize("shape", POLICY_SHAPES)
+def test_a_file_declared_timeout_stops_waiting_for_a_slow_handler(
+    tmp_path: Path, policy_module: Any, shape: str
+) -> None:
+    from funcroute.errors import HandlerTimeoutError
+
+    tools = ToolSet.from_file(policy_file(tmp_path, shape, policy_module, "timeout", "0.2", fn="slow"))
+    assert tools["wipe_disk"].timeout == 0.2
+    with pytest.raises(HandlerTimeoutError):
+        tools.dispatch(tools.parse(WIPE_REPLY))
+
+
+@pytest.mark.parametrize("shape", POLICY_SHAPES)
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("timeout", "-1"),
+        ("timeout", "0"),
+        ("timeout", '"5"'),
+        ("timeout", "true"),
+        ("timeout", ".inf"),
+        ("confirm", "yes please"),
+        ("confirm", "1"),
+    ],
+)
+def test_bad_confirm_or_timeout_names_file_and_tool(
+    tmp_path: Path, policy_module: Any, shape: str, key: str, value: str
+) -> None:
+    path = policy_file(tmp_path, shape, policy_module, key, value)
+    error = spec_error(path)
+    assert len(error.problems) == 1
+    assert "wipe_disk" in error.problems[0] and key in error.problems[0], error.problems
+    assert str(path) in str(error)
+    assert policy_module.ran == []

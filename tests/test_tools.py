@@ -132,6 +132,39 @@ def test_error_hierarchy(error: type, parent: type) -> None:
     assert issubclass(error, Exception)
 
 
+def test_every_error_is_in_the_tree_and_exported_from_the_root() -> None:
+    import inspect
+
+    from funcroute import errors
+
+    own = errors.__name__
+    classes = {n: c for n, c in vars(errors).items() if inspect.isclass(c) and c.__module__ == own}
+    exceptions = {n for n, c in classes.items() if issubclass(c, BaseException)}
+    assert {"PlanParseError", "PlanValidationError", "PlanExecutionError", "CallRefusedError"} <= exceptions
+    for name, cls in classes.items():
+        assert getattr(funcroute, name, None) is cls, f"funcroute.{name} is not exported"
+        assert name in funcroute.__all__ and name in errors.__all__, name
+        if name in exceptions:
+            assert issubclass(cls, funcroute.FuncRouteError), name
+            assert name in (errors.__doc__ or ""), f"{name} is missing from the tree in errors.py's docstring"
+    assert funcroute.__all__ == sorted(funcroute.__all__)
+    assert issubclass(funcroute.PlanParseError, funcroute.ModelOutputError)
+    assert issubclass(funcroute.PlanValidationError, funcroute.ModelOutputError)
+    assert issubclass(funcroute.PlanExecutionError, funcroute.DispatchError)
+    assert issubclass(funcroute.HandlerTimeoutError, funcroute.HandlerError)
+
+
+def test_router_and_plan_errors_keep_their_old_homes() -> None:
+    from funcroute.plans import plan
+    from funcroute.routing.router import Router
+
+    assert funcroute.Router is Router
+    assert plan.PlanParseError is funcroute.PlanParseError
+    assert plan.PlanValidationError is funcroute.PlanValidationError
+    assert plan.PlanExecutionError is funcroute.PlanExecutionError
+    assert plan.PlanProblem is funcroute.PlanProblem
+
+
 # --------------------------------------------------------------------------------------- registration
 
 
@@ -691,6 +724,61 @@ def test_json_schema_copies_are_independent(tools: ToolSet) -> None:
     assert shared is tools.json_schema(copy=False)
 
 
+SHARED_SCHEMA_MUTATIONS = {
+    "set-top": lambda s: s.__setitem__("anyOf", []),
+    "del-top": lambda s: s.__delitem__("$schema"),
+    "update": lambda s: s.update(x=1),
+    "setdefault": lambda s: s.setdefault("x", 1),
+    "pop": lambda s: s.pop("anyOf"),
+    "popitem": lambda s: s.popitem(),
+    "clear": lambda s: s.clear(),
+    "ior": lambda s: s.__ior__({"x": 1}),
+    "list-append": lambda s: s["anyOf"].append({}),
+    "list-clear": lambda s: s["anyOf"].clear(),
+    "list-set": lambda s: s["anyOf"].__setitem__(0, {}),
+    "list-sort": lambda s: s["anyOf"].sort(key=str),
+    "list-iadd": lambda s: s["anyOf"].__iadd__([{}]),
+    "nested-params": lambda s: s["anyOf"][0]["properties"]["params"].__setitem__("x", 1),
+    "nested-required": lambda s: s["anyOf"][0]["properties"]["params"]["required"].append("x"),
+    "deep-property": lambda s: s["anyOf"][0]["properties"]["params"]["properties"]["action"].pop("type"),
+}
+
+
+@pytest.mark.parametrize("mutate", SHARED_SCHEMA_MUTATIONS.values(), ids=SHARED_SCHEMA_MUTATIONS.keys())
+def test_the_shared_json_schema_refuses_mutation(tools: ToolSet, mutate: Any) -> None:
+    before = tools.json_schema()
+    tool_schema = json.dumps(tools["file_analytics"].schema, sort_keys=True)
+    shared = tools.json_schema(copy=False)
+    with pytest.raises(TypeError, match="read-only"):
+        mutate(shared)
+    assert tools.json_schema(copy=False) == before  # the next Request still gets the intact schema
+    assert tools.json_schema() == before
+    assert json.dumps(tools["file_analytics"].schema, sort_keys=True) == tool_schema
+
+
+def test_the_shared_json_schema_still_works_as_a_schema(tools: ToolSet) -> None:
+    import copy
+    import pickle
+
+    from funcroute.constrain.bounds import DecodeBounds, bound_schema
+    from funcroute.constrain.gbnf import schema_to_gbnf
+
+    shared = tools.json_schema(copy=False)
+    plain = tools.json_schema()
+    assert type(plain) is dict and shared == plain
+    assert json.dumps(shared) == json.dumps(plain)
+    assert isinstance(shared["anyOf"], list)  # readers that test isinstance(x, list) still see lists
+    jsonschema.Draft202012Validator.check_schema(shared)
+    jsonschema.validate({"function": "add", "params": {"a": 1}}, shared)
+    assert schema_to_gbnf(shared) == schema_to_gbnf(plain)
+    assert bound_schema(shared, DecodeBounds()) == bound_schema(plain, DecodeBounds())
+    thawed = copy.deepcopy(shared)  # a deep copy is the caller's own: plain and mutable
+    thawed["anyOf"][0]["properties"]["params"]["x"] = 1
+    assert type(thawed["anyOf"]) is list and "x" not in shared["anyOf"][0]["properties"]["params"]
+    assert pickle.loads(pickle.dumps(shared)) == plain
+    assert {**shared, "x": 1}["x"] == 1 and "x" not in shared
+
+
 def test_json_schema_updates_when_tools_are_added(tools: ToolSet) -> None:
     before = tools.json_schema()
 
@@ -767,3 +855,70 @@ def test_non_finite_in_nested_model_with_default_config() -> None:
     with pytest.raises(CallValidationError) as info:
         tools.validate("pack", {"box": {"width": "inf"}})
     assert [p.path for p in info.value.problems] == ["box.width"]
+
+
+# ------------------------------------------------------------------------------ cache coherence
+
+
+class _GatedSchema(dict[str, Any]):
+    """A schema whose first read after ``arm()`` blocks until the test releases it.
+
+    It makes a cache fill deterministic: the fill is held mid-computation while another thread
+    registers a tool, then let go.
+    """
+
+    def arm(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.armed = True
+
+    def _gate(self) -> None:
+        if getattr(self, "armed", False):
+            self.armed = False
+            self.entered.set()
+            assert self.release.wait(10), "the test never released the gate"
+
+    def keys(self) -> Any:
+        self._gate()
+        return super().keys()
+
+    def items(self) -> Any:
+        self._gate()
+        return super().items()
+
+    def __iter__(self) -> Any:
+        self._gate()
+        return super().__iter__()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._gate()
+        return super().get(key, default)
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        pytest.param(lambda ts: ts.render_tools(), id="render_tools"),
+        pytest.param(lambda ts: ts.render_tools(show_types=True), id="render_tools-types"),
+        pytest.param(lambda ts: ts.json_schema(copy=False), id="json_schema"),
+        pytest.param(lambda ts: ts.fingerprint, id="fingerprint"),
+    ],
+)
+def test_a_cache_filled_during_add_is_never_stale(read: Any) -> None:
+    schema = _GatedSchema({"type": "object", "properties": {"x": {"type": "integer"}}})
+    # Each test case gets a fresh name, so the per-tool block cache cannot answer before the gate.
+    slow = Tool(name="slow", description="Slow to read.", schema=schema)
+    tools = ToolSet([slow])
+    fast = Tool(name="fast", description="Added meanwhile.", schema={"type": "object", "properties": {}})
+    expected_after = read(ToolSet([Tool("slow", "Slow to read.", dict(schema)), fast]))
+
+    schema.arm()
+    reader = threading.Thread(target=read, args=(tools,))
+    reader.start()
+    assert schema.entered.wait(10)
+    tools.add(fast)  # registered while the reader is mid-fill, before it stores anything
+    schema.release.set()
+    reader.join(10)
+    assert not reader.is_alive()
+
+    assert read(tools) == expected_after

@@ -2,15 +2,21 @@
 
 from funcroute.errors import (
     BackendError,
+    CallRefusedError,
     CallValidationError,
     DispatchError,
     FuncRouteError,
     HandlerError,
     HandlerNotBoundError,
+    HandlerTimeoutError,
     ModelOutputError,
     NoSuitableFunctionError,
     OutputParseError,
     PartialCallsError,
+    PlanExecutionError,
+    PlanParseError,
+    PlanProblem,
+    PlanValidationError,
     TemplateError,
     ToolDefinitionError,
     ToolSpecError,
@@ -20,6 +26,7 @@ from funcroute.errors import (
 )
 from funcroute.parsing import ParseLimits
 from funcroute.prompts.templates import ChatTemplate, get_template, register_template
+from funcroute.routing.router import Router
 from funcroute.tools.call import Call
 from funcroute.tools.markers import Free, Grounded
 from funcroute.tools.tool import Tool
@@ -30,6 +37,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendError",
     "Call",
+    "CallRefusedError",
     "CallValidationError",
     "ChatTemplate",
     "DispatchError",
@@ -38,11 +46,17 @@ __all__ = [
     "Grounded",
     "HandlerError",
     "HandlerNotBoundError",
+    "HandlerTimeoutError",
     "ModelOutputError",
     "NoSuitableFunctionError",
     "OutputParseError",
     "ParseLimits",
     "PartialCallsError",
+    "PlanExecutionError",
+    "PlanParseError",
+    "PlanProblem",
+    "PlanValidationError",
+    "Router",
     "TemplateError",
     "Tool",
     "ToolDefinitionError",

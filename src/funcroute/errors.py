@@ -11,12 +11,15 @@ FuncRouteError
 │   ├── UnknownFunctionError    the reply names a function that is not in the ToolSet
 │   ├── NoSuitableFunctionError no tool fits the command, or it lacks a required value; not retried
 │   ├── CallValidationError     the arguments do not validate (dotted paths for every problem)
-│   └── PartialCallsError       some calls of a multi-call reply failed (each with its index)
+│   ├── PartialCallsError       some calls of a multi-call reply failed (each with its index)
+│   ├── PlanParseError          the reply holds no readable plan step
+│   └── PlanValidationError     the plan was read but is invalid (every PlanProblem at once)
 ├── DispatchError               running a validated call failed
 │   ├── HandlerNotBoundError    the tool has no handler (loaded from data without one)
 │   ├── CallRefusedError        the tool needs approval and did not get it; the handler never ran
-│   └── HandlerError            the handler raised; the original is ``__cause__``
-│       └── HandlerTimeoutError the handler ran past the tool's time limit
+│   ├── HandlerError            the handler raised; the original is ``__cause__``
+│   │   └── HandlerTimeoutError the handler ran past the tool's time limit
+│   └── PlanExecutionError      a plan step failed while the plan ran; the cause is ``__cause__``
 └── BackendError                the model backend failed (HTTP, loading, generation)
 ```
 """
@@ -43,6 +46,10 @@ __all__ = [
     "NoSuitableFunctionError",
     "OutputParseError",
     "PartialCallsError",
+    "PlanExecutionError",
+    "PlanParseError",
+    "PlanProblem",
+    "PlanValidationError",
     "TemplateError",
     "ToolDefinitionError",
     "ToolSpecError",
@@ -229,10 +236,50 @@ class PartialCallsError(ModelOutputError):
         return [c for c in self.calls if c is not None]
 
 
-class DispatchError(FuncRouteError):
-    """Running a validated call failed."""
+class PlanParseError(ModelOutputError):
+    """The reply holds no readable plan step, or a step's call cannot be read."""
 
-    def __init__(self, message: str, call: Call) -> None:
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """One reason a plan is invalid.
+
+    Attributes:
+        kind: ``too_many_steps``, ``no_steps``, ``duplicate_evidence``, ``unknown_tool``,
+            ``unsupported_tool``, ``undefined_evidence``, ``forward_reference``, ``missing_answer``,
+            ``answer_without_evidence`` or ``unknown_answer``.
+        message: what is wrong, in words the model can act on.
+        step: 1-based index of the offending step; ``None`` for the plan as a whole.
+    """
+
+    kind: str
+    message: str
+    step: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class PlanValidationError(ModelOutputError):
+    """The plan was read but is invalid; ``problems`` lists every problem at once."""
+
+    def __init__(self, problems: Sequence[PlanProblem], reply: str) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        listed = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid plan ({count} problem{'s' if count != 1 else ''}):\n{listed}", reply)
+
+
+class DispatchError(FuncRouteError):
+    """Running a validated call failed.
+
+    Attributes:
+        call: the call that failed; ``None`` only for a :class:`PlanExecutionError` whose step's
+            call did not validate (every other dispatch error has its validated call).
+        attempts: the model round trips that led to the call, when a router raised it.
+    """
+
+    def __init__(self, message: str, call: Call | None) -> None:
         self.call = call
         self.attempts: list[Any] = []
         super().__init__(message)
@@ -255,6 +302,26 @@ class CallRefusedError(DispatchError):
 
     The handler never ran.
     """
+
+    call: Call  # always the refused call
+
+
+class PlanExecutionError(DispatchError):
+    """A step failed while the plan ran; the cause is ``__cause__``.
+
+    Attributes:
+        step: the failed :class:`~funcroute.plans.plan.PlanStep`.
+        trace: the :class:`~funcroute.plans.plan.StepTrace` records of the steps that ran (or were
+            cancelled), in plan order, the failure included.
+        call: the failed step's validated call; ``None`` when the step's call did not validate.
+    """
+
+    # step and trace are typed Any: naming the plan types here would import plans/ from the root
+    # of the error tree (a circle, even as a type-only import).
+    def __init__(self, message: str, step: Any, trace: Sequence[Any], call: Call | None = None) -> None:
+        self.step = step
+        self.trace = tuple(trace)
+        super().__init__(message, call)
 
 
 class BackendError(FuncRouteError):

@@ -60,6 +60,11 @@ class ParseLimits:
     max_candidates: int = 16
 
 
+# The defaults, for callers without a ToolSet. Readers take the limits (or their max_depth) as an
+# argument everywhere: a class attribute read in a helper would ignore a ToolSet's own limits.
+_DEFAULT_LIMITS = ParseLimits()
+
+
 class RawCall(NamedTuple):
     """A call as the model wrote it, before validation."""
 
@@ -232,7 +237,7 @@ _YAML_TOKEN_BUDGET = 6_000  # structure characters handed to PyYAML: about 0.3 s
 _REPAIR_BUDGET = 60_000  # characters x nesting levels handed to json_repair: about 0.5 s at worst
 
 
-def _read_block(block: str) -> Iterator[Any]:
+def _read_block(block: str, max_depth: int) -> Iterator[Any]:
     """Readings of one fenced block: JSON, then YAML."""
     stripped = block.strip(" \t\r\n")  # not str.strip(): a value may be a lone no-break space
     if not stripped:
@@ -243,7 +248,7 @@ def _read_block(block: str) -> Iterator[Any]:
             return
         except ValueError:
             pass
-    if not _slow_path_ok(stripped):
+    if not _slow_path_ok(stripped, max_depth):
         return
     try:
         doc = load_yaml(stripped)
@@ -253,8 +258,8 @@ def _read_block(block: str) -> Iterator[Any]:
         yield doc
 
 
-def _embedded_json(text: str) -> Iterator[Any]:
-    """JSON objects embedded in prose, in order of appearance."""
+def _embedded_json(text: str, max_depth: int) -> Iterator[Any]:
+    """JSON objects embedded in prose, in order of appearance (``max_depth``: checked by the caller)."""
     pos = text.find("{")
     tries = 0
     while pos != -1 and tries < _MAX_RAW_DECODES:
@@ -268,7 +273,7 @@ def _embedded_json(text: str) -> Iterator[Any]:
         pos = text.find("{", end)
 
 
-def _embedded_yaml(text: str) -> Iterator[Any]:
+def _embedded_yaml(text: str, max_depth: int) -> Iterator[Any]:
     """A YAML mapping starting at a ``function:`` line and ending where prose resumes."""
     match = _YAML_START.search(text)
     if match is None:
@@ -288,8 +293,8 @@ def _embedded_yaml(text: str) -> Iterator[Any]:
             top_keys.add(key.group(1))
         kept.append(line)
     block = "\n".join(kept)
-    if _slow_path_ok(block):
-        yield from _read_block(block)
+    if _slow_path_ok(block, max_depth):
+        yield from _read_block(block, max_depth)
 
 
 def _long_open_string(text: str) -> bool:
@@ -301,13 +306,13 @@ def _long_open_string(text: str) -> bool:
     return doubles % 2 == 1 or singles % 2 == 1
 
 
-def _slow_path_ok(text: str) -> bool:
+def _slow_path_ok(text: str, max_depth: int) -> bool:
     """Whether PyYAML may read ``text``: shallow, and with few structure characters.
 
     PyYAML's cost follows its tokens (25-55 us each), not the text's length: a 60 KB plain or
     block-scalar value costs it milliseconds, 30,000 commas in a flow list a second or more.
     """
-    return _nesting(text) <= ParseLimits.max_depth and len(_YAML_TOKENS.findall(text)) <= _YAML_TOKEN_BUDGET
+    return _nesting(text) <= max_depth and len(_YAML_TOKENS.findall(text)) <= _YAML_TOKEN_BUDGET
 
 
 def _nesting(text: str) -> int:
@@ -319,7 +324,7 @@ def _nesting(text: str) -> int:
     return deepest
 
 
-def _repair_ok(text: str) -> bool:
+def _repair_ok(text: str, max_depth: int) -> bool:
     """Whether json_repair may read ``text``: bounded by length x nesting, not by nesting alone.
 
     json_repair rescans the rest of the text once per level it fails at (3-8 us per character and
@@ -327,15 +332,15 @@ def _repair_ok(text: str) -> bool:
     it almost nothing.
     """
     depth = _nesting(text)
-    return depth <= ParseLimits.max_depth and len(text) * max(depth, 1) <= _REPAIR_BUDGET
+    return depth <= max_depth and len(text) * max(depth, 1) <= _REPAIR_BUDGET
 
 
-def _repaired(text: str) -> Iterator[Any]:
+def _repaired(text: str, max_depth: int) -> Iterator[Any]:
     start = min((i for i in (text.find("{"), text.find("[")) if i != -1), default=-1)
     if start == -1:
         return
     body = text[start:]
-    if not _repair_ok(body) or not _QUOTE.search(body, 0, 256) or _long_open_string(body):
+    if not _repair_ok(body, max_depth) or not _QUOTE.search(body, 0, 256) or _long_open_string(body):
         return  # too deep, prose rather than JSON, or a huge unclosed string: slow to "repair"
     if "\\_" in body:  # escaped underscores (send\_message) are a markdown habit, not JSON
         try:
@@ -397,7 +402,7 @@ def whole_yaml(text: str, limits: ParseLimits) -> Any:
     For replies that are a bare YAML list of calls: a code fence quoted inside one of its values
     must not make the fenced reader see a block that starts mid-list.
     """
-    if type(text) is not str or len(text) > limits.max_chars or not _slow_path_ok(text):
+    if type(text) is not str or len(text) > limits.max_chars or not _slow_path_ok(text, limits.max_depth):
         return None
     try:
         doc = load_yaml(text)
@@ -408,7 +413,7 @@ def whole_yaml(text: str, limits: ParseLimits) -> Any:
 
 
 def iter_documents(
-    text: str, limits: ParseLimits = ParseLimits(), *, skip_whole: bool = False
+    text: str, limits: ParseLimits = _DEFAULT_LIMITS, *, skip_whole: bool = False
 ) -> Iterator[Any]:
     """Yield every JSON/YAML document found in ``text``, cheapest and most likely first.
 
@@ -432,7 +437,7 @@ def iter_documents(
         if reader is _repaired and problem is not None:
             break  # repairing text already refused (NaN, depth...) would only launder the problem
         try:
-            for doc in reader(text):
+            for doc in reader(text, limits.max_depth):
                 seen += 1
                 if seen > limits.max_candidates:
                     return
@@ -448,7 +453,7 @@ def iter_documents(
         raise OutputParseError(f"the reply's call is unusable: {problem}", text)
 
 
-def _whole(text: str) -> Iterator[Any]:
+def _whole(text: str, max_depth: int) -> Iterator[Any]:
     stripped = text.strip()
     if stripped[:1] in ("{", "["):
         try:
@@ -457,11 +462,11 @@ def _whole(text: str) -> Iterator[Any]:
             return
 
 
-def _fenced(text: str) -> Iterator[Any]:
+def _fenced(text: str, max_depth: int) -> Iterator[Any]:
     if "```" not in text:
         return
     for match in _FENCE.finditer(text):
-        yield from _read_block(match.group(2))
+        yield from _read_block(match.group(2), max_depth)
 
 
 # ---------------------------------------------------------------------------------------- call shape
@@ -470,8 +475,11 @@ _NAME_KEYS = ("function", "name", "tool", "function_name", "tool_name")
 _ARG_KEYS = ("params", "parameters", "arguments", "args", "input", "inputs")
 
 
-def raw_calls(doc: Any) -> list[RawCall]:
-    """The calls a parsed document describes (a list gives each of its calls), in order."""
+def raw_calls(doc: Any, limits: ParseLimits = _DEFAULT_LIMITS) -> list[RawCall]:
+    """The calls a parsed document describes (a list gives each of its calls), in order.
+
+    ``limits`` bounds arguments sent as a JSON string (OpenAI's shape), parsed here.
+    """
     if type(doc) is dict:
         # Fast path: the canonical {"function": "name", "params": {...}} shape.
         name = doc.get("function")
@@ -479,17 +487,17 @@ def raw_calls(doc: Any) -> list[RawCall]:
         if type(name) is str and type(params) is dict and name.isidentifier():
             return [RawCall(name, params)]
         found: list[RawCall] = []
-        _calls_in(doc, 0, found)
+        _calls_in(doc, 0, found, limits.max_depth)
         return found
     found = []
     if isinstance(doc, list):
         for item in doc[:64]:
             if isinstance(item, dict):
-                _calls_in(item, 0, found)
+                _calls_in(item, 0, found, limits.max_depth)
     return found
 
 
-def _calls_in(doc: dict[str, Any], depth: int, found: list[RawCall]) -> None:
+def _calls_in(doc: dict[str, Any], depth: int, found: list[RawCall], max_depth: int) -> None:
     name: Any = None
     for key in _NAME_KEYS:
         if key in doc:
@@ -501,7 +509,7 @@ def _calls_in(doc: dict[str, Any], depth: int, found: list[RawCall]) -> None:
         for key in _ARG_KEYS:
             if key in doc and not any(k in inner for k in _ARG_KEYS):
                 inner[key] = doc[key]
-        _calls_in(inner, depth + 1, found)
+        _calls_in(inner, depth + 1, found, max_depth)
         return
     if name is None and depth < 2:
         # A whole chat-completions response or message left in the reply text.
@@ -509,12 +517,12 @@ def _calls_in(doc: dict[str, Any], depth: int, found: list[RawCall]) -> None:
         first = choices[0] if isinstance(choices, list) and choices else None
         message = first.get("message") if isinstance(first, dict) else doc.get("message")
         if isinstance(message, dict):
-            _calls_in(message, depth + 1, found)
+            _calls_in(message, depth + 1, found, max_depth)
             return
     if isinstance(doc.get("tool_calls"), list) and depth < 3:
         for item in doc["tool_calls"][:64]:
             if isinstance(item, dict):
-                _calls_in(item, depth + 1, found)
+                _calls_in(item, depth + 1, found, max_depth)
         return
     if not isinstance(name, str) or not name.strip():
         return
@@ -528,7 +536,7 @@ def _calls_in(doc: dict[str, Any], depth: int, found: list[RawCall]) -> None:
     elif isinstance(arguments, str) and arguments.lstrip().startswith("{"):
         try:  # OpenAI sends arguments as a JSON string
             parsed = _loads_json(arguments)
-            _check(parsed, ParseLimits.max_depth)
+            _check(parsed, max_depth)
         except (ValueError, RecursionError, _Unusable):
             pass  # left as a string, it fails validation with a clear "must be a mapping"
         else:

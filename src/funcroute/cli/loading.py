@@ -88,9 +88,9 @@ def _from_python_file(path: Path) -> ToolSet:
         sys.path.insert(0, directory)  # so the file can import its neighbours, as `python file.py` would
     try:
         namespace = runpy.run_path(str(path), run_name="__funcroute_tools__")
-    except (FuncRouteError, KeyboardInterrupt):
+    except FuncRouteError:
         raise
-    except BaseException as exc:
+    except Exception as exc:  # not BaseException: Ctrl-C (exit 130) and sys.exit() in the script pass
         raise UsageError(f"running {path} failed: {type(exc).__name__}: {exc}") from exc
     finally:
         if added:

@@ -169,11 +169,11 @@ def json_calls(body: str, limits: ParseLimits) -> list[RawCall]:
         return []
     fast = whole_json(body, limits)  # a clean JSON body costs one decode, as on the Airoboros path
     if fast is not None:
-        found = raw_calls(fast)
+        found = raw_calls(fast, limits)
         if found:
             return found
     for doc in iter_documents(body, limits, skip_whole=fast is not None):
-        found = raw_calls(doc)
+        found = raw_calls(doc, limits)
         if found:
             return found
     return []

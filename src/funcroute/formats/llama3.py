@@ -49,7 +49,7 @@ def concatenated_json_calls(text: str, limits: ParseLimits) -> list[RawCall]:
         doc = whole_json(text[pos:stop], limits)  # the same depth / number / Unicode checks
         if doc is None:
             break
-        found.extend(raw_calls(doc))
+        found.extend(raw_calls(doc, limits))
         pos = stop
     return found
 

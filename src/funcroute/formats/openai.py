@@ -51,8 +51,8 @@ class OpenAIToolCalls(ToolCallFormat):
         for doc in iter_documents(text, limits):
             calls = _tool_calls(doc)
             if isinstance(calls, list) and calls:
-                return raw_calls({"tool_calls": calls[:MAX_CALLS]})
-            found = raw_calls(doc)
+                return raw_calls({"tool_calls": calls[:MAX_CALLS]}, limits)
+            found = raw_calls(doc, limits)
             if found:
                 return found
         return []

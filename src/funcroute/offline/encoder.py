@@ -237,27 +237,24 @@ class Encoder:
             self._tokenizer, self._model, self._run_lock = _load_model(self.model_dir, self.device)
 
     def _forward(self, texts: Sequence[str]) -> Matrix:
-        """Embed texts with the model (no cache)."""
+        """Embed texts with the model (no cache), on the thread count torch already has.
+
+        ``torch.set_num_threads`` is process-wide: lowering it here, even for one call and restored
+        afterwards, would change it for every other torch user in the process meanwhile (a
+        transformers backend generating in another thread). One short query is faster on one
+        thread on a busy CPU (64 ms against 1.4 s measured on 2 cores at load 7); an application
+        that wants that sets ``torch.set_num_threads(1)`` (or ``OMP_NUM_THREADS=1``) itself.
+        """
         import torch
 
         self.load()
         out: list[Matrix] = []
         # Sorting by length keeps padding small inside each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        # One short text is too small to split across threads, and on a busy CPU the spinning of idle
-        # threads costs 10-20x (measured on 2 cores at load 7: 64 ms per query on 1 thread, 1.4 s on 2).
-        threads = torch.get_num_threads()
-        single = len(texts) == 1 and threads > 1
         with self._run_lock, torch.inference_mode():
-            if single:
-                torch.set_num_threads(1)
-            try:
-                for start in range(0, len(order), self.batch_size):
-                    batch = [texts[i] for i in order[start : start + self.batch_size]]
-                    out.append(self._pooled(batch))
-            finally:
-                if single:
-                    torch.set_num_threads(threads)
+            for start in range(0, len(order), self.batch_size):
+                batch = [texts[i] for i in order[start : start + self.batch_size]]
+                out.append(self._pooled(batch))
         result = np.empty((len(texts), self.dim), dtype=np.float32)
         if out:
             result[order] = np.concatenate(out)

@@ -38,7 +38,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from funcroute._text import TRUNCATION_MARKER, clip
-from funcroute.errors import DispatchError, FuncRouteError, ModelOutputError
+from funcroute.errors import (
+    DispatchError,
+    ModelOutputError,
+    PlanExecutionError,
+    PlanParseError,
+    PlanProblem,
+    PlanValidationError,
+)
 from funcroute.prompts.planning import Dialect, plan_parameter
 
 if TYPE_CHECKING:
@@ -79,40 +86,6 @@ def _canonical(match: re.Match[str]) -> str:
 
 def _references(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_canonical(m) for m in _REF_RE.finditer(text)))
-
-
-class PlanParseError(ModelOutputError):
-    """The reply holds no readable plan step, or a step's call cannot be read."""
-
-
-@dataclass(frozen=True)
-class PlanProblem:
-    """One reason a plan is invalid.
-
-    Attributes:
-        kind: ``too_many_steps``, ``no_steps``, ``duplicate_evidence``, ``unknown_tool``,
-            ``unsupported_tool``, ``undefined_evidence``, ``forward_reference``, ``missing_answer``,
-            ``answer_without_evidence`` or ``unknown_answer``.
-        message: what is wrong, in words the model can act on.
-        step: 1-based index of the offending step; ``None`` for the plan as a whole.
-    """
-
-    kind: str
-    message: str
-    step: int | None = None
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class PlanValidationError(ModelOutputError):
-    """The plan was read but is invalid; ``problems`` lists every problem at once."""
-
-    def __init__(self, problems: Sequence[PlanProblem], reply: str) -> None:
-        self.problems = list(problems)
-        count = len(self.problems)
-        listed = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"invalid plan ({count} problem{'s' if count != 1 else ''}):\n{listed}", reply)
 
 
 @dataclass(frozen=True)
@@ -188,20 +161,6 @@ class PlanResult:
     def outputs(self) -> dict[str, Any]:
         """Every step's output by evidence name."""
         return {record.step.evidence: record.output for record in self.trace}
-
-
-class PlanExecutionError(FuncRouteError):
-    """A step failed while the plan ran; the cause is ``__cause__``.
-
-    Attributes:
-        step: the failed step.
-        trace: records of the steps that ran (or were cancelled), in plan order, the failure included.
-    """
-
-    def __init__(self, message: str, step: PlanStep, trace: Sequence[StepTrace]) -> None:
-        self.step = step
-        self.trace = tuple(trace)
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -395,7 +354,9 @@ def _substitute(text: str, texts: Mapping[str, str]) -> str:
 
 def _failure(step: PlanStep, error: BaseException, trace: Sequence[StepTrace]) -> PlanExecutionError:
     reason = str(error) or type(error).__name__
-    return PlanExecutionError(f"plan step {step.evidence} = {step.tool}[...] failed: {reason}", step, trace)
+    message = f"plan step {step.evidence} = {step.tool}[...] failed: {reason}"
+    call = next((record.call for record in trace if record.step is step), None)
+    return PlanExecutionError(message, step, trace, call)
 
 
 # ------------------------------------------------------------------------------------ validation

@@ -21,9 +21,11 @@ Options: ``--funcroute-record[=none|new|all]`` (or ``FUNCROUTE_RECORD``) records
 ``funcroute_cassette_dir`` and ``funcroute_snapshot_dir`` (relative to the rootdir; default
 ``cassettes/`` and ``snapshots/`` beside each test file).
 
-The guard patches :class:`~funcroute.backends.base.Backend` once per process (a ``__new__`` check,
-and wrappers around real classes' ``complete``/``complete_many``/``acomplete``); outside a running test
-they do nothing. Importing this module imports neither torch nor transformers.
+The block is a flag, :data:`funcroute.testing.guard.ALLOW_MODEL_REQUESTS`, which the plugin turns
+off for each unmarked test; backends call :func:`funcroute.testing.guard.check_allowed` where a model
+could be loaded or asked. Backend classes that do not make that call themselves (your own, say) get
+a thin checking wrapper around the constructor and completion methods they define. Outside a running
+test the flag is on. Importing this module imports neither torch nor transformers.
 """
 
 from __future__ import annotations
@@ -33,12 +35,13 @@ import functools
 import inspect
 import os
 import re
-import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import pytest
+
+from funcroute.testing import guard
 
 if TYPE_CHECKING:
     from funcroute.backends.base import Backend
@@ -56,100 +59,66 @@ __all__ = [
 
 REAL_MARKER = "funcroute_real_backend"
 CASSETTE_MARKER = "funcroute_cassette"
-_OFFLINE = "__funcroute_offline__"
+#: A backend class that calls :func:`funcroute.testing.guard.check_allowed` in its own constructor
+#: and completion methods declares ``__funcroute_checks_requests__ = True``; the plugin wraps the
+#: methods of every other real backend class (your own, say) to make the same check.
+CHECKS_REQUESTS = "__funcroute_checks_requests__"
 _GUARDED = "__funcroute_guarded__"
-_METHODS = ("complete", "complete_many", "acomplete")
+_METHODS = ("__init__", "complete", "complete_many", "acomplete")
 _SAFE = re.compile(r"[^\w.\-]+")
 _RECORDED = pytest.StashKey[list[Path]]()
 _SNAPSHOTS = pytest.StashKey[list[Path]]()
 _MODES = pytest.StashKey[tuple[str, bool]]()  # record mode, update snapshots
-C = TypeVar("C", bound=type)
 
-
-def offline_backend(cls: C) -> C:
-    """Class decorator: this Backend subclass is a fake that tests may use without opting in."""
-    setattr(cls, _OFFLINE, True)
-    return cls
+offline_backend = guard.offline_backend
 
 
 # ---------------------------------------------------------------------------------------- guard
 
 
-def _is_real(cls: type) -> bool:
-    from funcroute.backends.scripted import FunctionBackend, ScriptedBackend
+def _fail(message: str) -> NoReturn:
+    __tracebackhide__ = True
+    pytest.fail(message)
 
-    return not (issubclass(cls, (ScriptedBackend, FunctionBackend)) or getattr(cls, _OFFLINE, False) is True)
 
+class _Gate:
+    """The gate a cassette records through (a :class:`~funcroute.testing.cassette.RealBackendGate`)."""
 
-class _Guard:
-    """Which test is running and whether it may use real backends (state shared by all patches)."""
-
-    def __init__(self) -> None:
-        # One frame per running test, innermost last: pytester runs tests inside tests.
-        self.frames: list[tuple[bool, str]] = []
-        self.allow_depth = 0
-        self.permitted: weakref.WeakSet[Any] = weakref.WeakSet()
-        self.installed = False
-
-    def check(self, target: Any, action: str) -> None:
-        if self.allow_depth or not self.frames or not self.frames[-1][0]:
-            return
-        if not isinstance(target, type):
-            with contextlib.suppress(TypeError):
-                if target in self.permitted:
-                    return
-        cls = target if isinstance(target, type) else type(target)
-        if _is_real(cls):
-            __tracebackhide__ = True
-            pytest.fail(_refusal(cls, action, self.frames[-1][1]))
-
-    @contextlib.contextmanager
-    def allowed(self) -> Iterator[None]:
-        self.allow_depth += 1
-        try:
-            yield
-        finally:
-            self.allow_depth -= 1
+    def allowed(self) -> contextlib.AbstractContextManager[None]:
+        return guard.allow_model_requests()
 
     def permit(self, backend: Backend) -> None:
-        with contextlib.suppress(TypeError):  # an instance that cannot be weakly referenced
-            self.permitted.add(backend)
-
-    def install(self) -> None:
-        """Patch Backend construction once, and wrap the real classes that exist by now."""
-        from funcroute.backends.base import Backend
-
-        if not self.installed:
-            guard = self
-
-            def guarded_new(cls: type, *args: Any, **kwargs: Any) -> Any:
-                guard.check(cls, "constructed")
-                return object.__new__(cls)
-
-            # The constructor is where a model download starts: check before __init__ runs.
-            Backend.__new__ = staticmethod(guarded_new)  # type: ignore[method-assign]
-            self.installed = True
-        todo = list(Backend.__subclasses__())
-        while todo:
-            cls = todo.pop()
-            todo += cls.__subclasses__()
-            if _is_real(cls):
-                for name in _METHODS:
-                    method = cls.__dict__.get(name)
-                    if callable(method) and not getattr(method, _GUARDED, False):
-                        setattr(cls, name, _guarded(method, name))
+        guard.permit(backend)
 
 
-_GUARD = _Guard()
+def _wrap_unchecked_backends() -> None:
+    """Give real backend classes that do not check the flag themselves a checking wrapper.
+
+    Only methods a class defines itself are wrapped, once; fakes and classes that declare
+    :data:`CHECKS_REQUESTS` are left as they are.
+    """
+    from funcroute.backends.base import Backend
+
+    todo = list(Backend.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if not guard.is_real(cls) or cls.__dict__.get(CHECKS_REQUESTS, False) is True:
+            continue
+        for name in _METHODS:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, _GUARDED, False):
+                setattr(cls, name, _guarded(method, name))
 
 
 def _guarded(method: Callable[..., Any], name: str) -> Callable[..., Any]:
-    action = f"asked for a completion ({name})"
+    # The constructor is where a model download starts: check before the original runs.
+    action = "constructed" if name == "__init__" else f"asked for a completion ({name})"
     if inspect.iscoroutinefunction(method):
 
         @functools.wraps(method)
         async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            _GUARD.check(self, action)
+            guard.check_allowed(self, action)
             return await method(self, *args, **kwargs)
 
         wrapper: Callable[..., Any] = async_wrapper
@@ -157,7 +126,7 @@ def _guarded(method: Callable[..., Any], name: str) -> Callable[..., Any]:
 
         @functools.wraps(method)
         def sync_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            _GUARD.check(self, action)
+            guard.check_allowed(self, action)
             return method(self, *args, **kwargs)
 
         wrapper = sync_wrapper
@@ -165,21 +134,9 @@ def _guarded(method: Callable[..., Any], name: str) -> Callable[..., Any]:
     return wrapper
 
 
-def _refusal(cls: type, action: str, nodeid: str) -> str:
-    return (
-        f"funcroute blocked a real model backend: {cls.__module__}.{cls.__qualname__} was {action} in "
-        f"{nodeid}. Tests run offline unless they opt in, so a forgotten model call fails here instead "
-        "of downloading a model or waiting on a server. Use a fake (the funcroute_backend fixture, "
-        "ScriptedBackend, FunctionBackend), replay a cassette (@pytest.mark.funcroute_cassette and the "
-        f"funcroute_cassette fixture), or opt in with @pytest.mark.{REAL_MARKER}."
-    )
-
-
-@contextlib.contextmanager
-def allow_real_backends() -> Iterator[None]:
+def allow_real_backends() -> contextlib.AbstractContextManager[None]:
     """Let real backends be constructed and called inside this block, even in a blocked test."""
-    with _GUARD.allowed():
-        yield
+    return guard.allow_model_requests()
 
 
 # ---------------------------------------------------------------------------------------- hooks
@@ -289,12 +246,10 @@ def _funcroute_guard(request: pytest.FixtureRequest) -> Iterator[None]:
         and not config.getoption("funcroute_allow_real_backends")
         and request.node.get_closest_marker(REAL_MARKER) is None
     )
-    _GUARD.install()
-    _GUARD.frames.append((block, request.node.nodeid))
-    try:
+    _wrap_unchecked_backends()
+    # The innermost test decides: pytester runs tests inside tests, each with its own setting.
+    with guard.model_requests(not block, where=request.node.nodeid, refuse=_fail):
         yield
-    finally:
-        _GUARD.frames.pop()
 
 
 BackendFactory = Callable[..., "ScriptedBackend | FunctionBackend"]
@@ -330,7 +285,7 @@ def funcroute_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
     cassette = Cassette(
         _folder(request, "funcroute_cassette_dir", "cassettes") / f"{stem}.yaml",
         cast("RecordMode", request.config.stash[_MODES][0]),
-        _GUARD,
+        _Gate(),
     )
     yield cassette
     if cassette.save():

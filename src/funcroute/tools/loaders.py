@@ -75,19 +75,23 @@ def tools_from_file(path: Path, *, bind_handlers: bool, unbound: list[str] | Non
         at = list(error.absolute_path)
         if "propertyNames" in error.absolute_schema_path:
             at.append(str(error.instance))  # a bad tool name: point at the name itself
-        problems.append(f"{_where(at)}: {_message(error)}")
+        problems.append(f"{_entry_where(data, at)}: {_message(error)}")
         broken.add(_where(at[:depth]) if len(at) >= depth else "")
     if "" in broken:
         return _finish(source, [], problems)
+    labels: dict[str, str] = {}
     if isinstance(data, Mapping) and not wrapped:
         entries = [(str(name), {"name": name, **spec}) for name, spec in data.items() if name not in broken]
     else:
         items = enumerate(data["tools"] if wrapped else data)
         entries = [(_where(["tools", i] if wrapped else [i]), e) for i, e in items]
+        # A list entry's problems name its tool too ("tools[3] ('wipe_disk').timeout"), as keys do.
+        labels = {where: _named(where, entry) for where, entry in entries}
     mode = "file" if isinstance(data, list) or wrapped else "airoboros"
     tools: list[Tool] = []
-    for where, entry in entries:
-        tool = None if where in broken else _spec_tool(entry, where, f"{source}#", problems, mode)
+    for key, entry in entries:
+        where = labels.get(key, key)
+        tool = None if key in broken else _spec_tool(entry, where, f"{source}#", problems, mode)
         if tool is not None:
             tool = _policy(tool, entry, where, problems)
         if tool is not None and bind_handlers and "handler" in entry:
@@ -151,16 +155,22 @@ def _tree_problems(data: Any) -> list[str]:  # depth, key and value types (YAML 
     while stack:
         node, path = stack.pop()
         if len(path) >= MAX_DEPTH:
-            return [f"{_where(path)}: nested deeper than {MAX_DEPTH} levels"]
+            return [f"{_entry_where(data, path)}: nested deeper than {MAX_DEPTH} levels"]
         if isinstance(node, dict):
-            problems += [f"{_where(path)}: key {k!r} is not a string" for k in node if not isinstance(k, str)]
+            problems += [
+                f"{_entry_where(data, path)}: key {k!r} is not a string"
+                for k in node
+                if not isinstance(k, str)
+            ]
             stack += [(value, (*path, str(key))) for key, value in node.items()]
         elif isinstance(node, list):
             stack += [(value, (*path, index)) for index, value in enumerate(node)]
         elif isinstance(node, float) and not math.isfinite(node):
-            problems.append(f"{_where(path)}: {node} is not a finite number")
+            problems.append(f"{_entry_where(data, path)}: {node} is not a finite number")
         elif node is not None and not isinstance(node, (str, int, float)):
-            problems.append(f"{_where(path)}: a value of type {type(node).__name__} is not JSON data")
+            problems.append(
+                f"{_entry_where(data, path)}: a value of type {type(node).__name__} is not JSON data"
+            )
     return problems
 
 
@@ -182,6 +192,24 @@ def _message(error: jsonschema.ValidationError | jsonschema.SchemaError) -> str:
 
 def _where(path: Iterable[Any]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top level)"
+
+
+def _named(where: str, entry: Any) -> str:
+    """``where`` of a list entry, with the entry's tool name when it has a usable one."""
+    spec = entry.get("function", entry) if isinstance(entry, Mapping) else None
+    name = spec.get("name") if isinstance(spec, Mapping) else None
+    return f"{where} ({name!r:.80})" if isinstance(name, str) and name else where
+
+
+def _entry_where(data: Any, at: Iterable[Any]) -> str:
+    """:func:`_where` of a path in a tool file, naming a list entry's tool (see :func:`_named`)."""
+    at = list(at)
+    wrapped = isinstance(data, Mapping) and isinstance(data.get("tools"), list)
+    items, depth = (data["tools"], 2) if wrapped else (data, 1)
+    if not isinstance(items, list) or len(at) < depth or not isinstance(at[depth - 1], int):
+        return _where(at)
+    head = _named(_where(at[:depth]), items[at[depth - 1]])
+    return head + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in at[depth:])
 
 
 def _finish(source: str, tools: list[Tool], problems: list[str]) -> list[Tool]:

@@ -147,7 +147,7 @@ class ReplyReader:
         if type(fast) is dict:
             # The usual reply: one clean call. Validate it before building the careful reader.
             tried.append(fast)
-            for raw in raw_calls(fast):
+            for raw in raw_calls(fast, self._tools.limits):
                 try:
                     return self._tools._validate(raw.name, raw.arguments, reply, checked=True)
                 except ModelOutputError as exc:
@@ -157,7 +157,7 @@ class ReplyReader:
             if doc in tried:
                 continue
             tried.append(doc)
-            for raw in raw_calls(doc):
+            for raw in raw_calls(doc, self._tools.limits):
                 try:
                     return self._tools._validate(raw.name, raw.arguments, reply, checked=True)
                 except ModelOutputError as exc:
@@ -250,13 +250,13 @@ class ReplyReader:
     def _airoboros_many(self, text: str, reply: str, *, pythonic: bool) -> list[RawCall]:
         """Every call of the first JSON/YAML document of ``text`` holding any (the Airoboros path)."""
         if text.lstrip().startswith(_YAML_CALL_LIST) and "```" in text:
-            listed = raw_calls(whole_yaml(text, self._tools.limits))
+            listed = raw_calls(whole_yaml(text, self._tools.limits), self._tools.limits)
             if listed:
                 return listed
         documents = 0
         for doc in iter_documents(text, self._tools.limits):
             documents += 1
-            raws = raw_calls(doc)
+            raws = raw_calls(doc, self._tools.limits)
             if raws:
                 if len(raws) == 1:
                     # Calls written back to back ({...}\n{...}, Llama 3 style, fenced or not).

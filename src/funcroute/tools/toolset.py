@@ -11,8 +11,10 @@ A :class:`ToolSet` is the registry every other part of funcroute works from::
     call = tools.parse(reply)   # -> Call, validated
     tools.dispatch(call)        # -> the handler's result
 
-Reads (prompt, parse, dispatch) are thread-safe and lock-free; registration takes a lock and
-invalidates the rendering caches.
+Reads (prompt, parse, dispatch) are thread-safe and lock-free; registration takes a lock, bumps a
+generation counter and invalidates the derived caches. A cache fill computed from the tools of one
+generation is stored only if no registration happened meanwhile, so a reader racing ``add()`` may
+return the value of the moment it started but never leaves a stale value behind.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
+from funcroute._frozen import freeze, thaw
 from funcroute.errors import (
     CallValidationError,
     HandlerNotBoundError,
@@ -72,8 +75,8 @@ class ToolSet:
         self._tools: dict[str, Tool] = {}
         self._lock = threading.Lock()
         self._blocks: dict[tuple[str, bool], str] = {}
-        self._joined: dict[bool, str] = {}
-        self._derived: dict[str, Any] = {}
+        self._derived: dict[object, Any] = {}
+        self._generation = 0
         self._reader = ReplyReader(self)
         for item in tools:
             self.add(item if isinstance(item, Tool) else Tool.from_function(item))
@@ -145,9 +148,25 @@ class ToolSet:
                     [f"a tool named {tool.name!r} is already registered ({existing})"],
                 )
             self._tools[tool.name] = tool
-            self._joined.clear()
+            self._generation += 1
             self._derived.clear()
         return tool
+
+    def _cached(self, key: object, compute: Callable[[list[Tool]], Any]) -> Any:
+        """The derived value ``key`` of the current tools, computed by ``compute`` on a miss.
+
+        The hit path is one dict read (no lock). On a miss the generation is read before the tools
+        are, and the result is stored only if the generation is unchanged when the lock is taken.
+        """
+        value = self._derived.get(key)
+        if value is not None:
+            return value
+        generation = self._generation
+        value = compute(list(self._tools.values()))
+        with self._lock:
+            if self._generation == generation:
+                self._derived[key] = value
+        return value
 
     # -------------------------------------------------------------------------------- container
 
@@ -186,12 +205,12 @@ class ToolSet:
     def render_tools(self, names: Sequence[str] | None = None, *, show_types: bool = False) -> str:
         """The ``Available functions:`` block for all tools (cached) or for ``names`` in that order."""
         if names is None:
-            joined = self._joined.get(show_types)
-            if joined is None:
-                joined = "\n".join(self._block(t, show_types) for t in list(self._tools.values()))
-                self._joined[show_types] = joined
+            joined: str = self._cached(("render_tools", show_types), lambda ts: self._join(ts, show_types))
             return joined
         return "\n".join(self._block(self[n], show_types) for n in names)
+
+    def _join(self, tools: list[Tool], show_types: bool) -> str:
+        return "\n".join(self._block(t, show_types) for t in tools)
 
     def _block(self, tool: Tool, show_types: bool) -> str:
         key = (tool.name, show_types)
@@ -346,40 +365,49 @@ class ToolSet:
         """JSON Schema of a valid reply for this ToolSet.
 
         A union over tools of ``{"function": <const name>, "params": <that tool's arguments schema>}``.
+
+        Args:
+            copy: ``True`` (default): a fresh plain dict the caller owns. ``False``: the cached
+                schema itself, shared by every caller (each ``Request``), so it is deep-frozen
+                (:class:`funcroute._frozen.FrozenDict`: a dict whose mutators raise ``TypeError``;
+                ``json.dumps``, jsonschema and the grammar compilers read it as usual).
         """
-        cached = self._derived.get("json_schema")
-        if cached is None:
-            variants = []
-            for tool in list(self._tools.values()):
-                params = dict(tool.schema)
-                params.setdefault("type", "object")
-                if self.extra == "forbid":
-                    params["additionalProperties"] = False
-                variants.append(
-                    {
-                        "type": "object",
-                        "properties": {"function": {"const": tool.name}, "params": params},
-                        "required": ["function", "params"],
-                        "additionalProperties": False,
-                    }
-                )
-            cached = {"$schema": "https://json-schema.org/draft/2020-12/schema", "anyOf": variants}
-            self._derived["json_schema"] = cached
+        cached: dict[str, Any] = self._cached("json_schema", self._reply_schema)
         if not copy:
-            return cached  # shared: callers must not mutate it
-        copied: dict[str, Any] = json.loads(json.dumps(cached))
+            return cached
+        copied: dict[str, Any] = thaw(cached)
         return copied
 
     @property
     def fingerprint(self) -> str:
         """A hash of everything the model sees or the grammar depends on (names, texts, schemas)."""
-        cached = self._derived.get("fingerprint")
-        if cached is None:
-            payload = [(t.name, t.description, t.schema) for t in list(self._tools.values())]
-            text = json.dumps([payload, self.extra], sort_keys=True, default=str)
-            cached = hashlib.sha256(text.encode()).hexdigest()[:32]
-            self._derived["fingerprint"] = cached
+        cached = self._cached("fingerprint", self._fingerprint)
         return str(cached)
+
+    def _reply_schema(self, tools: list[Tool]) -> dict[str, Any]:
+        variants = []
+        for tool in tools:
+            params = dict(tool.schema)
+            params.setdefault("type", "object")
+            if self.extra == "forbid":
+                params["additionalProperties"] = False
+            variants.append(
+                {
+                    "type": "object",
+                    "properties": {"function": {"const": tool.name}, "params": params},
+                    "required": ["function", "params"],
+                    "additionalProperties": False,
+                }
+            )
+        frozen: dict[str, Any] = freeze(
+            {"$schema": "https://json-schema.org/draft/2020-12/schema", "anyOf": variants}
+        )
+        return frozen
+
+    def _fingerprint(self, tools: list[Tool]) -> str:
+        payload = [(t.name, t.description, t.schema) for t in tools]
+        text = json.dumps([payload, self.extra], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     # ------------------------------------------------------------------------------ from data
 
@@ -410,4 +438,5 @@ class ToolSet:
         """Attach a handler to a tool loaded from data (replacing any existing one)."""
         with self._lock:
             self._tools[name] = self[name].replace(handler=handler)
+            self._generation += 1
             self._derived.clear()
