@@ -10,8 +10,11 @@ import pytest
 
 from funcroute import ToolSet
 from funcroute.backends.base import Request
+from funcroute.backends.scripted import ScriptedBackend
 from funcroute.constrain.bounds import DecodeBounds, bound_schema
 from funcroute.errors import UsageError
+from funcroute.prompts.templates import get_template
+from funcroute.routing.llm import LLMSelector
 from funcroute.routing.router import Router
 
 pytest.importorskip("llguidance")
@@ -102,7 +105,7 @@ def test_jump_forward_gives_the_same_text_with_fewer_forward_passes(
     passes_jf = passes_tbt = 0
     for entry in _entries("simple_python")[:25]:
         tools = ToolSet.from_bfcl(entry["function"])
-        prompt = Router(tools, backend).template.render(tools.prompt(_question(entry)))
+        prompt = get_template("airoboros-2").render(tools.prompt(_question(entry)))
         request = Request(prompt=prompt, max_new_tokens=BUDGET, schema=tools.json_schema())
         fast = backend.complete(request)
         slow = token_by_token.complete(request)
@@ -188,12 +191,16 @@ def test_constrained_mode_requires_json_format() -> None:
     with pytest.raises(UsageError, match="JSON"):
         Router(tools, backend=_NullBackend(), format="yaml", constrained=True)
     yaml_router = Router(tools, backend=_NullBackend(), format="yaml")
-    assert yaml_router.constrained is False
-    assert Router(tools, backend=_NullBackend()).constrained is True
+    assert isinstance(yaml_router.selector, LLMSelector) and yaml_router.selector.constrained is False
+    json_router = Router(tools, backend=_NullBackend())
+    assert isinstance(json_router.selector, LLMSelector) and json_router.selector.constrained is True
 
 
-class _NullBackend:
-    name = "null"
+class _NullBackend(ScriptedBackend):
+    """Never asked: these tests only build routers."""
+
+    def __init__(self) -> None:
+        super().__init__([])
 
 
 def test_bounds_close_every_open_ended_value_and_keep_user_bounds() -> None:

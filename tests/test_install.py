@@ -20,6 +20,7 @@ def test_present_module_is_returned() -> None:
 
 def test_missing_module_is_a_usage_error_with_the_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "jinja2", None)
+    monkeypatch.setitem(sys.modules, "jinja2.sandbox", None)  # imported by earlier tests: hide it too
     with pytest.raises(UsageError) as info:
         require("jinja2.sandbox", "templates", "rendering a chat template needs jinja2")
     message = str(info.value)

@@ -1,4 +1,4 @@
-"""ToolSet.from_mcp against servers we did not write: the SDK's own MCPServer, over stdio, in-process
+"""funcroute.mcp.tools_from_mcp against servers we did not write: the SDK's own MCPServer, over stdio,
 and with hostile tool lists; routing a command through a Router and dispatching back over MCP."""
 
 from __future__ import annotations
@@ -414,8 +414,10 @@ def test_without_the_sdk_the_error_names_the_extra(capsys: pytest.CaptureFixture
         for name in saved:
             del sys.modules[name]
         sys.modules["mcp"] = None  # type: ignore[assignment]  # "import mcp" now fails as if not installed
+        from funcroute.cli.loading import load_toolset
+
         with pytest.raises(UsageError, match=r'pip install "funcroute-llm\[mcp\]"'):
-            tools_from_mcp("http://127.0.0.1:1/mcp")
+            load_toolset("mcp:http://127.0.0.1:1/mcp")
         assert main(["mcp", "serve", "--tools", str(HERE / "served_tools.py")]) == 2
         assert 'pip install "funcroute-llm[mcp]"' in capsys.readouterr().err
     finally:

@@ -28,7 +28,7 @@ from funcroute import ToolSet
 from funcroute.cli.loading import load_toolset
 from funcroute.cli.main import main
 from funcroute.errors import UsageError
-from funcroute.mcp import mcp_server
+from funcroute.mcp import mcp_server, tools_from_mcp
 from funcroute.mcp._convert import call_result
 
 HERE = Path(__file__).parent / "mcp_servers"
@@ -187,8 +187,8 @@ def test_streamable_http_with_elicitation_and_clean_ctrl_c(tmp_path: Path) -> No
         assert declined.is_error is True and "declined" in _text(declined)
         assert log.read_text() == "deleted b.txt\n"
 
-        # ToolSet.from_mcp over HTTP against the same server: funcroute on both ends.
-        with ToolSet.from_mcp(url) as remote:
+        # tools_from_mcp over HTTP against the same server: funcroute on both ends.
+        with tools_from_mcp(url) as remote:
             assert remote["delete_file"].confirm is True
             assert remote.dispatch(remote.validate("convert", {"amount": 2})) == "4.00 EUR"
     finally:

@@ -21,7 +21,7 @@ from funcroute.backends.scripted import ScriptedBackend
 from funcroute.cli.demo_tools import SAMPLE_TEXT, build_demo_tools
 from funcroute.constrain.gbnf import schema_to_gbnf
 from funcroute.constrain.grounding import grounded_schema
-from funcroute.errors import TemplateError
+from funcroute.errors import NoSuitableFunctionError, TemplateError
 from funcroute.prompts.model_template import ModelChatTemplate
 from funcroute.routing.router import Router
 
@@ -143,20 +143,22 @@ def test_grounded_schema_offers_only_values_the_command_gives(demo_tools: ToolSe
 def test_cascade_paths_without_a_model(demo_tools: ToolSet) -> None:
     from funcroute.routing.cascade import Cascade
 
-    cascade = Cascade(demo_tools)
-    fast = cascade.route("Convert 100 degrees fahrenheit to celsius", dry_run=True)
+    router = Router(demo_tools, selector=Cascade())
+    fast = router.route("Convert 100 degrees fahrenheit to celsius", dry_run=True)
     assert fast.path == "fast" and fast.call is not None and fast.call.function == "convert_temperature"
-    refused = cascade.route("Book a table for two at an Italian restaurant tonight.")
-    assert refused.path == "refused" and refused.call is None and "no model" in refused.reason
+    with pytest.raises(NoSuitableFunctionError, match="no model"):
+        router.route("Book a table for two at an Italian restaurant tonight.")
 
 
-def test_cascade_sends_unsure_commands_to_the_model_over_a_grounded_shortlist(demo_tools: ToolSet) -> None:
+def test_cascade_sends_unsure_commands_to_the_model_over_a_grounded_shortlist(
+    demo_tools: ToolSet,
+) -> None:
     from funcroute.routing.cascade import Cascade
 
     reply = json.dumps({"function": "triangle_area", "params": {"base": 8, "height": 5}})
     model = ScriptedBackend([reply])
-    cascade = Cascade(demo_tools, model, template="airoboros-2")
-    result = cascade.route("I have a three-sided shape, 8 wide and 5 tall. How big is it?", dry_run=True)
+    router = Router(demo_tools, selector=Cascade(model, template="airoboros-2"))
+    result = router.route("I have a three-sided shape, 8 wide and 5 tall. How big is it?", dry_run=True)
     if result.path == "fast":  # the semantic router may already be sure; then the model is not asked
         assert not model.requests
         return
@@ -165,15 +167,19 @@ def test_cascade_sends_unsure_commands_to_the_model_over_a_grounded_shortlist(de
     schema = model.requests[0].schema
     assert schema is not None
     offered = {v["properties"]["function"]["const"] for v in schema["anyOf"]}
-    assert "send_email" not in offered and offered <= set(result.candidates)
+    assert "send_email" not in offered and offered <= set(demo_tools.names)
+    assert "the model chose among" in result.reason
 
 
 def test_cascade_refuses_far_commands_without_asking_the_model(demo_tools: ToolSet) -> None:
     from funcroute.routing.cascade import Cascade
 
     model = ScriptedBackend([])
-    result = Cascade(demo_tools, model).route("Book a table for two at an Italian restaurant tonight.")
-    assert result.path == "refused" and not model.requests and "no tool is near" in result.reason
+    with pytest.raises(NoSuitableFunctionError, match="no tool is near"):
+        Router(demo_tools, selector=Cascade(model)).route(
+            "Book a table for two at an Italian restaurant tonight."
+        )
+    assert not model.requests
 
 
 # ------------------------------------------------------------------------------- SmolLM2
