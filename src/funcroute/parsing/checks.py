@@ -1,0 +1,104 @@
+"""Is parsed data plain, bounded JSON? Depth, finite numbers, string keys, clean text."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+__all__ = ["json_problem"]
+
+
+class _Unusable(Exception):
+    """A candidate that parsed but breaks a limit; skipped, and reported if nothing else works."""
+
+
+_SCALARS = (int, bool, type(None))
+
+
+def _text_ok(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates from JSON escapes)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check(node: Any, max_depth: int, depth: int = 1, *, fix_keys: bool = True) -> None:
+    """Refuse deep nesting, non-finite numbers, lone surrogates and non-JSON values.
+
+    With ``fix_keys``, non-string keys (YAML ``200: ok``) become strings; otherwise they are refused.
+    Recursive on purpose: recursion stops at ``max_depth``, and plain calls beat an explicit stack
+    on the tiny trees of typical replies (this runs on every parse).
+    """
+    if isinstance(node, dict):
+        if depth > max_depth:
+            raise _Unusable(f"nesting deeper than {max_depth} levels")
+        for key in node:
+            if type(key) is not str:
+                if not fix_keys:
+                    raise _Unusable(f"a mapping key of type {type(key).__name__}")
+                fixed = {_key(k): v for k, v in node.items()}
+                node.clear()
+                node.update(fixed)
+                break
+        for key in node:
+            if not key.isascii() and not _text_ok(key):
+                raise _Unusable("text with a lone surrogate (not valid Unicode)")
+        children: Any = node.values()
+    elif isinstance(node, list):
+        if depth > max_depth:
+            raise _Unusable(f"nesting deeper than {max_depth} levels")
+        children = node
+    elif isinstance(node, str):
+        if not _text_ok(node):
+            raise _Unusable("text with a lone surrogate (not valid Unicode)")
+        return
+    elif isinstance(node, float):
+        if not math.isfinite(node):
+            raise _Unusable("a non-finite number (NaN or Infinity)")
+        return
+    elif isinstance(node, _SCALARS):
+        return
+    else:
+        raise _Unusable(f"a value of unsupported type {type(node).__name__}")
+    for child in children:
+        kind = type(child)
+        if kind is str:
+            if not child.isascii() and not _text_ok(child):
+                raise _Unusable("text with a lone surrogate (not valid Unicode)")
+        elif kind not in _SCALARS:
+            _check(child, max_depth, depth + 1, fix_keys=fix_keys)
+
+
+def json_problem(value: Any, max_depth: int) -> str | None:
+    """Why ``value`` is not plain JSON data (for arguments given by hand), or ``None`` if it is."""
+    try:
+        _check(value, max_depth, fix_keys=False)
+    except _Unusable as exc:
+        return str(exc)
+    except RecursionError:
+        return f"nesting deeper than {max_depth} levels"
+    return None
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, (dict, list)):
+        raise _Unusable("a mapping key that is itself a mapping or list")
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+# strict=False: models put raw newlines in strings. One decoder, built once: json.loads with options
+# builds a new decoder per call, which costs more than parsing a typical reply.
+_DECODER = json.JSONDecoder(strict=False)
+
+
+def _loads_json(text: str) -> Any:
+    return _DECODER.decode(text)
