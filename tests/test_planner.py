@@ -12,18 +12,15 @@ from hypothesis import strategies as st
 from pydantic import Field
 
 from funcroute import ToolSet
-from funcroute.errors import CallValidationError, DispatchError, HandlerError
-from funcroute.plans.plan import (
-    Plan,
+from funcroute.errors import (
+    CallValidationError,
+    DispatchError,
+    HandlerError,
     PlanExecutionError,
     PlanParseError,
-    PlanResult,
-    PlanStep,
     PlanValidationError,
-    parse_plan,
-    plan_problems,
-    validate_plan,
 )
+from funcroute.plans import Plan, PlanResult, PlanStep, parse_plan, plan_problems, validate_plan
 
 CARD_REPLY = """\
 Plan: Begin by conducting a web search to find out who won the Nobel Prize in Literature in 2020.

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from funcroute._text import clip
 from funcroute.backends.base import Request
 from funcroute.errors import ModelOutputError
-from funcroute.plans.plan import Plan, PlanResult, parse_plan
+from funcroute.plans.parse import parse_plan
+from funcroute.plans.plan import Plan, PlanResult
 from funcroute.prompts.context import ContextBlock, closed_context
 from funcroute.prompts.planning import Dialect, plan_prompt
 from funcroute.routing.repair import Conversation, RepairLoop
