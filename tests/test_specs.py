@@ -27,7 +27,8 @@ from funcroute.errors import (
     ToolSpecError,
     UnknownFunctionError,
 )
-from funcroute.tools.loaders import MAX_FILE_BYTES, bfcl_schema, tool_to_openai, tools_from_bfcl
+from funcroute.tools.loaders import MAX_FILE_BYTES
+from funcroute.tools.specs import bfcl_schema, tool_to_openai, tools_from_bfcl
 
 SEED_REPLY = """```json
 {

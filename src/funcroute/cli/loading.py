@@ -66,10 +66,10 @@ def load_toolset(spec: str, *, dispatch: bool = True) -> ToolSet:
 
 
 def _from_tool_file(path: Path) -> ToolSet:
-    from funcroute.tools import loaders as _specs
+    from funcroute.tools import loaders
 
     unbound: list[str] = []
-    tools = ToolSet(_specs.tools_from_file(path, bind_handlers=True, unbound=unbound))
+    tools = ToolSet(loaders.tools_from_file(path, bind_handlers=True, unbound=unbound))
     if unbound:
         first = unbound[0].split(": ", 1)[-1]
         more = f" (and {len(unbound) - 1} more)" if len(unbound) > 1 else ""

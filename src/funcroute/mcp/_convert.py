@@ -21,7 +21,7 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from funcroute._schema import inline_refs
 from funcroute.errors import ToolSpecError
-from funcroute.tools import loaders as _specs
+from funcroute.tools import specs as _specs
 from funcroute.tools.tool import Tool
 
 __all__ = [

@@ -41,6 +41,7 @@ from funcroute.parsing import ParseLimits, json_problem
 from funcroute.prompts.selection import Format, render_tool, selection_prompt
 from funcroute.tools import dispatch as _dispatch
 from funcroute.tools import loaders
+from funcroute.tools import specs as tool_specs
 from funcroute.tools.call import Call
 from funcroute.tools.replies import ReplyReader
 from funcroute.tools.tool import Approver, Tool
@@ -423,16 +424,16 @@ class ToolSet:
     @classmethod
     def from_openai(cls, specs: Iterable[Mapping[str, Any]], **options: Any) -> ToolSet:
         """Import OpenAI-style tool specs (``{"type": "function", "function": {...}}``), unbound."""
-        return cls(loaders.tools_from_openai(specs), **options)
+        return cls(tool_specs.tools_from_openai(specs), **options)
 
     @classmethod
     def from_bfcl(cls, function_docs: Iterable[Mapping[str, Any]], **options: Any) -> ToolSet:
         """Import BFCL function docs (an entry's ``"function"`` list), unbound."""
-        return cls(loaders.tools_from_bfcl(function_docs), **options)
+        return cls(tool_specs.tools_from_bfcl(function_docs), **options)
 
     def openai_tools(self) -> list[dict[str, Any]]:
         """Export every tool as an OpenAI-style tool spec."""
-        return [loaders.tool_to_openai(t) for t in list(self._tools.values())]
+        return [tool_specs.tool_to_openai(t) for t in list(self._tools.values())]
 
     def bind(self, name: str, handler: Callable[..., Any]) -> None:
         """Attach a handler to a tool loaded from data (replacing any existing one)."""
