@@ -19,7 +19,7 @@ from funcroute.formats.grammar import Node
 from funcroute.prompts.native import NativeTemplate
 from funcroute.routing.router import Router
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
 def _template(name: str, **options: Any) -> NativeTemplate:

@@ -31,9 +31,9 @@ from funcroute.errors import UsageError
 from funcroute.mcp import mcp_server, tools_from_mcp
 from funcroute.mcp._convert import call_result
 
-HERE = Path(__file__).parent / "mcp_servers"
+HERE = Path(__file__).resolve().parents[1] / "mcp_servers"
 SERVED = HERE / "served_tools.py"
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 CLI = [sys.executable, "-c", "import sys; from funcroute.cli.main import main; sys.exit(main())"]
 
 

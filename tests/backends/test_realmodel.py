@@ -304,7 +304,7 @@ def test_cli_route_without_a_model_reports_the_cascade_path(
 ) -> None:
     from funcroute.cli import main as cli
 
-    tools = str(Path(__file__).resolve().parents[1] / "demos" / "tools.py")
+    tools = str(Path(__file__).resolve().parents[2] / "demos" / "tools.py")
     monkeypatch.setattr("funcroute.backends.presets.preset_available", lambda name="smollm2": False)
     argv = ["route", "--tools", tools, "--cascade", "--dry-run", "--json", "Convert 212 fahrenheit to C"]
     assert cli.main(argv) == 0
@@ -326,7 +326,7 @@ def test_cli_model_smollm2_uses_the_bundled_model_and_its_template(
 ) -> None:
     from funcroute.cli import main as cli
 
-    tools = str(Path(__file__).resolve().parents[1] / "demos" / "tools.py")
+    tools = str(Path(__file__).resolve().parents[2] / "demos" / "tools.py")
     argv = ["route", "--tools", tools, "--model", "smollm2", "--dry-run", "--max-new-tokens", "96"]
     assert (
         cli.main([*argv, "--json", "What is the area of a triangle with a base of 8 and a height of 5?"]) == 0

@@ -14,7 +14,7 @@ from funcroute.cli import main as cli
 from funcroute.errors import UsageError
 from funcroute.evaluation.cases import bfcl_dir
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demos" / "plugin_example"
 
 TOOLS_PY = '''

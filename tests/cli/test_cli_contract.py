@@ -21,7 +21,7 @@ from funcroute import ToolSet
 from funcroute.cli.main import main
 from funcroute.errors import CallRefusedError, ToolSpecError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RECORD_KEYS = {
     "line", "input", "ok", "refused", "call", "dispatched", "result",
     "attempts", "replies", "timings", "error",

@@ -8,7 +8,7 @@ Every test checks the same contract on ``ToolSet.parse`` and ``ToolSet.parse_man
 
 The default sizes keep this module well under a minute. For a long campaign::
 
-    FUNCROUTE_FUZZ_PROFILE=long pytest tests/test_fuzz.py -p no:cacheprovider
+    FUNCROUTE_FUZZ_PROFILE=long pytest tests/formats/test_fuzz.py -p no:cacheprovider
 """
 
 import gc

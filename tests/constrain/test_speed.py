@@ -19,7 +19,7 @@ from funcroute.constrain.bounds import DecodeBounds
 from funcroute.errors import CallValidationError
 from funcroute.parsing import ParseLimits, iter_documents, whole_json
 
-BFCL = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bfcl" / "BFCL_v4_simple_python.json"
+BFCL = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "bfcl" / "BFCL_v4_simple_python.json"
 BOUNDS = DecodeBounds(max_string_chars=16, max_items=3)
 
 

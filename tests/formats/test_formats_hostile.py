@@ -1,7 +1,7 @@
 """The hostile suite over every format reader: size, depth and time bounds, and only our errors.
 
 Each case runs through ``parse`` and ``parse_many`` with ``format="auto"`` and with every format
-named, and must end (within the CPU-time hang guard of ``tests/test_fuzz.py``) in calls that pass
+named, and must end (within the CPU-time hang guard of ``tests/formats/test_fuzz.py``) in calls that pass
 the checks or in a :class:`FuncRouteError` that carries the reply. Inputs aim at each reader's
 weak spot: thousands of unclosed openings (quadratic rescans), nesting past the depth limit
 (recursion), long words and whitespace runs (regex backtracking), huge numbers, NaN, lone

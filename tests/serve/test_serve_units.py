@@ -333,7 +333,7 @@ def test_funcroute_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path) -> N
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    src = str(Path(__file__).resolve().parents[1] / "src")
+    src = str(Path(__file__).resolve().parents[2] / "src")
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "funcroute.cli.main", "serve", "--port", str(port), "--require-api-key", "k"],

@@ -20,7 +20,7 @@ from funcroute.routing.router import Router
 pytest.importorskip("llguidance")
 pytest.importorskip("transformers")
 
-BFCL = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bfcl"
+BFCL = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "bfcl"
 # The random model never ends a string or a list by itself: bound both so a call fits the budget.
 BOUNDS = DecodeBounds(max_string_chars=24, max_items=4)
 BUDGET = 512
@@ -256,7 +256,7 @@ def test_format_grammars_constrain_the_tiny_model(backend: Any, fmt: str) -> Non
 def test_router_in_the_models_own_format_routes_the_tiny_model_first_time(backend: Any) -> None:
     from funcroute.prompts.native import NativeTemplate
 
-    template_file = Path(__file__).parent / "templates" / "qwen2.5.jinja"
+    template_file = Path(__file__).resolve().parents[1] / "templates" / "qwen2.5.jinja"
     template = NativeTemplate(template_file.read_text(encoding="utf-8"), variables={"enable_thinking": False})
     tools = ToolSet()
 

@@ -33,7 +33,7 @@ from funcroute.testing.cassette import describe_change, dump_interactions, load_
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.funcroute_real_backend
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _entry_point() -> importlib.metadata.EntryPoint | None:

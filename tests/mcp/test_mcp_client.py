@@ -42,9 +42,9 @@ from funcroute.mcp import (
 )
 from funcroute.routing.router import Router
 
-HERE = Path(__file__).parent / "mcp_servers"
+HERE = Path(__file__).resolve().parents[1] / "mcp_servers"
 SDK_SERVER = [sys.executable, str(HERE / "sdk_server.py")]
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def _env() -> dict[str, str]:

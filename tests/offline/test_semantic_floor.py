@@ -24,7 +24,7 @@ from funcroute.offline.encoder import Encoder
 from funcroute.offline.retrieval import ToolIndex, tool_text
 from funcroute.offline.selector import Decision, SemanticSelector
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The semantic backend is offline (bundled weights, nothing downloaded), but it is a real model.
 pytestmark = pytest.mark.funcroute_real_backend
 
