@@ -1,4 +1,4 @@
-"""Execution plans: parse a reWOO-style reply, check it against a ToolSet, and run it.
+"""Execution plans: a reWOO plan, its check against a ToolSet, and its execution (sync and async).
 
 The two dialects (see :mod:`funcroute.prompts.planning`)::
 
