@@ -162,7 +162,7 @@ def build_tiny_model(
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from funcroute.backends.transformers import _no_progress_bars
+    from funcroute.backends._hf_load import no_progress_bars as _no_progress_bars
 
     path = pathlib.Path(directory)
     path.mkdir(parents=True, exist_ok=True)
