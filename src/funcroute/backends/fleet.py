@@ -37,9 +37,11 @@ from typing import Any, TypeVar
 
 import httpx
 
+from funcroute.backends._openai_http import redact_url as _redact_url
+from funcroute.backends._openai_http import retry_after as _retry_after
 from funcroute.backends._replica import Replica, ReplicaStats
 from funcroute.backends.base import Backend, Completion, Request
-from funcroute.backends.openai import OpenAIBackend, StructuredMode, _redact_url, _retry_after
+from funcroute.backends.openai import OpenAIBackend, StructuredMode
 from funcroute.errors import BackendError, UsageError
 
 __all__ = ["FleetBackend", "ReplicaStats"]
