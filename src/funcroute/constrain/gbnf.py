@@ -98,6 +98,13 @@ class _Converter(RuleSet):
         if not isinstance(schema, Mapping):
             raise UsageError(f"schema at {hint!r} must be an object or a boolean, got {schema!r}")
 
+        combined = self.visit_combinator(schema, hint)
+        if combined is not None:
+            return combined
+        return self.visit_type(schema, hint)
+
+    def visit_combinator(self, schema: Mapping[str, Any], hint: str) -> str | None:
+        """``$ref``, ``const``, ``enum``, ``anyOf``/``oneOf`` and ``allOf``; ``None`` when there is none."""
         if "$ref" in schema:
             return self.visit_ref(str(schema["$ref"]))
         if "const" in schema:
@@ -124,6 +131,10 @@ class _Converter(RuleSet):
                 merged = _merge(merged, part, self)
             return self.visit(merged, hint)
 
+        return None
+
+    def visit_type(self, schema: Mapping[str, Any], hint: str) -> str:
+        """The rule for the schema's ``type`` (a name or a list; guessed from its keywords if missing)."""
         kind = schema.get("type")
         if isinstance(kind, list):
             if not kind:
