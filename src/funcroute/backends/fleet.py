@@ -37,9 +37,11 @@ from typing import Any, TypeVar
 
 import httpx
 
+from funcroute.backends._openai_http import redact_url as _redact_url
+from funcroute.backends._openai_http import retry_after as _retry_after
 from funcroute.backends._replica import Replica, ReplicaStats
 from funcroute.backends.base import Backend, Completion, Request
-from funcroute.backends.openai import OpenAIBackend, StructuredMode, _redact_url, _retry_after
+from funcroute.backends.openai import OpenAIBackend, StructuredMode
 from funcroute.errors import BackendError, UsageError
 
 __all__ = ["FleetBackend", "ReplicaStats"]
@@ -63,6 +65,13 @@ class _Throttled(Exception):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def _check_endpoints(endpoints: Sequence[str]) -> None:
+    if isinstance(endpoints, str) or not endpoints:
+        raise UsageError("a fleet needs a list of at least one endpoint URL")
+    if len(set(endpoints)) != len(endpoints):
+        raise UsageError("a fleet's endpoints must be distinct")
 
 
 class FleetBackend(Backend):
@@ -113,10 +122,7 @@ class FleetBackend(Backend):
         min_tries: int = 3,
         tolerance: float = 2.0,
     ) -> None:
-        if isinstance(endpoints, str) or not endpoints:
-            raise UsageError("a fleet needs a list of at least one endpoint URL")
-        if len(set(endpoints)) != len(endpoints):
-            raise UsageError("a fleet's endpoints must be distinct")
+        _check_endpoints(endpoints)
         if max_in_flight < 1 or initial_in_flight < 1 or min_tries < 1:
             raise UsageError("max_in_flight, initial_in_flight and min_tries must be >= 1")
         if backoff <= 0 or max_backoff < backoff or max_wait <= 0 or tolerance <= 1:
@@ -149,11 +155,8 @@ class FleetBackend(Backend):
             for url in endpoints
         ]
         self._probe_urls = [b.url.rsplit("/", 1)[0] + "/models" for b in self._backends]
-        self.model = model
-        self.timeout = timeout
-        self.max_in_flight = max_in_flight
-        self.max_wait = max_wait
-        self.min_tries = min_tries
+        self.model, self.timeout, self.max_in_flight = model, timeout, max_in_flight
+        self.max_wait, self.min_tries = max_wait, min_tries
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

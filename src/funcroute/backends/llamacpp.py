@@ -220,18 +220,20 @@ class LlamaCppBackend(Backend):
         with self._lock:
             return self._complete(request)
 
-    def _complete(self, request: Request) -> Completion:
-        llm = self.llm
-        start = time.perf_counter()
-        grammar = None
+    def _request_grammar(self, request: Request) -> Any:
+        """The compiled grammar for the request's reply, or ``None`` when it is unconstrained."""
         if self.grammar and request.grammar is not None:
             from funcroute.constrain.formats import to_gbnf
 
-            grammar = self._compile_gbnf(to_gbnf(request.grammar))
-        elif self.grammar and request.schema is not None:
-            grammar = self._grammar_for(request.schema)
-        prompt = request.prompt.encode("utf-8")
-        tokens: list[int] = llm.tokenize(prompt, add_bos=True, special=True)
+            return self._compile_gbnf(to_gbnf(request.grammar))
+        if self.grammar and request.schema is not None:
+            return self._grammar_for(request.schema)
+        return None
+
+    def _tokens_and_budget(self, request: Request) -> tuple[list[int], int]:
+        """The prompt's tokens (one BOS) and how many may be generated within ``n_ctx``."""
+        llm = self.llm
+        tokens: list[int] = llm.tokenize(request.prompt.encode("utf-8"), add_bos=True, special=True)
         bos = llm.token_bos()
         if len(tokens) > 1 and tokens[0] == bos and tokens[1] == bos:
             tokens = tokens[1:]  # the prompt already started with the BOS text
@@ -242,7 +244,13 @@ class LlamaCppBackend(Backend):
                 f"prompt is {len(tokens)} tokens; the context window (n_ctx) is {llm.n_ctx()}",
                 retryable=False,
             )
-        budget = min(request.max_new_tokens, room)
+        return tokens, min(request.max_new_tokens, room)
+
+    def _complete(self, request: Request) -> Completion:
+        llm = self.llm
+        start = time.perf_counter()
+        grammar = self._request_grammar(request)
+        tokens, budget = self._tokens_and_budget(request)
         temperature = float(request.extra.get("temperature", 0.0))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         table, masks = self._utf8_masks()

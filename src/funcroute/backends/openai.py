@@ -46,7 +46,6 @@ logged, shown in errors, or included in ``repr``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -56,9 +55,15 @@ from typing import Any, Literal, get_args
 import httpx
 
 from funcroute._lru import LRUCache, schema_key
-from funcroute._text import clip
-from funcroute.backends._retry import MAX_RETRY_AFTER, RetryPolicy
-from funcroute.backends._stops import stop_index
+from funcroute.backends._openai_http import (
+    Retry,
+    check_status,
+    parse_completion,
+    redact_url,
+    snippet,
+    transport_error,
+)
+from funcroute.backends._retry import RetryPolicy
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.errors import BackendError, UsageError
 
@@ -69,34 +74,7 @@ logger = logging.getLogger(__name__)
 #: How a request's JSON Schema is sent to the server (see the module docstring).
 StructuredMode = Literal["none", "grammar", "json_schema", "guided_json", "structured_outputs"]
 
-_RETRY_STATUS = frozenset({408, 429})
-_FINISH_ALIASES = {"eos_token": "stop", "stop_sequence": "stop", "eos": "stop", "max_tokens": "length"}
-_SNIPPET = 300
 _GRAMMAR_CACHE = 64
-
-
-class _Retry(Exception):
-    """A failed try that may succeed when repeated."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-def _redact_url(url: str) -> str:
-    """The URL without user info (``http://user:pass@host`` -> ``http://host``)."""
-    parsed = httpx.URL(url)
-    if parsed.userinfo:
-        return str(parsed.copy_with(username=None, password=None))
-    return url
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER) if value is not None else None
-    except ValueError:
-        return None
 
 
 class OpenAIBackend(Backend):
@@ -161,7 +139,7 @@ class OpenAIBackend(Backend):
         self.max_stop = max_stop
         self.concurrency = concurrency
         self._api_key = api_key
-        self._display_url = _redact_url(self.url)
+        self._display_url = redact_url(self.url)
         self._owns_client = client is None
         self._client = client if client is not None else httpx.Client(timeout=timeout)
         self._aclient: httpx.AsyncClient | None = None
@@ -240,98 +218,26 @@ class OpenAIBackend(Backend):
             body.update(per_request)
         return body
 
-    # -- response handling -------------------------------------------------------------------------
+    # -- response handling (the wire details live in _openai_http) -----------------------------------
 
     def _snippet(self, response: httpx.Response) -> str:
-        try:
-            text = response.text
-        except Exception:  # pragma: no cover - undecodable body
-            text = "<undecodable body>"
-        try:
-            data = json.loads(text)
-            if isinstance(data, dict) and "error" in data:
-                error = data["error"]
-                text = str(error.get("message", error) if isinstance(error, dict) else error)
-        except ValueError:
-            pass
-        text = " ".join(text.split())
-        if self._api_key:
-            text = text.replace(self._api_key, "***")
-        return clip(text, _SNIPPET, "...")
+        return snippet(response, self._api_key)
 
     def _check_status(self, response: httpx.Response) -> None:
-        status = response.status_code
-        if status < 400:
-            return
-        message = f"HTTP {status} from {self._display_url}: {self._snippet(response) or '(empty body)'}"
-        if status >= 500 or status in _RETRY_STATUS:
-            raise _Retry(message, _retry_after(response))
-        hint = ""
-        if status == 404:
-            hint = " (is base_url right, and does the server offer /v1/completions?)"
-        elif status in (401, 403):
-            hint = " (check api_key)"
-        raise BackendError(self._label, message + hint, retryable=False)
+        check_status(response, self._label, self._display_url, self._api_key)
 
     def _parse(self, response: httpx.Response, request: Request, elapsed: float) -> Completion:
-        status = response.status_code
-        try:
-            data = response.json()
-        except ValueError:
-            raise BackendError(
-                self._label,
-                f"malformed response from {self._display_url} (HTTP {status}): body is not JSON: "
-                f"{self._snippet(response)!r}",
-                retryable=False,
-            ) from None
-        choices = data.get("choices") if isinstance(data, dict) else None
-        choice = choices[0] if isinstance(choices, list) and choices else None
-        text = choice.get("text") if isinstance(choice, dict) else None
-        if not isinstance(text, str) or not isinstance(choice, dict):
-            raise BackendError(
-                self._label,
-                f"malformed response from {self._display_url} (HTTP {status}): no choices[0].text "
-                f"in {self._snippet(response)!r}",
-                retryable=False,
-            )
-        reason = choice.get("finish_reason")
-        finish = _FINISH_ALIASES.get(str(reason), str(reason)) if reason else "unknown"
-        cut = stop_index(text, request.stop, request.stop_when)
-        if cut is not None:
-            text, finish = text[:cut], "stop"
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        prompt_tokens = usage.get("prompt_tokens")
-        completion_tokens = usage.get("completion_tokens")
-        return Completion(
-            text=text,
-            finish_reason=finish,
-            prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
-            completion_tokens=completion_tokens if isinstance(completion_tokens, int) else None,
-            elapsed_s=elapsed,
-        )
+        return parse_completion(response, request, elapsed, self._label, self._display_url, self._api_key)
 
-    def _transport_error(self, exc: httpx.HTTPError) -> _Retry:
-        """Classify an httpx failure: a :class:`_Retry`, or raise when retrying cannot help."""
-        if isinstance(exc, httpx.UnsupportedProtocol) or not isinstance(exc, httpx.TransportError):
-            raise BackendError(
-                self._label,
-                f"request to {self._display_url} failed: {type(exc).__name__}: {exc}",
-                retryable=False,
-            ) from exc
-        if isinstance(exc, httpx.TimeoutException):
-            what = f"timed out after {self.timeout:g}s ({type(exc).__name__})"
-        elif isinstance(exc, httpx.ConnectError):
-            what = f"cannot connect ({exc})"
-        else:
-            what = f"connection failed ({type(exc).__name__}: {exc})"
-        return _Retry(f"{self._display_url} {what}")
+    def _transport_error(self, exc: httpx.HTTPError) -> Retry:
+        return transport_error(exc, self._label, self._display_url, self.timeout)
 
     @property
     def retry(self) -> RetryPolicy:
         """The retry policy both request loops follow (from ``max_retries`` and ``backoff``)."""
         return RetryPolicy(self.max_retries, self.backoff)
 
-    def _after_failure(self, failures: int, exc: httpx.HTTPError | _Retry) -> float:
+    def _after_failure(self, failures: int, exc: httpx.HTTPError | Retry) -> float:
         """How long to wait after the ``failures``-th failed try; raises when it is the last one."""
         failure = self._transport_error(exc) if isinstance(exc, httpx.HTTPError) else exc
         delay = self.retry.delay(failures, failure.retry_after)
@@ -368,7 +274,7 @@ class OpenAIBackend(Backend):
                     self.url, json=body, headers=self._headers(), timeout=self.timeout
                 )
                 self._check_status(response)
-            except (httpx.HTTPError, _Retry) as exc:
+            except (httpx.HTTPError, Retry) as exc:
                 failures += 1
                 time.sleep(self._after_failure(failures, exc))
                 continue
@@ -409,7 +315,7 @@ class OpenAIBackend(Backend):
                     self.url, json=body, headers=self._headers(), timeout=self.timeout
                 )
                 self._check_status(response)
-            except (httpx.HTTPError, _Retry) as exc:
+            except (httpx.HTTPError, Retry) as exc:
                 failures += 1
                 await asyncio.sleep(self._after_failure(failures, exc))
                 continue

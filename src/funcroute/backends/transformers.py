@@ -16,140 +16,22 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from funcroute._install import require
-from funcroute.backends._stops import stop_index
+from funcroute.backends._hf_batch import Batch, Row, finish_row
+from funcroute.backends._hf_load import import_deps, load_model, max_positions, special_ids
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.constrain._prefix import PrefixCache
 from funcroute.constrain.bounds import DecodeBounds
-from funcroute.constrain.decode import (
-    DigitGuard,
-    GrammarLogitsProcessor,
-    Sampling,
-    generate,
-    model_vocab_size,
-)
+from funcroute.constrain.decode import DigitGuard, Sampling, generate, model_vocab_size
 from funcroute.constrain.engine import GrammarCache, engine_available, shared_cache
 from funcroute.errors import BackendError, UsageError
 
 __all__ = ["TransformersBackend"]
 
 _SAMPLING_KEYS = frozenset({"temperature", "top_p", "top_k", "min_p", "typical_p"})
-
-
-def _import_deps(name: str) -> tuple[Any, Any]:
-    what = "torch and transformers are required"
-    return (
-        require("torch", "transformers", what, backend=name),
-        require("transformers", "transformers", what, backend=name),
-    )
-
-
-@contextmanager
-def _no_progress_bars() -> Iterator[None]:
-    """Silence transformers' tqdm bars (loading/saving weights) for the duration, then restore them."""
-    from transformers.utils import logging
-
-    hf_logging: Any = logging
-    were_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if were_on:
-            hf_logging.enable_progress_bar()
-
-
-def _resolve_dtype(torch: Any, dtype: Any, device: str) -> Any:
-    if dtype is None:
-        return "auto" if device.startswith("cuda") else torch.float32
-    if isinstance(dtype, str) and dtype != "auto":
-        return getattr(torch, dtype.removeprefix("torch."))
-    return dtype
-
-
-def _looks_local(path: str) -> bool:
-    return os.path.isabs(path) or path.startswith((".", "~")) or os.path.exists(path)
-
-
-def _max_positions(model: Any, tokenizer: Any) -> int | None:
-    config = model.config
-    if hasattr(config, "get_text_config"):
-        config = config.get_text_config()
-    for attr in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
-        value = getattr(config, attr, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    limit = getattr(tokenizer, "model_max_length", None)
-    return limit if isinstance(limit, int) and 0 < limit < 1_000_000 else None
-
-
-def _id_list(value: Any) -> list[int]:
-    return [] if value is None else [value] if isinstance(value, int) else [int(v) for v in value]
-
-
-@dataclass
-class _Row:
-    """One request inside a batch, with its tokenised prompt and its stopping state."""
-
-    request: Request
-    ids: list[int]
-    limit: int
-    stopped_at: int | None = None  # tokens generated when the row stopped (EOS included)
-    hit_eos: bool = False
-    new_ids: list[int] = field(default_factory=list)  # generated tokens, filled step by step
-    matcher: Any = None  # an llguidance matcher when the reply is grammar-constrained
-    forward_passes: int | None = None
-
-
-class _RowStopper:
-    """Per-row stopping criteria: EOS, the row's own token limit, stop strings and ``stop_when``."""
-
-    def __init__(self, rows: Sequence[_Row], prompt_width: int, tokenizer: Any, eos: set[int]) -> None:
-        import torch
-
-        self.torch = torch
-        self.rows = rows
-        self.prompt_width = prompt_width
-        self.tokenizer = tokenizer
-        self.eos = eos
-        self.seen = 0  # generated columns already copied into the rows' ``new_ids``
-        #: an exception raised by a ``stop_when`` detector, re-raised as is (it is not a backend fault)
-        self.error: Exception | None = None
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        try:
-            return self._check(input_ids)
-        except Exception as exc:
-            self.error = exc
-            raise
-
-    def _check(self, input_ids: Any) -> Any:
-        # One device-to-host copy per step: the columns generated since the last call (usually one).
-        fresh = input_ids[:, self.prompt_width + self.seen :].tolist()
-        self.seen = input_ids.shape[1] - self.prompt_width
-        done = []
-        for row, tokens in zip(self.rows, fresh, strict=True):
-            for token in tokens if row.stopped_at is None else ():
-                row.new_ids.append(token)
-                if token in self.eos:
-                    row.stopped_at, row.hit_eos = len(row.new_ids), True
-                elif len(row.new_ids) >= row.limit:
-                    row.stopped_at = len(row.new_ids)
-                if row.stopped_at is not None:
-                    break
-            # A grammar-constrained row ends with its grammar; its strings may contain "USER:".
-            if row.matcher is None and row.stopped_at is None and (row.request.stop or row.request.stop_when):
-                text = self.tokenizer.decode(row.new_ids, skip_special_tokens=True)
-                if stop_index(text, row.request.stop, row.request.stop_when) is not None:
-                    row.stopped_at = len(row.new_ids)
-            done.append(row.stopped_at is not None)
-        return self.torch.tensor(done, dtype=self.torch.bool, device=input_ids.device)
 
 
 class TransformersBackend(Backend):
@@ -218,52 +100,21 @@ class TransformersBackend(Backend):
         **generate_kwargs: Any,
     ) -> None:
         if isinstance(model_or_path, (str, os.PathLike)):
-            source = os.fspath(model_or_path)
-            self.name = f"transformers:{source}"
+            self.name = f"transformers:{os.fspath(model_or_path)}"
         else:
-            source = None
             label = getattr(model_or_path, "name_or_path", "") or type(model_or_path).__name__
             self.name = f"transformers:{label}"
-        torch, transformers = _import_deps(self.name)
+        import_deps(self.name)  # a missing torch is reported before any argument check
         if max_batch_size < 1:
             raise UsageError(f"max_batch_size must be at least 1, got {max_batch_size}")
-        if source is None:
-            if tokenizer is None:
-                raise UsageError("TransformersBackend: an already-loaded model needs its tokenizer too")
-            self.model = model_or_path
-            if device is not None:
-                self.model.to(device)
-        else:
-            device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-            self.model = self._load(
-                transformers.AutoModelForCausalLM, source, dtype=_resolve_dtype(torch, dtype, device)
-            )
-            placed = getattr(self.model, "is_quantized", False) or getattr(self.model, "hf_device_map", None)
-            if not placed:
-                self.model.to(device)
-        if tokenizer is None and source is not None:
-            tokenizer = self._load(transformers.AutoTokenizer, source)
-        elif isinstance(tokenizer, (str, os.PathLike)):
-            tokenizer = self._load(transformers.AutoTokenizer, os.fspath(tokenizer))
-        self.tokenizer = tokenizer
-        self.model.eval()
+        self.model, self.tokenizer = load_model(self.name, model_or_path, tokenizer, device, dtype)
         self.seed = seed
         self.max_batch_size = max_batch_size
         self.generate_kwargs = dict(generate_kwargs)
         if "do_sample" not in self.generate_kwargs:
             self.generate_kwargs["do_sample"] = bool(_SAMPLING_KEYS & self.generate_kwargs.keys())
-        self.max_positions = _max_positions(self.model, tokenizer)
-        self._eos = set(
-            _id_list(getattr(self.model.generation_config, "eos_token_id", None))
-            + _id_list(getattr(self.model.config, "eos_token_id", None))
-            + _id_list(tokenizer.eos_token_id)
-        )
-        pad = tokenizer.pad_token_id
-        if pad is None:
-            pad = getattr(self.model.generation_config, "pad_token_id", None)
-        if pad is None:
-            pad = min(self._eos) if self._eos else 0
-        self._pad = int(pad)
+        self.max_positions = max_positions(self.model, self.tokenizer)
+        self._eos, self._pad = special_ids(self.model, self.tokenizer)
         self._lock = threading.Lock()
         self.constrained = engine_available() if constrained is None else constrained
         if self.constrained:
@@ -275,17 +126,6 @@ class TransformersBackend(Backend):
         self._digits: DigitGuard | None = None
         #: the reused prompt prefix (``None`` when ``prefix_cache=False``); its counters say how much
         self.prefix_cache = PrefixCache() if prefix_cache else None
-
-    def _load(self, auto_class: Any, source: str, **kwargs: Any) -> Any:
-        """``auto_class.from_pretrained(source)``, with every failure turned into a BackendError."""
-        if _looks_local(source) and not Path(source).expanduser().is_dir():
-            raise BackendError(self.name, f"no model directory at {source!r}")
-        try:
-            with _no_progress_bars():
-                return auto_class.from_pretrained(str(Path(source).expanduser()), **kwargs)
-        except Exception as exc:  # any loading failure (missing files, bad config, no network) is fatal
-            what = "tokenizer" if "Tokenizer" in auto_class.__name__ else "model"
-            raise BackendError(self.name, f"could not load the {what} from {source!r}: {exc}") from exc
 
     def chat_template(self, **variables: Any) -> Any:
         """The tokenizer's own chat template as a ``NativeTemplate`` (``Router(chat_template=...)``).
@@ -341,7 +181,7 @@ class TransformersBackend(Backend):
             self._run_chunk(rows, chunk, results)
         return [c for c in results if c is not None]
 
-    def _row(self, request: Request) -> _Row:
+    def _row(self, request: Request) -> Row:
         if not request.prompt:
             raise BackendError(self.name, "empty prompt")
         ids = list(self.tokenizer(request.prompt, add_special_tokens=True)["input_ids"])
@@ -360,7 +200,7 @@ class TransformersBackend(Backend):
                     "positions; shorten the prompt (fewer tools, shorter history)",
                 )
             limit = min(limit, self.max_positions - len(ids))
-        row = _Row(request, ids, limit)
+        row = Row(request, ids, limit)
         if self.constrained and request.grammar is not None:
             from funcroute.constrain.formats import to_lark
 
@@ -373,14 +213,14 @@ class TransformersBackend(Backend):
             )
         return row
 
-    def _fits(self, widest: _Row, chunk: list[_Row]) -> bool:
+    def _fits(self, widest: Row, chunk: list[Row]) -> bool:
         if len(chunk) > self.max_batch_size:
             return False
         if self.max_positions is None:
             return True
         return len(widest.ids) + max(r.limit for r in chunk) <= self.max_positions
 
-    def _run_chunk(self, rows: list[_Row], chunk: list[int], results: list[Completion | None]) -> None:
+    def _run_chunk(self, rows: list[Row], chunk: list[int], results: list[Completion | None]) -> None:
         batch = [rows[i] for i in chunk]
         start = time.perf_counter()
         live = [r for r in batch if r.limit > 0]
@@ -389,12 +229,19 @@ class TransformersBackend(Backend):
                 if len(live) == 1 and live[0].matcher is not None:
                     self._generate_one_constrained(live[0])
                 else:
-                    self._generate(live)
+                    self._generate_batch(live)
         elapsed = time.perf_counter() - start
         for i, row in zip(chunk, batch, strict=True):
-            results[i] = self._finish(row, elapsed)
+            results[i] = finish_row(self.tokenizer, row, elapsed)
 
-    def _generate_one_constrained(self, row: _Row) -> None:
+    def _generate_batch(self, rows: list[Row]) -> None:
+        """Rows through ``model.generate`` (built per call: ``seed`` and the kwargs may change)."""
+        batch = Batch(
+            self.name, self.model, self.tokenizer, self._eos, self._pad, self.generate_kwargs, self.seed
+        )
+        batch.generate(rows, self._digit_guard() if rows[0].matcher is not None else None)
+
+    def _generate_one_constrained(self, row: Row) -> None:
         """One grammar-constrained sequence in funcroute's own loop (jump-forward lives here)."""
         import torch
 
@@ -425,70 +272,3 @@ class TransformersBackend(Backend):
         if self._digits is None:
             self._digits = DigitGuard.for_tokenizer(self.tokenizer, model_vocab_size(self.model))
         return self._digits
-
-    def _generate(self, rows: list[_Row]) -> None:
-        import torch
-        from transformers import LogitsProcessorList, StoppingCriteriaList
-
-        width = max(len(r.ids) for r in rows)
-        device = self.model.device
-        input_ids = torch.tensor([[self._pad] * (width - len(r.ids)) + r.ids for r in rows], device=device)
-        mask = torch.tensor([[0] * (width - len(r.ids)) + [1] * len(r.ids) for r in rows], device=device)
-        stopper = _RowStopper(rows, width, self.tokenizer, self._eos)
-        extra = {k: v for k, v in self.generate_kwargs.items() if k != "logits_processor"}
-        processors = LogitsProcessorList(self.generate_kwargs.get("logits_processor") or [])
-        criteria = StoppingCriteriaList([stopper])
-        grammar: GrammarLogitsProcessor | None = None
-        if rows[0].matcher is not None:
-            eos = min(self._eos) if self._eos else self._pad
-            vocab = model_vocab_size(self.model)
-            matchers = [r.matcher for r in rows]
-            grammar = GrammarLogitsProcessor(matchers, width, vocab, eos, self._digit_guard())
-            processors.append(grammar)
-            criteria.append(grammar.prefetch)  # next masks computed during the forward pass
-        rng_devices = [device] if device.type == "cuda" else []
-        try:
-            with torch.random.fork_rng(devices=rng_devices), torch.inference_mode():
-                if self.seed is not None:
-                    torch.manual_seed(self.seed)
-                self.model.generate(
-                    input_ids=input_ids,
-                    attention_mask=mask,
-                    max_new_tokens=max(r.limit for r in rows),
-                    stopping_criteria=criteria,
-                    logits_processor=processors,
-                    pad_token_id=self._pad,
-                    eos_token_id=sorted(self._eos) or None,
-                    use_cache=True,
-                    **extra,
-                )
-            if grammar is not None:
-                grammar.wait()  # the last prefetch may still be computing a mask nobody needs
-        except Exception as exc:
-            if grammar is not None:
-                grammar.wait()
-            if exc is stopper.error:
-                raise
-            if isinstance(exc, torch.cuda.OutOfMemoryError):
-                raise BackendError(self.name, f"out of GPU memory: {exc}; lower max_batch_size") from exc
-            if isinstance(exc, (RuntimeError, ValueError, IndexError)):
-                raise BackendError(self.name, f"generation failed: {exc}") from exc
-            raise
-
-    def _finish(self, row: _Row, elapsed: float) -> Completion:
-        new = row.new_ids
-        body = new[:-1] if row.hit_eos else new
-        text = self.tokenizer.decode(body, skip_special_tokens=True)
-        cut = stop_index(text, row.request.stop, row.request.stop_when) if row.matcher is None else None
-        if cut is not None:
-            text, reason = text[:cut], "stop"
-        else:
-            reason = "stop" if row.hit_eos else "length"
-        return Completion(
-            text=text,
-            finish_reason=reason,
-            prompt_tokens=len(row.ids),
-            completion_tokens=len(new),
-            elapsed_s=elapsed,
-            forward_passes=row.forward_passes if row.forward_passes is not None else len(new),
-        )

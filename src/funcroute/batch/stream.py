@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from funcroute.batch.journal import LineSet, Resume
+from funcroute.batch.journal import Journal, LineSet, Resume
 from funcroute.batch.jsonl import BatchSummary, commands_to_run, read_commands, result_record
 from funcroute.batch.progress import Progress
 from funcroute.errors import DispatchError, FuncRouteError, ModelOutputError, UsageError
@@ -120,56 +120,80 @@ async def astream_batch(
     started = time.perf_counter()
     summary = BatchSummary()
     state = Resume(out, resume=resume, fsync=fsync)
-    journal = state.journal
     results = _Results(out, state.done, summary, fsync)
     in_flight = [0]
     queue: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue(maxsize=limit)
-
-    async def work() -> None:
-        while (item := await queue.get()) is not None:
-            line, command = item
-            in_flight[0] += 1
-
-            def record_dispatch(call: Call, line: int = line, command: str = command) -> None:
-                journal.record(line, command, call.to_dict())
-
-            try:
-                result = await router.aroute(command, dry_run=dry_run, before_dispatch=record_dispatch)
-            except Exception as exc:
-                result = _failed(command, exc)
-            finally:
-                in_flight[0] -= 1
-            results.write(result_record(line, command, result, None))
-
     reporter = Progress(summary, router.backend, in_flight, progress_stream or sys.stderr)
-    workers = [asyncio.create_task(work()) for _ in range(limit)]
+    workers = [
+        asyncio.create_task(_work(router, queue, state.journal, results, in_flight, dry_run))
+        for _ in range(limit)
+    ]
     ticker = asyncio.create_task(reporter.tick_every(progress_interval)) if progress else None
     finished = False
     try:
-        for line, command, problem in commands_to_run(source, state, summary):
-            if command is None:
-                results.write(result_record(line, None, None, problem))
-            else:
-                await queue.put((line, command))
-        for _ in workers:
-            await queue.put(None)
-        await asyncio.gather(*workers)
-        for record in state.interrupted(read_commands(source)):
-            results.write(record)
-            summary.interrupted += 1
+        await _feed(source, state, summary, results, queue, workers)
         finished = True
     finally:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        if ticker is not None:
-            ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
+        await _cancel([*workers, *([ticker] if ticker is not None else [])])
         results.close()
         state.close(finished=finished)
     summary.elapsed_s = time.perf_counter() - started
     summary.replicas = reporter.replicas()
     return summary
+
+
+async def _work(
+    router: Router,
+    queue: asyncio.Queue[tuple[int, str] | None],
+    journal: Journal,
+    results: _Results,
+    in_flight: list[int],
+    dry_run: bool,
+) -> None:
+    """One worker: route queued commands until a ``None`` arrives, journaling each dispatch."""
+    while (item := await queue.get()) is not None:
+        line, command = item
+        in_flight[0] += 1
+
+        def record_dispatch(call: Call, line: int = line, command: str = command) -> None:
+            journal.record(line, command, call.to_dict())
+
+        try:
+            result = await router.aroute(command, dry_run=dry_run, before_dispatch=record_dispatch)
+        except Exception as exc:
+            result = _failed(command, exc)
+        finally:
+            in_flight[0] -= 1
+        results.write(result_record(line, command, result, None))
+
+
+async def _feed(
+    source: Path,
+    state: Resume,
+    summary: BatchSummary,
+    results: _Results,
+    queue: asyncio.Queue[tuple[int, str] | None],
+    workers: list[asyncio.Task[None]],
+) -> None:
+    """Queue every line still to run, wait for the workers, then record the interrupted lines."""
+    for line, command, problem in commands_to_run(source, state, summary):
+        if command is None:
+            results.write(result_record(line, None, None, problem))
+        else:
+            await queue.put((line, command))
+    for _ in workers:
+        await queue.put(None)
+    await asyncio.gather(*workers)
+    for record in state.interrupted(read_commands(source)):
+        results.write(record)
+        summary.interrupted += 1
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the tasks and wait until they are gone (finished ones are left as they are)."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def stream_batch(

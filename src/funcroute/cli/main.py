@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from funcroute import __version__
 from funcroute.cli import common
@@ -32,6 +32,7 @@ from funcroute.prompts.templates import get_template, template_names
 __all__ = ["build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
+_Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def _cmd_prompt(args: argparse.Namespace) -> int:
@@ -201,71 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"funcroute {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-
-    def command(name: str, handler: Handler, help_text: str, tools: bool = True) -> argparse.ArgumentParser:
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
-        if tools:
-            cmd.add_argument(
-                "--tools",
-                required=True,
-                metavar="SPEC",
-                help="tool file, Python file, module:attr or mcp:SERVER",
-            )
-        cmd.set_defaults(handler=handler)
-        return cmd
-
-    prompt = command("prompt", _cmd_prompt, "print the function-selection prompt for an input")
-    prompt.add_argument("input", help="the user's command")
-    prompt.add_argument("--format", choices=("json", "yaml"), default="json")
-    prompt.add_argument(
-        "--template",
-        default=None,
-        help=f"wrap in a chat template ({', '.join(template_names())}, or text with {{prompt}})",
-    )
-    prompt.add_argument("--show-types", action="store_true", help="append type notes to parameter lines")
-
-    validate = command(
-        "validate",
-        _cmd_validate,
-        "parse and validate a model reply; print the call (or list of calls) as JSON",
-    )
-    validate.add_argument("file", nargs="?", default="-", help="file holding the reply (default: stdin)")
-    common.tool_format_option(validate)
-    validate.add_argument("--all", action="store_true", help="print every call of the reply (a JSON list)")
-
-    tools = command("tools", _cmd_tools, "list the tools in a spec")
-    tools.add_argument("--json", action="store_true", help="print OpenAI-style tool specs")
-    tools.add_argument(
-        "-v", "--verbose", action="store_true", help="show parameters: types, required, defaults"
-    )
-
-    route = command("route", _cmd_route, "route one command to a validated call and run it")
-    route.add_argument("command_text", metavar="command", help="the natural-language command")
-    common.model_options(route)
-    route.add_argument("--json", action="store_true", help="print the result as JSON")
-    route.add_argument("--cascade", action="store_true", help=_CASCADE_HELP)
-
-    batch = command(
-        "batch", _cmd_batch, "route a JSONL file of commands, writing each result as it completes"
-    )
-    batch.add_argument(
-        "--in", dest="input", required=True, help='commands: JSONL ({"input": ...}) or text lines'
-    )
-    batch.add_argument("--out", dest="output", required=True, help="results JSONL, one record per input line")
-    batch.add_argument("--resume", action="store_true", help="continue an interrupted run's --out file")
-    batch.add_argument("--batch-size", type=int, default=8, help="commands sent to the model at once")
-    common.model_options(batch)
-    from funcroute.cli.fleet import add_fleet_options
-
-    add_fleet_options(batch)
-
-    plan = command("plan", _cmd_plan, "ask the model for a multi-step plan over the tools (and run it)")
-    plan.add_argument("question", help="the task or question")
-    common.model_options(plan)
-    plan.add_argument("--execute", action="store_true", help="run the plan and print its trace")
-    plan.add_argument("--dialect", choices=("evidence", "hash"), default="evidence")
-    plan.add_argument("--max-steps", type=int, default=20)
-
+    # The order here is the order of `funcroute --help`.
+    _add_tool_commands(sub)
+    _add_model_commands(sub)
     from funcroute.cli.eval import add_eval_command
 
     add_eval_command(sub)
@@ -278,9 +217,84 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_command(sub, common.backend_from_args)
 
-    demo = command("demo", _cmd_demo, "run the built-in demo end to end", tools=False)
+    demo = _command(sub, "demo", _cmd_demo, "run the built-in demo end to end", tools=False)
     demo.add_argument("--cascade", action="store_true", help=_CASCADE_HELP)
     return parser
+
+
+def _command(
+    sub: _Subparsers, name: str, handler: Handler, help_text: str, tools: bool = True
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name`` run by ``handler``; with ``tools``, it takes the required ``--tools``."""
+    cmd = sub.add_parser(name, help=help_text, description=help_text)
+    if tools:
+        cmd.add_argument(
+            "--tools",
+            required=True,
+            metavar="SPEC",
+            help="tool file, Python file, module:attr or mcp:SERVER",
+        )
+    cmd.set_defaults(handler=handler)
+    return cmd
+
+
+def _add_tool_commands(sub: _Subparsers) -> None:
+    """The commands that need no model: prompt, validate, tools."""
+    prompt = _command(sub, "prompt", _cmd_prompt, "print the function-selection prompt for an input")
+    prompt.add_argument("input", help="the user's command")
+    prompt.add_argument("--format", choices=("json", "yaml"), default="json")
+    prompt.add_argument(
+        "--template",
+        default=None,
+        help=f"wrap in a chat template ({', '.join(template_names())}, or text with {{prompt}})",
+    )
+    prompt.add_argument("--show-types", action="store_true", help="append type notes to parameter lines")
+
+    validate = _command(
+        sub,
+        "validate",
+        _cmd_validate,
+        "parse and validate a model reply; print the call (or list of calls) as JSON",
+    )
+    validate.add_argument("file", nargs="?", default="-", help="file holding the reply (default: stdin)")
+    common.tool_format_option(validate)
+    validate.add_argument("--all", action="store_true", help="print every call of the reply (a JSON list)")
+
+    tools = _command(sub, "tools", _cmd_tools, "list the tools in a spec")
+    tools.add_argument("--json", action="store_true", help="print OpenAI-style tool specs")
+    tools.add_argument(
+        "-v", "--verbose", action="store_true", help="show parameters: types, required, defaults"
+    )
+
+
+def _add_model_commands(sub: _Subparsers) -> None:
+    """The commands that run a model: route, batch, plan."""
+    route = _command(sub, "route", _cmd_route, "route one command to a validated call and run it")
+    route.add_argument("command_text", metavar="command", help="the natural-language command")
+    common.model_options(route)
+    route.add_argument("--json", action="store_true", help="print the result as JSON")
+    route.add_argument("--cascade", action="store_true", help=_CASCADE_HELP)
+
+    batch = _command(
+        sub, "batch", _cmd_batch, "route a JSONL file of commands, writing each result as it completes"
+    )
+    batch.add_argument(
+        "--in", dest="input", required=True, help='commands: JSONL ({"input": ...}) or text lines'
+    )
+    batch.add_argument("--out", dest="output", required=True, help="results JSONL, one record per input line")
+    batch.add_argument("--resume", action="store_true", help="continue an interrupted run's --out file")
+    batch.add_argument("--batch-size", type=int, default=8, help="commands sent to the model at once")
+    common.model_options(batch)
+    from funcroute.cli.fleet import add_fleet_options
+
+    add_fleet_options(batch)
+
+    plan = _command(sub, "plan", _cmd_plan, "ask the model for a multi-step plan over the tools (and run it)")
+    plan.add_argument("question", help="the task or question")
+    common.model_options(plan)
+    plan.add_argument("--execute", action="store_true", help="run the plan and print its trace")
+    plan.add_argument("--dialect", choices=("evidence", "hash"), default="evidence")
+    plan.add_argument("--max-steps", type=int, default=20)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,96 +21,25 @@ Steps whose token the grammar forces compute no mask at all.
 
 from __future__ import annotations
 
-import re
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from funcroute.constrain._digits import DigitGuard
 from funcroute.constrain._kvcache import forward_step
 from funcroute.constrain._mask import apply_mask_, lltorch, mask_worker
 from funcroute.constrain._prefix import PrefixCache
 
-__all__ = ["DecodeResult", "DigitGuard", "GrammarLogitsProcessor", "Sampling", "generate", "model_vocab_size"]
-
-#: Digits in a row after which digit tokens are masked. Far above any real number (an int64 has
-#: 19 digits) and any sane string of digits, yet it ends a random model's endless fraction early.
-MAX_DIGIT_RUN = 24
-#: Exponent digits after which digit tokens are masked: ``1e99`` is finite, ``1e999`` is not.
-MAX_EXPONENT_DIGITS = 2
-_TAIL = 40  # characters of recent text the guard keeps per sequence
-_RUN = re.compile(r"[0-9]*$")
-_EXPONENT = re.compile(r"[0-9.][eE][+-]?([0-9]*)$")
-
-
-class DigitGuard:
-    """Bounds runs of digits, so that a number a model keeps extending ends early (and stays finite).
-
-    The grammar leaves non-integer numbers unbounded (a range would forbid exponents); after
-    ``max_run`` digits in a row, or ``max_exponent`` digits of an exponent, tokens whose leading
-    digits would pass the bound are masked, so the grammar's other continuations (``.``, ``e``,
-    ``,``, ``}``...) are all that remain. The state is the tail of the text generated so far (a short string).
-
-    Args:
-        pieces: the text of every token id (tokenizer pieces: a leading-space marker such as ``Ġ``
-            or ``▁`` makes a piece non-digit, which is right: no space occurs inside a number).
-        max_run: digits in a row before digit tokens are masked.
-        max_exponent: exponent digits before digit tokens are masked.
-    """
-
-    def __init__(
-        self,
-        pieces: Sequence[str | None],
-        max_run: int = MAX_DIGIT_RUN,
-        max_exponent: int = MAX_EXPONENT_DIGITS,
-    ) -> None:
-        import torch
-
-        self.max_run = max_run
-        self.max_exponent = max_exponent
-        self.pieces = [piece or "" for piece in pieces]
-        # Leading digits of each token: a token may follow only if they fit in what the bound leaves.
-        self.leading_digits = torch.tensor(
-            [len(piece) - len(piece.lstrip("0123456789")) for piece in self.pieces], dtype=torch.int32
-        )
-        self._longest = int(self.leading_digits.max()) if len(self.pieces) else 0
-
-    @classmethod
-    def for_tokenizer(cls, tokenizer: Any, n_vocab: int, max_run: int = MAX_DIGIT_RUN) -> DigitGuard:
-        """The guard for a Hugging Face tokenizer over a model with ``n_vocab`` output rows."""
-        size = min(len(tokenizer), n_vocab)
-        pieces: list[str | None] = list(tokenizer.convert_ids_to_tokens(list(range(size))))
-        return cls(pieces + [None] * (n_vocab - size), max_run)
-
-    def advance(self, tail: str, token: int) -> str:
-        """The state after ``token`` (the tail of the text, ``""`` at the start)."""
-        piece = self.pieces[token] if 0 <= token < len(self.pieces) else ""
-        return (tail + piece)[-_TAIL:]
-
-    def room(self, tail: str) -> int:
-        """How many more digits may follow ``tail`` before a bound is reached."""
-        run = _RUN.search(tail)
-        room = self.max_run - (len(run.group()) if run is not None else 0)
-        exponent = _EXPONENT.search(tail)
-        if exponent is not None:
-            room = min(room, self.max_exponent - len(exponent.group(1)))
-        return max(room, 0)
-
-    def blocked(self, tail: str) -> bool:
-        """Whether no digit may follow ``tail``."""
-        return self.room(tail) == 0
-
-    def apply(self, logits: Any, tail: str) -> None:
-        """Mask the tokens whose leading digits would pass a bound, in a (vocab,) logits row."""
-        room = self.room(tail)
-        if room >= self._longest:
-            return  # no token can pass the bound here: skip the masking work
-        import torch
-
-        width = min(logits.shape[-1], self.leading_digits.shape[0])
-        others = logits[:width].masked_fill(self.leading_digits[:width] > room, float("-inf"))
-        if bool(torch.isfinite(others).any()):  # never mask the only way forward
-            logits[:width] = others
+__all__ = [
+    "DecodeResult",
+    "DigitGuard",
+    "GrammarLogitsProcessor",
+    "Sampling",
+    "generate",
+    "model_vocab_size",
+]
 
 
 @dataclass(frozen=True)
@@ -169,6 +98,112 @@ class DecodeResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+class _Decoding:
+    """The state of one :func:`generate` call, one method per kind of step.
+
+    Args:
+        model: the model.
+        matcher: the llguidance matcher the tokens must satisfy.
+        sampling: how a free token is chosen.
+        generator: the torch generator for sampling.
+        digit_guard: bounds runs of digits, or ``None``.
+        past: the KV cache of ``fed`` (``None``: nothing fed yet).
+        fed: prompt tokens the cache already holds.
+        pending: tokens to feed with the next forward pass.
+        began: ``time.perf_counter()`` when the call began (timings count from there).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        matcher: Any,
+        sampling: Sampling,
+        generator: Any,
+        digit_guard: DigitGuard | None,
+        past: Any,
+        fed: list[int],
+        pending: list[int],
+        began: float,
+    ) -> None:
+        import torch
+
+        self.torch = torch
+        self.model, self.matcher, self.sampling, self.generator = model, matcher, sampling, generator
+        self.digit_guard = digit_guard
+        self.past, self.fed, self.pending = past, fed, pending
+        self.result = DecodeResult()
+        self.bitmask = lltorch().allocate_token_bitmask(1, model_vocab_size(model))
+        self.worker = mask_worker()
+        self.mask: Future[None] | None = None
+        self.tail = ""  # recent text, for the digit guard
+        self.began = began
+        self.forward_s = self.wait_s = self.apply_s = 0.0
+
+    def jump(self, take: list[int]) -> None:
+        """Accept forced tokens without a model call; they are fed with the next pass."""
+        if not self.matcher.consume_tokens(take):
+            raise RuntimeError(f"grammar refused its own forced tokens: {self.matcher.get_error()}")
+        self.result.tokens.extend(take)
+        self.pending.extend(take)
+        if self.digit_guard is not None:
+            for token in take:
+                self.tail = self.digit_guard.advance(self.tail, token)
+
+    def step(self, forced: list[int]) -> None:
+        """One forward pass, then one token: the first forced one, or the model's choice under the mask."""
+        # The mask depends only on the tokens chosen so far: compute it during the pass.
+        self.mask = None if forced else self.worker.fill(self.matcher, self.bitmask)
+        tick = time.perf_counter()
+        ids = self.torch.tensor([self.pending], device=self.model.device)
+        logits_all, self.past = forward_step(self.model, ids, self.past)
+        self.forward_s += time.perf_counter() - tick
+        self.fed.extend(self.pending)
+        self.result.forward_passes += 1
+        # token-by-token mode: one pass per token, forced ones included
+        token = forced[0] if forced else self._choose(logits_all[0, -1, :])
+        if "first_token" not in self.result.timings:  # prefill + the first chosen token
+            self.result.timings["first_token"] = time.perf_counter() - self.began
+        if not self.matcher.consume_token(token):
+            raise RuntimeError(f"grammar refused token {token}: {self.matcher.get_error()}")
+        if self.digit_guard is not None:
+            self.tail = self.digit_guard.advance(self.tail, token)
+        self.result.tokens.append(token)
+        self.pending = [token]
+
+    def _choose(self, logits: Any) -> int:
+        """The model's token among those the grammar (and the digit guard) allow."""
+        assert self.mask is not None
+        if logits.dtype != self.torch.float32 or logits.device.type != "cpu":
+            logits = logits.float().to("cpu")
+        tick = time.perf_counter()
+        self.mask.result()
+        self.mask = None
+        tock = time.perf_counter()
+        apply_mask_(logits, self.bitmask)
+        if self.digit_guard is not None:
+            self.digit_guard.apply(logits, self.tail)
+        self.wait_s += tock - tick
+        self.apply_s += time.perf_counter() - tock
+        return _choose(logits, self.sampling, self.generator)
+
+    def abandon(self) -> None:
+        """After a failure: never leave the worker writing into a matcher we are dropping."""
+        if self.mask is not None:
+            self.mask.exception()
+
+    def finish(self) -> DecodeResult:
+        """The result with its timings filled in."""
+        total = time.perf_counter() - self.began
+        self.result.timings.update(
+            forward=self.forward_s,
+            mask_wait=self.wait_s,
+            mask_apply=self.apply_s,
+            total=total,
+            grammar=total - self.forward_s - self.wait_s - self.apply_s,
+        )
+        return self.result
+
+
 def generate(
     model: Any,
     prompt_ids: Sequence[int],
@@ -187,88 +222,36 @@ def generate(
     digits (see :class:`DigitGuard`). With ``prefix_cache``, the prompt's longest prefix shared with
     the previous sequence is not fed again, and this sequence's cache is left there for the next one.
     """
-    import time
-
     import torch
 
-    clock = time.perf_counter
-    began = clock()
-    forward_s = wait_s = apply_s = 0.0
-    sampling = sampling or Sampling()
-    result = DecodeResult()
-    device = model.device
-    bitmask = lltorch().allocate_token_bitmask(1, model_vocab_size(model))
-    worker = mask_worker()
-    past: Any = None
-    start = 0
-    if prefix_cache is not None:
-        past, start = prefix_cache.take(prompt_ids)
-        result.prompt_reused = start
-    fed: list[int] = list(prompt_ids[:start])  # tokens the cache holds, for the prefix cache
-    pending: list[int] = list(prompt_ids[start:])
-    mask: Future[None] | None = None
-    tail = ""  # recent text, for the digit guard
+    began = time.perf_counter()
+    past, start = prefix_cache.take(prompt_ids) if prefix_cache is not None else (None, 0)
+    run = _Decoding(
+        model,
+        matcher,
+        sampling or Sampling(),
+        generator,
+        digit_guard,
+        past,
+        fed=list(prompt_ids[:start]),  # tokens the cache holds, for the prefix cache
+        pending=list(prompt_ids[start:]),
+        began=began,
+    )
+    run.result.prompt_reused = start
     try:
         with torch.inference_mode():
-            while len(result.tokens) < max_new_tokens and not matcher.is_stopped():
+            while len(run.result.tokens) < max_new_tokens and not matcher.is_stopped():
                 forced = matcher.compute_ff_tokens()
                 if forced and jump_forward:
-                    # Forced tokens need no model call to be chosen; they are fed with the next pass.
-                    take = forced[: max_new_tokens - len(result.tokens)]
-                    if not matcher.consume_tokens(take):
-                        raise RuntimeError(f"grammar refused its own forced tokens: {matcher.get_error()}")
-                    result.tokens.extend(take)
-                    pending.extend(take)
-                    if digit_guard is not None:
-                        for token in take:
-                            tail = digit_guard.advance(tail, token)
-                    continue
-                # The mask depends only on the tokens chosen so far: compute it during the pass.
-                mask = None if forced else worker.fill(matcher, bitmask)
-                tick = clock()
-                logits_all, past = forward_step(model, torch.tensor([pending], device=device), past)
-                forward_s += clock() - tick
-                fed.extend(pending)
-                result.forward_passes += 1
-                if forced:  # token-by-token mode: one pass per token, forced ones included
-                    token = forced[0]
+                    run.jump(forced[: max_new_tokens - len(run.result.tokens)])
                 else:
-                    assert mask is not None
-                    logits = logits_all[0, -1, :]
-                    if logits.dtype != torch.float32 or logits.device.type != "cpu":
-                        logits = logits.float().to("cpu")
-                    tick = clock()
-                    mask.result()
-                    mask = None
-                    tock = clock()
-                    apply_mask_(logits, bitmask)
-                    if digit_guard is not None:
-                        digit_guard.apply(logits, tail)
-                    wait_s, apply_s = wait_s + tock - tick, apply_s + clock() - tock
-                    token = _choose(logits, sampling, generator)
-                if "first_token" not in result.timings:  # prefill + the first chosen token
-                    result.timings["first_token"] = clock() - began
-                if not matcher.consume_token(token):
-                    raise RuntimeError(f"grammar refused token {token}: {matcher.get_error()}")
-                if digit_guard is not None:
-                    tail = digit_guard.advance(tail, token)
-                result.tokens.append(token)
-                pending = [token]
+                    run.step(forced)
     except BaseException:
-        if mask is not None:
-            mask.exception()  # never leave the worker writing into a matcher we are dropping
+        run.abandon()
         raise
     if prefix_cache is not None:
-        prefix_cache.keep(fed, past)
-    total = clock() - began
-    result.timings.update(
-        forward=forward_s,
-        mask_wait=wait_s,
-        mask_apply=apply_s,
-        total=total,
-        grammar=total - forward_s - wait_s - apply_s,
-    )
-    return result
+        prefix_cache.keep(run.fed, run.past)
+    return run.finish()
 
 
 class GrammarLogitsProcessor:

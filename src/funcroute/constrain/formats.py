@@ -20,8 +20,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from funcroute.constrain._gbnf_rules import literal as _literal
 from funcroute.constrain.bounds import DecodeBounds, bound_schema
-from funcroute.constrain.gbnf import _Converter, _literal
+from funcroute.constrain.gbnf import _Converter
 from funcroute.formats.grammar import Alt, Json, Lit, Many, Node, Opt, Seq, Text
 
 __all__ = ["to_gbnf", "to_lark"]

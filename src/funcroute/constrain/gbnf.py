@@ -36,108 +36,18 @@ reply may still break it; validate after generation.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from funcroute.constrain._gbnf_rules import MAX_REPEAT, RuleSet, json_literal, literal, repeat
 from funcroute.errors import UsageError
 
 __all__ = ["schema_to_gbnf"]
 
-_HEX = "[0-9a-fA-F]"
-#: A JSON string character: raw (no quote, backslash, or ASCII control) or a proper escape. The
-#: ``\u`` escape excludes UTF-16 surrogates (D800-DFFF).
-_CHAR_RULE = (
-    r'[^"\\\x00-\x1F\x7F] | "\\" (["\\/bfnrt] | "u" ([0-9a-cA-CefEF] '
-    + f"{_HEX} {_HEX} {_HEX}"
-    + " | [dD] [0-7] "
-    + f"{_HEX} {_HEX}))"
-)
-_MAX_INT_DIGITS = 16
-_MAX_FRAC_DIGITS = 16
-_MAX_EXP_DIGITS = 3
-#: Length and item-count bounds above this are not enforced (llama.cpp refuses the grammar size that
-#: much nesting takes); the grammar then accepts more than the schema, never less.
-_MAX_REPEAT = 1000
-
-_PRIMITIVES: dict[str, str] = {
-    "json-char": _CHAR_RULE,
-    "json-string": '"\\"" (json-char)* "\\""',
-    "json-boolean": '"true" | "false"',
-    "json-null": '"null"',
-    "json-value": ("json-object | json-array | json-string | json-number | json-boolean | json-null"),
-    "json-object": (
-        '"{" (json-string ":" json-sp json-value ("," json-sp json-string ":" json-sp json-value)*)? "}"'
-    ),
-    "json-array": '"[" (json-value ("," json-sp json-value)*)? "]"',
-    "json-sp": '" "?',  # one optional space, as json.dumps writes after ":" and ","
-}
-#: Primitive rules that reference other primitives.
-_PRIMITIVE_DEPS: dict[str, tuple[str, ...]] = {
-    "json-string": ("json-char",),
-    "json-value": (
-        "json-object",
-        "json-array",
-        "json-string",
-        "json-number",
-        "json-boolean",
-        "json-null",
-    ),
-    "json-object": ("json-string", "json-value", "json-sp"),
-    "json-array": ("json-value", "json-sp"),
-    "json-number": ("json-integer",),
-    "json-unumber": ("json-uinteger",),
-}
-
-
-def _literal(text: str) -> str:
-    """Quote ``text`` as a GBNF string literal."""
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02X}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _json_literal(value: Any) -> str:
-    """The compact JSON of ``value`` as a GBNF literal."""
-    return _literal(json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=False))
-
-
-def _repeat(item: str, low: int, high: int | None) -> str:
-    """``item`` repeated ``low`` to ``high`` times (``None``: unbounded), as a GBNF expression."""
-    parts = [item] * low
-    if high is None:
-        parts.append(f"({item})*")
-    elif high > low:
-        optional = ""
-        for _ in range(high - low):
-            optional = f"({item} {optional})?" if optional else f"({item})?"
-        parts.append(optional)
-    return " ".join(parts)
-
-
-def _digits(low: int, high: int) -> str:
-    return _repeat("[0-9]", low, high)
-
 
 def _enforceable(low: int, high: int | None) -> tuple[int, int | None]:
     """Drop the bounds that are too large to spell out in a grammar."""
-    return (0 if low > _MAX_REPEAT else low), (None if high is not None and high > _MAX_REPEAT else high)
+    return (0 if low > MAX_REPEAT else low), (None if high is not None and high > MAX_REPEAT else high)
 
 
 def _int_bound(schema: Mapping[str, Any], key: str) -> int | None:
@@ -155,52 +65,13 @@ def _non_negative(schema: Mapping[str, Any]) -> bool:
     return False
 
 
-class _Converter:
-    """Builds the rules of one grammar."""
+class _Converter(RuleSet):
+    """Walks one schema and writes its rules (the rule bookkeeping is :class:`RuleSet`)."""
 
     def __init__(self, root: Any) -> None:
+        super().__init__()
         self.root = root
-        self.rules: dict[str, str] = {}
         self.refs: dict[str, str] = {}
-
-    # -- bookkeeping -----------------------------------------------------------------------------
-
-    def name(self, hint: str) -> str:
-        """A fresh rule name derived from ``hint``."""
-        base = re.sub(r"[^a-zA-Z0-9-]+", "-", hint).strip("-") or "rule"
-        candidate, n = base, 1
-        while candidate in self.rules or candidate.startswith("json-"):
-            n += 1
-            candidate = f"{base}-{n}"
-        self.rules[candidate] = ""  # reserve
-        return candidate
-
-    def add(self, hint: str, body: str) -> str:
-        name = self.name(hint)
-        self.rules[name] = body
-        return name
-
-    def primitive(self, name: str) -> str:
-        if name not in self.rules:
-            self.rules[name] = _PRIMITIVES[name] if name in _PRIMITIVES else self._numeric(name)
-            for dep in _PRIMITIVE_DEPS.get(name, ()):
-                self.primitive(dep)
-        return name
-
-    @staticmethod
-    def _numeric(name: str) -> str:
-        int_part = f'("0" | [1-9] {_digits(0, _MAX_INT_DIGITS - 1)})'
-        if name == "json-integer":
-            return f'"-"? {int_part}'
-        if name == "json-uinteger":
-            return int_part
-        frac = f'("." {_digits(1, _MAX_FRAC_DIGITS)})?'
-        exp = f"([eE] [-+]? {_digits(1, _MAX_EXP_DIGITS)})?"
-        if name == "json-number":
-            return f"json-integer {frac} {exp}"
-        if name == "json-unumber":
-            return f"json-uinteger {frac} {exp}"
-        raise AssertionError(name)  # pragma: no cover
 
     def resolve(self, ref: str) -> Any:
         if not ref.startswith("#"):
@@ -227,15 +98,22 @@ class _Converter:
         if not isinstance(schema, Mapping):
             raise UsageError(f"schema at {hint!r} must be an object or a boolean, got {schema!r}")
 
+        combined = self.visit_combinator(schema, hint)
+        if combined is not None:
+            return combined
+        return self.visit_type(schema, hint)
+
+    def visit_combinator(self, schema: Mapping[str, Any], hint: str) -> str | None:
+        """``$ref``, ``const``, ``enum``, ``anyOf``/``oneOf`` and ``allOf``; ``None`` when there is none."""
         if "$ref" in schema:
             return self.visit_ref(str(schema["$ref"]))
         if "const" in schema:
-            return self.add(hint, _json_literal(schema["const"]))
+            return self.add(hint, json_literal(schema["const"]))
         if "enum" in schema:
             values = list(schema["enum"])
             if not values:
                 raise UsageError(f"schema at {hint!r} has an empty enum: no value is valid there")
-            return self.add(hint, " | ".join(_json_literal(v) for v in values))
+            return self.add(hint, " | ".join(json_literal(v) for v in values))
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 options = list(schema[key])
@@ -253,6 +131,10 @@ class _Converter:
                 merged = _merge(merged, part, self)
             return self.visit(merged, hint)
 
+        return None
+
+    def visit_type(self, schema: Mapping[str, Any], hint: str) -> str:
+        """The rule for the schema's ``type`` (a name or a list; guessed from its keywords if missing)."""
         kind = schema.get("type")
         if isinstance(kind, list):
             if not kind:
@@ -301,7 +183,7 @@ class _Converter:
         if low == 0 and high is None:
             return self.primitive("json-string")
         self.primitive("json-char")
-        return self.add(hint, f'"\\"" {_repeat("json-char", low, high)} "\\""')
+        return self.add(hint, f'"\\"" {repeat("json-char", low, high)} "\\""')
 
     def visit_array(self, schema: Mapping[str, Any], hint: str) -> str:
         self.primitive("json-sp")
@@ -328,16 +210,16 @@ class _Converter:
         if parts:
             body = ' "," json-sp '.join(parts)
             if extra_high != 0:
-                body += " " + _repeat(f'"," json-sp {item}', extra_low, extra_high)
+                body += " " + repeat(f'"," json-sp {item}', extra_low, extra_high)
             return self.add(hint, f'"[" {body} "]"')
         if extra_high == 0:
             return self.add(hint, '"[]"')
         tail_high = None if extra_high is None else extra_high - 1
         more = f'"," json-sp {item}'
         if extra_low == 0:
-            inner = f"{item} {_repeat(more, 0, tail_high)}".strip()
+            inner = f"{item} {repeat(more, 0, tail_high)}".strip()
             return self.add(hint, f'"[" ({inner})? "]"')
-        inner = f"{item} {_repeat(more, extra_low - 1, tail_high)}".strip()
+        inner = f"{item} {repeat(more, extra_low - 1, tail_high)}".strip()
         return self.add(hint, f'"[" {inner} "]"')
 
     def visit_object(self, schema: Mapping[str, Any], hint: str) -> str:
@@ -358,7 +240,7 @@ class _Converter:
         for prop in names:
             sub = properties.get(prop, True)
             value = self.visit(sub, f"{hint}-{prop}")
-            key = _literal(json.dumps(prop, ensure_ascii=False) + ":")
+            key = literal(json.dumps(prop, ensure_ascii=False) + ":")
             pairs.append((f"{key} json-sp {value}", prop in required))
 
         # after[i]: the properties from i on, when something was written already (so a comma leads);
@@ -390,9 +272,6 @@ class _Converter:
         if not alternative:
             return self.add(hint, f"({present})?")
         return self.add(hint, f"{present} | {alternative}")
-
-    def grammar(self) -> str:
-        return "".join(f"{name} ::= {body}\n" for name, body in self.rules.items())
 
 
 def _constraining(schema: Mapping[str, Any]) -> bool:

@@ -331,12 +331,7 @@ def evaluate(
     if replies is not None and backend is not None:
         raise err.UsageError("give a backend or precomputed replies, not both")
     cases = list(cases)
-    groups: dict[int, tuple[ToolSet, list[int]]] = {}  # cases sharing a ToolSet are batched together
-    for index, case in enumerate(cases):
-        toolset = case.tools if case.tools is not None else tools
-        if toolset is None:
-            raise err.UsageError(f"case {case.id!r} has no tools of its own: pass tools=")
-        groups.setdefault(id(toolset), (toolset, []))[1].append(index)
+    groups = _by_toolset(cases, tools)
     results: list[CaseResult | None] = [None] * len(cases)
     bar = tqdm(total=len(cases), disable=None if progress is None else not progress, unit="case")
 
@@ -350,7 +345,7 @@ def evaluate(
         done(indexes[j], score(cases[indexes[j]], routed, offered))
 
     try:
-        for toolset, indexes in groups.values():
+        for toolset, indexes in groups:
             offered = with_no_call_tool(toolset) if no_call_tool else toolset
             if not len(offered) or replies is not None:  # one by one: a recorded reply each, or no tools
                 for i in indexes:
@@ -367,6 +362,17 @@ def evaluate(
     finally:
         bar.close()
     return Report([r for r in results if r is not None])
+
+
+def _by_toolset(cases: list[Case], tools: ToolSet | None) -> list[tuple[ToolSet, list[int]]]:
+    """The cases' indexes grouped by the ToolSet they are routed over (each group is one batch)."""
+    groups: dict[int, tuple[ToolSet, list[int]]] = {}
+    for index, case in enumerate(cases):
+        toolset = case.tools if case.tools is not None else tools
+        if toolset is None:
+            raise err.UsageError(f"case {case.id!r} has no tools of its own: pass tools=")
+        groups.setdefault(id(toolset), (toolset, []))[1].append(index)
+    return list(groups.values())
 
 
 def _one(case: Case, tools: ToolSet, replies: Mapping[str, str] | None, opts: dict[str, Any]) -> CaseResult:

@@ -139,6 +139,7 @@ def tools_from_mcp(
         ToolSpecError: with ``strict=True``, a tool could not be imported; or ``include`` names
             tools the server does not have.
     """
+    # Long only by its documented options; the body is one recipe: connect, import, report, wrap.
     bounds = import_limits or ImportLimits()
     connection = MCPConnection(
         server,

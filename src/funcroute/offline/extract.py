@@ -145,8 +145,30 @@ def fill_arguments(
     params = list(_leaves(schema))
     mentions = find_mentions(command, today=today)
     tokens = [command[s:e].lower() for s, e in word_spans(command)]
-    stems = [stem(t) for t in tokens]
     values: dict[tuple[str, ...], Any] = {}
+    pending, chosen = _read_named(params, tokens, mentions, values)
+    mentions = _with_places(command, tokens, params, pending, mentions)
+    taken: list[tuple[int, int]] = list(chosen)  # word ranges already used: a list's numbers, a name...
+    guessed = _assign_by_score(pending, mentions, [stem(t) for t in tokens], values, taken)
+    _fill_required(command, pending, mentions, values, taken, choose)
+    unplaced = [str(m.value) for m in mentions if m.kind == "quoted" and not _overlaps(m, taken)]
+    filled = _nest(params, values, unplaced)
+    filled.ambiguous = _ambiguous(guessed, mentions, taken)
+    return filled
+
+
+def _overlaps(mention: Mention, taken: list[tuple[int, int]]) -> bool:
+    return any(s < mention.end and mention.start < e for s, e in taken)
+
+
+def _read_named(
+    params: list[_Param], tokens: list[str], mentions: list[Mention], values: dict[tuple[str, ...], Any]
+) -> tuple[list[_Param], list[tuple[int, int]]]:
+    """Fill lists of named choices and booleans at once; add choice mentions for enum parameters.
+
+    Returns:
+        The parameters still to fill from mentions, and the word ranges the lists' choices used.
+    """
     pending: list[_Param] = []
     chosen: list[tuple[int, int]] = []  # words naming the choices of list parameters
     for param in params:
@@ -167,6 +189,13 @@ def fill_arguments(
                 values[param.path] = value
         else:
             pending.append(param)
+    return pending, chosen
+
+
+def _with_places(
+    command: str, tokens: list[str], params: list[_Param], pending: list[_Param], mentions: list[Mention]
+) -> list[Mention]:
+    """The mentions plus place names (when a text parameter wants one), each once, in command order."""
     if any(_is_place(p) and "string" in _types(p.schema) for p in pending):
         stop = {cue for p in params for cue, _ in p.cues} | {
             w for p in params for o in p.schema.get("enum") or () for w in words(str(o))
@@ -174,7 +203,21 @@ def fill_arguments(
         mentions.extend(_place_mentions(command, tokens, stop))
     # One word can be a choice of two parameters ("from celsius to kelvin"): keep each once.
     unique = {(m.kind, repr(m.value), m.start, m.end): m for m in mentions}
-    mentions = sorted(unique.values(), key=lambda m: (m.start, m.kind != "choice", repr(m.value)))
+    return sorted(unique.values(), key=lambda m: (m.start, m.kind != "choice", repr(m.value)))
+
+
+def _assign_by_score(
+    pending: list[_Param],
+    mentions: list[Mention],
+    stems: list[str],
+    values: dict[tuple[str, ...], Any],
+    taken: list[tuple[int, int]],
+) -> list[tuple[_Param, Mention]]:
+    """Give each parameter its best-fitting free mention, best pairs first; fills ``values``, ``taken``.
+
+    Returns:
+        The values placed by type and order alone, with no cue word (candidates for ambiguity).
+    """
     pairs = []
     for p_index, param in enumerate(pending):
         for m_index, mention in enumerate(mentions):
@@ -182,11 +225,10 @@ def fill_arguments(
             if fit > 0:
                 closeness = _proximity(param, mention, stems)
                 pairs.append((fit * (0.2 + closeness), closeness, p_index, m_index))
-    taken: list[tuple[int, int]] = list(chosen)  # word ranges already used: a list's numbers, a name...
-    guessed: list[tuple[_Param, Mention]] = []  # values placed by type and order alone, no cue word
+    guessed: list[tuple[_Param, Mention]] = []
     for score, closeness, p_index, m_index in sorted(pairs, key=lambda t: (-t[0], t[3], t[2])):
         param, mention = pending[p_index], mentions[m_index]
-        if param.path in values or any(s < mention.end and mention.start < e for s, e in taken):
+        if param.path in values or _overlaps(mention, taken):
             continue
         # Optional parameters need a word of evidence; required ones may take what is left, in order.
         # A named choice, or a date for a date, is its own evidence: "... seventy two fahrenheit"
@@ -199,6 +241,18 @@ def fill_arguments(
         taken.append((mention.start, mention.end))
         if not evident and closeness < 0.25:
             guessed.append((param, mention))
+    return guessed
+
+
+def _fill_required(
+    command: str,
+    pending: list[_Param],
+    mentions: list[Mention],
+    values: dict[tuple[str, ...], Any],
+    taken: list[tuple[int, int]],
+    choose: Chooser | None,
+) -> None:
+    """Last resorts for required parameters still empty: a choice by meaning, a list of free numbers."""
     for param in pending:
         if not param.required or param.path in values:
             continue
@@ -211,22 +265,10 @@ def fill_arguments(
             "integer",
         }:
             # "sum 1 and 2": too short to read as a list, yet these numbers are the list asked for.
-            free = [
-                m
-                for m in mentions
-                if m.kind == "number" and not any(s < m.end and m.start < e for s, e in taken)
-            ]
+            free = [m for m in mentions if m.kind == "number" and not _overlaps(m, taken)]
             if free:
                 values[param.path] = [m.value for m in free]
                 taken.extend((m.start, m.end) for m in free)
-    unplaced = [
-        str(m.value)
-        for m in mentions
-        if m.kind == "quoted" and not any(s < m.end and m.start < e for s, e in taken)
-    ]
-    filled = _nest(params, values, unplaced)
-    filled.ambiguous = _ambiguous(guessed, mentions, taken)
-    return filled
 
 
 def _ambiguous(
@@ -250,9 +292,7 @@ def _ambiguous(
         rivals = [
             m
             for m in mentions
-            if m is not mention
-            and rivalry(m.kind) == group
-            and (id(m) in placed or not any(s < m.end and m.start < e for s, e in taken))
+            if m is not mention and rivalry(m.kind) == group and (id(m) in placed or not _overlaps(m, taken))
         ]
         if rivals:
             out.append(".".join(param.path))

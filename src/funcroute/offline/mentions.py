@@ -208,46 +208,75 @@ def _words_value(parts: list[str]) -> int:
     return total + current
 
 
-def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention]:
-    """Every value mentioned in ``command``, in order of position."""
-    spans = word_spans(command)
-    taken: list[tuple[int, int]] = []
-    found: list[tuple[int, Mention]] = []
+class _Found:
+    """The mentions found so far, and the character ranges they claim."""
 
-    def add(kind: str, value: Any, start: int, end: int, *, overlap: bool = False, pct: bool = False) -> None:
-        if not overlap and any(s < end and start < e for s, e in taken):
+    def __init__(self, command: str) -> None:
+        self.spans = word_spans(command)
+        self.taken: list[tuple[int, int]] = []
+        self.found: list[tuple[int, Mention]] = []
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return any(s < end and start < e for s, e in self.taken)
+
+    def add(
+        self, kind: str, value: Any, start: int, end: int, *, overlap: bool = False, pct: bool = False
+    ) -> None:
+        """Add a mention unless its range is claimed; with ``overlap`` it claims no range itself."""
+        if not overlap and self.overlaps(start, end):
             return
         if not overlap:
-            taken.append((start, end))
-        found.append((start, Mention(kind, value, *_word_index(spans, start, end), percent=pct)))
+            self.taken.append((start, end))
+        self.found.append((start, Mention(kind, value, *_word_index(self.spans, start, end), percent=pct)))
 
+    def in_order(self) -> list[Mention]:
+        return [mention for _, mention in sorted(self.found, key=lambda item: item[0])]
+
+
+def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention]:
+    """Every value mentioned in ``command``, in order of position."""
+    # Order matters: what is found first claims its characters (a URL's digits are no number).
+    found = _Found(command)
     for pattern, kind in ((_URL, "url"), (_EMAIL, "email"), (_FILE, "file")):
         for m in pattern.finditer(command):
-            add(kind, m.group(0), *m.span())
+            found.add(kind, m.group(0), *m.span())
     for m in _QUOTED.finditer(command):
-        add("quoted", next(g for g in m.groups() if g is not None).strip(), *m.span())
+        found.add("quoted", next(g for g in m.groups() if g is not None).strip(), *m.span())
+    _add_dates(command, today, found)
+    for m in _FORMULA.finditer(command):
+        text = m.group(0).rstrip()
+        if re.search(r"\^|\*\*", text):
+            found.add("formula", _formula(text), m.start(), m.start() + len(text))
+    _add_numbers(command, found)
+    _add_names(command, found)
+    return found.in_order()
+
+
+def _add_dates(command: str, today: dt.date | None, found: _Found) -> None:
     for pattern in _DATES:
         for m in pattern.finditer(command):
             iso = _iso_date(m)
             if iso is not None:
-                add("date", iso, *m.span())
+                found.add("date", iso, *m.span())
     base = today or dt.date.today()
     for m in re.finditer(r"\b(today|tomorrow|yesterday)\b", command, re.I):
-        add("date", (base + dt.timedelta(days=_RELATIVE_DAYS[m.group(1).lower()])).isoformat(), *m.span())
-    for m in _FORMULA.finditer(command):
-        text = m.group(0).rstrip()
-        if re.search(r"\^|\*\*", text):
-            add("formula", _formula(text), m.start(), m.start() + len(text))
+        found.add(
+            "date", (base + dt.timedelta(days=_RELATIVE_DAYS[m.group(1).lower()])).isoformat(), *m.span()
+        )
+
+
+def _add_numbers(command: str, found: _Found) -> None:
+    """Coordinate pairs, lists, digits and spelled-out numbers."""
     for m in _PAIR.finditer(command):
         lat, north, lon, east = m.groups()
         pair = [float(lat) * (-1 if north == "S" else 1), float(lon) * (-1 if east == "W" else 1)]
-        add("list", pair, *m.span(), overlap=True)
+        found.add("list", pair, *m.span(), overlap=True)
     # Lists overlap the numbers inside them on purpose: the assignment decides which reading wins.
     for pattern in (_BRACKETS, _RUN):
         for m in pattern.finditer(command):
             items = _list_value(m.group(0))
-            if items is not None and not any(s < m.end() and m.start() < e for s, e in taken):
-                add("list", items, *m.span(), overlap=True)
+            if items is not None and not found.overlaps(m.start(), m.end()):
+                found.add("list", items, *m.span(), overlap=True)
     for m in _NUMBER.finditer(command):
         value = _number(m.group("sign") + m.group("num"))
         if value is not None:
@@ -255,9 +284,12 @@ def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention
             sign = _SIGN_WORDS.search(command[: m.start()])
             if sign is not None and not m.group("sign"):  # "minus 5 degrees" is -5
                 value, start = -value, sign.start()
-            add("number", value, start, m.end(), pct=bool(m.group("pct")))
+            found.add("number", value, start, m.end(), pct=bool(m.group("pct")))
     for kind, value, start, end in _spelled_numbers(command):
-        add(kind, value, start, end)
+        found.add(kind, value, start, end)
+
+
+def _add_names(command: str, found: _Found) -> None:
     for m in _NAME.finditer(command):
         text = re.sub(r"(?:'s|')$", "", m.group(0).rstrip("."))
         head = text.split()[0].lower()
@@ -267,5 +299,4 @@ def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention
             text = " ".join(text.split()[1:])
         if len(text) > 1 and not all(w.lower() in STOPWORDS or w.lower() in _NOT_NAMES for w in text.split()):
             start = m.start() + m.group(0).find(text)
-            add("name", text, start, start + len(text))
-    return [mention for _, mention in sorted(found, key=lambda item: item[0])]
+            found.add("name", text, start, start + len(text))

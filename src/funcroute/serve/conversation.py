@@ -116,6 +116,27 @@ def read_messages(messages: list[Message]) -> Dialogue:
         ApiError: 400 for a conversation the server cannot continue (no user message, a tool result
             answering no earlier call, a last message from the assistant), naming the message.
     """
+    system, exchanges = _read_exchanges(messages)
+    if not exchanges:
+        raise ApiError(400, "messages: there is no user message to answer", param="messages")
+    last = messages[-1]
+    if last.role == "assistant":
+        raise ApiError(
+            400,
+            "messages: the last message is the assistant's; end with a user or tool message",
+            param="messages",
+        )
+    current = exchanges[-1]
+    if current.answer is not None:  # tool results after a text answer: read them as the next step
+        current.answer = None
+    earlier = _earlier_turns(exchanges[:-1])
+    if not current.question.strip():
+        raise ApiError(400, "messages: the newest user message is empty", param="messages")
+    return Dialogue(" ".join(s for s in system if s), earlier, current.question.strip(), current.steps)
+
+
+def _read_exchanges(messages: list[Message]) -> tuple[list[str], list[_Exchange]]:
+    """The system texts, and the exchanges: a question, the tool steps taken for it, the answer."""
     system: list[str] = []
     exchanges: list[_Exchange] = []
     calls: dict[str, tuple[Step, str, str]] = {}
@@ -132,15 +153,7 @@ def read_messages(messages: list[Message]) -> Dialogue:
         elif not exchanges:
             raise ApiError(400, f"{where}: a {message.role} message before any user message", param=where)
         elif message.role == "assistant":
-            current = exchanges[-1]
-            if message.tool_calls:
-                step = Step([(c.id, c.function.name, c.function.arguments) for c in message.tool_calls])
-                current.steps.append(step)
-                calls.update(
-                    {c.id: (step, c.function.name, c.function.arguments) for c in message.tool_calls}
-                )
-            else:
-                current.answer = (current.answer + "\n" if current.answer else "") + text
+            _read_assistant(exchanges[-1], message, text, calls)
         else:  # tool
             found = calls.get(message.tool_call_id or "")
             if found is None:
@@ -151,20 +164,25 @@ def read_messages(messages: list[Message]) -> Dialogue:
                 )
             step, name, arguments = found
             step.results.append(ContextBlock(text, {"function": name, "arguments": arguments}))
-    if not exchanges:
-        raise ApiError(400, "messages: there is no user message to answer", param="messages")
-    last = messages[-1]
-    if last.role == "assistant":
-        raise ApiError(
-            400,
-            "messages: the last message is the assistant's; end with a user or tool message",
-            param="messages",
-        )
-    current = exchanges[-1]
-    if current.answer is not None:  # tool results after a text answer: read them as the next step
-        current.answer = None
+    return system, exchanges
+
+
+def _read_assistant(
+    current: _Exchange, message: Message, text: str, calls: dict[str, tuple[Step, str, str]]
+) -> None:
+    """An assistant message: a step of tool calls (remembered by id for their results), or answer text."""
+    if message.tool_calls:
+        step = Step([(c.id, c.function.name, c.function.arguments) for c in message.tool_calls])
+        current.steps.append(step)
+        calls.update({c.id: (step, c.function.name, c.function.arguments) for c in message.tool_calls})
+    else:
+        current.answer = (current.answer + "\n" if current.answer else "") + text
+
+
+def _earlier_turns(exchanges: list[_Exchange]) -> list[tuple[str, str]]:
+    """The finished exchanges as (user, assistant) turns, tool steps included."""
     earlier: list[tuple[str, str]] = []
-    for exchange in exchanges[:-1]:
+    for exchange in exchanges:
         if exchange.answer is None:
             continue  # an exchange the client abandoned: nothing the model said to show
         last_user = exchange.question
@@ -172,9 +190,7 @@ def read_messages(messages: list[Message]) -> Dialogue:
             last_user = closed_context(exchange.steps[-1].results, exchange.question)
         earlier.extend(_step_turns(exchange.question, exchange.steps))
         earlier.append((last_user, exchange.answer))
-    if not current.question.strip():
-        raise ApiError(400, "messages: the newest user message is empty", param="messages")
-    return Dialogue(" ".join(s for s in system if s), earlier, current.question.strip(), current.steps)
+    return earlier
 
 
 def _loads(arguments: str) -> object:

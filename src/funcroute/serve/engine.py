@@ -268,19 +268,8 @@ class _Job:
         parallel = self.req.parallel_tool_calls is True
         prompt = tools.prompt(dialogue.question) + (_PARALLEL if parallel else "")
         turn, history = dialogue.call_turn(prompt), dialogue.history()
-        schema: dict[str, Any] = tools.json_schema(copy=False)
-        if parallel:
-            schema = {
-                "anyOf": [
-                    schema,
-                    {"type": "array", "items": schema, "minItems": 1, "maxItems": _MAX_PARALLEL},
-                ]
-            }
-        # Live argument deltas need a grammar (the call is valid as it grows) and a decision that
-        # cannot change after the name: not a possible repeat under "auto" (see _settle).
-        repeat_possible = hidden is not None and bool(dialogue.results)
-        live = self.events is not None and not parallel and not repeat_possible
-        live = live and self.engine.backend is not None and _grammar_streams(self.engine.backend)
+        schema = _call_schema(tools, parallel)
+        live = self._streams_arguments(hidden, parallel)
         error: ModelOutputError | None = None
         for _attempt in range(self.engine.limits.max_retries + 1):
             watch = CallWatch(self.events, self.ids[0], hidden) if live and self.events is not None else None
@@ -325,6 +314,14 @@ class _Job:
             code="no_valid_call",
         )
 
+    def _streams_arguments(self, hidden: str | None, parallel: bool) -> bool:
+        """Whether the call's arguments can be streamed as the model writes them."""
+        # Live argument deltas need a grammar (the call is valid as it grows) and a decision that
+        # cannot change after the name: not a possible repeat under "auto" (see _settle).
+        repeat_possible = hidden is not None and bool(self.dialogue.results)
+        live = self.events is not None and not parallel and not repeat_possible
+        return live and self.engine.backend is not None and _grammar_streams(self.engine.backend)
+
     async def _selected(
         self, selector: Selector, tools: ToolSet, hidden: str | None, may_decline: bool
     ) -> Outcome:
@@ -368,6 +365,19 @@ class _Job:
                 self.events.call_arguments(index, call.arguments)
         outcome.finish_reason = "tool_calls"
         return outcome
+
+
+def _call_schema(tools: ToolSet, parallel: bool) -> dict[str, Any]:
+    """The reply schema: one call, or with ``parallel`` also a list of up to ``_MAX_PARALLEL`` calls."""
+    schema: dict[str, Any] = tools.json_schema(copy=False)
+    if not parallel:
+        return schema
+    return {
+        "anyOf": [
+            schema,
+            {"type": "array", "items": schema, "minItems": 1, "maxItems": _MAX_PARALLEL},
+        ]
+    }
 
 
 def _grammar_streams(backend: Backend) -> bool:

@@ -144,86 +144,124 @@ def convert_to_gguf(hf_dir: str | os.PathLike[str], out_path: str | os.PathLike[
     config: dict[str, Any] = json.loads((src / "config.json").read_text(encoding="utf-8"))
     if config.get("model_type") != "llama":
         raise UsageError(f"convert_to_gguf supports llama models, not {config.get('model_type')!r}")
-
-    tensors: dict[str, Any] = {}
-    files = sorted(src.glob("*.safetensors"))
-    if not files:
-        raise UsageError(f"no *.safetensors files in {src}")
-    for file in files:
-        tensors.update(load_file(str(file)))
-
-    n_embd = int(config["hidden_size"])
-    n_head = int(config["num_attention_heads"])
-    n_head_kv = int(config.get("num_key_value_heads") or n_head)
-    n_layer = int(config["num_hidden_layers"])
-    head_dim = int(config.get("head_dim") or n_embd // n_head)
+    tensors = _load_tensors(src, load_file)
+    heads, n_layer = _heads(config), int(config["num_hidden_layers"])
     embeddings = tensors.get("model.embed_tokens.weight")
     if embeddings is None:
         raise UsageError(f"{src} has no model.embed_tokens.weight")
     n_vocab = int(embeddings.shape[0])
-    tied = bool(config.get("tie_word_embeddings", False))
-
     tokens, token_types, merges = _vocabulary(src, n_vocab)
     special = _special_ids(src, config, tokens)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(out), "llama")
     try:
-        writer.add_name(src.name or "model")
-        writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-        writer.add_context_length(int(config.get("max_position_embeddings", 4096)))
-        writer.add_embedding_length(n_embd)
-        writer.add_block_count(n_layer)
-        writer.add_feed_forward_length(int(config["intermediate_size"]))
-        writer.add_head_count(n_head)
-        writer.add_head_count_kv(n_head_kv)
-        writer.add_key_length(head_dim)
-        writer.add_value_length(head_dim)
-        writer.add_rope_dimension_count(head_dim)
-        writer.add_rope_freq_base(_rope_theta(config))
-        writer.add_layer_norm_rms_eps(float(config.get("rms_norm_eps", 1e-6)))
-        writer.add_vocab_size(n_vocab)
-
-        writer.add_tokenizer_model("gpt2")
-        writer.add_tokenizer_pre("gpt-2")
-        writer.add_token_list(tokens)
-        writer.add_token_types(token_types)
-        writer.add_token_merges(merges)
-        if "bos" in special:
-            writer.add_bos_token_id(special["bos"])
-        if "eos" in special:
-            writer.add_eos_token_id(special["eos"])
-        if "unk" in special:
-            writer.add_unk_token_id(special["unk"])
-        if "pad" in special:
-            writer.add_pad_token_id(special["pad"])
-        writer.add_add_bos_token("bos" in special)
-        writer.add_add_eos_token(False)
-
-        def put(name: str, array: Any) -> None:
-            writer.add_tensor(name, np.ascontiguousarray(array, dtype=np.float32))
-
-        put("token_embd.weight", embeddings)
-        put("output_norm.weight", tensors["model.norm.weight"])
-        if not tied:
-            if "lm_head.weight" not in tensors:
-                raise UsageError(f"{src} has untied embeddings but no lm_head.weight")
-            put("output.weight", tensors["lm_head.weight"])
-        for layer in range(n_layer):
-            for hf_name, gguf_name in _LAYER_TENSORS.items():
-                key = f"model.layers.{layer}.{hf_name}"
-                if key not in tensors:
-                    raise UsageError(f"{src} has no tensor {key}")
-                array = tensors[key]
-                if hf_name == "self_attn.q_proj.weight":
-                    array = _permute(array, n_head)
-                elif hf_name == "self_attn.k_proj.weight":
-                    array = _permute(array, n_head_kv)
-                put(f"blk.{layer}.{gguf_name}", array)
-
+        # The metadata is written in this order, then the tensors: the file is byte-for-byte stable.
+        _add_hyperparameters(writer, gguf, src.name or "model", config, n_vocab, heads, n_layer)
+        _add_tokenizer(writer, tokens, token_types, merges, special)
+        _add_tensors(writer, np, src, tensors, heads, n_layer, tied=bool(config.get("tie_word_embeddings")))
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
     finally:
         writer.close()
     return out
+
+
+def _load_tensors(src: pathlib.Path, load_file: Any) -> dict[str, Any]:
+    """All tensors of the directory's ``*.safetensors`` files, by name."""
+    files = sorted(src.glob("*.safetensors"))
+    if not files:
+        raise UsageError(f"no *.safetensors files in {src}")
+    tensors: dict[str, Any] = {}
+    for file in files:
+        tensors.update(load_file(str(file)))
+    return tensors
+
+
+def _heads(config: dict[str, Any]) -> tuple[int, int, int]:
+    """Attention heads, key/value heads and the head dimension."""
+    n_head = int(config["num_attention_heads"])
+    n_head_kv = int(config.get("num_key_value_heads") or n_head)
+    return n_head, n_head_kv, int(config.get("head_dim") or int(config["hidden_size"]) // n_head)
+
+
+def _add_hyperparameters(
+    writer: Any,
+    gguf: Any,
+    name: str,
+    config: dict[str, Any],
+    n_vocab: int,
+    heads: tuple[int, int, int],
+    n_layer: int,
+) -> None:
+    n_head, n_head_kv, head_dim = heads
+    writer.add_name(name)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_context_length(int(config.get("max_position_embeddings", 4096)))
+    writer.add_embedding_length(int(config["hidden_size"]))
+    writer.add_block_count(n_layer)
+    writer.add_feed_forward_length(int(config["intermediate_size"]))
+    writer.add_head_count(n_head)
+    writer.add_head_count_kv(n_head_kv)
+    writer.add_key_length(head_dim)
+    writer.add_value_length(head_dim)
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_rope_freq_base(_rope_theta(config))
+    writer.add_layer_norm_rms_eps(float(config.get("rms_norm_eps", 1e-6)))
+    writer.add_vocab_size(n_vocab)
+
+
+def _add_tokenizer(
+    writer: Any, tokens: list[str], token_types: list[int], merges: list[str], special: dict[str, int]
+) -> None:
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("gpt-2")
+    writer.add_token_list(tokens)
+    writer.add_token_types(token_types)
+    writer.add_token_merges(merges)
+    if "bos" in special:
+        writer.add_bos_token_id(special["bos"])
+    if "eos" in special:
+        writer.add_eos_token_id(special["eos"])
+    if "unk" in special:
+        writer.add_unk_token_id(special["unk"])
+    if "pad" in special:
+        writer.add_pad_token_id(special["pad"])
+    writer.add_add_bos_token("bos" in special)
+    writer.add_add_eos_token(False)
+
+
+def _add_tensors(
+    writer: Any,
+    np: Any,
+    src: pathlib.Path,
+    tensors: dict[str, Any],
+    heads: tuple[int, int, int],
+    n_layer: int,
+    *,
+    tied: bool,
+) -> None:
+    """Every weight under its GGUF name, as float32 (Q and K rows permuted for llama.cpp's RoPE)."""
+    n_head, n_head_kv, _ = heads
+
+    def put(name: str, array: Any) -> None:
+        writer.add_tensor(name, np.ascontiguousarray(array, dtype=np.float32))
+
+    put("token_embd.weight", tensors["model.embed_tokens.weight"])
+    put("output_norm.weight", tensors["model.norm.weight"])
+    if not tied:
+        if "lm_head.weight" not in tensors:
+            raise UsageError(f"{src} has untied embeddings but no lm_head.weight")
+        put("output.weight", tensors["lm_head.weight"])
+    for layer in range(n_layer):
+        for hf_name, gguf_name in _LAYER_TENSORS.items():
+            key = f"model.layers.{layer}.{hf_name}"
+            if key not in tensors:
+                raise UsageError(f"{src} has no tensor {key}")
+            array = tensors[key]
+            if hf_name == "self_attn.q_proj.weight":
+                array = _permute(array, n_head)
+            elif hf_name == "self_attn.k_proj.weight":
+                array = _permute(array, n_head_kv)
+            put(f"blk.{layer}.{gguf_name}", array)

@@ -159,13 +159,51 @@ def build_tiny_model(
         >>> path = build_tiny_model(tmp_path / "tiny")  # doctest: +SKIP
     """
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaForCausalLM
 
-    from funcroute.backends.transformers import _no_progress_bars
+    from funcroute.backends._hf_load import no_progress_bars
 
     path = pathlib.Path(directory)
     path.mkdir(parents=True, exist_ok=True)
+    tokenizer = _train_tokenizer(seed, vocab_size)
+    config = _config(tokenizer)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    with no_progress_bars():
+        model.save_pretrained(path, safe_serialization=True)
+        tokenizer.save_pretrained(path)
+    # transformers 5 writes its own class name; the generic one loads on 4.x and 5.x alike.
+    config_file = path / "tokenizer_config.json"
+    tokenizer_config = json.loads(config_file.read_text(encoding="utf-8"))
+    tokenizer_config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config_file.write_text(json.dumps(tokenizer_config, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _config(tokenizer: Any) -> Any:
+    """The model's shape: ~1.5M parameters, the embedding rows rounded up to a multiple of 64."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=-(-len(tokenizer) // 64) * 64,
+        hidden_size=128,
+        intermediate_size=352,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def _train_tokenizer(seed: int, vocab_size: int) -> Any:
+    """The byte-level BPE tokenizer trained on the generated corpus, as a ``PreTrainedTokenizerFast``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
 
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
@@ -182,9 +220,8 @@ def build_tiny_model(
     bpe.post_processor = processors.TemplateProcessing(
         single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos_id)]
     )
-
     fast_tokenizer_class: Any = PreTrainedTokenizerFast  # untyped in transformers 5
-    tokenizer = fast_tokenizer_class(
+    return fast_tokenizer_class(
         tokenizer_object=bpe,
         bos_token="<s>",
         eos_token="</s>",
@@ -194,28 +231,3 @@ def build_tiny_model(
         clean_up_tokenization_spaces=False,
         model_max_length=4096,
     )
-    config = LlamaConfig(
-        vocab_size=-(-len(tokenizer) // 64) * 64,
-        hidden_size=128,
-        intermediate_size=352,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = LlamaForCausalLM(config)
-    with _no_progress_bars():
-        model.save_pretrained(path, safe_serialization=True)
-        tokenizer.save_pretrained(path)
-    # transformers 5 writes its own class name; the generic one loads on 4.x and 5.x alike.
-    config_file = path / "tokenizer_config.json"
-    tokenizer_config = json.loads(config_file.read_text(encoding="utf-8"))
-    tokenizer_config["tokenizer_class"] = "PreTrainedTokenizerFast"
-    config_file.write_text(json.dumps(tokenizer_config, indent=2) + "\n", encoding="utf-8")
-    return path
