@@ -43,6 +43,7 @@ from funcroute.backends._replica import Replica, ReplicaStats
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.backends.openai import OpenAIBackend, StructuredMode
 from funcroute.errors import BackendError, UsageError
+from funcroute.testing.guard import check_allowed
 
 __all__ = ["FleetBackend", "ReplicaStats"]
 
@@ -102,6 +103,9 @@ class FleetBackend(Backend):
         >>> fleet.complete(Request(prompt="USER: hi ASSISTANT:"))  # doctest: +SKIP
     """
 
+    # Real backend: it checks the test guard itself (the pytest plugin need not wrap it).
+    __funcroute_checks_requests__ = True
+
     name = "fleet"
 
     def __init__(
@@ -122,6 +126,7 @@ class FleetBackend(Backend):
         min_tries: int = 3,
         tolerance: float = 2.0,
     ) -> None:
+        check_allowed(self, "constructed")
         _check_endpoints(endpoints)
         if max_in_flight < 1 or initial_in_flight < 1 or min_tries < 1:
             raise UsageError("max_in_flight, initial_in_flight and min_tries must be >= 1")
@@ -206,10 +211,12 @@ class FleetBackend(Backend):
             BackendError: the request failed on every replica, no replica could take it within
                 ``max_wait``, or the request itself was refused (4xx).
         """
+        check_allowed(self, "asked for a completion (complete)")
         return self._submit(self._run(request)).result()
 
     async def acomplete(self, request: Request) -> Completion:
         """Async twin of :meth:`complete`; works from any event loop."""
+        check_allowed(self, "asked for a completion (acomplete)")
         return await asyncio.wrap_future(self._submit(self._run(request)))
 
     def complete_many(self, requests: Sequence[Request]) -> list[Completion]:
@@ -218,6 +225,7 @@ class FleetBackend(Backend):
         Raises:
             BackendError: the first failure in request order (the other requests still finish).
         """
+        check_allowed(self, "asked for a completion (complete_many)")
         futures = [self._submit(self._run(r)) for r in requests]
         concurrent.futures.wait(futures)
         return [f.result() for f in futures]

@@ -30,6 +30,7 @@ from funcroute._lru import LRUCache
 from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.errors import BackendError
+from funcroute.testing.guard import check_allowed
 
 __all__ = ["LlamaCppBackend"]
 
@@ -124,6 +125,9 @@ class LlamaCppBackend(Backend):
         >>> backend.complete(Request(prompt="USER: hi ASSISTANT:", stop=("USER:",)))  # doctest: +SKIP
     """
 
+    # Real backend: it checks the test guard itself (the pytest plugin need not wrap it).
+    __funcroute_checks_requests__ = True
+
     name = "llamacpp"
 
     def __init__(
@@ -137,6 +141,7 @@ class LlamaCppBackend(Backend):
         prefix_cache: bool = True,
         **kwargs: Any,
     ) -> None:
+        check_allowed(self, "constructed")
         path = pathlib.Path(model_path)
         label = f"{self.name} ({path})"
         self._llama_cpp: Any = require(
@@ -217,6 +222,7 @@ class LlamaCppBackend(Backend):
         Raises:
             BackendError: the prompt does not fit in the context window, or generation failed.
         """
+        check_allowed(self, "asked for a completion (complete)")
         with self._lock:
             return self._complete(request)
 

@@ -66,6 +66,7 @@ from funcroute.backends._openai_http import (
 from funcroute.backends._retry import RetryPolicy
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.errors import BackendError, UsageError
+from funcroute.testing.guard import check_allowed
 
 __all__ = ["OpenAIBackend", "StructuredMode"]
 
@@ -103,6 +104,9 @@ class OpenAIBackend(Backend):
         >>> backend.complete(Request(prompt="USER: hi ASSISTANT:", stop=("USER:",)))  # doctest: +SKIP
     """
 
+    # Real backend: it checks the test guard itself (the pytest plugin need not wrap it).
+    __funcroute_checks_requests__ = True
+
     name = "openai"
 
     def __init__(
@@ -120,6 +124,7 @@ class OpenAIBackend(Backend):
         max_stop: int = 4,
         concurrency: int = 8,
     ) -> None:
+        check_allowed(self, "constructed")
         if not base_url.startswith(("http://", "https://")):
             raise UsageError(f"base_url must start with http:// or https://, got {base_url!r}")
         if structured not in get_args(StructuredMode):
@@ -263,6 +268,7 @@ class OpenAIBackend(Backend):
         Raises:
             BackendError: the server failed (see the module docstring for what is retried).
         """
+        check_allowed(self, "asked for a completion (complete)")
         if self._closed:
             raise BackendError(self._label, "backend is closed", retryable=False)
         body = self.build_body(request)
@@ -303,6 +309,7 @@ class OpenAIBackend(Backend):
         Raises:
             BackendError: the server failed.
         """
+        check_allowed(self, "asked for a completion (acomplete)")
         if self._closed:
             raise BackendError(self._label, "backend is closed", retryable=False)
         body = self.build_body(request)
@@ -333,6 +340,7 @@ class OpenAIBackend(Backend):
         Raises:
             BackendError: the first failure in request order (the other requests still finish).
         """
+        check_allowed(self, "asked for a completion (complete_many)")
         if len(requests) <= 1:
             return [self.complete(r) for r in requests]
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests))) as pool:

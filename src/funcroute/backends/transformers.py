@@ -28,6 +28,7 @@ from funcroute.constrain.bounds import DecodeBounds
 from funcroute.constrain.decode import DigitGuard, Sampling, generate, model_vocab_size
 from funcroute.constrain.engine import GrammarCache, engine_available, shared_cache
 from funcroute.errors import BackendError, UsageError
+from funcroute.testing.guard import check_allowed
 
 __all__ = ["TransformersBackend"]
 
@@ -83,6 +84,9 @@ class TransformersBackend(Backend):
         UsageError: a loaded model was passed without its tokenizer.
     """
 
+    # Real backend: it checks the test guard itself (the pytest plugin need not wrap it).
+    __funcroute_checks_requests__ = True
+
     def __init__(
         self,
         model_or_path: Any,
@@ -99,6 +103,7 @@ class TransformersBackend(Backend):
         prefix_cache: bool = True,
         **generate_kwargs: Any,
     ) -> None:
+        check_allowed(self, "constructed")
         if isinstance(model_or_path, (str, os.PathLike)):
             self.name = f"transformers:{os.fspath(model_or_path)}"
         else:
@@ -148,6 +153,7 @@ class TransformersBackend(Backend):
         Raises:
             BackendError: empty prompt, prompt longer than the model's context, or generation failed.
         """
+        check_allowed(self, "asked for a completion (complete)")
         return self.complete_many([request])[0]
 
     def complete_many(self, requests: Sequence[Request]) -> list[Completion]:
@@ -166,6 +172,7 @@ class TransformersBackend(Backend):
         Raises:
             BackendError: a prompt is empty or too long, or generation failed.
         """
+        check_allowed(self, "asked for a completion (complete_many)")
         rows = [self._row(r) for r in requests]
         # Constrained and free rows never share a batch: the grammar processor applies to every row.
         order = sorted(range(len(rows)), key=lambda i: (rows[i].matcher is None, -len(rows[i].ids)))
