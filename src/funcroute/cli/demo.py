@@ -19,7 +19,8 @@ from typing import TextIO
 
 from funcroute._install import install_hint
 from funcroute.cli.demo_tools import SAMPLE_TEXT, build_demo_tools
-from funcroute.errors import FuncRouteError, ModelOutputError, NoSuitableFunctionError
+from funcroute.errors import FuncRouteError, NoSuitableFunctionError
+from funcroute.routing.router import Router
 from funcroute.tools.call import Call
 from funcroute.tools.toolset import ToolSet
 
@@ -68,7 +69,6 @@ def run(out: TextIO, *, cascade: bool = False) -> int:
 
 
 def _run_semantic(out: TextIO) -> int:
-    from funcroute.routing.router import Router
 
     with tempfile.TemporaryDirectory() as tmp:
         tools = _tools(Path(tmp), out)
@@ -81,22 +81,7 @@ def _run_semantic(out: TextIO) -> int:
         )
         start = time.perf_counter()
         router = Router(tools)  # no backend given: the offline semantic router
-        _header(out)
-        failures = 0
-        for command in (*COMMANDS, REFUSED):
-            try:
-                result = router.route(command)
-            except ModelOutputError as exc:
-                call_text, value = "(no call)", f"refused: {exc}"
-                failures += command != REFUSED
-            except FuncRouteError as exc:
-                call_text, value = "(failed)", str(exc)
-                failures += 1
-            else:
-                assert result.call is not None
-                call_text, value = _call_text(result.call), str(result.value)
-                failures += command == REFUSED
-            out.write("\n".join(_cells(command, call_text, value)) + "\n")
+        failures = _table(out, router, (*COMMANDS, REFUSED), show_path=False)
         elapsed = time.perf_counter() - start
         out.write(f"\n{len(COMMANDS) + 1} commands in {elapsed:.1f} s (model load included).\n")
     return 0 if failures == 0 else 1
@@ -105,7 +90,6 @@ def _run_semantic(out: TextIO) -> int:
 def _run_cascade(out: TextIO) -> int:
     from funcroute.backends.presets import load_preset
     from funcroute.routing.cascade import Cascade
-    from funcroute.routing.router import Router
 
     with tempfile.TemporaryDirectory() as tmp:
         tools = _tools(Path(tmp), out)
@@ -118,29 +102,35 @@ def _run_cascade(out: TextIO) -> int:
         preset = load_preset("smollm2")
         try:
             router = Router(tools, selector=Cascade(preset.backend, template=preset.template))
-            _header(out)
-            failures = 0
             commands = (*COMMANDS, *MODEL_COMMANDS, REFUSED)
-            for command in commands:
-                try:
-                    result = router.route(command)
-                except NoSuitableFunctionError as exc:
-                    call_text, value = "(no call)", f"refused: no suitable function: {exc.reason}"
-                    failures += command != REFUSED
-                except FuncRouteError as exc:
-                    call_text, value = "(failed)", str(exc)
-                    failures += 1
-                else:
-                    assert result.call is not None
-                    call_text = f"[{result.path}] {_call_text(result.call)}"
-                    value = str(result.value)
-                    failures += command == REFUSED
-                out.write("\n".join(_cells(command, call_text, value)) + "\n")
+            failures = _table(out, router, commands, show_path=True)
         finally:
             preset.backend.close()
         elapsed = time.perf_counter() - start
         out.write(f"\n{len(commands)} commands in {elapsed:.1f} s (model loads included).\n")
     return 0 if failures == 0 else 1
+
+
+def _table(out: TextIO, router: Router, commands: tuple[str, ...], *, show_path: bool) -> int:
+    """Route each command, print its row, and count the rows that are not what the demo expects."""
+    _header(out)
+    failures = 0
+    for command in commands:
+        try:
+            result = router.route(command)
+        except NoSuitableFunctionError as exc:
+            call_text, value = "(no call)", f"refused: no suitable function: {exc.reason}"
+            failures += command != REFUSED
+        except FuncRouteError as exc:
+            call_text, value = "(failed)", str(exc)
+            failures += 1
+        else:
+            assert result.call is not None
+            call_text = f"[{result.path}] " * show_path + _call_text(result.call)
+            value = str(result.value)
+            failures += command == REFUSED
+        out.write("\n".join(_cells(command, call_text, value)) + "\n")
+    return failures
 
 
 def _tools(tmp: Path, out: TextIO) -> ToolSet:

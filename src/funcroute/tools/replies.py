@@ -50,19 +50,7 @@ class ReplyReader:
         self._tools = tools
 
     def parse(self, reply: str, *, format: str | ToolCallFormat = "auto") -> Call:
-        """Read the first valid call from a model reply.
-
-        Args:
-            reply: the model's text.
-            format: ``"auto"`` (sniff: Airoboros JSON/YAML unless another format's delimiters or a
-                reasoning block are there), or a format name from :mod:`funcroute.formats`
-                (``"hermes"``, ``"pythonic"``...) to read only that format.
-
-        Raises:
-            OutputParseError: no call could be read.
-            UnknownFunctionError: the best candidate names an unknown function.
-            CallValidationError: the best candidate's arguments are invalid.
-        """
+        """The first valid call of ``reply``; see :meth:`funcroute.tools.ToolSet.parse`."""
         if format != "auto":
             fmt = get_format(format)
             if fmt.name not in _AIROBOROS:
@@ -202,12 +190,7 @@ class ReplyReader:
         raise best
 
     def parse_many(self, reply: str, *, format: str | ToolCallFormat = "auto") -> list[Call]:
-        """Read every call from a reply, in order (parallel calls, a list of calls, or one call).
-
-        Every call is validated. When some fail, :class:`PartialCallsError` reports each failure
-        with its index (``.errors``) and keeps the valid calls in place (``.calls``); a reply with a
-        single call raises that call's own error.
-        """
+        """Every call of ``reply``, validated; see :meth:`funcroute.tools.ToolSet.parse_many`."""
         text = reply
         if format != "auto":
             fmt = get_format(format)
