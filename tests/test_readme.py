@@ -35,6 +35,13 @@ def test_the_30_second_example_runs() -> None:
     assert "Available functions:\nfile_analytics:" in printed.getvalue()
 
 
+def test_the_custom_selector_example_runs() -> None:
+    source = block("python", "class Keywords(Selector):")
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        exec(compile(source, "README.md", "exec"), {})
+    assert printed.getvalue() == "lights on keywords\n"
+
+
 def test_the_pytest_example_runs_as_written(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nfilterwarnings = error\n")
     pytester.makepyfile(test_readme_example=block("python", "def test_weather(tools)"))
