@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from test_fuzz import SMALL, TOOLS, check, fuzz, timed
 
 from funcroute import OutputParseError, ToolSet
 from funcroute.formats import format_names
-from test_fuzz import SMALL, TOOLS, check, fuzz, timed
 
 FORMATS = ["auto", *format_names()]
 N = 6000  # repetitions: enough to make a quadratic reader take seconds
