@@ -13,11 +13,11 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from test_bfcl_conformance import CORPUS, EXCLUSIONS, SKIP_REASON, _lines, _render_map, _same
 
 from funcroute import ToolSet
 from funcroute.errors import FuncRouteError
 from funcroute.formats import format_names, get_format
+from test_bfcl_conformance import CORPUS, EXCLUSIONS, SKIP_REASON, _lines, _render_map, _same
 
 FORMATS = format_names()
 CATEGORIES = [

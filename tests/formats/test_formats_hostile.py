@@ -228,3 +228,12 @@ def test_every_writer_round_trips_typed_values(
     reply = get_format(fmt).write([("echo", arguments), ("echo", arguments)])
     calls = TYPED.parse_many(reply, format=fmt)
     assert [c.arguments for c in calls] == [arguments, arguments], reply
+
+
+@pytest.mark.parametrize("breaker", ["\x85", "\u2028", "\u2029"])
+def test_yaml_writer_escapes_what_pyyaml_would_read_as_a_line_break(breaker: str) -> None:
+    from funcroute.formats import get_format
+
+    arguments = {"text": f"a{breaker}b", "n": 0, "x": 0.0, "flag": False, "items": [breaker], "meta": {}}
+    reply = get_format("airoboros-yaml").write([("echo", arguments)])
+    assert TYPED.parse(reply, format="airoboros-yaml").arguments == arguments

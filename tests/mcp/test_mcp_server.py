@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("mcp")
 
 import mcp_types as types
+from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
 from funcroute import ToolSet
@@ -29,7 +30,6 @@ from funcroute.cli.main import main
 from funcroute.errors import UsageError
 from funcroute.mcp import mcp_server, tools_from_mcp
 from funcroute.mcp._convert import call_result
-from mcp import Client, StdioServerParameters
 
 HERE = Path(__file__).resolve().parents[1] / "mcp_servers"
 SERVED = HERE / "served_tools.py"

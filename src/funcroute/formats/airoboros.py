@@ -63,6 +63,9 @@ class AiroborosJson(ToolCallFormat):
         return seq(Opt(Lit(" ")), call)
 
 
+_YAML_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
 class AiroborosYaml(AiroborosJson):
     """The YAML variant of the training data: ``function: name`` then ``params:``."""
 
@@ -71,4 +74,10 @@ class AiroborosYaml(AiroborosJson):
 
     def write(self, calls: Sequence[CallSpec]) -> str:
         """The YAML reply (a YAML list for several calls)."""
-        return yaml.dump(_docs(calls), Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True)
+        docs = _docs(calls)
+        text = yaml.dump(docs, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True)
+        # PyYAML writes NEL and the Unicode line/paragraph separators raw inside quoted scalars, and
+        # reads them back as line breaks: then the values are written escaped (ASCII) instead.
+        if any(c in text for c in _YAML_BREAKS):
+            text = yaml.dump(docs, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=False)
+        return text

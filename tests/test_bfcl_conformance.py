@@ -86,7 +86,7 @@ EXCLUSIONS: dict[str, str] = {
 
 
 def _corpus_dir() -> Path | None:
-    candidates = [Path(__file__).resolve().parents[3] / "shared" / "corpora" / "bfcl"]
+    candidates = [Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bfcl"]
     if os.environ.get("FUNCROUTE_BFCL_DIR"):
         candidates.append(Path(os.environ["FUNCROUTE_BFCL_DIR"]))
     for candidate in candidates:
