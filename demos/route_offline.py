@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from tools import tools
 
-from funcroute.offline.selector import NoSuitableFunctionError
-from funcroute.routing.router import Router
+from funcroute import NoSuitableFunctionError, Router
 
 router = Router(tools)  # no backend: offline semantic routing, no LLM
 for command in (

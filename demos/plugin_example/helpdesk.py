@@ -6,9 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from funcroute import ToolSet
+from funcroute import Router, ToolSet
 from funcroute.backends.base import Backend
-from funcroute.routing.router import Router
 
 tools = ToolSet()
 
