@@ -260,6 +260,8 @@ class Plan:
             PlanExecutionError: a step failed (invalid call, handler error, timeout); partial trace
                 attached.
         """
+        # One piece on purpose: the scheduler's state (waiting, running, done, their texts) is shared
+        # by the loop below and the step runner it starts; split, each part would take all of it.
         validate_plan(self, tools)
         begin = time.perf_counter()
         limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
@@ -306,17 +308,7 @@ class Plan:
                     elif failed is None:
                         failed = record
                 if failed is not None:
-                    for task in running:
-                        task.cancel()
-                    await asyncio.gather(*running, return_exceptions=True)
-                    now = time.perf_counter()
-                    for index in running.values():
-                        started = started_at.get(index, now)
-                        step = self.steps[index]
-                        records[index] = StepTrace(
-                            step, inputs[index], "cancelled", started - begin, now - started
-                        )
-                    running.clear()
+                    await self._cancel(running, records, started_at, inputs, begin)
                     ordered = [records[i] for i in sorted(records)]
                     assert failed.error is not None
                     raise _failure(failed.step, failed.error, ordered) from failed.error
@@ -324,6 +316,26 @@ class Plan:
             for task in running:
                 task.cancel()
         return self._result([records[i] for i in sorted(records)], texts, time.perf_counter() - begin)
+
+    async def _cancel(
+        self,
+        running: dict[asyncio.Task[StepTrace], int],
+        records: dict[int, StepTrace],
+        started_at: Mapping[int, float],
+        inputs: Mapping[int, str],
+        begin: float,
+    ) -> None:
+        """Cancel the steps still running after one failed, and record each as ``cancelled``."""
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        now = time.perf_counter()
+        for index in running.values():
+            started = started_at.get(index, now)
+            records[index] = StepTrace(
+                self.steps[index], inputs[index], "cancelled", started - begin, now - started
+            )
+        running.clear()
 
     def _result(self, trace: list[StepTrace], texts: Mapping[str, str], elapsed: float) -> PlanResult:
         outputs = {record.step.evidence: record.output for record in trace}
