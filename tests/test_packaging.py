@@ -149,3 +149,17 @@ def test_install_hints_name_the_distribution() -> None:
         if wrong.search(line)
     ]
     assert not offenders, offenders
+
+
+def test_the_core_imports_without_any_optional_extra() -> None:
+    # The wheel test above needs `build`; this one runs everywhere: every optional dependency is
+    # made unimportable, and the package root, routing, plans, evaluation and the CLI still import.
+    optional = ("numpy", "torch", "transformers", "llama_cpp", "llguidance", "jinja2", "mcp", "starlette")
+    code = (
+        "import sys\n"
+        f"for name in {optional!r}: sys.modules[name] = None\n"
+        "import funcroute, funcroute.routing, funcroute.plans, funcroute.evaluation, funcroute.cli.main\n"
+        "from funcroute import Router, ToolSet\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

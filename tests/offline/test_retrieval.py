@@ -17,7 +17,8 @@ from funcroute import Tool, ToolSet
 from funcroute.backends.scripted import ScriptedBackend
 from funcroute.cli.demo_tools import build_demo_tools
 from funcroute.offline.encoder import Encoder, Matrix
-from funcroute.offline.retrieval import ToolIndex, content_words, name_words, stem, tool_text
+from funcroute.offline.retrieval import ToolIndex, tool_text
+from funcroute.offline.words import content_words, name_words, stem
 from funcroute.routing.router import Router
 
 

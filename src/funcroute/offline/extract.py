@@ -31,7 +31,7 @@ from funcroute.offline.fit import leaves as _leaves
 from funcroute.offline.fit import place_mentions as _place_mentions
 from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.mentions import Mention, find_mentions, word_spans
-from funcroute.offline.retrieval import name_words, stem, words
+from funcroute.offline.words import name_words, stem, words
 
 __all__ = ["Chooser", "Filled", "fill_arguments"]
 

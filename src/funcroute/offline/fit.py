@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from funcroute.offline.mentions import Mention, word_spans
-from funcroute.offline.retrieval import STOPWORDS, content_words, name_words, stem, words
+from funcroute.offline.words import STOPWORDS, content_words, name_words, stem, words
 
 __all__ = [
     "HINT_KIND",

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from funcroute.offline.retrieval import STOPWORDS, word_spans
+from funcroute.offline.words import STOPWORDS, word_spans
 
 __all__ = ["Mention", "find_mentions", "word_spans"]
 
