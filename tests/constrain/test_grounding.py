@@ -17,7 +17,8 @@ def _mail_tools() -> ToolSet:
     def send_mail(
         to: Annotated[str, Field(description="who gets it")],
         subject: Annotated[str, Free()],
-        body: Annotated[str, Grounded()] = "",
+        body: Annotated[str, Grounded()],
+        signature: str = "",
     ) -> None:
         """Send an e-mail."""
 
@@ -75,3 +76,23 @@ def test_provenance_points_at_the_span_the_value_came_from() -> None:
     origins = provenance(command, tools["send_mail"].schema, {"to": "ann@example.com", "subject": "Lunch"})
     assert (origins["to"].source, origins["to"].start, origins["to"].end) == ("span", 5, 20)
     assert origins["subject"].source in ("span", "generated")
+
+
+def test_optional_span_strings_are_left_out_and_numbers_count_as_one_kind() -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def field_strength(
+        current: int, radius: int, permeability: float = 1.26e-6, unit: str = "tesla"
+    ) -> float:
+        """Magnetic field of a wire."""
+        return 0.0
+
+    params = _params(grounded_schema(tools, ["field_strength"], "field for a current of 4 A at 2 m") or {})
+    # The two numbers go to the two required integers; the optional float is not offered one of them
+    # (integers and numbers are one kind), and the optional unit is not forced onto a word of the command.
+    assert set(params) == {"current", "radius"}
+    assert params["current"]["enum"] == [4, 2]  # type: ignore[index]
+    # With a spare number, the optional float is offered the numbers again.
+    spare = _params(grounded_schema(tools, ["field_strength"], "current 4, radius 2, permeability 3") or {})
+    assert spare["permeability"]["enum"] == [4, 2, 3]  # type: ignore[index]

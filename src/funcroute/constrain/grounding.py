@@ -16,7 +16,8 @@ Override per parameter with the schema key ``x-grounded`` (``true`` or ``false``
 or ``Annotated[str, Field(json_schema_extra={"x-grounded": False})]`` in Python.
 
 A required grounded parameter with no candidate makes its tool uncallable for this command, and the
-tool leaves the schema; an optional one is left out. The model then picks *which* value goes where,
+tool leaves the schema; an optional one is left out, and so is an optional string grounded to spans
+(a small model fills every parameter it is shown; left out, the tool's default applies). The model then picks *which* value goes where,
 never invents one. That is also a safety property: with grounding, a model cannot send mail to an
 address, or open a path, that the user never wrote.
 """
@@ -44,6 +45,7 @@ _KIND_BY_HINT = (
 #: Parameters whose value is free text the model writes (a message body), never grounded by default.
 _FREE_HINTS = ("body", "message", "content", "text", "note", "comment", "description", "prompt", "summary")
 _MAX_SPAN_WORDS = 6
+_NUMERIC = ("integer", "number")
 _EDGE_PUNCTUATION = ".,!?;:\"'()[]{}"
 
 
@@ -138,12 +140,20 @@ def grounded_schema(tools: ToolSet, names: Sequence[str], command: str) -> dict[
             kind = kinds[name]
             if kind is None:
                 continue
+            if name not in required and kind == "span":
+                # An optional string limited to spans is one the model fills anyway (a small model
+                # writes every parameter it is shown: ``unit: "kilometers"`` where the default was
+                # meant), so it is not offered: its default applies. Measured in bench/cascade.py.
+                del properties[name]
+                continue
             values = _candidates(kind, mentions, spec, command, name in required)
-            if name not in required and kind != "span" and values:
+            if name not in required and values:
                 # An optional value is offered only when the command gives more values of its kind
                 # than the required parameters take: else a small model copies one of those into
                 # the optional parameter (``speed_of_light: 4``) instead of leaving the default.
-                needed = sum(1 for other, k in kinds.items() if k == kind and other in required)
+                # Integers and numbers are one kind here: both take the command's numbers.
+                same = _NUMERIC if kind in _NUMERIC else (kind,)
+                needed = sum(1 for other, k in kinds.items() if k in same and other in required)
                 if len(values) <= needed:
                     values = []
             if values:
