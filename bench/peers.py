@@ -11,6 +11,9 @@ Systems (each configured the way its own documentation says):
 * ``funcroute llama.cpp`` / ``funcroute transformers``: ``Router`` with the case's tools plus the
   built-in ``none`` tool (a valid way to decline), the ChatML template, grammar-constrained JSON,
   ``max_retries=0`` (model only).
+* ``funcroute-*-cascade``: :class:`funcroute.cascade.Cascade` over the same backend and template
+  (semantic fast path, irrelevance floor, grounded grammar over the top-k tools, one repair turn;
+  library defaults). It declines by refusing, so no ``none`` tool is added.
 * ``llama-cpp chatml-function-calling``: ``Llama(chat_format="chatml-function-calling")`` with
   ``tools=`` and ``tool_choice="auto"`` (``temperature=0``; its defaults are 0.2 and
   ``repeat_penalty=1.1``, both set to greedy here).
@@ -52,7 +55,7 @@ from funcroute.evaluation import NO_CALL_TOOL, with_no_call_tool
 from funcroute.router import Router
 
 MAX_TOKENS = 128
-THREADS = 2
+THREADS = 1  # set by --threads
 
 
 @dataclass
@@ -111,6 +114,31 @@ def funcroute_system(backend: Any) -> System:
             out.function, out.arguments, out.valid = result.call.function, dict(result.call.arguments), True
         elif result.error is not None:
             out.error = type(result.error).__name__
+        return out
+
+    return run
+
+
+def cascade_system(backend: Any, semantic: Any) -> System:
+    from funcroute.cascade import Cascade
+
+    def run(case: Case) -> Outcome:
+        cascade = Cascade(case.tools, backend, template=CHATML, semantic=semantic)
+        start = time.perf_counter()
+        result = cascade.route(case.entry.question, dry_run=True)
+        out = Outcome(seconds=time.perf_counter() - start)
+        attempts = result.route.attempts if result.route is not None else []
+        if not attempts and result.error is not None:
+            attempts = list(getattr(result.error, "attempts", []) or [])
+        for attempt in attempts:  # every model turn counts (fast path: none)
+            completion = attempt.completion
+            if completion is not None and result.path != "fast":
+                out.tokens += completion.completion_tokens
+                out.passes += completion.forward_passes or completion.completion_tokens
+        if result.call is not None:
+            out.function, out.arguments, out.valid = result.call.function, dict(result.call.arguments), True
+        else:
+            out.error = f"{result.path}: {result.reason}"[:200]
         return out
 
     return run
@@ -276,6 +304,28 @@ def build_systems(names: list[str]) -> dict[str, System]:
     path = str(gguf_path())
     systems: dict[str, System] = {}
     plain: Any = None
+    shared: dict[str, Any] = {}  # one backend per kind, shared by the model-only and cascade columns
+
+    def llamacpp() -> Any:
+        if "llamacpp" not in shared:
+            shared["llamacpp"] = LlamaCppBackend(path, n_ctx=4096, n_threads=THREADS)
+        return shared["llamacpp"]
+
+    def transformers() -> Any:
+        if "transformers" not in shared:
+            import torch
+
+            torch.set_num_threads(THREADS)
+            model, tokenizer = load_hf()
+            shared["transformers"] = TransformersBackend(model, tokenizer, device="cpu")
+        return shared["transformers"]
+
+    def semantic() -> Any:
+        if "semantic" not in shared:
+            from funcroute.backends.semantic import SemanticBackend
+
+            shared["semantic"] = SemanticBackend()
+        return shared["semantic"]
 
     def plain_llm() -> Any:
         nonlocal plain
@@ -286,16 +336,21 @@ def build_systems(names: list[str]) -> dict[str, System]:
     for name in names:
         try:
             if name == "funcroute-llamacpp":
-                systems[name] = funcroute_system(LlamaCppBackend(path, n_ctx=4096, n_threads=THREADS))
+                systems[name] = funcroute_system(llamacpp())
             elif name == "funcroute-transformers":
-                import torch
-
-                torch.set_num_threads(THREADS)
-                model, tokenizer = load_hf()
-                systems[name] = funcroute_system(TransformersBackend(model, tokenizer, device="cpu"))
+                systems[name] = funcroute_system(transformers())
+            elif name == "funcroute-llamacpp-cascade":
+                systems[name] = cascade_system(llamacpp(), semantic())
+            elif name == "funcroute-transformers-cascade":
+                systems[name] = cascade_system(transformers(), semantic())
             elif name == "chatml-function-calling":
                 llm = llama_cpp.Llama(
-                    path, n_ctx=4096, n_threads=THREADS, verbose=False, chat_format="chatml-function-calling"
+                    path,
+                    n_ctx=4096,
+                    n_threads=THREADS,
+                    verbose=False,
+                    seed=0,
+                    chat_format="chatml-function-calling",
                 )
                 systems[name] = chatml_function_calling(llm)
             elif name == "instructor":
@@ -324,8 +379,12 @@ def main() -> None:
     parser.add_argument("--irrelevance", type=int, default=15, help="first N irrelevance cases")
     parser.add_argument(
         "--systems",
-        default="funcroute-llamacpp,funcroute-transformers,chatml-function-calling,instructor,outlines,plain",
+        default=(
+            "funcroute-llamacpp,funcroute-llamacpp-cascade,funcroute-transformers,"
+            "funcroute-transformers-cascade,chatml-function-calling,instructor,outlines,plain"
+        ),
     )
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads per model (default 1)")
     parser.add_argument("--jsonl", type=Path, default=None, help="write every outcome here, as it comes")
     parser.add_argument(
         "--report-from",
@@ -334,6 +393,8 @@ def main() -> None:
         help="print the table from a --jsonl file (even a partial one)",
     )
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
     simple = [Case(e, False) for e in load("simple_python")[: args.simple]]
     irrelevant = [Case(e, True) for e in load("irrelevance")[: args.irrelevance]]
     # Both kinds spread over the run, so a run stopped early still has some of each.
@@ -383,7 +444,7 @@ def from_jsonl(path: Path, cases: list[Case]) -> dict[str, list[tuple[Case, Outc
 
 def report(results: dict[str, list[tuple[Case, Outcome]]]) -> None:
     header = (
-        f"{'system':<26} {'valid':>6} {'AST':>6} {'abstain':>8} {'p50 s':>6} {'p95 s':>6} "
+        f"{'system':<30} {'valid':>6} {'AST':>6} {'abstain':>8} {'p50 s':>6} {'p95 s':>6} "
         f"{'tok':>5} {'passes':>6}"
     )
     print(header)
@@ -401,7 +462,7 @@ def report(results: dict[str, list[tuple[Case, Outcome]]]) -> None:
         tokens = statistics.mean(o.tokens for _, o in rows)
         passes = statistics.mean(o.passes for _, o in rows)
         print(
-            f"{name:<26} {valid:>6.1%} {ast:>6.1%} {abstain:>8.1%} {percentile(seconds, 0.5):>6.2f} "
+            f"{name:<30} {valid:>6.1%} {ast:>6.1%} {abstain:>8.1%} {percentile(seconds, 0.5):>6.2f} "
             f"{percentile(seconds, 0.95):>6.2f} {tokens:>5.1f} {passes:>6.1f}"
         )
     first = next(iter(results.values()), [])
