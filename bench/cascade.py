@@ -14,7 +14,8 @@ served on its fast path; then the cascade's error kinds and paths.
 
 The cascade's knobs (``--floor``, ``--threshold``, ``--top-k``, ``--no-grounding``,
 ``--max-retries``) apply to the ``cascade`` mode only; ``bench/cascade_tune.py`` chooses them on a
-tuning split. ``--refuse-doubt`` tries one src change from the bench (see its help).
+tuning split. ``--refuse-doubt`` and ``--grounding-fix`` try src changes from the bench, by
+monkeypatching (see their help); ``--grounding-fix`` applies to ``model+grounding`` too.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from funcroute.backends.semantic import DEFAULT_THRESHOLD, SemanticBackend
 from funcroute.cascade import DEFAULT_IRRELEVANCE_FLOOR, Cascade, CascadeResult
@@ -68,6 +72,13 @@ def add_knobs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-grounding", action="store_true", help="cascade without grounded values")
     parser.add_argument("--max-retries", type=int, default=1, help="the model's repair turns")
     parser.add_argument(
+        "--grounding-fix",
+        choices=("drop", "free"),
+        default=None,
+        help="src change under test: bench/_grounding_fix.py's grounded_schema (integers and numbers "
+        "share the spare-value count; optional strings leave the schema, or stay ungrounded)",
+    )
+    parser.add_argument(
         "--refuse-doubt",
         action="store_true",
         help="src change under test: a semantic decision with a doubt (values it cannot tell apart, "
@@ -84,6 +95,7 @@ def knobs(args: argparse.Namespace) -> dict[str, Any]:
         "grounded": not args.no_grounding,
         "max_retries": args.max_retries,
         "refuse_doubt": args.refuse_doubt,
+        "grounding_fix": args.grounding_fix,
     }
 
 
@@ -140,6 +152,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.refuse_doubt:
         patch_refuse_doubt()
+    schema_of = grounded_schema
+    if args.grounding_fix:
+        from _grounding_fix import install
+
+        schema_of = install(args.grounding_fix)
 
     preset = load_preset("smollm2", n_threads=args.threads)
     llama, template = preset.backend, preset.template
@@ -171,7 +188,7 @@ def main() -> None:
                         max_retries=1,
                         max_new_tokens=192,
                         constrained=True,
-                        schema_for=lambda command, t=t: grounded_schema(t, t.names, command),
+                        schema_for=lambda command, t=t: schema_of(t, t.names, command),
                     ),
                     c.input,
                 ),

@@ -2,7 +2,8 @@
 
 Runs the real :class:`funcroute.cascade.Cascade` (SmolLM2 through llama.cpp, greedy, as
 ``bench/cascade.py``) for every point of a grid of knobs — ``irrelevance_floor``, the semantic
-threshold, ``top_k``, grounded on/off, ``max_retries``, and the ``--refuse-doubt`` src change — on the
+threshold, ``top_k``, grounded on/off, ``max_retries``, and the ``--refuse-doubt`` and
+``--grounding-fix`` src changes (``bench/cascade.py``) — on the
 tuning categories only (default ``live_simple`` + ``live_irrelevance``, the same even-stride
 subsample as ``bench/cascade.py``). Greedy decoding makes a model reply a function of its request, so
 each distinct request is generated once and replayed from memory for the other grid points (a
@@ -32,8 +33,10 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _grounding_fix import variant
 from cascade import make_cascade, patch_refuse_doubt, sample
 
+import funcroute.cascade
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.backends.semantic import DEFAULT_THRESHOLD, Decision, SemanticBackend
 from funcroute.cascade import DEFAULT_IRRELEVANCE_FLOOR, Cascade
@@ -52,6 +55,7 @@ DEFAULTS = {
     "grounded": True,
     "max_retries": 1,
     "refuse_doubt": False,
+    "grounding_fix": None,
 }
 
 
@@ -137,6 +141,7 @@ class Point:
     grounded: bool
     max_retries: int
     refuse_doubt: bool
+    grounding_fix: str | None = None
 
     def args(self) -> argparse.Namespace:
         return argparse.Namespace(
@@ -151,6 +156,7 @@ class Point:
         parts = [f"--floor {self.floor}", f"--threshold {self.threshold}", f"--top-k {self.top_k}"]
         parts += [] if self.grounded else ["--no-grounding"]
         parts += [f"--max-retries {self.max_retries}"] + (["--refuse-doubt"] if self.refuse_doubt else [])
+        parts += [f"--grounding-fix {self.grounding_fix}"] if self.grounding_fix else []
         return " ".join(parts)
 
 
@@ -170,7 +176,9 @@ def evaluate(
         for case in cases:
             assert case.tools is not None
             model.spent_s = 0.0
-            if point.refuse_doubt:  # the patch is process-wide: install it for this call only
+            # the patches are process-wide: install them for this call only
+            funcroute.cascade.grounded_schema = FIXED.get(point.grounding_fix or "", ORIGINAL_SCHEMA)
+            if point.refuse_doubt:
                 result = _with_doubt(lambda c=case: _route(c, unfloored, model, template, semantic))
             else:
                 result = _route(case, unfloored, model, template, semantic)
@@ -217,6 +225,8 @@ def _route(case: Case, point: Point, model: Memo, template: Any, semantic: MemoS
 
 
 _ORIGINAL_ROUTE = Cascade._route
+ORIGINAL_SCHEMA = funcroute.cascade.grounded_schema
+FIXED = {"drop": variant("drop"), "free": variant("free")}
 
 
 def _with_doubt(run: Any) -> Any:
@@ -229,10 +239,11 @@ def _with_doubt(run: Any) -> Any:
 
 def grid(top_ks: Sequence[int]) -> list[Point]:
     """Every grid point but the floor (see :func:`evaluate`); model-heavy axes vary slowest."""
+    groundings = ((True, None), (True, "drop"), (True, "free"), (False, None))  # (grounded, grounding_fix)
     return [
-        Point(0.0, threshold, top_k, grounded, retries, doubt)
-        for grounded, top_k, retries, doubt, threshold in itertools.product(
-            (True, False), top_ks, (0, 1), (False, True), THRESHOLDS
+        Point(0.0, threshold, top_k, grounded, retries, doubt, fix)
+        for (grounded, fix), top_k, retries, doubt, threshold in itertools.product(
+            groundings, top_ks, (0, 1), (False, True), THRESHOLDS
         )
     ]
 
