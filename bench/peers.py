@@ -385,6 +385,11 @@ def main() -> None:
         ),
     )
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per model (default 1)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the cases of --jsonl that every system finished and run only the rest",
+    )
     parser.add_argument("--jsonl", type=Path, default=None, help="write every outcome here, as it comes")
     parser.add_argument(
         "--report-from",
@@ -411,8 +416,23 @@ def main() -> None:
         return
     systems = build_systems(args.systems.split(","))
     results: dict[str, list[tuple[Case, Outcome]]] = {name: [] for name in systems}
-    log = args.jsonl.open("w") if args.jsonl else None
+    done: set[str] = set()
+    if args.resume and args.jsonl is not None and args.jsonl.exists():
+        # Keep the cases every system finished; a case cut off midway is run again, whole.
+        previous = from_jsonl(args.jsonl, cases)
+        if set(previous) == set(systems):
+            done = {c.entry.id for c, _ in next(iter(previous.values()), [])}
+            for name, rows in previous.items():
+                results[name].extend(rows)
+        kept = [
+            line for line in args.jsonl.read_text(encoding="utf-8").splitlines() if _case_of(line) in done
+        ]
+        args.jsonl.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        print(f"resuming: {len(done)} cases already done", file=sys.stderr)
+    log = args.jsonl.open("a" if args.resume else "w") if args.jsonl else None
     for index, case in enumerate(cases):
+        if case.entry.id in done:
+            continue
         for name, system in systems.items():  # interleaved: every system sees the same moment
             try:
                 outcome = system(case)
@@ -424,6 +444,10 @@ def main() -> None:
                 log.flush()
         print(f"case {index + 1}/{len(cases)} done", file=sys.stderr, flush=True)
     report(results)
+
+
+def _case_of(line: str) -> str:
+    return str(json.loads(line).get("case", "")) if line.strip() else ""
 
 
 def from_jsonl(path: Path, cases: list[Case]) -> dict[str, list[tuple[Case, Outcome]]]:
