@@ -16,7 +16,12 @@ Systems (each configured the way its own documentation says):
   library defaults). It declines by refusing, so no ``none`` tool is added.
 * ``llama-cpp chatml-function-calling``: ``Llama(chat_format="chatml-function-calling")`` with
   ``tools=`` and ``tool_choice="auto"`` (``temperature=0``; its defaults are 0.2 and
-  ``repeat_penalty=1.1``, both set to greedy here).
+  ``repeat_penalty=1.1``, both set to greedy here). Its handler (llama-cpp-python 0.3.36,
+  ``llama_chat_format.chatml_function_calling``) passes ``max_tokens=None`` to the completion that
+  writes the arguments, so ``max_tokens`` is ignored there and a model that keeps writing
+  whitespace under its JSON grammar runs to the end of the context (4056 tokens, 7 minutes on the
+  loaded box, on 2 of the first 3 ``irrelevance`` cases). Its Llama gets ``n_ctx=1024``
+  (``CHATML_FC_CTX``; the prompts fit) so a runaway ends sooner; it still shows in ``tok``.
 * ``instructor``: ``instructor.patch`` over llama-cpp-python's OpenAI-style
   ``create_chat_completion_openai_v1`` in ``Mode.JSON_SCHEMA``, with a response model of the case's
   functions or ``none``. llama-cpp-python 0.3.36 silently ignores the ``json_schema`` response
@@ -56,6 +61,7 @@ from funcroute.router import Router
 
 MAX_TOKENS = 128
 THREADS = 1  # set by --threads
+CHATML_FC_CTX = 1024  # bounds chatml-function-calling's runaway (it ignores max_tokens, see above)
 
 
 @dataclass
@@ -346,7 +352,7 @@ def build_systems(names: list[str]) -> dict[str, System]:
             elif name == "chatml-function-calling":
                 llm = llama_cpp.Llama(
                     path,
-                    n_ctx=4096,
+                    n_ctx=CHATML_FC_CTX,
                     n_threads=THREADS,
                     verbose=False,
                     seed=0,
