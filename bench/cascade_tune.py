@@ -45,8 +45,8 @@ from funcroute.presets import load_preset
 from funcroute.router import RouteResult
 from funcroute.tools import ToolSet
 
-FLOORS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)
-THRESHOLDS = (0.25, 0.3, 0.33, 0.36, 0.4, 0.45, 0.5)
+FLOORS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
+THRESHOLDS = (0.25, 0.3, 0.33, 0.36, 0.4, 0.5)
 TOP_KS = (1, 2, 3, 5)
 DEFAULTS = {
     "floor": DEFAULT_IRRELEVANCE_FLOOR,

@@ -4,8 +4,9 @@ The model is the bundled SmolLM2-135M-Instruct: through llama.cpp (``load_preset
 when it loads the GGUF, through transformers (``load_preset("smollm2", backend="transformers")``),
 greedy, grammar-constrained, the model's own chat template, ``max_retries=1``.
 
-Cases: the first ``--n`` BFCL ``simple_python`` entries. ``route_many`` takes one Router, so the
-router holds the union of those cases' functions and a ``tool_selector`` shows each command only
+Cases: the first ``--n`` BFCL ``simple_python`` entries whose function name is not taken by an
+earlier one with another definition (the first 32 such are entries 0-37). ``route_many`` takes
+one Router, so the router holds the union of those cases' functions and a ``tool_selector`` shows each command only
 its own case's function: every prompt is the one the case gets alone, and the batch shares a ToolSet.
 
 For each backend, in one run: a sequential loop of ``router.route`` over the commands, then
@@ -40,11 +41,11 @@ from funcroute.presets import Preset, load_preset
 from funcroute.router import Router, RouteResult
 
 
-def union_toolset(entries: Sequence[Entry]) -> tuple[ToolSet, dict[str, str], list[Entry]]:
-    """One ToolSet of every entry's function, the command -> function map, and the entries kept.
+def union_toolset(entries: Sequence[Entry], n: int) -> tuple[ToolSet, dict[str, str], list[Entry]]:
+    """One ToolSet of the first ``n`` usable entries' functions, the command -> function map, the entries.
 
-    An entry whose function name another entry already took (with a different definition) or whose
-    question repeats is left out, so every command maps to exactly its own function.
+    An entry whose function name an earlier entry already took (with a different definition) or whose
+    question repeats is skipped, so every command maps to exactly its own function.
     """
     functions: dict[str, dict[str, Any]] = {}
     own: dict[str, str] = {}
@@ -57,6 +58,8 @@ def union_toolset(entries: Sequence[Entry]) -> tuple[ToolSet, dict[str, str], li
         functions[name] = doc
         own[entry.question] = name
         kept.append(entry)
+        if len(kept) == n:
+            break
     return ToolSet.from_bfcl(list(functions.values())), own, kept
 
 
@@ -140,13 +143,13 @@ def open_backend(kind: str, threads: int) -> Preset | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=32, help="first N simple_python cases")
+    parser.add_argument("--n", type=int, default=32, help="first N usable simple_python cases")
     parser.add_argument("--batch", nargs="*", type=int, default=[1, 8, 32])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--backends", nargs="*", default=["llamacpp", "transformers"])
     args = parser.parse_args()
 
-    tools, own, entries = union_toolset(load("simple_python")[: args.n])
+    tools, own, entries = union_toolset(load("simple_python"), args.n)
     commands = [e.question for e in entries]
     print(
         f"{len(commands)} simple_python commands, one ToolSet of {len(tools)} functions, "
