@@ -6,8 +6,9 @@ greedy, grammar-constrained, the model's own chat template, ``max_retries=1``.
 
 Cases: the first ``--n`` BFCL ``simple_python`` entries whose function name is not taken by an
 earlier one with another definition (the first 32 such are entries 0-37). ``route_many`` takes
-one Router, so the router holds the union of those cases' functions and a ``tool_selector`` shows each command only
-its own case's function: every prompt is the one the case gets alone, and the batch shares a ToolSet.
+one Router, so the router holds the union of those cases' functions and a ``tool_selector`` shows
+each command only its own case's function: every prompt is the one the case gets alone, and the
+batch shares a ToolSet.
 
 For each backend, in one run: a sequential loop of ``router.route`` over the commands, then
 ``route_many`` over slices of ``--batch`` commands (1, 8, 32). ``route_many`` hands every live
