@@ -11,9 +11,17 @@ Systems (each configured the way its own documentation says):
 * ``funcroute llama.cpp`` / ``funcroute transformers``: ``Router`` with the case's tools plus the
   built-in ``none`` tool (a valid way to decline), the ChatML template, grammar-constrained JSON,
   ``max_retries=0`` (model only).
+* ``funcroute-*-cascade``: :class:`funcroute.routing.Cascade` over the same backend and template
+  (semantic fast path, irrelevance floor, grounded grammar over the top-k tools, one repair turn;
+  library defaults). It declines by refusing, so no ``none`` tool is added.
 * ``llama-cpp chatml-function-calling``: ``Llama(chat_format="chatml-function-calling")`` with
   ``tools=`` and ``tool_choice="auto"`` (``temperature=0``; its defaults are 0.2 and
-  ``repeat_penalty=1.1``, both set to greedy here).
+  ``repeat_penalty=1.1``, both set to greedy here). Its handler (llama-cpp-python 0.3.36,
+  ``llama_chat_format.chatml_function_calling``) passes ``max_tokens=None`` to the completion that
+  writes the arguments, so ``max_tokens`` is ignored there and a model that keeps writing
+  whitespace under its JSON grammar runs to the end of the context (4056 tokens, 7 minutes on the
+  loaded box, on 2 of the first 3 ``irrelevance`` cases). Its Llama gets ``n_ctx=1024``
+  (``CHATML_FC_CTX``; the prompts fit) so a runaway ends sooner; it still shows in ``tok``.
 * ``instructor``: ``instructor.patch`` over llama-cpp-python's OpenAI-style
   ``create_chat_completion_openai_v1`` in ``Mode.JSON_SCHEMA``, with a response model of the case's
   functions or ``none``. llama-cpp-python 0.3.36 silently ignores the ``json_schema`` response
@@ -52,7 +60,8 @@ from funcroute.evaluation import NO_CALL_TOOL, with_no_call_tool
 from funcroute.routing.router import Router
 
 MAX_TOKENS = 128
-THREADS = 2
+THREADS = 1  # set by --threads
+CHATML_FC_CTX = 1024  # bounds chatml-function-calling's runaway (it ignores max_tokens, see above)
 
 
 @dataclass
@@ -111,6 +120,35 @@ def funcroute_system(backend: Any) -> System:
             out.function, out.arguments, out.valid = result.call.function, dict(result.call.arguments), True
         elif result.error is not None:
             out.error = type(result.error).__name__
+        return out
+
+    return run
+
+
+def cascade_system(backend: Any, semantic: Any) -> System:
+    from funcroute.errors import ModelOutputError, NoSuitableFunctionError
+    from funcroute.routing import Cascade, RouteResult
+
+    def run(case: Case) -> Outcome:
+        router = Router(case.tools, selector=Cascade(backend, template=CHATML, semantic=semantic))
+        start = time.perf_counter()
+        try:
+            result = router.route(case.entry.question, dry_run=True)
+        except ModelOutputError as exc:
+            reason = exc.reason if isinstance(exc, NoSuitableFunctionError) else str(exc)
+            result = RouteResult(case.entry.question, error=exc, path="refused", reason=reason)
+            result.attempts = list(exc.attempts)
+        out = Outcome(seconds=time.perf_counter() - start)
+        attempts = result.attempts
+        for attempt in attempts:  # every model turn counts (fast path: none)
+            completion = attempt.completion
+            if completion is not None and result.path != "fast":
+                out.tokens += completion.completion_tokens
+                out.passes += completion.forward_passes or completion.completion_tokens
+        if result.call is not None:
+            out.function, out.arguments, out.valid = result.call.function, dict(result.call.arguments), True
+        else:
+            out.error = f"{result.path}: {result.reason}"[:200]
         return out
 
     return run
@@ -276,6 +314,28 @@ def build_systems(names: list[str]) -> dict[str, System]:
     path = str(gguf_path())
     systems: dict[str, System] = {}
     plain: Any = None
+    shared: dict[str, Any] = {}  # one backend per kind, shared by the model-only and cascade columns
+
+    def llamacpp() -> Any:
+        if "llamacpp" not in shared:
+            shared["llamacpp"] = LlamaCppBackend(path, n_ctx=4096, n_threads=THREADS)
+        return shared["llamacpp"]
+
+    def transformers() -> Any:
+        if "transformers" not in shared:
+            import torch
+
+            torch.set_num_threads(THREADS)
+            model, tokenizer = load_hf()
+            shared["transformers"] = TransformersBackend(model, tokenizer, device="cpu")
+        return shared["transformers"]
+
+    def semantic() -> Any:
+        if "semantic" not in shared:
+            from funcroute.offline.selector import SemanticSelector
+
+            shared["semantic"] = SemanticSelector()
+        return shared["semantic"]
 
     def plain_llm() -> Any:
         nonlocal plain
@@ -286,16 +346,21 @@ def build_systems(names: list[str]) -> dict[str, System]:
     for name in names:
         try:
             if name == "funcroute-llamacpp":
-                systems[name] = funcroute_system(LlamaCppBackend(path, n_ctx=4096, n_threads=THREADS))
+                systems[name] = funcroute_system(llamacpp())
             elif name == "funcroute-transformers":
-                import torch
-
-                torch.set_num_threads(THREADS)
-                model, tokenizer = load_hf()
-                systems[name] = funcroute_system(TransformersBackend(model, tokenizer, device="cpu"))
+                systems[name] = funcroute_system(transformers())
+            elif name == "funcroute-llamacpp-cascade":
+                systems[name] = cascade_system(llamacpp(), semantic())
+            elif name == "funcroute-transformers-cascade":
+                systems[name] = cascade_system(transformers(), semantic())
             elif name == "chatml-function-calling":
                 llm = llama_cpp.Llama(
-                    path, n_ctx=4096, n_threads=THREADS, verbose=False, chat_format="chatml-function-calling"
+                    path,
+                    n_ctx=CHATML_FC_CTX,
+                    n_threads=THREADS,
+                    verbose=False,
+                    seed=0,
+                    chat_format="chatml-function-calling",
                 )
                 systems[name] = chatml_function_calling(llm)
             elif name == "instructor":
@@ -324,7 +389,16 @@ def main() -> None:
     parser.add_argument("--irrelevance", type=int, default=15, help="first N irrelevance cases")
     parser.add_argument(
         "--systems",
-        default="funcroute-llamacpp,funcroute-transformers,chatml-function-calling,instructor,outlines,plain",
+        default=(
+            "funcroute-llamacpp,funcroute-llamacpp-cascade,funcroute-transformers,"
+            "funcroute-transformers-cascade,chatml-function-calling,instructor,outlines,plain"
+        ),
+    )
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads per model (default 1)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the cases of --jsonl that every system finished and run only the rest",
     )
     parser.add_argument("--jsonl", type=Path, default=None, help="write every outcome here, as it comes")
     parser.add_argument(
@@ -334,6 +408,8 @@ def main() -> None:
         help="print the table from a --jsonl file (even a partial one)",
     )
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
     simple = [Case(e, False) for e in load("simple_python")[: args.simple]]
     irrelevant = [Case(e, True) for e in load("irrelevance")[: args.irrelevance]]
     # Both kinds spread over the run, so a run stopped early still has some of each.
@@ -350,8 +426,23 @@ def main() -> None:
         return
     systems = build_systems(args.systems.split(","))
     results: dict[str, list[tuple[Case, Outcome]]] = {name: [] for name in systems}
-    log = args.jsonl.open("w") if args.jsonl else None
+    done: set[str] = set()
+    if args.resume and args.jsonl is not None and args.jsonl.exists():
+        # Keep the cases every system finished; a case cut off midway is run again, whole.
+        previous = from_jsonl(args.jsonl, cases)
+        if set(previous) == set(systems):
+            done = {c.entry.id for c, _ in next(iter(previous.values()), [])}
+            for name, rows in previous.items():
+                results[name].extend(rows)
+        kept = [
+            line for line in args.jsonl.read_text(encoding="utf-8").splitlines() if _case_of(line) in done
+        ]
+        args.jsonl.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        print(f"resuming: {len(done)} cases already done", file=sys.stderr)
+    log = args.jsonl.open("a" if args.resume else "w") if args.jsonl else None
     for index, case in enumerate(cases):
+        if case.entry.id in done:
+            continue
         for name, system in systems.items():  # interleaved: every system sees the same moment
             try:
                 outcome = system(case)
@@ -363,6 +454,10 @@ def main() -> None:
                 log.flush()
         print(f"case {index + 1}/{len(cases)} done", file=sys.stderr, flush=True)
     report(results)
+
+
+def _case_of(line: str) -> str:
+    return str(json.loads(line).get("case", "")) if line.strip() else ""
 
 
 def from_jsonl(path: Path, cases: list[Case]) -> dict[str, list[tuple[Case, Outcome]]]:
@@ -383,7 +478,7 @@ def from_jsonl(path: Path, cases: list[Case]) -> dict[str, list[tuple[Case, Outc
 
 def report(results: dict[str, list[tuple[Case, Outcome]]]) -> None:
     header = (
-        f"{'system':<26} {'valid':>6} {'AST':>6} {'abstain':>8} {'p50 s':>6} {'p95 s':>6} "
+        f"{'system':<30} {'valid':>6} {'AST':>6} {'abstain':>8} {'p50 s':>6} {'p95 s':>6} "
         f"{'tok':>5} {'passes':>6}"
     )
     print(header)
@@ -401,7 +496,7 @@ def report(results: dict[str, list[tuple[Case, Outcome]]]) -> None:
         tokens = statistics.mean(o.tokens for _, o in rows)
         passes = statistics.mean(o.passes for _, o in rows)
         print(
-            f"{name:<26} {valid:>6.1%} {ast:>6.1%} {abstain:>8.1%} {percentile(seconds, 0.5):>6.2f} "
+            f"{name:<30} {valid:>6.1%} {ast:>6.1%} {abstain:>8.1%} {percentile(seconds, 0.5):>6.2f} "
             f"{percentile(seconds, 0.95):>6.2f} {tokens:>5.1f} {passes:>6.1f}"
         )
     first = next(iter(results.values()), [])
