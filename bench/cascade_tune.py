@@ -5,10 +5,11 @@ Runs the real :class:`funcroute.routing.Cascade` (SmolLM2 through llama.cpp, gre
 threshold, ``top_k``, grounded on/off, ``max_retries`` — on the tuning categories only (default
 ``live_simple`` + ``live_irrelevance``, the same even-stride subsample as ``bench/cascade.py``).
 Greedy decoding makes a model reply a function of its request, so each distinct request is generated
-once and replayed from memory for the other grid points (a ``Memo`` backend); the semantic decision is likewise computed once per (command, threshold). Every
-grid point is therefore exact, and the whole grid costs about as many model calls as a few plain
-runs. Timings are not measured here (replayed calls cost nothing): ``model s`` is the summed
-generation time of the model calls a grid point would make, per command, from the first real run.
+once and replayed from memory for the other grid points (a ``Memo`` backend); the semantic decision
+is likewise computed once per (command, threshold). Every grid point is therefore exact, and the
+whole grid costs about as many model calls as a few plain runs. Timings are not measured here
+(replayed calls cost nothing): ``model s`` is the summed generation time of the model calls a grid
+point would make, per command, from the first real run.
 
 The objective is balanced accuracy, the mean of the tuning categories' accuracies (a refusal is
 right on ``live_irrelevance``, wrong on ``live_simple``); ties go to fewer model seconds.
