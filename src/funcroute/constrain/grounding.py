@@ -13,13 +13,14 @@ For each tool on a shortlist, :func:`grounded_schema` rewrites the reply schema 
   choices (``enum``), booleans and objects are left to the model, under the schema.
 
 Override per parameter with the schema key ``x-grounded`` (``true`` or ``false``): in a tool file,
-or ``Annotated[str, Field(json_schema_extra={"x-grounded": False})]`` in Python.
+or the markers ``Annotated[str, Grounded()]`` / ``Annotated[str, Free()]`` in Python
+(:mod:`funcroute.tools.markers`).
 
 A required grounded parameter with no candidate makes its tool uncallable for this command, and the
 tool leaves the schema; an optional one is left out, and so is an optional string grounded to spans
-(a small model fills every parameter it is shown; left out, the tool's default applies). The model then picks *which* value goes where,
-never invents one. That is also a safety property: with grounding, a model cannot send mail to an
-address, or open a path, that the user never wrote.
+(a small model fills every parameter it is shown; left out, the tool's default applies). The model
+then picks *which* value goes where, never invents one. That is also a safety property: with
+grounding, a model cannot send mail to an address, or open a path, that the user never wrote.
 """
 
 from __future__ import annotations

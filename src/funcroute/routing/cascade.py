@@ -4,8 +4,8 @@ The two halves fail in opposite ways. The semantic router picks the right tool a
 refuses when it cannot extract a required value; a small instruct model understands the command but
 cannot be trusted to pick among many tools. So, per command:
 
-1. **fast** — the semantic router alone, when its tool clears the threshold and every required
-   value was extracted from the command (milliseconds, no model call);
+1. **fast** — the semantic router alone, when its tool clears the threshold, every required value
+   was extracted from the command and the values validate (milliseconds, no model call);
 2. **refused** at once when even the closest tool is far from the command (below
    ``irrelevance_floor``): nothing to ask the model about;
 3. **model** — otherwise the model chooses among the ``top_k`` tools the retrieval ranks first,
@@ -132,8 +132,13 @@ class Cascade(Selector):
         return chosen
 
     def _fast(self, tools: ToolSet, command: str, decision: Decision) -> Selection | None:
-        """The semantic router's call, when it is sure and its values validate."""
-        if not decision.routed or decision.missing or decision.doubt or decision.function is None:
+        """The semantic router's call, when it is sure, every required value is given and they validate.
+
+        A decision with a doubt (values it cannot tell apart, a quote it has no place for) still takes
+        the fast path: sending those to the model left accuracy unchanged on BFCL and cut the fast-path
+        share of ``simple_python`` from 57% to 43% (p50 0.01 s -> 2.4 s; bench/cascade.py).
+        """
+        if not decision.routed or decision.missing or decision.function is None:
             return None
         try:
             call = tools.validate(decision.function, decision.arguments)
