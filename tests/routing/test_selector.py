@@ -142,3 +142,13 @@ def test_one_repair_loop_serves_calls_and_plans_sync_and_async() -> None:
 def test_plans_need_a_model() -> None:
     with pytest.raises(UsageError, match="needs a model backend"):
         Router(_tools([]), selector=KeywordSelector()).plan("anything")
+
+
+def test_route_many_refuses_what_is_not_a_command_instead_of_routing_its_text() -> None:
+    # None must not become the command "None": each bad entry is its own UsageError.
+    ran: list[str] = []
+    router = Router(_tools(ran), selector=KeywordSelector())
+    results = router.route_many(["weather in Oslo", None, "   "], progress=False)  # type: ignore[list-item]
+    assert [r.ok for r in results] == [True, False, False]
+    assert all(isinstance(r.error, UsageError) for r in results[1:])
+    assert ran == ["Oslo"] and results[1].command == "None"

@@ -31,7 +31,7 @@ import numpy as np
 from funcroute.errors import CallValidationError, NoSuitableFunctionError
 from funcroute.offline.extract import Filled, fill_arguments
 from funcroute.offline.retrieval import ToolIndex
-from funcroute.routing.selector import Outcome, Selection, Selector
+from funcroute.routing.selector import Outcome, Selection, Selector, checked_command
 
 if TYPE_CHECKING:
     from funcroute.offline.encoder import Encoder, Matrix
@@ -171,10 +171,7 @@ class SemanticSelector(Selector):
 
     def select(self, tools: ToolSet, command: str) -> Selection:
         """The decision for ``command`` as a validated call, or :class:`NoSuitableFunctionError`."""
-        if not isinstance(command, str) or not command.strip():
-            from funcroute.errors import UsageError
-
-            raise UsageError("a command must be non-empty text")
+        checked_command(command)
         decision = self.decide(tools, command)
         refusal = refusal_reason(decision)
         if refusal or decision.function is None:

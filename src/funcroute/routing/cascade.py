@@ -26,7 +26,7 @@ from funcroute.backends.base import Backend
 from funcroute.constrain.grounding import grounded_schema, provenance
 from funcroute.errors import ModelOutputError, NoSuitableFunctionError, UsageError
 from funcroute.routing.llm import LLMSelector
-from funcroute.routing.selector import Selection, Selector
+from funcroute.routing.selector import Selection, Selector, checked_command
 from funcroute.tools.toolset import ToolSet
 
 if TYPE_CHECKING:
@@ -93,8 +93,7 @@ class Cascade(Selector):
 
     def select(self, tools: ToolSet, command: str) -> Selection:
         """The fast path, else the model among the closest tools, else a refusal with both reasons."""
-        if not isinstance(command, str) or not command.strip():
-            raise UsageError("a command must be non-empty text")
+        checked_command(command)
         decision = self.semantic.decide(tools, command)
         fast = self._fast(tools, command, decision)
         if fast is not None:

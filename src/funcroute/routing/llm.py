@@ -24,7 +24,7 @@ from funcroute.prompts.templates import ChatTemplate, get_template
 from funcroute.routing.native import REPAIR as NATIVE_REPAIR
 from funcroute.routing.native import NativeSetup
 from funcroute.routing.repair import Conversation, RepairLoop
-from funcroute.routing.selector import Outcome, Selection, Selector
+from funcroute.routing.selector import Outcome, Selection, Selector, checked_command
 from funcroute.tools.call import Call
 from funcroute.tools.toolset import ToolSet
 
@@ -125,8 +125,7 @@ class LLMSelector(Selector):
         schema: dict[str, Any] | None = None,
     ) -> Conversation[Call]:
         """A new conversation for ``command`` (``names``/``schema``: the tools shown, the reply schema)."""
-        if not isinstance(command, str) or not command.strip():
-            raise UsageError("a command must be non-empty text")
+        checked_command(command)
         shown = list(names) if names is not None else self._shown(tools, command)
         unknown = [n for n in shown or () if n not in tools]
         if unknown:

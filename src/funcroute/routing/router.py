@@ -22,7 +22,7 @@ from funcroute.prompts.templates import ChatTemplate
 from funcroute.routing.audit import AuditLog
 from funcroute.routing.llm import LLMSelector, ToolSelector
 from funcroute.routing.results import Attempt, RouteResult
-from funcroute.routing.selector import Outcome, Selection, Selector
+from funcroute.routing.selector import Outcome, Selection, Selector, checked_command
 from funcroute.tools.call import Call
 from funcroute.tools.tool import Approver
 from funcroute.tools.toolset import ToolSet
@@ -117,7 +117,7 @@ class Router:
 
     def select(self, command: str) -> Call:
         """Choose and validate a call for ``command`` without running it."""
-        return self.selector.select(self.tools, command).call
+        return self.selector.select(self.tools, checked_command(command)).call
 
     def route(
         self, command: str, *, dry_run: bool = False, before_dispatch: Callable[[Call], None] | None = None
@@ -135,7 +135,7 @@ class Router:
         """
         start = time.perf_counter()
         try:
-            selection = self.selector.select(self.tools, command)
+            selection = self.selector.select(self.tools, checked_command(command))
         except FuncRouteError as exc:
             self._record(command, error=exc, attempts=_attempts_of(exc))
             raise
@@ -155,7 +155,7 @@ class Router:
 
     async def aselect(self, command: str) -> Call:
         """Async twin of :meth:`select`."""
-        return (await self.selector.aselect(self.tools, command)).call
+        return (await self.selector.aselect(self.tools, checked_command(command))).call
 
     async def aroute(
         self, command: str, *, dry_run: bool = False, before_dispatch: Callable[[Call], None] | None = None
@@ -163,7 +163,7 @@ class Router:
         """Async twin of :meth:`route`."""
         start = time.perf_counter()
         try:
-            selection = await self.selector.aselect(self.tools, command)
+            selection = await self.selector.aselect(self.tools, checked_command(command))
         except FuncRouteError as exc:
             self._record(command, error=exc, attempts=_attempts_of(exc))
             raise
@@ -209,13 +209,13 @@ class Router:
         """
         from tqdm import tqdm
 
-        commands = [str(c) if not isinstance(c, str) else c for c in commands]
+        commands = list(commands)
         results: list[RouteResult | None] = [None] * len(commands)
         bar = tqdm(total=len(commands), disable=None if progress is None else not progress, unit="cmd")
         start = time.perf_counter()
 
         def settle(index: int, outcome: Outcome) -> None:
-            command = commands[index]
+            command = str(commands[index])
             if isinstance(outcome, FuncRouteError):
                 result = RouteResult(command, attempts=_attempts_of(outcome), error=outcome)
             else:
@@ -234,7 +234,18 @@ class Router:
                 on_result(index, result)
 
         try:
-            self.selector.select_many(self.tools, commands, on_done=settle)
+            # What is not a command is refused here, once, for every selector; the rest are batched.
+            valid: list[int] = []
+            for index, command in enumerate(commands):
+                try:
+                    checked_command(command)
+                except UsageError as exc:
+                    settle(index, exc)
+                else:
+                    valid.append(index)
+            self.selector.select_many(
+                self.tools, [commands[i] for i in valid], on_done=lambda k, outcome: settle(valid[k], outcome)
+            )
         finally:
             bar.close()
         return [r for r in results if r is not None]

@@ -22,12 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from funcroute.errors import FuncRouteError
+from funcroute.errors import FuncRouteError, UsageError
 from funcroute.routing.results import Attempt
 from funcroute.tools.call import Call
 from funcroute.tools.toolset import ToolSet
 
-__all__ = ["Outcome", "Selection", "Selector"]
+__all__ = ["Outcome", "Selection", "Selector", "checked_command"]
 
 
 @dataclass
@@ -51,6 +51,13 @@ class Selection:
 
 #: What :meth:`Selector.select_many` gives per command: its selection, or the error that stopped it.
 Outcome = Selection | FuncRouteError
+
+
+def checked_command(command: object) -> str:
+    """``command`` itself, or a UsageError when it is not non-empty text (the Router checks it, once)."""
+    if not isinstance(command, str) or not command.strip():
+        raise UsageError("a command must be non-empty text")
+    return command
 
 
 class Selector(ABC):
