@@ -41,7 +41,7 @@ from funcroute.errors import ModelOutputError, NoSuitableFunctionError
 from funcroute.evaluation import Case, load_bfcl, score
 from funcroute.offline.selector import DEFAULT_THRESHOLD, SemanticSelector
 from funcroute.routing import Cascade, Router, RouteResult
-from funcroute.routing.cascade import DEFAULT_IRRELEVANCE_FLOOR
+from funcroute.routing.cascade import DEFAULT_IRRELEVANCE_FLOOR, DEFAULT_SOLE_MARGIN
 
 CATEGORIES = ("simple_python", "multiple", "live_simple", "live_multiple", "irrelevance", "live_irrelevance")
 MODES = ("semantic", "model", "model+grounding", "cascade")
@@ -74,6 +74,13 @@ def add_knobs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=3, help="tools the model chooses among")
     parser.add_argument("--no-grounding", action="store_true", help="cascade without grounded values")
     parser.add_argument("--max-retries", type=int, default=1, help="the model's repair turns")
+    parser.add_argument(
+        "--sole-margin",
+        type=float,
+        default=DEFAULT_SOLE_MARGIN,
+        help="show the model the semantic router's tool alone when it leads by this much (<0: never)",
+    )
+    parser.add_argument("--abstain", action="store_true", help="offer the model 'no suitable function'")
 
 
 def knobs(args: argparse.Namespace) -> dict[str, Any]:
@@ -84,6 +91,8 @@ def knobs(args: argparse.Namespace) -> dict[str, Any]:
         "top_k": args.top_k,
         "grounded": not args.no_grounding,
         "max_retries": args.max_retries,
+        "sole_margin": args.sole_margin,
+        "abstain": args.abstain,
     }
 
 
@@ -98,6 +107,8 @@ def make_cascade(model: Any, template: Any, semantic: SemanticSelector, args: ar
         irrelevance_floor=args.floor,
         grounded=not args.no_grounding,
         max_retries=args.max_retries,
+        sole_margin=None if args.sole_margin < 0 else args.sole_margin,
+        abstain=args.abstain,
     )
 
 

@@ -254,7 +254,11 @@ def test_strings_are_grounded_to_spans_free_text_is_not_and_x_grounded_overrides
     schema = grounded_schema(tools, ["note"], 'Tell "New York" friends: we land in New York, day 2')
     assert schema is not None
     params = schema["anyOf"][0]["properties"]["params"]["properties"]
-    assert "New York" in params["city"]["enum"] and "we land in New York" in params["city"]["enum"]
+    assert "New York" in params["city"]["enum"] and "land in New York" in params["city"]["enum"]
+    # A run that begins or ends with a function word or a request verb is no value anyone writes.
+    assert not {"we land in New York", "Tell", "New York friends we", "in New York"} & set(
+        params["city"]["enum"]
+    )
     assert all(len(v.split()) <= 6 for v in params["city"]["enum"])
     assert "enum" not in params["body"]  # free text: the model writes it
     assert params["days"]["enum"] == [2]  # the default 3 is not offered: leaving it out gives it

@@ -96,3 +96,34 @@ def test_optional_span_strings_are_left_out_and_numbers_count_as_one_kind() -> N
     # With a spare number, the optional float is offered the numbers again.
     spare = _params(grounded_schema(tools, ["field_strength"], "current 4, radius 2, permeability 3") or {})
     assert spare["permeability"]["enum"] == [4, 2, 3]  # type: ignore[index]
+
+
+def test_a_percentage_is_offered_as_the_rate_it_means_and_its_provenance_is_the_span() -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def future_value(present_value: float, annual_interest_rate: float, years: int) -> float:
+        """Future value of an investment."""
+        return present_value
+
+    command = "Future value of $5000 at an annual interest rate of 5% over 3 years"
+    params = _params(grounded_schema(tools, ["future_value"], command) or {})
+    assert params["annual_interest_rate"]["enum"] == [5000, 0.05, 3]  # type: ignore[index]
+    assert params["years"]["enum"] == [5000, 5, 3]  # type: ignore[index]  # an integer takes "5%" as 5
+    got = provenance(command, tools["future_value"].schema, {"annual_interest_rate": 0.05})
+    start, end = got["annual_interest_rate"].start, got["annual_interest_rate"].end
+    assert got["annual_interest_rate"].source == "span" and command[start:end] == "5%"  # type: ignore[index]
+
+
+def test_values_never_begin_or_end_with_a_function_word() -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def find_recipe(recipe_name: str, max_calories: int) -> str:
+        """Find a recipe."""
+        return recipe_name
+
+    command = "Find a recipe for pasta carbonara which contains less than 500 calories."
+    offered = _params(grounded_schema(tools, ["find_recipe"], command) or {})["recipe_name"]["enum"]  # type: ignore[index]
+    assert "pasta carbonara" in offered and "recipe for pasta carbonara" in offered
+    assert not {"for pasta carbonara", "Find a recipe", "for", "a", "carbonara which"} & set(offered)

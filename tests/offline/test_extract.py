@@ -258,3 +258,21 @@ def test_unplaced_quotes_and_rival_guesses_are_reported() -> None:
         "company2": "Samsung",
         "country": "USA",
     }
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"type": "number", "description": "The annual interest rate of the investment."}, 0.05),
+        ({"type": "number", "description": "The rate, as a decimal (5% is 0.05)."}, 0.05),
+        ({"type": "number", "description": "The yearly yield of the fund as a percentage."}, 5),
+        ({"type": "integer", "description": "The lightness level in percent."}, 5),
+        ({"type": "integer", "description": "The growth rate."}, 5),
+    ],
+)
+def test_a_percentage_is_a_fraction_for_a_rate_and_as_written_where_a_percentage_is_asked(
+    spec: dict[str, object], expected: float
+) -> None:
+    schema = {"type": "object", "properties": {"rate": spec}, "required": ["rate"]}
+    filled = fill_arguments("Grow it at 5% a year", schema, today=TODAY)
+    assert filled.arguments == {"rate": expected} and type(filled.arguments["rate"]) is type(expected)

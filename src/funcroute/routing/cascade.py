@@ -8,9 +8,11 @@ cannot be trusted to pick among many tools. So, per command:
    was extracted from the command and the values validate (milliseconds, no model call);
 2. **refused** at once when even the closest tool is far from the command (below
    ``irrelevance_floor``): nothing to ask the model about;
-3. **model** — otherwise the model chooses among the ``top_k`` tools the retrieval ranks first,
-   constrained to valid calls of those tools (grounded values only, by default), with the repair
-   loop on validation errors;
+3. **model** — otherwise the model writes the call, constrained to valid calls (grounded values
+   only, by default), with the repair loop on validation errors. It is shown the semantic router's
+   tool alone when that tool leads the runner-up by ``sole_margin`` (the router picks the tool far
+   more reliably than a small model, which tends to take the first tool listed), else the ``top_k``
+   tools the retrieval ranks first; with ``abstain`` it may also answer "no suitable function";
 4. **refused** with both reasons when both fail (:class:`NoSuitableFunctionError`).
 
 :class:`Cascade` is a :class:`~funcroute.routing.selector.Selector`: ``Router(tools,
@@ -20,6 +22,7 @@ and each :class:`~funcroute.routing.results.RouteResult` says which path served 
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from funcroute.backends.base import Backend
@@ -27,17 +30,20 @@ from funcroute.constrain.grounding import grounded_schema, provenance
 from funcroute.errors import ModelOutputError, NoSuitableFunctionError, UsageError
 from funcroute.routing.llm import LLMSelector
 from funcroute.routing.selector import Selection, Selector, checked_command
+from funcroute.tools.tool import Tool
 from funcroute.tools.toolset import ToolSet
 
 if TYPE_CHECKING:
     from funcroute.offline.selector import Decision, SemanticSelector
     from funcroute.prompts.templates import ChatTemplate
 
-__all__ = ["DEFAULT_IRRELEVANCE_FLOOR", "Cascade"]
+__all__ = ["DEFAULT_IRRELEVANCE_FLOOR", "DEFAULT_SOLE_MARGIN", "Cascade"]
 
 #: Below this semantic score no tool is near the command: refuse without asking the model. Tuned on
 #: BFCL ``irrelevance`` against ``simple_python`` (bench/cascade.py).
 DEFAULT_IRRELEVANCE_FLOOR = 0.2
+#: The model is shown the semantic router's tool alone when it leads the runner-up by this much.
+DEFAULT_SOLE_MARGIN = 0.05
 
 
 class Cascade(Selector):
@@ -54,6 +60,10 @@ class Cascade(Selector):
         grounded: limit grounded parameters (numbers, e-mails, URLs, paths) to values the command
             gives (:mod:`funcroute.constrain.grounding`); a shortlisted tool whose required grounded
             value is not given is not offered to the model.
+        sole_margin: show the model only the semantic router's tool when its score leads the
+            runner-up's by at least this much (``None``: always the ``top_k``).
+        abstain: also offer the model a ``none`` choice ("no suitable function"); choosing it is a
+            refusal.
     """
 
     name = "cascade"
@@ -69,6 +79,8 @@ class Cascade(Selector):
         max_retries: int = 1,
         max_new_tokens: int = 192,
         grounded: bool = True,
+        sole_margin: float | None = DEFAULT_SOLE_MARGIN,
+        abstain: bool = False,
     ) -> None:
         from funcroute.offline.selector import SemanticSelector
 
@@ -78,6 +90,8 @@ class Cascade(Selector):
         self.irrelevance_floor = irrelevance_floor
         self.semantic = semantic or SemanticSelector()
         self.grounded = grounded
+        self.sole_margin = sole_margin
+        self.abstain = abstain
         self.model = (
             None
             if model is None
@@ -108,27 +122,49 @@ class Cascade(Selector):
                 decision,
                 f"no tool is near the command (best score {decision.score:.2f} < {floor:.2f})",
             )
-        names = [name for name, _ in self.semantic.index(tools).search(command, self.top_k)]
-        schema = None
+        names = self._shortlist(tools, command, decision)
         if self.grounded:
-            schema = grounded_schema(tools, names, command)
-            if schema is None:
+            grounded = grounded_schema(tools, names, command)
+            if grounded is None:
                 raise _refused(
                     command,
                     decision,
                     f"semantic router: {why}; none of {names} can be called with values the command gives",
                 )
+            schema = grounded
             names = [v["properties"]["function"]["const"] for v in schema["anyOf"]]
+        else:  # the shortlist's own schema: the grammar must not allow tools the prompt does not show
+            schema = tools.subset(names).json_schema()
+        shown, abstain = tools, None
+        if self.abstain:
+            shown, abstain = _with_abstention(tools, names)
+            names = [*names, abstain]
+            schema = {"anyOf": [*schema["anyOf"], *shown.subset([abstain]).json_schema()["anyOf"]]}
         try:
-            chosen = self.model.select(tools, command, names=names, schema=schema)
+            chosen = self.model.select(shown, command, names=names, schema=schema)
         except ModelOutputError as exc:
             refusal = _refused(command, decision, f"semantic router: {why}; model: {exc}")
             refusal.attempts = list(exc.attempts)
             raise refusal from exc
         call = chosen.call
+        if call.function == abstain:
+            offered = names[:-1]
+            refusal = _refused(command, decision, f"semantic router: {why}; model: none of {offered} fits")
+            refusal.attempts = list(chosen.attempts)
+            raise refusal
         chosen.path, chosen.reason = "model", f"semantic router: {why}; the model chose among {names}"
         chosen.provenance = dict(provenance(command, tools[call.function].schema, call.arguments))
         return chosen
+
+    def _shortlist(self, tools: ToolSet, command: str, decision: Decision) -> list[str]:
+        """The tools the model is shown: the router's own when it clearly leads, else the top ``k``."""
+        ranked = decision.candidates
+        if self.sole_margin is not None and ranked:
+            best, score = ranked[0]
+            runner_up = max((s for _, s in ranked[1:]), default=float("-inf"))
+            if score - runner_up >= self.sole_margin:
+                return [best]
+        return [name for name, _ in self.semantic.index(tools).search(command, self.top_k)]
 
     def _fast(self, tools: ToolSet, command: str, decision: Decision) -> Selection | None:
         """The semantic router's call, when it is sure, every required value is given and they validate.
@@ -161,3 +197,24 @@ def _missing(decision: Decision) -> str:
     if decision.doubt:
         return f"{decision.function!r} fits, but {decision.doubt}"
     return "no confident choice"
+
+
+def _none(reason: str = "") -> None:
+    """Use this when none of the other functions fits the user's input.
+
+    Args:
+        reason: Why none of the functions fits.
+    """
+
+
+@functools.cache
+def _abstention_tool(name: str) -> Tool:
+    return Tool.from_function(_none, name=name)
+
+
+def _with_abstention(tools: ToolSet, names: list[str]) -> tuple[ToolSet, str]:
+    """The shortlist as a ToolSet of its own plus a "no suitable function" tool, named so as not to clash."""
+    abstain = next(n for n in ("none", "no_suitable_function", "no_suitable_function_") if n not in names)
+    shown = tools.subset(names)
+    shown.add(_abstention_tool(abstain))
+    return shown, abstain
