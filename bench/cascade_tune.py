@@ -143,6 +143,8 @@ class Point:
             top_k=self.top_k,
             no_grounding=not self.grounded,
             max_retries=self.max_retries,
+            sole_margin=-1.0,  # the grid predates the sole-tool shortlist: the top k, as it was tuned
+            abstain=False,
         )
 
     def flags(self) -> str:
