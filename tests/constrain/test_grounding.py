@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from funcroute import Free, Grounded, ToolSet
 from funcroute.constrain.grounding import grounded_schema, provenance
@@ -127,3 +127,39 @@ def test_values_never_begin_or_end_with_a_function_word() -> None:
     offered = _params(grounded_schema(tools, ["find_recipe"], command) or {})["recipe_name"]["enum"]  # type: ignore[index]
     assert "pasta carbonara" in offered and "recipe for pasta carbonara" in offered
     assert not {"for pasta carbonara", "Find a recipe", "for", "a", "carbonara which"} & set(offered)
+
+
+class Stop(BaseModel):
+    city: str
+    nights: int
+    budget: float = 100.0
+
+
+def test_lists_and_nested_objects_are_grounded_at_any_depth() -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def plan_trip(
+        stops: list[Stop], notify: list[str], first: Stop, scores: list[float] | None = None
+    ) -> str:
+        """Plan a trip and mail the plan.
+
+        Args:
+            stops: the stops of the trip.
+            notify: e-mail addresses to send the plan to.
+            first: where the trip starts.
+            scores: ratings.
+        """
+        return ""
+
+    command = "Start in Paris for 2 nights, then Rome for 3, and mail ann@example.com and bo@example.org"
+    params = _params(grounded_schema(tools, ["plan_trip"], command) or {})
+    recipients = params["notify"]["items"]  # type: ignore[index]
+    assert recipients["enum"] == ["ann@example.com", "bo@example.org"]  # no address the user did not write
+    stop = params["stops"]["items"]["properties"]  # type: ignore[index]
+    assert stop["nights"]["enum"] == [2, 3] and "Paris" in stop["city"]["enum"]
+    assert stop["budget"]["enum"] == [2, 3]  # optional: offered, but only numbers the command gives
+    first = params["first"]["properties"]  # type: ignore[index]
+    assert first["nights"]["enum"] == [2, 3]
+    # Without an address in the command a required list of recipients cannot be filled: no call.
+    assert grounded_schema(tools, ["plan_trip"], "Start in Paris for 2 nights then Rome for 3") is None

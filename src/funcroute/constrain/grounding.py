@@ -10,8 +10,11 @@ For each tool on a shortlist, :func:`grounded_schema` rewrites the reply schema 
   saying so): the addresses, URLs and paths the command contains;
 * other strings (names, places, keywords...): a span of the command (up to six words in a row), or
   a quoted string of it;
+* lists of any of these (``list[EmailStr]`` recipients, ``list[float]`` data): every item;
+* nested objects (a pydantic model as a parameter, lists of them): their own parameters, by the
+  same rules, at any depth;
 * free text (a parameter named like ``body``, ``message``, ``content``, ``text``, ``note``...),
-  choices (``enum``), booleans and objects are left to the model, under the schema.
+  choices (``enum``) and booleans are left to the model, under the schema.
 
 Override per parameter with the schema key ``x-grounded`` (``true`` or ``false``): in a tool file,
 or the markers ``Annotated[str, Grounded()]`` / ``Annotated[str, Free()]`` in Python
@@ -133,6 +136,74 @@ def _candidates(
     return list(dict.fromkeys(values))
 
 
+def _is_object(spec: Any) -> bool:
+    return isinstance(spec, dict) and spec.get("type") == "object" and bool(spec.get("properties"))
+
+
+def _ground_object(obj: dict[str, Any], mentions: Sequence[Mention], command: str) -> bool:
+    """Limit the grounded parameters of the object schema ``obj``, in place, nested ones included.
+
+    Returns:
+        ``False`` when a required parameter has no value in the command (the object cannot be built).
+    """
+    properties: dict[str, Any] = obj.get("properties") or {}
+    required = set(obj.get("required") or ())
+    kinds = {
+        name: _grounding_kind(name, spec) if isinstance(spec, dict) else None
+        for name, spec in properties.items()
+    }
+    for name, spec in list(properties.items()):
+        if not isinstance(spec, dict) or spec.get("x-grounded") is False:
+            continue
+        items = spec.get("items") if spec.get("type") == "array" else None
+        nested = spec if _is_object(spec) else items if _is_object(items) else None
+        if nested is not None:  # an object (or a list of them): its own values, grounded alike
+            if _ground_object(nested, mentions, command):
+                continue
+            if name in required:
+                return False
+            del properties[name]
+            continue
+        target, kind = spec, kinds[name]
+        if kind is None and isinstance(items, dict):
+            # A list of grounded values (recipients, numbers): each item must be one the command gives.
+            target, kind = items, _grounding_kind(name, {**_overrides(spec), **items})
+        if kind is None:
+            continue
+        if name not in required and kind == "span":
+            # An optional string limited to spans is one the model fills anyway (a small model
+            # writes every parameter it is shown: ``unit: "kilometers"`` where the default was
+            # meant), so it is not offered: its default applies. Measured in bench/cascade.py.
+            del properties[name]
+            continue
+        values = _candidates(name, kind, mentions, target, command, name in required and target is spec)
+        if name not in required and values:
+            # An optional value is offered only when the command gives more values of its kind
+            # than the required parameters take: else a small model copies one of those into
+            # the optional parameter (``speed_of_light: 4``) instead of leaving the default.
+            # Integers and numbers are one kind here: both take the command's numbers.
+            same = _NUMERIC if kind in _NUMERIC else (kind,)
+            needed = sum(1 for other, k in kinds.items() if k in same and other in required)
+            if len(values) <= needed:
+                values = []
+        if values:
+            limited = {"enum": values, **{k: v for k, v in target.items() if k == "description"}}
+            if target is spec:
+                properties[name] = limited
+            else:
+                spec["items"] = limited
+        elif name in required:
+            return False
+        else:
+            del properties[name]
+    return True
+
+
+def _overrides(spec: dict[str, Any]) -> dict[str, Any]:
+    """What a list's own schema says about its items: ``x-grounded``, and the description."""
+    return {k: spec[k] for k in ("x-grounded", "description") if k in spec}
+
+
 def grounded_schema(tools: ToolSet, names: Sequence[str], command: str) -> dict[str, Any] | None:
     """The reply schema over ``names`` with every grounded parameter limited to the command's values.
 
@@ -147,41 +218,7 @@ def grounded_schema(tools: ToolSet, names: Sequence[str], command: str) -> dict[
     mentions = find_mentions(command)
     variants = []
     for variant in tools.subset(list(names)).json_schema()["anyOf"]:
-        params = variant["properties"]["params"]
-        properties: dict[str, Any] = params.get("properties") or {}
-        required = set(params.get("required") or ())
-        callable_ = True
-        kinds = {
-            name: _grounding_kind(name, spec) if isinstance(spec, dict) else None
-            for name, spec in properties.items()
-        }
-        for name, spec in list(properties.items()):
-            kind = kinds[name]
-            if kind is None:
-                continue
-            if name not in required and kind == "span":
-                # An optional string limited to spans is one the model fills anyway (a small model
-                # writes every parameter it is shown: ``unit: "kilometers"`` where the default was
-                # meant), so it is not offered: its default applies. Measured in bench/cascade.py.
-                del properties[name]
-                continue
-            values = _candidates(name, kind, mentions, spec, command, name in required)
-            if name not in required and values:
-                # An optional value is offered only when the command gives more values of its kind
-                # than the required parameters take: else a small model copies one of those into
-                # the optional parameter (``speed_of_light: 4``) instead of leaving the default.
-                # Integers and numbers are one kind here: both take the command's numbers.
-                same = _NUMERIC if kind in _NUMERIC else (kind,)
-                needed = sum(1 for other, k in kinds.items() if k in same and other in required)
-                if len(values) <= needed:
-                    values = []
-            if values:
-                properties[name] = {"enum": values, **{k: v for k, v in spec.items() if k == "description"}}
-            elif name in required:
-                callable_ = False
-                break
-            else:
-                del properties[name]
+        callable_ = _ground_object(variant["properties"]["params"], mentions, command)
         if callable_:
             variants.append(copy.deepcopy(variant))
     if not variants:
