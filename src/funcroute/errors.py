@@ -247,7 +247,8 @@ class PlanProblem:
     Attributes:
         kind: ``too_many_steps``, ``no_steps``, ``duplicate_evidence``, ``unknown_tool``,
             ``unsupported_tool``, ``undefined_evidence``, ``forward_reference``, ``missing_answer``,
-            ``answer_without_evidence`` or ``unknown_answer``.
+            ``answer_without_evidence``, ``unknown_answer``, or ``ungrounded_value`` (a step writes an
+            address, URL or path the question does not give: :mod:`funcroute.plans.grounded`).
         message: what is wrong, in words the model can act on.
         step: 1-based index of the offending step; ``None`` for the plan as a whole.
     """

