@@ -137,3 +137,39 @@ def test_with_abstain_the_model_may_answer_no_suitable_function(
     )
     result = Router(demo, selector=Cascade(ok, semantic=semantic, abstain=True)).route(command, dry_run=True)
     assert result.path == "model" and result.call is not None and result.call.function == "send_email"
+
+
+def test_a_value_that_is_the_tools_own_name_or_an_unquoted_optional_text_goes_to_the_model(
+    semantic: SemanticSelector,
+) -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def BoardGameGeek_recommend(players: int, category: str) -> str:
+        """Recommend board games from BoardGameGeek for a number of players and a category."""
+        return category
+
+    @tools.tool
+    def fetch_dna_sequence(dna_id: str, region: str = "") -> str:
+        """Retrieve the sequence of a DNA molecule by its id, optionally of one region."""
+        return dna_id
+
+    def routed(command: str, reply: dict[str, object]) -> tuple[str, str, int]:
+        model = ScriptedBackend([json.dumps(reply)])
+        cascade = Cascade(model, semantic=semantic, grounded=False)
+        result = Router(tools, selector=cascade).route(command, dry_run=True)
+        return result.path, result.reason, len(model.prompts)
+
+    # The extractor reads category="BoardGameGeek" (the tool's own name): the model places the words.
+    command = "Recommend strategy board games for 2 players from BoardGameGeek"
+    assert semantic.decide(tools, command).arguments["category"] == "BoardGameGeek"
+    games = {"function": "BoardGameGeek_recommend", "params": {"players": 2, "category": "strategy"}}
+    assert routed(command, games)[::2] == ("model", 1)
+    # An optional text read from unquoted words (region="Alps") goes to the model too...
+    dna = {"function": "fetch_dna_sequence", "params": {"dna_id": "DNA123", "region": "Alps"}}
+    command = "Retrieve the sequence of DNA molecule with id `DNA123` for the Alps region"
+    assert semantic.decide(tools, command).arguments == {"dna_id": "DNA123", "region": "Alps"}
+    assert routed(command, dna)[::2] == ("model", 1)
+    # ...but not when the user quoted it: then it is what they said, and the fast path serves it.
+    path, reason, asked = routed("Retrieve the sequence of DNA molecule `DNA123` for region 'Alps'", dna)
+    assert (path, asked) == ("fast", 0), reason
