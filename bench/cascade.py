@@ -81,6 +81,7 @@ def add_knobs(parser: argparse.ArgumentParser) -> None:
         help="show the model the semantic router's tool alone when it leads by this much (<0: never)",
     )
     parser.add_argument("--abstain", action="store_true", help="offer the model 'no suitable function'")
+    parser.add_argument("--no-fast-path", action="store_true", help="the model writes every call")
 
 
 def knobs(args: argparse.Namespace) -> dict[str, Any]:
@@ -93,6 +94,7 @@ def knobs(args: argparse.Namespace) -> dict[str, Any]:
         "max_retries": args.max_retries,
         "sole_margin": args.sole_margin,
         "abstain": args.abstain,
+        "fast_path": not args.no_fast_path,
     }
 
 
@@ -109,6 +111,7 @@ def make_cascade(model: Any, template: Any, semantic: SemanticSelector, args: ar
         max_retries=args.max_retries,
         sole_margin=None if args.sole_margin < 0 else args.sole_margin,
         abstain=args.abstain,
+        fast_path=not args.no_fast_path,
     )
 
 

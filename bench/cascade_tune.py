@@ -145,6 +145,7 @@ class Point:
             max_retries=self.max_retries,
             sole_margin=-1.0,  # the grid predates the sole-tool shortlist: the top k, as it was tuned
             abstain=False,
+            no_fast_path=False,
         )
 
     def flags(self) -> str:

@@ -173,3 +173,18 @@ def test_a_value_that_is_the_tools_own_name_or_an_unquoted_optional_text_goes_to
     # ...but not when the user quoted it: then it is what they said, and the fast path serves it.
     path, reason, asked = routed("Retrieve the sequence of DNA molecule `DNA123` for region 'Alps'", dna)
     assert (path, asked) == ("fast", 0), reason
+
+
+def test_without_the_fast_path_the_model_writes_the_call_of_the_routers_tool(
+    demo: ToolSet, semantic: SemanticSelector
+) -> None:
+    params = {"value": 100, "from_unit": "fahrenheit", "to_unit": "celsius"}
+    reply = json.dumps({"function": "convert_temperature", "params": params})
+    model = ScriptedBackend([reply])
+    cascade = Cascade(model, semantic=semantic, fast_path=False)
+    result = Router(demo, selector=cascade).route(COMMANDS[2], dry_run=True)
+    assert result.path == "model" and "the model writes every call" in result.reason
+    assert _offered(model) == ["convert_temperature"]  # the semantic router still picked the tool
+    with pytest.raises(NoSuitableFunctionError, match="no tool is near"):
+        Router(demo, selector=cascade).route(REFUSED)  # and still refuses what is far from every tool
+    assert len(model.prompts) == 1
