@@ -102,3 +102,47 @@ _DECODER = json.JSONDecoder(strict=False)
 
 def _loads_json(text: str) -> Any:
     return _DECODER.decode(text)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Unusable("a non-finite number (NaN or Infinity)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0.0:  # inf - inf is nan: 1e999 overflows to Infinity
+        raise _Unusable("a non-finite number (NaN or Infinity)")
+    return value
+
+
+# For whole-reply JSON: refuses NaN/Infinity/overflowing floats while decoding, so that a text that
+# also passes :func:`_plain_json_text` needs no walk of the decoded tree (see :func:`_decode_checked`).
+_CHECKED_DECODER = json.JSONDecoder(strict=False, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def _plain_json_text(text: str, max_depth: int) -> bool:
+    r"""Whether JSON decoded from ``text`` is sure to pass :func:`_check` without walking it.
+
+    JSON gives only string keys and JSON types; what is left to refuse is nesting (bounded above
+    by the number of opening brackets, those inside strings included) and lone surrogates (only
+    from ``\u`` escapes, or already in text that cannot be written as UTF-8).
+    """
+    return (
+        "\\u" not in text
+        and (text.isascii() or _text_ok(text))
+        and text.count("{") + text.count("[") <= max_depth
+    )
+
+
+def _decode_checked(text: str, max_depth: int) -> Any:
+    """``text`` as JSON, with every check of :func:`_check`; the tree is walked only when needed.
+
+    Raises:
+        ValueError: not JSON.
+        RecursionError: nested too deep to decode.
+        _Unusable: it breaks a limit (depth, non-finite numbers, lone surrogates).
+    """
+    doc = _CHECKED_DECODER.decode(text)
+    if not _plain_json_text(text, max_depth):
+        _check(doc, max_depth)
+    return doc
