@@ -15,6 +15,7 @@ conversation the vicuna way: ``... ASSISTANT: {reply}</s>USER: {feedback} ASSIST
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,8 +81,8 @@ class ChatTemplate:
         turns = [base.replace("{prompt}", u) + " " + a.strip() + self.end_of_turn for u, a in history]
         return "".join(turns) + base.replace("{prompt}", prompt)
 
-    @property
-    def stop(self) -> tuple[str, ...]:
+    @functools.cached_property
+    def stop(self) -> tuple[str, ...]:  # cached: read for every request, and the template is frozen
         """Strings that mean the model has started writing the next turn."""
         if self.format_string is not None:
             return ()

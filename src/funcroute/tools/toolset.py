@@ -292,8 +292,8 @@ class ToolSet:
                 problem = ValidationProblem("", f"arguments must be plain JSON data: {trouble}", "json_type")
                 raise CallValidationError(function, arguments, [problem], reply)
         problems: list[ValidationProblem] = []
-        unknown = arguments.keys() - tool.parameters
-        if unknown:
+        if not tool.parameters.issuperset(arguments):  # the usual case builds no set of extras
+            unknown = arguments.keys() - tool.parameters
             if self.extra == "forbid":
                 problems.extend(
                     ValidationProblem(str(k), "unexpected parameter", "extra_forbidden")

@@ -123,7 +123,7 @@ def _short(text: str) -> str:
 class PydanticValidator:
     """Validates with the pydantic model built from a function signature."""
 
-    __slots__ = ("_aliases", "_fields", "_model", "_names", "_positional", "_scan", "_serialize", "_validate")
+    __slots__ = ("_fields", "_model", "_positional", "_scan", "_serialize", "_validate")
 
     def __init__(self, signature: FunctionSignature) -> None:
         self._model = signature.model
@@ -133,8 +133,6 @@ class PydanticValidator:
         # are Python wrappers that re-check their options on every call (~0.6 us each).
         self._validate = signature.model.__pydantic_validator__.validate_python
         self._serialize = signature.model.__pydantic_serializer__.to_python
-        self._names = tuple(name for name, _ in signature.fields)
-        self._aliases = tuple(alias for _, alias in signature.fields)
         # Only fields whose type could hold a float are scanned for NaN/Infinity after validation.
         model_fields = signature.model.model_fields
         self._scan = tuple(
@@ -168,7 +166,7 @@ class PydanticValidator:
             kwargs = {alias: values[f] for f, alias in self._fields if alias not in self._positional}
         else:
             args = ()
-            kwargs = dict(zip(self._aliases, map(values.__getitem__, self._names), strict=True))
+            kwargs = {alias: values[f] for f, alias in self._fields}
         try:
             dumped = self._serialize(model, mode="json", by_alias=True, exclude_unset=True)
         except PydanticSerializationError as exc:
