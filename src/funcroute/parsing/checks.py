@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["json_problem"]
@@ -134,15 +135,26 @@ def _plain_json_text(text: str, max_depth: int) -> bool:
     )
 
 
+_SCAN: Callable[[str, int], tuple[Any, int]] = _CHECKED_DECODER.scan_once  # type: ignore[attr-defined]
+
+
 def _decode_checked(text: str, max_depth: int) -> Any:
-    """``text`` as JSON, with every check of :func:`_check`; the tree is walked only when needed.
+    """``text`` (stripped) as JSON, with every check of :func:`_check`; the tree is walked only when needed.
+
+    The decoder's scanner is called directly: ``JSONDecoder.decode`` would only add two whitespace
+    regex matches around it, and ``text`` has none at either end.
 
     Raises:
         ValueError: not JSON.
         RecursionError: nested too deep to decode.
         _Unusable: it breaks a limit (depth, non-finite numbers, lone surrogates).
     """
-    doc = _CHECKED_DECODER.decode(text)
+    try:
+        doc, end = _SCAN(text, 0)
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    if end != len(text):
+        raise ValueError("extra data after the JSON value")
     if not _plain_json_text(text, max_depth):
         _check(doc, max_depth)
     return doc

@@ -51,10 +51,13 @@ class _UniqueKeyLoader(_SafeLoader):
 
 # libyaml (PyYAML's C parser) reads a small reply ~8x faster than the pure-Python parser; the
 # constructor and the resolvers stay PyYAML's own Python ones, so the values are the same. It is
-# used only where it cannot differ from _SafeLoader: no "*" (so no alias to refuse: _SafeLoader's
-# check lives in the Python composer, which libyaml replaces), plain printable text without tabs or
-# the Unicode line breaks the two parsers treat differently, and few structure characters (libyaml's
-# composer recurses in C, unguarded by Python's recursion limit: each level needs one of them).
+# used only where it cannot differ from _SafeLoader: no "*" or "&" (so no alias to refuse:
+# _SafeLoader's check lives in the Python composer, which libyaml replaces), no tags or directives
+# ("!", "%": the two parsers read a bare "!" differently), no "?" that may be a key indicator (PyYAML
+# takes any "?" in a flow collection for one), no "|#" block-scalar header (PyYAML refuses it), plain
+# printable text without tabs or the Unicode line breaks they treat differently, and few structure
+# characters (libyaml's composer recurses in C, unguarded by Python's recursion limit: each level
+# needs one of them). Each exclusion is one the differential tests in tests/formats found.
 # Whatever libyaml refuses is read again by _SafeLoader, whose error (or reading) is the answer.
 _CSafeLoader: type[Any] | None = None
 if getattr(yaml, "__with_libyaml__", False):
@@ -65,14 +68,16 @@ if getattr(yaml, "__with_libyaml__", False):
         yaml_implicit_resolvers = _SafeLoader.yaml_implicit_resolvers
 
 
-_C_SAFE_TEXT = re.compile(r"[^\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_C_UNSAFE = re.compile(
+    r"[*!&%]|[|>][-+0-9]*#|(?:\A|\s)\?|[^\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
 _C_MAX_STRUCTURE = 2000
 _STRUCTURE = ":-[{?"
 
 
 def _libyaml_may_read(text: str) -> bool:
     """Whether ``text`` is one libyaml reads exactly as :class:`_SafeLoader` does (see above)."""
-    if "*" in text or _C_SAFE_TEXT.search(text) is not None:
+    if _C_UNSAFE.search(text) is not None or ("?" in text and ("[" in text or "{" in text)):
         return False
     return sum(text.count(c) for c in _STRUCTURE) <= _C_MAX_STRUCTURE
 

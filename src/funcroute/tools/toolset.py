@@ -50,6 +50,7 @@ from funcroute.tools.validators import InvalidArguments, Validated
 __all__ = ["ToolSet"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+_RENDER_KEYS = {False: ("render_tools", False), True: ("render_tools", True)}
 
 
 class ToolSet:
@@ -206,7 +207,10 @@ class ToolSet:
     def render_tools(self, names: Sequence[str] | None = None, *, show_types: bool = False) -> str:
         """The ``Available functions:`` block for all tools (cached) or for ``names`` in that order."""
         if names is None:
-            joined: str = self._cached(("render_tools", show_types), lambda ts: self._join(ts, show_types))
+            key = _RENDER_KEYS[bool(show_types)]
+            joined: str | None = self._derived.get(key)  # the hit: one dict read, no closure built
+            if joined is None:
+                joined = self._cached(key, lambda ts: self._join(ts, show_types))
             return joined
         return "\n".join(self._block(self[n], show_types) for n in names)
 

@@ -123,7 +123,7 @@ def _short(text: str) -> str:
 class PydanticValidator:
     """Validates with the pydantic model built from a function signature."""
 
-    __slots__ = ("_fields", "_model", "_positional", "_scan", "_serialize", "_validate")
+    __slots__ = ("_fields", "_model", "_plain", "_positional", "_scan", "_serialize", "_validate")
 
     def __init__(self, signature: FunctionSignature) -> None:
         self._model = signature.model
@@ -135,6 +135,7 @@ class PydanticValidator:
         self._serialize = signature.model.__pydantic_serializer__.to_python
         # Only fields whose type could hold a float are scanned for NaN/Infinity after validation.
         model_fields = signature.model.model_fields
+        self._plain = _plain_fields(signature)
         self._scan = tuple(
             (name, alias)
             for name, alias in signature.fields
@@ -167,11 +168,50 @@ class PydanticValidator:
         else:
             args = ()
             kwargs = {alias: values[f] for f, alias in self._fields}
+        if self._plain is not None:
+            # Every field is a plain str/int/float/bool: the JSON dump of such a value is the
+            # value itself, so the dump is read off the model when each given value has exactly
+            # its field's type (anything else, e.g. a str subclass, goes through the serializer).
+            given = model.__pydantic_fields_set__
+            dumped = {}
+            for name, alias, kind in self._plain:
+                if name in given:
+                    value = values[name]
+                    if type(value) is not kind:
+                        break
+                    dumped[alias] = value
+            else:
+                return Validated(dumped, args, kwargs)
         try:
             dumped = self._serialize(model, mode="json", by_alias=True, exclude_unset=True)
         except PydanticSerializationError as exc:
             raise InvalidArguments([ValidationProblem("", f"not JSON data: {exc}", "json_type")]) from None
         return Validated(dumped, args, kwargs)
+
+
+_PLAIN_KINDS = frozenset({str, int, float, bool})
+
+
+def _plain_fields(signature: FunctionSignature) -> tuple[tuple[str, str, type], ...] | None:
+    """``(field, alias, type)`` of every field when all are plain scalars the JSON dump leaves as they are.
+
+    Plain: annotated exactly ``str``/``int``/``float``/``bool``, no metadata (constraints,
+    validators, serializers: anything pydantic might apply), not excluded from dumps, and no
+    serializer decorators on the model. ``None`` when any field is not: the serializer runs.
+    """
+    model = signature.model
+    decorators = model.__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers:
+        return None
+    plain: list[tuple[str, str, type]] = []
+    model_fields = model.model_fields
+    for name, alias in signature.fields:
+        info = model_fields[name]
+        kind = info.annotation
+        if kind not in _PLAIN_KINDS or info.metadata or info.exclude or not isinstance(kind, type):
+            return None
+        plain.append((name, alias, kind))
+    return tuple(plain)
 
 
 class JsonSchemaValidator:
