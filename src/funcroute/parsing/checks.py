@@ -116,30 +116,19 @@ def _finite_float(text: str) -> float:
     return value
 
 
-# For whole-reply JSON: refuses NaN/Infinity/overflowing floats while decoding, so that a text that
-# also passes :func:`_plain_json_text` needs no walk of the decoded tree (see :func:`_decode_checked`).
+# For whole-reply JSON: refuses NaN/Infinity/overflowing floats while decoding, so that most texts
+# need no walk of the decoded tree (see :func:`_decode_checked`).
 _CHECKED_DECODER = json.JSONDecoder(strict=False, parse_constant=_refuse_constant, parse_float=_finite_float)
-
-
-def _plain_json_text(text: str, max_depth: int) -> bool:
-    r"""Whether JSON decoded from ``text`` is sure to pass :func:`_check` without walking it.
-
-    JSON gives only string keys and JSON types; what is left to refuse is nesting (bounded above
-    by the number of opening brackets, those inside strings included) and lone surrogates (only
-    from ``\u`` escapes, or already in text that cannot be written as UTF-8).
-    """
-    return (
-        "\\u" not in text
-        and (text.isascii() or _text_ok(text))
-        and text.count("{") + text.count("[") <= max_depth
-    )
-
-
 _SCAN: Callable[[str, int], tuple[Any, int]] = _CHECKED_DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def _decode_checked(text: str, max_depth: int) -> Any:
-    """``text`` (stripped) as JSON, with every check of :func:`_check`; the tree is walked only when needed.
+    r"""``text`` (stripped) as JSON, with every check of :func:`_check`; the tree walked only if needed.
+
+    The decoder refuses non-finite numbers itself. JSON gives only string keys and JSON types, so
+    what is left to refuse is nesting (bounded above by the number of opening brackets, those
+    inside strings included) and lone surrogates (only from ``\u`` escapes, or already in text
+    that cannot be written as UTF-8): when the text rules both out, the tree is not walked.
 
     The decoder's scanner is called directly: ``JSONDecoder.decode`` would only add two whitespace
     regex matches around it, and ``text`` has none at either end.
@@ -155,6 +144,10 @@ def _decode_checked(text: str, max_depth: int) -> Any:
         raise ValueError("not JSON") from None
     if end != len(text):
         raise ValueError("extra data after the JSON value")
-    if not _plain_json_text(text, max_depth):
+    if (
+        "\\u" in text
+        or not (text.isascii() or _text_ok(text))
+        or text.count("{") + text.count("[") > max_depth
+    ):
         _check(doc, max_depth)
     return doc

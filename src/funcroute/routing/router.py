@@ -148,7 +148,8 @@ class Router:
             except DispatchError as exc:
                 self._record(command, result=result, error=exc)
                 raise
-        self._record(command, result=result, dry_run=dry_run)
+        if self.audit is not None:
+            self._record(command, result=result, dry_run=dry_run)
         return result
 
     # ------------------------------------------------------------------------------------ async

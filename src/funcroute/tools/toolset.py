@@ -243,7 +243,10 @@ class ToolSet:
         """
         if not self._tools:
             raise UsageError("the ToolSet is empty: register at least one tool before rendering a prompt")
-        return selection_prompt(user_input, [self.render_tools(tools, show_types=show_types)], format)
+        block = self._derived.get(_RENDER_KEYS[bool(show_types)]) if tools is None else None
+        if block is None:
+            block = self.render_tools(tools, show_types=show_types)
+        return selection_prompt(user_input, (block,), format)
 
     # ------------------------------------------------------------------------ parse and validate
 
@@ -377,7 +380,9 @@ class ToolSet:
                 (:class:`funcroute._frozen.FrozenDict`: a dict whose mutators raise ``TypeError``;
                 ``json.dumps``, jsonschema and the grammar compilers read it as usual).
         """
-        cached: dict[str, Any] = self._cached("json_schema", self._reply_schema)
+        cached: dict[str, Any] | None = self._derived.get("json_schema")  # read for every request
+        if cached is None:
+            cached = self._cached("json_schema", self._reply_schema)
         if not copy:
             return cached
         copied: dict[str, Any] = thaw(cached)
