@@ -256,14 +256,15 @@ class LLMSelector(Selector):
                 user_input=conv.command,
                 grammar=native.grammar(tools, names) if self.constrained else None,
             )
+        # Positional (in Request's field order): this runs once per model round trip.
         return Request(
-            prompt=self.template.render(conv.user_turn, conv.history),
-            stop=self.template.stop,
-            max_new_tokens=self.max_new_tokens,
-            stop_when=end_of_first_call if self.format == "json" else end_of_first_yaml_call,
-            user_input=conv.command,
-            format=self.format,
-            schema=self._schema(tools, conv) if self.constrained else None,
+            self.template.render(conv.user_turn, conv.history),  # prompt
+            self.template.stop,  # stop
+            self.max_new_tokens,
+            end_of_first_call if self.format == "json" else end_of_first_yaml_call,  # stop_when
+            conv.command,  # user_input
+            self.format,
+            self._schema(tools, conv) if self.constrained else None,  # schema
         )
 
     def _schema(self, tools: ToolSet, conv: Conversation[Call]) -> dict[str, Any]:

@@ -102,7 +102,8 @@ class RepairLoop(Generic[T]):
 
     def run(self, conv: Conversation[T]) -> T:
         """Run the conversation to its end, one request at a time."""
-        while not self.done(conv):
+        retries = self.retries
+        while conv.result is None and len(conv.attempts) <= retries:  # not done(): inlined, per round
             request = self.request_for(conv)
             start = time.perf_counter()
             completion = self.backend.complete(request)
