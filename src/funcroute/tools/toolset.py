@@ -359,6 +359,11 @@ class ToolSet:
         Async handlers are run to completion with ``asyncio.run`` (use :meth:`adispatch` inside an
         event loop). Handler exceptions surface as :class:`HandlerError` with the call attached.
         """
+        tool = self._tools.get(call.function)
+        validated = call._validated
+        if tool is not None and call._tool is tool and validated is not None:
+            if tool.handler is not None and not tool.confirm:  # the usual call: nothing to prepare
+                return _dispatch.run(tool, validated, call)
         tool, validated, call = self._prepare(call, approve)
         return _dispatch.run(tool, validated, call)
 
