@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -326,3 +328,28 @@ def test_plain_dump_keeps_a_str_subclass_to_the_serializer() -> None:
 
     call = PLAIN.validate("plain", {"name": Name("bob"), "count": True})
     assert typed(call.arguments) == typed({"name": "bob", "count": 1})
+
+
+@pytest.mark.skipif(_CSafeLoader is None, reason="PyYAML without libyaml")
+@pytest.mark.parametrize(
+    "text", ["- " * 600 + "x\n", "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 600))]
+)
+def test_deep_yaml_never_reaches_libyaml_on_a_small_thread_stack(text: str) -> None:
+    """libyaml's composer recurses in C: deep YAML must go to the pure-Python loader (a RecursionError)."""
+    script = (
+        "import sys, threading\n"
+        "from funcroute.parsing.safe_yaml import load_yaml\n"
+        "threading.stack_size(128 * 1024)\n"
+        "def go():\n"
+        "    try:\n"
+        "        load_yaml(sys.stdin.read())\n"
+        "    except Exception as exc:\n"
+        "        print(type(exc).__name__)\n"
+        "t = threading.Thread(target=go)\n"
+        "t.start()\n"
+        "t.join()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=text, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr[-500:]

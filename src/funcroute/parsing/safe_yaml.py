@@ -56,8 +56,10 @@ class _UniqueKeyLoader(_SafeLoader):
 # ("!", "%": the two parsers read a bare "!" differently), no "?" that may be a key indicator (PyYAML
 # takes any "?" in a flow collection for one), no "|#" block-scalar header (PyYAML refuses it), plain
 # printable text without tabs or the Unicode line breaks they treat differently, and few structure
-# characters (libyaml's composer recurses in C, unguarded by Python's recursion limit: each level
-# needs one of them). Each exclusion is one the differential tests in tests/formats found.
+# characters: libyaml's composer recurses in C, unguarded by Python's recursion limit, and crashes the
+# process between 300 and 500 levels on a 128 KiB thread stack; each level needs one of ":-[{", so at
+# most _C_MAX_STRUCTURE of them bounds the depth. Each exclusion is one the differential tests in
+# tests/formats found.
 # Whatever libyaml refuses is read again by _SafeLoader, whose error (or reading) is the answer.
 _CSafeLoader: type[Any] | None = None
 if getattr(yaml, "__with_libyaml__", False):
@@ -71,8 +73,8 @@ if getattr(yaml, "__with_libyaml__", False):
 _C_UNSAFE = re.compile(
     r"[*!&%]|[|>][-+0-9]*#|(?:\A|\s)\?|[^\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
-_C_MAX_STRUCTURE = 2000
-_STRUCTURE = ":-[{?"
+_C_MAX_STRUCTURE = 100  # a call's YAML has a handful; longer texts take the pure-Python parser
+_STRUCTURE = ":-[{"
 
 
 def _libyaml_may_read(text: str) -> bool:
