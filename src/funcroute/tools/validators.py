@@ -133,9 +133,9 @@ class PydanticValidator:
         # are Python wrappers that re-check their options on every call (~0.6 us each).
         self._validate = signature.model.__pydantic_validator__.validate_python
         self._serialize = signature.model.__pydantic_serializer__.to_python
+        self._plain = _plain_fields(signature)  # None: the dump needs pydantic's serializer
         # Only fields whose type could hold a float are scanned for NaN/Infinity after validation.
         model_fields = signature.model.model_fields
-        self._plain = _plain_fields(signature)
         self._scan = tuple(
             (name, alias)
             for name, alias in signature.fields
