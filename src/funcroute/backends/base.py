@@ -22,7 +22,7 @@ __all__ = ["Backend", "Completion", "Request", "StopDetector"]
 StopDetector = Callable[[str], "int | None"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Request:
     """What a selector asks a backend for: plain data, never a ToolSet.
 
@@ -53,8 +53,35 @@ class Request:
     grammar: Node | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __init__(
+        self,
+        prompt: str,
+        stop: tuple[str, ...] = (),
+        max_new_tokens: int = 256,
+        stop_when: StopDetector | None = None,
+        user_input: str | None = None,
+        format: Literal["json", "yaml"] = "json",
+        schema: dict[str, Any] | None = None,
+        kind: Literal["call", "plan", "answer"] = "call",
+        grammar: Node | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        # One request per model round trip: filling __dict__ directly skips the frozen
+        # dataclass's object.__setattr__ per field (a microsecond); instances stay read-only.
+        fields = self.__dict__
+        fields["prompt"] = prompt
+        fields["stop"] = stop
+        fields["max_new_tokens"] = max_new_tokens
+        fields["stop_when"] = stop_when
+        fields["user_input"] = user_input
+        fields["format"] = format
+        fields["schema"] = schema
+        fields["kind"] = kind
+        fields["grammar"] = grammar
+        fields["extra"] = {} if extra is None else extra
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Completion:
     """A backend's answer.
 
@@ -74,6 +101,24 @@ class Completion:
     completion_tokens: int | None = None
     elapsed_s: float = 0.0
     forward_passes: int | None = None
+
+    def __init__(
+        self,
+        text: str,
+        finish_reason: str = "stop",
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        elapsed_s: float = 0.0,
+        forward_passes: int | None = None,
+    ) -> None:
+        # As for Request: one per round trip, filled without object.__setattr__ per field.
+        fields = self.__dict__
+        fields["text"] = text
+        fields["finish_reason"] = finish_reason
+        fields["prompt_tokens"] = prompt_tokens
+        fields["completion_tokens"] = completion_tokens
+        fields["elapsed_s"] = elapsed_s
+        fields["forward_passes"] = forward_passes
 
 
 class Backend(ABC):

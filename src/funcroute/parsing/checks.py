@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["json_problem"]
@@ -102,3 +103,51 @@ _DECODER = json.JSONDecoder(strict=False)
 
 def _loads_json(text: str) -> Any:
     return _DECODER.decode(text)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Unusable("a non-finite number (NaN or Infinity)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0.0:  # inf - inf is nan: 1e999 overflows to Infinity
+        raise _Unusable("a non-finite number (NaN or Infinity)")
+    return value
+
+
+# For whole-reply JSON: refuses NaN/Infinity/overflowing floats while decoding, so that most texts
+# need no walk of the decoded tree (see :func:`_decode_checked`).
+_CHECKED_DECODER = json.JSONDecoder(strict=False, parse_constant=_refuse_constant, parse_float=_finite_float)
+_SCAN: Callable[[str, int], tuple[Any, int]] = _CHECKED_DECODER.scan_once  # type: ignore[attr-defined]
+
+
+def _decode_checked(text: str, max_depth: int) -> Any:
+    r"""``text`` (stripped) as JSON, with every check of :func:`_check`; the tree walked only if needed.
+
+    The decoder refuses non-finite numbers itself. JSON gives only string keys and JSON types, so
+    what is left to refuse is nesting (bounded above by the number of opening brackets, those
+    inside strings included) and lone surrogates (only from ``\u`` escapes, or already in text
+    that cannot be written as UTF-8): when the text rules both out, the tree is not walked.
+
+    The decoder's scanner is called directly: ``JSONDecoder.decode`` would only add two whitespace
+    regex matches around it, and ``text`` has none at either end.
+
+    Raises:
+        ValueError: not JSON.
+        RecursionError: nested too deep to decode.
+        _Unusable: it breaks a limit (depth, non-finite numbers, lone surrogates).
+    """
+    try:
+        doc, end = _SCAN(text, 0)
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    if end != len(text):
+        raise ValueError("extra data after the JSON value")
+    if (
+        "\\u" in text
+        or not (text.isascii() or _text_ok(text))
+        or text.count("{") + text.count("[") > max_depth
+    ):
+        _check(doc, max_depth)
+    return doc

@@ -26,7 +26,7 @@ import json_repair
 import yaml
 
 from funcroute.errors import OutputParseError
-from funcroute.parsing.checks import _DECODER, _check, _loads_json, _Unusable
+from funcroute.parsing.checks import _DECODER, _check, _decode_checked, _loads_json, _Unusable
 from funcroute.parsing.limits import DEFAULT_LIMITS, ParseLimits
 from funcroute.parsing.safe_yaml import YAML_CALL_START, load_yaml
 
@@ -185,11 +185,9 @@ def whole_json(text: str, limits: ParseLimits) -> Any:
     if stripped[:1] not in ("{", "["):
         return None
     try:
-        doc = _DECODER.decode(stripped)
-        _check(doc, limits.max_depth)
+        return _decode_checked(stripped, limits.max_depth)
     except (ValueError, RecursionError, _Unusable):
         return None
-    return doc
 
 
 def _single_fence_body(text: str) -> str:

@@ -15,6 +15,7 @@ conversation the vicuna way: ``... ASSISTANT: {reply}</s>USER: {feedback} ASSIST
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,12 +67,21 @@ class ChatTemplate:
         """Render ``prompt`` as the newest user turn after ``history`` (user, assistant) pairs."""
         if self.format_string is not None:
             return self._render_format(prompt, history)
+        if not history:  # the first turn of every command: one concatenation
+            head, tail = self._first_turn
+            return head + prompt + tail
         sep = self.separator
         parts = [self.system + sep if self.system else ""]
         for user_turn, reply in history:
             parts.append(f"{self.user}{user_turn}{sep}{self.assistant} {reply.strip()}{self.end_of_turn}")
         parts.append(f"{self.user}{prompt}{sep}{self.assistant}")
         return "".join(parts)
+
+    @functools.cached_property
+    def _first_turn(self) -> tuple[str, str]:
+        """What :meth:`render` puts before and after a first turn's prompt (no history)."""
+        sep = self.separator
+        return (self.system + sep if self.system else "") + self.user, sep + self.assistant
 
     def _render_format(self, prompt: str, history: Sequence[tuple[str, str]]) -> str:
         assert self.format_string is not None
@@ -80,8 +90,8 @@ class ChatTemplate:
         turns = [base.replace("{prompt}", u) + " " + a.strip() + self.end_of_turn for u, a in history]
         return "".join(turns) + base.replace("{prompt}", prompt)
 
-    @property
-    def stop(self) -> tuple[str, ...]:
+    @functools.cached_property
+    def stop(self) -> tuple[str, ...]:  # cached: read for every request, and the template is frozen
         """Strings that mean the model has started writing the next turn."""
         if self.format_string is not None:
             return ()

@@ -110,6 +110,7 @@ class LLMSelector(Selector):
         self.tool_format: str | ToolCallFormat = (
             self.native.parse_format if self.native is not None else (tool_format or "auto")
         )
+        self._valid_reason: tuple[str | None, str] = (None, "")
         self.loop: RepairLoop[Call] = RepairLoop(
             backend, max_retries, self._request, self._read, self._repair_turn
         )
@@ -126,8 +127,13 @@ class LLMSelector(Selector):
     ) -> Conversation[Call]:
         """A new conversation for ``command`` (``names``/``schema``: the tools shown, the reply schema)."""
         checked_command(command)
-        shown = list(names) if names is not None else self._shown(tools, command)
-        unknown = [n for n in shown or () if n not in tools]
+        if names is not None:
+            shown: list[str] | None = list(names)
+        elif self.tool_selector is None and self._retrieval == (None, None):
+            shown = None  # every tool is shown (the usual case: no selector, no retrieval)
+        else:
+            shown = self._shown(tools, command)
+        unknown = [n for n in shown if n not in tools] if shown else None
         if unknown:
             raise UsageError(
                 "tool_selector chose tools this router does not have (unknown, or not allowed): "
@@ -168,9 +174,11 @@ class LLMSelector(Selector):
 
     def _why(self, conv: Conversation[Call]) -> str:
         repairs = len(conv.attempts) - 1
-        return f"{self.backend.name} replied with a valid call" + (
-            f" after {repairs} repair{'s' * (repairs > 1)}" if repairs else ""
-        )
+        name = self.backend.name
+        if self._valid_reason[0] is not name:  # built once per backend name, not per command
+            self._valid_reason = (name, f"{name} replied with a valid call")
+        reason = self._valid_reason[1]
+        return reason + f" after {repairs} repair{'s' * (repairs > 1)}" if repairs else reason
 
     # ----------------------------------------------------------------------------------- batches
 
@@ -248,14 +256,15 @@ class LLMSelector(Selector):
                 user_input=conv.command,
                 grammar=native.grammar(tools, names) if self.constrained else None,
             )
+        # Positional (in Request's field order): this runs once per model round trip.
         return Request(
-            prompt=self.template.render(conv.user_turn, conv.history),
-            stop=self.template.stop,
-            max_new_tokens=self.max_new_tokens,
-            stop_when=end_of_first_call if self.format == "json" else end_of_first_yaml_call,
-            user_input=conv.command,
-            format=self.format,
-            schema=self._schema(tools, conv) if self.constrained else None,
+            self.template.render(conv.user_turn, conv.history),  # prompt
+            self.template.stop,  # stop
+            self.max_new_tokens,
+            end_of_first_call if self.format == "json" else end_of_first_yaml_call,  # stop_when
+            conv.command,  # user_input
+            self.format,
+            self._schema(tools, conv) if self.constrained else None,  # schema
         )
 
     def _schema(self, tools: ToolSet, conv: Conversation[Call]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from funcroute.tools.call import Call
 __all__ = ["Attempt", "RouteResult"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Attempt:
     """One round trip to the model.
 
@@ -31,6 +31,25 @@ class Attempt:
     completion: Completion
     generate_s: float = 0.0
     parse_s: float = 0.0
+
+    def __init__(
+        self,
+        prompt: str,
+        reply: str,
+        error: ModelOutputError | None,
+        completion: Completion,
+        generate_s: float = 0.0,
+        parse_s: float = 0.0,
+    ) -> None:
+        # One per round trip: filling __dict__ directly skips the frozen dataclass's
+        # object.__setattr__ per field; instances stay read-only.
+        fields = self.__dict__
+        fields["prompt"] = prompt
+        fields["reply"] = reply
+        fields["error"] = error
+        fields["completion"] = completion
+        fields["generate_s"] = generate_s
+        fields["parse_s"] = parse_s
 
 
 @dataclass

@@ -59,6 +59,24 @@ class ReplyReader:
                 return self._parse_documents(strip_reasoning(reply), reply, None)
             return self._parse_documents(reply, reply, whole_json(reply, self._tools.limits))
         fast = whole_json(reply, self._tools.limits)  # also the body of a reply that is one ```json block
+        if type(fast) is dict:
+            # The usual reply, clean or in one ```json fence: {"function": name, "params": {...}}.
+            # Validated straight away; any other shape, or a failure, takes the careful path
+            # (which validates this document again, first, so the outcome is the same).
+            name = fast.get("function")
+            params = fast.get("params")
+            if type(name) is str and type(params) is dict and name.isidentifier():
+                try:
+                    return self._tools._validate(name, params, reply, checked=True)
+                except ModelOutputError:
+                    pass
+        return self._careful(reply, fast)
+
+    def _careful(self, reply: str, fast: Any) -> Call:
+        """``format="auto"`` without the straight line: every reading, cheapest first.
+
+        ``fast``: the reply's :func:`whole_json` reading (``None`` if it has none).
+        """
         fenced = type(reply) is str and reply.lstrip().startswith("```")
         if fast is not None and not fenced:
             return self._parse_documents(reply, reply, fast)

@@ -50,6 +50,7 @@ from funcroute.tools.validators import InvalidArguments, Validated
 __all__ = ["ToolSet"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+_RENDER_KEYS = {False: ("render_tools", False), True: ("render_tools", True)}
 
 
 class ToolSet:
@@ -206,7 +207,10 @@ class ToolSet:
     def render_tools(self, names: Sequence[str] | None = None, *, show_types: bool = False) -> str:
         """The ``Available functions:`` block for all tools (cached) or for ``names`` in that order."""
         if names is None:
-            joined: str = self._cached(("render_tools", show_types), lambda ts: self._join(ts, show_types))
+            key = _RENDER_KEYS[bool(show_types)]
+            joined: str | None = self._derived.get(key)  # the hit: one dict read, no closure built
+            if joined is None:
+                joined = self._cached(key, lambda ts: self._join(ts, show_types))
             return joined
         return "\n".join(self._block(self[n], show_types) for n in names)
 
@@ -239,7 +243,10 @@ class ToolSet:
         """
         if not self._tools:
             raise UsageError("the ToolSet is empty: register at least one tool before rendering a prompt")
-        return selection_prompt(user_input, [self.render_tools(tools, show_types=show_types)], format)
+        block = self._derived.get(_RENDER_KEYS[bool(show_types)]) if tools is None else None
+        if block is None:
+            block = self.render_tools(tools, show_types=show_types)
+        return selection_prompt(user_input, (block,), format)
 
     # ------------------------------------------------------------------------ parse and validate
 
@@ -292,8 +299,8 @@ class ToolSet:
                 problem = ValidationProblem("", f"arguments must be plain JSON data: {trouble}", "json_type")
                 raise CallValidationError(function, arguments, [problem], reply)
         problems: list[ValidationProblem] = []
-        unknown = arguments.keys() - tool.parameters
-        if unknown:
+        if not tool.parameters.issuperset(arguments):  # the usual case builds no set of extras
+            unknown = arguments.keys() - tool.parameters
             if self.extra == "forbid":
                 problems.extend(
                     ValidationProblem(str(k), "unexpected parameter", "extra_forbidden")
@@ -352,6 +359,11 @@ class ToolSet:
         Async handlers are run to completion with ``asyncio.run`` (use :meth:`adispatch` inside an
         event loop). Handler exceptions surface as :class:`HandlerError` with the call attached.
         """
+        tool = self._tools.get(call.function)
+        validated = call._validated
+        if tool is not None and call._tool is tool and validated is not None:
+            if tool.handler is not None and not tool.confirm:  # the usual call: nothing to prepare
+                return _dispatch.run(tool, validated, call)
         tool, validated, call = self._prepare(call, approve)
         return _dispatch.run(tool, validated, call)
 
@@ -373,7 +385,9 @@ class ToolSet:
                 (:class:`funcroute._frozen.FrozenDict`: a dict whose mutators raise ``TypeError``;
                 ``json.dumps``, jsonschema and the grammar compilers read it as usual).
         """
-        cached: dict[str, Any] = self._cached("json_schema", self._reply_schema)
+        cached: dict[str, Any] | None = self._derived.get("json_schema")  # read for every request
+        if cached is None:
+            cached = self._cached("json_schema", self._reply_schema)
         if not copy:
             return cached
         copied: dict[str, Any] = thaw(cached)

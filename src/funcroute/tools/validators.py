@@ -77,7 +77,7 @@ def _float_free(annotation: Any, seen: frozenset[Any] = frozenset()) -> bool:
     return False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Validated:
     """Validated arguments.
 
@@ -90,6 +90,14 @@ class Validated:
     arguments: dict[str, Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
+
+    def __init__(self, arguments: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        # One is built per parsed call: filling __dict__ directly skips the frozen dataclass's
+        # object.__setattr__ per field (a third of a microsecond); the instance stays read-only.
+        fields = self.__dict__
+        fields["arguments"] = arguments
+        fields["args"] = args
+        fields["kwargs"] = kwargs
 
 
 class InvalidArguments(Exception):
@@ -115,12 +123,17 @@ def _short(text: str) -> str:
 class PydanticValidator:
     """Validates with the pydantic model built from a function signature."""
 
-    __slots__ = ("_fields", "_model", "_positional", "_scan")
+    __slots__ = ("_fields", "_model", "_plain", "_positional", "_scan", "_serialize", "_validate")
 
     def __init__(self, signature: FunctionSignature) -> None:
         self._model = signature.model
         self._fields = signature.fields
         self._positional = signature.positional
+        # The model's own validator and serializer, called directly: model_validate/model_dump
+        # are Python wrappers that re-check their options on every call (~0.6 us each).
+        self._validate = signature.model.__pydantic_validator__.validate_python
+        self._serialize = signature.model.__pydantic_serializer__.to_python
+        self._plain = _plain_fields(signature)  # None: the dump needs pydantic's serializer
         # Only fields whose type could hold a float are scanned for NaN/Infinity after validation.
         model_fields = signature.model.model_fields
         self._scan = tuple(
@@ -132,7 +145,7 @@ class PydanticValidator:
     def __call__(self, arguments: dict[str, Any]) -> Validated:
         """Validate ``arguments`` (keys are the real parameter names)."""
         try:
-            model = self._model.model_validate(arguments)
+            model = self._validate(arguments)
         except ValidationError as exc:
             raise InvalidArguments(
                 [
@@ -155,11 +168,50 @@ class PydanticValidator:
         else:
             args = ()
             kwargs = {alias: values[f] for f, alias in self._fields}
+        if self._plain is not None:
+            # Every field is a plain str/int/float/bool: the JSON dump of such a value is the
+            # value itself, so the dump is read off the model when each given value has exactly
+            # its field's type (anything else, e.g. a str subclass, goes through the serializer).
+            given = model.__pydantic_fields_set__
+            dumped = {}
+            for name, alias, kind in self._plain:
+                if name in given:
+                    value = values[name]
+                    if type(value) is not kind:
+                        break
+                    dumped[alias] = value
+            else:
+                return Validated(dumped, args, kwargs)
         try:
-            dumped = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+            dumped = self._serialize(model, mode="json", by_alias=True, exclude_unset=True)
         except PydanticSerializationError as exc:
             raise InvalidArguments([ValidationProblem("", f"not JSON data: {exc}", "json_type")]) from None
         return Validated(dumped, args, kwargs)
+
+
+_PLAIN_KINDS = frozenset({str, int, float, bool})
+
+
+def _plain_fields(signature: FunctionSignature) -> tuple[tuple[str, str, type], ...] | None:
+    """``(field, alias, type)`` of every field when all are plain scalars the JSON dump leaves as they are.
+
+    Plain: annotated exactly ``str``/``int``/``float``/``bool``, no metadata (constraints,
+    validators, serializers: anything pydantic might apply), not excluded from dumps, and no
+    serializer decorators on the model. ``None`` when any field is not: the serializer runs.
+    """
+    model = signature.model
+    decorators = model.__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers:
+        return None
+    plain: list[tuple[str, str, type]] = []
+    model_fields = model.model_fields
+    for name, alias in signature.fields:
+        info = model_fields[name]
+        kind = info.annotation
+        if kind not in _PLAIN_KINDS or info.metadata or info.exclude or not isinstance(kind, type):
+            return None
+        plain.append((name, alias, kind))
+    return tuple(plain)
 
 
 class JsonSchemaValidator:
