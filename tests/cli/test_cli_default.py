@@ -2,7 +2,7 @@
 
 These tests need no model: the bundled one is hidden (``preset_available`` patched to ``False``) to check
 the semantic-only fallback, or ``--semantic-only`` asks for the semantic router alone. The same default
-with the bundled SmolLM2 installed is tested in tests/realmodel/test_smol_cli.py.
+with the bundled SmolLM2 installed is tested in tests/backends/test_realmodel.py.
 """
 
 from __future__ import annotations
