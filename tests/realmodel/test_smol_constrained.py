@@ -67,7 +67,7 @@ def test_transformers_jump_forward_gives_the_token_by_token_text_in_fewer_passes
 ) -> None:
     preset = smol_transformers
     requests = []
-    for case in bfcl_simple[:2]:
+    for case in bfcl_simple[:1]:  # each completion costs seconds on the dequantised float32 model
         prompt = preset.template.render(case.tools.prompt(case.input))
         schema = case.tools.json_schema()
         requests.append(
