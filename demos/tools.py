@@ -3,7 +3,8 @@
     funcroute tools --tools demos/tools.py -v
     funcroute route --tools demos/tools.py "How many times is 'Python' in the file?"
 
-No ``--model``/``--endpoint``: the offline semantic router chooses the call; no LLM is involved.
+No ``--model``/``--endpoint``: the cascade chooses the call (the offline semantic router, then the
+bundled SmolLM2 when it is unsure and installed); ``--semantic-only`` involves no LLM at all.
 E-mails are written to ``demos/outbox/`` (nothing is sent).
 """
 

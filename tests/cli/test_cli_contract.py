@@ -1,7 +1,8 @@
 """The CLI's contract: one record shape for every outcome, exit codes, pipes, Ctrl-C, tool files.
 
-Routes use the offline semantic router (the bundled encoder: no LLM, no download), so every
-outcome below is a real route through the real CLI.
+Routes use the offline semantic router alone (``--semantic-only``: the bundled encoder, no LLM, no
+download), so every outcome below is a real route through the real CLI; the default cascade is tested in
+tests/backends/test_realmodel.py.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def test_route_json_prints_one_record_shape_for_every_outcome(
     error: str | None,
     dispatched: bool,
 ) -> None:
-    got, out, err = run(capsys, "route", command, "--tools", str(spec), "--json")
+    got, out, err = run(capsys, "route", command, "--tools", str(spec), "--semantic-only", "--json")
     assert got == code, err
     record = json.loads(out)
     assert set(record) == RECORD_KEYS
@@ -106,9 +107,13 @@ def test_route_json_prints_one_record_shape_for_every_outcome(
 
 
 def test_confirm_tools_run_only_with_yes(capsys: pytest.CaptureFixture[str], spec: Path) -> None:
-    code, out, err = run(capsys, "route", "delete 4 files from the disk", "--tools", str(spec))
+    code, out, err = run(
+        capsys, "route", "delete 4 files from the disk", "--tools", str(spec), "--semantic-only"
+    )
     assert code == 1 and "requires confirmation: pass --yes" in err and "approve=" not in err
-    code, out, _ = run(capsys, "route", "delete 4 files from the disk", "--tools", str(spec), "--yes")
+    code, out, _ = run(
+        capsys, "route", "delete 4 files from the disk", "--tools", str(spec), "--semantic-only", "--yes"
+    )
     assert code == 0 and "result: deleted" in out
 
 
@@ -244,7 +249,7 @@ def test_commands_that_never_dispatch_load_unimportable_handlers(
         code, _, err = run(capsys, argv[0], "--tools", str(path), *argv[1:])
         assert code == 0, (argv, err)
         assert err.count("\n") == 1 and "2 handler(s)" in err and "not_a_module_xyz" in err
-    code, _, err = run(capsys, "route", "run tool a on 1", "--tools", str(path))
+    code, _, err = run(capsys, "route", "run tool a on 1", "--tools", str(path), "--semantic-only")
     assert code == 2 and "cannot bind" in err  # dispatching commands still need their handlers
 
 
@@ -318,10 +323,14 @@ def test_a_yaml_confirm_tool_never_runs_from_the_cli_without_yes(
         "  params:\n    disk: the disk drive to wipe, quoted\n",
         encoding="utf-8",
     )
-    code, out, err = run(capsys, "route", "wipe the disk drive 'sdb'", "--tools", str(path), "--json")
+    code, out, err = run(
+        capsys, "route", "wipe the disk drive 'sdb'", "--tools", str(path), "--semantic-only", "--json"
+    )
     assert code == 1 and json.loads(out)["error"]["type"] == "CallRefusedError"
     assert not marker.exists()
-    code, out, err = run(capsys, "route", "wipe the disk drive 'sdb'", "--tools", str(path), "--yes")
+    code, out, err = run(
+        capsys, "route", "wipe the disk drive 'sdb'", "--tools", str(path), "--semantic-only", "--yes"
+    )
     assert code == 0, err
     assert marker.read_text() == "sdb"
 

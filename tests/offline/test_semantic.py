@@ -178,8 +178,11 @@ def test_cli_demo_prints_the_table(
 @pytest.mark.usefixtures("shared_in_tmp")
 def test_cli_route_without_a_model_uses_the_semantic_router(capsys: pytest.CaptureFixture[str]) -> None:
     tools = str(ROOT / "demos" / "tools.py")
-    assert main(["route", "--tools", tools, "--dry-run", "Convert 212 fahrenheit to celsius"]) == 0
+    assert (
+        main(["route", "--tools", tools, "--semantic-only", "--dry-run", "Convert 212 fahrenheit to celsius"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert 'convert_temperature({"value": 212.0, "from_unit": "fahrenheit", "to_unit": "celsius"})' in out
-    assert main(["route", "--tools", tools, REFUSED]) == 1
+    assert main(["route", "--tools", tools, "--semantic-only", REFUSED]) == 1
     assert "no suitable function" in capsys.readouterr().err

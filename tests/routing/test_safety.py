@@ -282,11 +282,14 @@ def test_cli_route_dry_run_shows_but_never_runs(
 ) -> None:
     path, marker = spec
     backend = fake_model(monkeypatch, [DELETE])
-    assert cli.main(["route", "delete the logs", "--tools", str(path), "--dry-run"]) == 0
+    assert cli.main(["route", "delete the logs", "--tools", str(path), "--semantic-only", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert 'call:   delete_files({"pattern": "*.log"})' in out
     assert "result: (dry run: not executed)" in out
-    assert cli.main(["route", "delete the logs", "--tools", str(path), "--dry-run", "--json"]) == 0
+    assert (
+        cli.main(["route", "delete the logs", "--tools", str(path), "--semantic-only", "--dry-run", "--json"])
+        == 0
+    )
     record = json.loads(capsys.readouterr().out)
     assert record["ok"] is True and record["dispatched"] is False and record["result"] is None
     assert record["call"] == {"function": "delete_files", "params": {"pattern": "*.log"}}
@@ -294,7 +297,7 @@ def test_cli_route_dry_run_shows_but_never_runs(
     assert len(backend.requests) == 2
 
     # Without --dry-run the same command does run: the marker proves the dry runs were dry.
-    assert cli.main(["route", "delete the logs", "--tools", str(path)]) == 0
+    assert cli.main(["route", "delete the logs", "--tools", str(path), "--semantic-only"]) == 0
     assert "result: deleted *.log" in capsys.readouterr().out
     assert marker.read_text() == "*.log\n"
 
@@ -553,7 +556,7 @@ def test_cli_confirm_tool_needs_yes_and_the_audit_log_records_both(
     audit = tmp_path / "audit.jsonl"
     fake_model(monkeypatch, [DELETE])
     monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal: nobody to ask
-    argv = ["route", "delete the logs", "--tools", str(path), "--audit-log", str(audit)]
+    argv = ["route", "delete the logs", "--tools", str(path), "--semantic-only", "--audit-log", str(audit)]
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert "requires confirmation: pass --yes" in err

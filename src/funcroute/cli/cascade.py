@@ -1,23 +1,41 @@
-"""CLI glue for the bundled model: ``--model smollm2`` and the default cascade of ``funcroute route``.
+"""CLI glue for the bundled model: ``--model smollm2`` and the default selector of ``funcroute route``.
 
 ``funcroute route`` without ``--model``/``--endpoint`` uses the cascade (:mod:`funcroute.routing.cascade`):
-the semantic router when it is sure, the bundled SmolLM2 otherwise. Without the bundled model it
-routes semantic-only and says so on stderr.
+the semantic router when it is sure, the bundled SmolLM2 otherwise. Without the bundled model it is the
+cascade's first stage alone (semantic only) and says so on stderr, with the install hint.
+``--semantic-only`` (also ``--no-cascade``) asks for the semantic router alone, no model, as before the
+cascade became the default; ``--cascade`` is still accepted and changes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
-from funcroute.errors import DispatchError, NoSuitableFunctionError
+from funcroute.errors import FuncRouteError, NoSuitableFunctionError, UsageError
 from funcroute.routing.results import RouteResult
+from funcroute.routing.router import Router
+from funcroute.routing.selector import Selector
 
-__all__ = ["is_preset", "preset_backend", "route_with_cascade"]
+__all__ = [
+    "add_selector_options",
+    "check_selector_options",
+    "default_router",
+    "default_selector",
+    "is_preset",
+    "preset_backend",
+    "shows_path",
+    "with_path",
+]
 
-EXIT_OK, EXIT_FAILED = 0, 1
+CASCADE_HELP = (
+    "the default without --model/--endpoint (kept for old scripts; changes nothing): the semantic "
+    "router first, the bundled SmolLM2 for commands it is unsure of"
+)
+SEMANTIC_ONLY_HELP = "the offline semantic router alone: no model is loaded or asked"
 
 
 def is_preset(model: str | None) -> bool:
@@ -37,16 +55,46 @@ def preset_backend(args: argparse.Namespace) -> Any:
     return preset.backend
 
 
-def route_with_cascade(args: argparse.Namespace, tools: Any, approve: Any) -> int:
-    """Route ``args.command_text`` through the cascade; print the call (or the refusal) and its path."""
+def add_selector_options(cmd: argparse.ArgumentParser) -> None:
+    """Add ``--cascade`` (the default, a no-op) and ``--semantic-only``/``--no-cascade`` to ``cmd``."""
+    group = cmd.add_mutually_exclusive_group()
+    group.add_argument("--cascade", action="store_true", help=CASCADE_HELP)
+    group.add_argument(
+        "--semantic-only", "--no-cascade", dest="semantic_only", action="store_true", help=SEMANTIC_ONLY_HELP
+    )
+
+
+def check_selector_options(args: argparse.Namespace) -> None:
+    """Refuse a selector flag beside an explicit model: each names how calls are chosen."""
+    flag = "--semantic-only" if args.semantic_only else "--cascade" if args.cascade else None
+    if flag is not None and (args.model or args.endpoint):
+        given = "--model" if args.model else "--endpoint"
+        raise UsageError(f"{flag} chooses calls without --model/--endpoint; give {flag} or {given}, not both")
+
+
+def default_selector(*, semantic_only: bool = False, template: Any = None) -> tuple[Selector, Any]:
+    """The selector of a route without a model flag, and the model backend to close after it.
+
+    Args:
+        semantic_only: the semantic router alone (``--semantic-only``): nothing is loaded.
+        template: a chat template for the bundled model instead of its own (``--template``).
+
+    Returns:
+        ``(selector, backend)``: the cascade over the bundled SmolLM2 when it is installed; otherwise
+        the cascade's semantic stage alone, after one line on stderr with the install hint (``backend``
+        is then ``None``); with ``semantic_only``, a plain :class:`SemanticSelector`.
+
+    Raises:
+        BackendError: the bundled model is installed but does not load.
+    """
     from funcroute.backends.presets import load_preset, preset_available
     from funcroute.routing.cascade import Cascade
 
-    model = template = None
-    if preset_available("smollm2"):
-        preset = load_preset("smollm2")
-        model, template = preset.backend, args.template or preset.template
-    else:
+    if semantic_only:
+        from funcroute.offline.selector import SemanticSelector
+
+        return SemanticSelector(), None
+    if not preset_available("smollm2"):
         from funcroute._install import install_hint
 
         print(
@@ -54,59 +102,37 @@ def route_with_cascade(args: argparse.Namespace, tools: Any, approve: Any) -> in
             f"(no LLM); for the cascade: {install_hint('smol')}",
             file=sys.stderr,
         )
-    from funcroute.routing.router import Router
+        return Cascade(None), None
+    preset = load_preset("smollm2")
+    return Cascade(preset.backend, template=template or preset.template), preset.backend
 
+
+@contextlib.contextmanager
+def default_router(args: argparse.Namespace, tools: Any, approve: Any) -> Iterator[Router]:
+    """The Router of ``funcroute route`` without ``--model``/``--endpoint``; closes the model after."""
+    selector, backend = default_selector(semantic_only=args.semantic_only, template=args.template)
     try:
-        cascade = Cascade(model, template=template or "airoboros-2")
-        router = Router(tools, selector=cascade, approve=approve)
-        try:
-            result = router.route(args.command_text, dry_run=args.dry_run)
-        except NoSuitableFunctionError as exc:
-            return _refused(args, exc)
-        except DispatchError as exc:
-            return _failed(args, exc)
+        with Router(tools, selector=selector, approve=approve, audit_log=args.audit_log) as router:
+            yield router
     finally:
-        if model is not None:
-            model.close()
-    if args.json:
-        print(json.dumps(_record(args.command_text, result), ensure_ascii=False, default=str))
-        return EXIT_OK
-    print(f"path:   {result.path} ({result.reason})")
-    assert result.call is not None
-    print(f"call:   {result.call.function}({json.dumps(result.call.arguments, ensure_ascii=False)})")
-    print("result: (dry run: not executed)" if args.dry_run else f"result: {result.value}")
-    return EXIT_OK
+        if backend is not None:
+            backend.close()
 
 
-def _refused(args: argparse.Namespace, exc: NoSuitableFunctionError) -> int:
-    if args.json:
-        from funcroute.batch.jsonl import result_record
+def shows_path(router: Router) -> bool:
+    """Whether the route record names the path (the cascade's), on top of the batch record's keys."""
+    from funcroute.routing.cascade import Cascade
 
-        record = result_record(None, args.command_text, None, error=exc)
-        record.update(refused=True, path="refused", reason=exc.reason, provenance={})
-        print(json.dumps(record, ensure_ascii=False, default=str))
-        return EXIT_FAILED
-    print(f"path:   refused ({exc.reason})")
-    print(f"funcroute: refused, no suitable function: {exc.reason}", file=sys.stderr)
-    return EXIT_FAILED
+    return isinstance(router.selector, Cascade)
 
 
-def _failed(args: argparse.Namespace, exc: DispatchError) -> int:
-    if args.json:
-        from funcroute.batch.jsonl import result_record
-
-        record = result_record(None, args.command_text, None, error=exc)
-        print(json.dumps(record, ensure_ascii=False, default=str))
-        return EXIT_FAILED
-    print(f"funcroute: {exc}", file=sys.stderr)
-    return EXIT_FAILED
-
-
-def _record(command: str, result: RouteResult) -> dict[str, Any]:
-    """The route record of ``--json`` (the same keys as without the cascade), plus path and provenance."""
-    from funcroute.batch.jsonl import result_record
-
-    record = result_record(None, command, result)
-    record["path"], record["reason"] = result.path, result.reason
-    record["provenance"] = {name: vars(p) for name, p in result.provenance.items()}
+def with_path(record: dict[str, Any], outcome: RouteResult | FuncRouteError) -> dict[str, Any]:
+    """``record`` with the cascade's ``path``, ``reason`` and ``provenance`` of a result or a failure."""
+    if isinstance(outcome, RouteResult):
+        record["path"], record["reason"] = outcome.path, outcome.reason
+        record["provenance"] = {name: vars(p) for name, p in outcome.provenance.items()}
+    elif isinstance(outcome, NoSuitableFunctionError):
+        record.update(path="refused", reason=outcome.reason, provenance={})
+    else:  # the call was chosen but failed later (not approved, the handler raised): no path to show
+        record.update(path=None, reason=None, provenance={})
     return record

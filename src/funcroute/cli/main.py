@@ -82,11 +82,13 @@ def _cmd_route(args: argparse.Namespace) -> int:
     from funcroute.cli import cascade as _cli_cascade
 
     try:
+        _cli_cascade.check_selector_options(args)
         backend = common.backend_from_args(args)
-        if backend is None and args.cascade:  # the semantic router, then the bundled model if unsure
+        if backend is None:  # the cascade (the bundled model when installed), or --semantic-only
             common.check_model_options(args)
             tools = load_toolset(args.tools, dispatch=not args.dry_run)
-            return _cli_cascade.route_with_cascade(args, tools, common.approver(args))
+            with _cli_cascade.default_router(args, tools, common.approver(args)) as router:
+                return _route_one(router, args)
         router = common.router_from_args(args, backend)
     except BackendError as exc:  # the model could not be loaded or reached
         return _route_failed(args, exc)
@@ -94,10 +96,14 @@ def _cmd_route(args: argparse.Namespace) -> int:
         return _route_one(router, args)
 
 
-def _route_failed(args: argparse.Namespace, exc: FuncRouteError) -> int:
+def _route_failed(args: argparse.Namespace, exc: FuncRouteError, router: Any = None) -> int:
     """Report a failed route: one line on stderr and, with --json, the same record as a success."""
     from funcroute.batch.jsonl import result_record
+    from funcroute.cli.cascade import shows_path, with_path
 
+    paths = router is not None and shows_path(router)
+    if paths and not args.json and isinstance(exc, NoSuitableFunctionError):
+        print(f"path:   refused ({exc.reason})")
     if isinstance(exc, NoSuitableFunctionError):
         message = f"refused, no suitable function: {exc.reason}"
     elif isinstance(exc, ModelOutputError):
@@ -114,23 +120,27 @@ def _route_failed(args: argparse.Namespace, exc: FuncRouteError) -> int:
         record = result_record(None, args.command_text, None, error=exc)
         if isinstance(exc, CallRefusedError):
             record["error"]["message"] = message  # CLI words for CLI users, not approve=<callback>
-        common.print_json(record)
+        common.print_json(with_path(record, exc) if paths else record)
     return common.EXIT_BACKEND if isinstance(exc, BackendError) else common.EXIT_FAILED
 
 
 def _route_one(router: Any, args: argparse.Namespace) -> int:
     from funcroute.batch.jsonl import result_record
+    from funcroute.cli.cascade import shows_path, with_path
 
     try:
         result = router.route(args.command_text, dry_run=args.dry_run)
     except UsageError:
         raise
     except FuncRouteError as exc:  # refused, no valid call, handler error, timeout, backend error
-        return _route_failed(args, exc)
+        return _route_failed(args, exc, router)
     if args.json:
-        common.print_json(result_record(None, args.command_text, result))
+        record = result_record(None, args.command_text, result)
+        common.print_json(with_path(record, result) if shows_path(router) else record)
         return common.EXIT_OK
     assert result.call is not None
+    if result.path:  # which way the call was chosen, and why (the offline router and the cascade)
+        print(f"path:   {result.path} ({result.reason})")
     print(f"call:   {result.call.function}({json.dumps(result.call.arguments, ensure_ascii=False)})")
     if args.dry_run:
         print("result: (dry run: not executed)")
@@ -180,18 +190,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return common.EXIT_OK
 
 
-# Opt-in while its measured irrelevance refusal is below the semantic router's: a default must not run
-# more wrong calls than the one it replaces (see README, "The real model").
-_CASCADE_HELP = (
-    "without --model/--endpoint: the semantic router first, then the bundled SmolLM2 for commands it is "
-    "unsure of (experimental)"
-)
-
-
 def _cmd_demo(args: argparse.Namespace) -> int:
     from funcroute.cli import demo as _demo
 
-    return _demo.run(out=sys.stdout, cascade=args.cascade)
+    return _demo.run(out=sys.stdout, cascade=not args.semantic_only)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -218,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(sub, common.backend_from_args)
 
     demo = _command(sub, "demo", _cmd_demo, "run the built-in demo end to end", tools=False)
-    demo.add_argument("--cascade", action="store_true", help=_CASCADE_HELP)
+    from funcroute.cli.cascade import add_selector_options
+
+    add_selector_options(demo)
     return parser
 
 
@@ -273,7 +277,9 @@ def _add_model_commands(sub: _Subparsers) -> None:
     route.add_argument("command_text", metavar="command", help="the natural-language command")
     common.model_options(route)
     route.add_argument("--json", action="store_true", help="print the result as JSON")
-    route.add_argument("--cascade", action="store_true", help=_CASCADE_HELP)
+    from funcroute.cli.cascade import add_selector_options
+
+    add_selector_options(route)
 
     batch = _command(
         sub, "batch", _cmd_batch, "route a JSONL file of commands, writing each result as it completes"
