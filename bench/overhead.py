@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, Field
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import best_us, load_average, median_us
 
 from funcroute import ToolSet
 from funcroute.formats import format_names, get_format
@@ -78,39 +82,11 @@ def many_tools(count: int) -> ToolSet:
     return tools
 
 
-def median_us(fn: Callable[[], Any], runs: int, repeat: int = 7) -> float:
-    """Median over ``repeat`` rounds of the mean time per call, in microseconds."""
-    fn()
-    rounds = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(runs):
-            fn()
-        rounds.append((time.perf_counter() - start) / runs * 1e6)
-    return statistics.median(rounds)
-
-
-def best_us(fn: Callable[[], Any], runs: int, repeat: int = 15) -> float:
-    """CPU microseconds per call of this thread, fastest of ``repeat`` rounds.
-
-    For the stage tables: CPU time does not count the moments another process holds the core, so
-    sub-microsecond stages stay readable on a shared machine (cache misses it causes still count).
-    """
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.thread_time()
-        for _ in range(runs):
-            fn()
-        best = min(best, (time.thread_time() - start) / runs * 1e6)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20000)
     runs = parser.parse_args().runs
-    load = _load()
+    load = load_average()
     tools = seed_tools()
 
     rows: list[tuple[str, float]] = [
@@ -198,7 +174,7 @@ def main() -> None:
     cpu_seed, cpu_bare = stages[-2][1], stages[-1][1]
     verdict = "met" if cpu_seed <= 10 and cpu_seed <= 3 * cpu_bare else "NOT met"
     print(f"CPU-time goal: seed {cpu_seed:.2f} µs = {cpu_seed / cpu_bare:.1f}x the baseline: {verdict}")
-    print(f"load average at end: {_load()}")
+    print(f"load average at end: {load_average()}")
 
 
 def seed_stages(tools: ToolSet, runs: int) -> list[tuple[str, float]]:
@@ -235,13 +211,6 @@ def _bare() -> str:
     data = json.loads(BARE_REPLY)
     args = Arguments.model_validate(data["params"])
     return file_analytics(args.action, args.filters)
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:  # not on every platform
-        return "unknown"
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Two measurements, printed as tables:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -28,6 +27,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import best_us, load_average
 
 from funcroute import ModelOutputError, ToolSet
 from funcroute.backends.base import Completion, Request
@@ -249,34 +252,6 @@ class TimedFixed(TimedScripted):
         return completion
 
 
-def median_us(fn: Callable[[], Any], runs: int, repeat: int) -> float:
-    """Median over ``repeat`` rounds of the mean time per call, in microseconds (after a warm-up)."""
-    fn()
-    rounds = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(runs):
-            fn()
-        rounds.append((time.perf_counter() - start) / runs * 1e6)
-    return statistics.median(rounds)
-
-
-def best_us(fn: Callable[[], Any], runs: int, repeat: int = 15) -> float:
-    """CPU microseconds per call of this thread, fastest of ``repeat`` rounds.
-
-    For the stage tables: CPU time does not count the moments another process holds the core, so
-    sub-microsecond stages stay readable on a shared machine (cache misses it causes still count).
-    """
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.thread_time()
-        for _ in range(runs):
-            fn()
-        best = min(best, (time.thread_time() - start) / runs * 1e6)
-    return best
-
-
 def stage_rows(runs: int) -> list[tuple[str, float]]:
     """Each stage of one ``route()`` timed alone, on the same inputs as the overhead rows.
 
@@ -354,7 +329,7 @@ def stage_rows(runs: int) -> list[tuple[str, float]]:
 
 
 def bench_overhead(runs: int, repeat: int) -> None:
-    load = _load()
+    load = load_average()
     rows: list[tuple[str, float]] = []
     for label, options in (
         ("route(), json", {}),
@@ -408,14 +383,7 @@ def bench_overhead(runs: int, repeat: int) -> None:
     print(f"{'-' * width}  {'-' * 6}")
     for name, value in stages:
         print(f"{name:<{width}}  {value:>6.2f}")
-    print(f"load average at end: {_load()}")
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:  # not on every platform
-        return "unknown"
+    print(f"load average at end: {load_average()}")
 
 
 def main() -> None:
