@@ -20,6 +20,10 @@ from funcroute.offline.selector import SemanticSelector
 from funcroute.routing.cascade import Cascade
 from funcroute.routing.router import Router
 
+#: The demo's command the semantic router refuses (the body is free text it cannot read) and the
+#: model serves; the address is the grounded value.
+EMAIL_COMMAND = next(c for c in MODEL_COMMANDS if "bob@example.com" in c)
+
 
 @pytest.fixture(scope="module")
 def semantic(tmp_path_factory: pytest.TempPathFactory) -> SemanticSelector:
@@ -48,7 +52,7 @@ def test_a_sure_command_takes_the_fast_path_and_the_model_is_not_asked(
 def test_the_model_serves_what_the_semantic_router_refuses_with_grounded_values(
     demo: ToolSet, semantic: SemanticSelector
 ) -> None:
-    command = MODEL_COMMANDS[0]
+    command = EMAIL_COMMAND
     with pytest.raises(NoSuitableFunctionError):
         Router(demo, selector=semantic).route(command, dry_run=True)  # semantic alone refuses
     reply = {
@@ -74,9 +78,9 @@ def test_refusals_say_why_for_both_halves(demo: ToolSet, semantic: SemanticSelec
         router.route(REFUSED)
     assert model.prompts == []  # far from every tool: the model is not asked
     with pytest.raises(NoSuitableFunctionError, match=r"\(no model\)"):
-        Router(demo, selector=Cascade(None, semantic=semantic)).route(MODEL_COMMANDS[0])
+        Router(demo, selector=Cascade(None, semantic=semantic)).route(EMAIL_COMMAND)
     with pytest.raises(NoSuitableFunctionError, match="model:") as refused:
-        router.route(MODEL_COMMANDS[0], dry_run=True)
+        router.route(EMAIL_COMMAND, dry_run=True)
     assert len(refused.value.attempts) == 2  # the model's first try and its one repair
 
 
@@ -96,7 +100,7 @@ def _offered(model: ScriptedBackend) -> list[str]:
 def test_the_model_sees_the_semantic_routers_tool_alone_when_it_clearly_leads(
     demo: ToolSet, semantic: SemanticSelector
 ) -> None:
-    command = MODEL_COMMANDS[0]
+    command = EMAIL_COMMAND
     reply = json.dumps(
         {"function": "send_email", "params": {"to": "bob@example.com", "subject": "x", "body": "y"}}
     )
@@ -119,7 +123,7 @@ def test_the_model_sees_the_semantic_routers_tool_alone_when_it_clearly_leads(
 def test_with_abstain_the_model_may_answer_no_suitable_function(
     demo: ToolSet, semantic: SemanticSelector
 ) -> None:
-    command = MODEL_COMMANDS[0]
+    command = EMAIL_COMMAND
     model = ScriptedBackend([json.dumps({"function": "none", "params": {"reason": "no mail tool"}})])
     router = Router(demo, selector=Cascade(model, semantic=semantic, abstain=True))
     with pytest.raises(NoSuitableFunctionError, match=r"model: none of \['send_email'\] fits") as refused:
