@@ -126,7 +126,8 @@ class LLMSelector(Selector):
         schema: dict[str, Any] | None = None,
     ) -> Conversation[Call]:
         """A new conversation for ``command`` (``names``/``schema``: the tools shown, the reply schema)."""
-        checked_command(command)
+        if not isinstance(command, str) or not command.strip():  # checked_command(), inlined
+            checked_command(command)
         if names is not None:
             shown: list[str] | None = list(names)
         elif self.tool_selector is None and self._retrieval == (None, None):
@@ -157,6 +158,9 @@ class LLMSelector(Selector):
         """Ask the model for a call of ``tools`` (of ``names`` only, under ``schema``, when given)."""
         conv = self.start(tools, command, names=names, schema=schema)
         call = self.loop.run(conv)
+        valid = self._valid_reason
+        if len(conv.attempts) == 1 and valid[0] is self.backend.name:  # _why()'s usual case, inlined
+            return Selection(call, conv.attempts, "model", valid[1])
         return Selection(call, conv.attempts, "model", self._why(conv))
 
     async def aselect(
@@ -256,6 +260,14 @@ class LLMSelector(Selector):
                 user_input=conv.command,
                 grammar=native.grammar(tools, names) if self.constrained else None,
             )
+        schema: dict[str, Any] | None = None
+        if self.constrained:
+            schema = conv.context["schema"]
+            if schema is None and self.schema_for is None:
+                # The usual case, without the two calls: tools.json_schema(copy=False)'s cache hit.
+                schema = tools._derived.get("json_schema")
+            if schema is None:
+                schema = self._schema(tools, conv)
         # Positional (in Request's field order): this runs once per model round trip.
         return Request(
             self.template.render(conv.user_turn, conv.history),  # prompt
@@ -264,7 +276,7 @@ class LLMSelector(Selector):
             end_of_first_call if self.format == "json" else end_of_first_yaml_call,  # stop_when
             conv.command,  # user_input
             self.format,
-            self._schema(tools, conv) if self.constrained else None,  # schema
+            schema,
         )
 
     def _schema(self, tools: ToolSet, conv: Conversation[Call]) -> dict[str, Any]:

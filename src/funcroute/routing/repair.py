@@ -108,7 +108,8 @@ class RepairLoop(Generic[T]):
             start = perf_counter()
             completion = self.backend.complete(request)
             self.absorb(conv, request, completion, perf_counter() - start)
-        return self.finish(conv)
+        result = conv.result
+        return result if result is not None else self.finish(conv)  # finish()'s usual case, inlined
 
     async def arun(self, conv: Conversation[T]) -> T:
         """Async twin of :meth:`run`."""

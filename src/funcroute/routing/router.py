@@ -139,15 +139,32 @@ class Router:
         except FuncRouteError as exc:
             self._record(command, error=exc, attempts=_attempts_of(exc))
             raise
-        result = _result(command, selection, perf_counter() - start)
+        # _result() and _finish_dispatch(), written out: this is the path of every routed command,
+        # and each call saved is a frame less per route (issue 15's 10 µs budget).
+        call = selection.call
+        provenance = selection.provenance
+        if provenance and call.provenance is None:
+            call.provenance = provenance
+        result = RouteResult(
+            command,
+            call,
+            attempts=selection.attempts,
+            path=selection.path,
+            reason=selection.reason,
+            provenance=provenance,
+            select_s=perf_counter() - start,
+        )
         if not dry_run:
             if before_dispatch is not None:
-                before_dispatch(selection.call)
+                before_dispatch(call)
+            begun = perf_counter()
             try:
-                self._finish_dispatch(result)
+                result.value = self.tools.dispatch(call, approve=self.approve)
             except DispatchError as exc:
+                self._dispatch_failed(result, exc, begun)
                 self._record(command, result=result, error=exc)
                 raise
+            result.dispatch_s, result.dispatched = perf_counter() - begun, True
         if self.audit is not None:
             self._record(command, result=result, dry_run=dry_run)
         return result
