@@ -19,14 +19,14 @@ from funcroute.errors import BackendError, FuncRouteError, ModelOutputError, Usa
 from funcroute.formats import ToolCallFormat
 from funcroute.parsing import end_of_first_call, end_of_first_yaml_call
 from funcroute.prompts.native import NativeTemplate
-from funcroute.prompts.selection import Format
+from funcroute.prompts.selection import Format, selection_prompt
 from funcroute.prompts.templates import ChatTemplate, get_template
 from funcroute.routing.native import REPAIR as NATIVE_REPAIR
 from funcroute.routing.native import NativeSetup
 from funcroute.routing.repair import Conversation, RepairLoop
 from funcroute.routing.selector import Outcome, Selection, Selector, checked_command
 from funcroute.tools.call import Call
-from funcroute.tools.toolset import ToolSet
+from funcroute.tools.toolset import _RENDER_KEYS, ToolSet
 
 __all__ = ["LLMSelector", "ToolSelector"]
 
@@ -143,7 +143,12 @@ class LLMSelector(Selector):
         if self.native is not None:
             turn = command
         else:
-            turn = tools.prompt(command, self.format, tools=shown, show_types=self.show_types)
+            # tools.prompt()'s usual case without its frame: every tool shown, the block cached.
+            block = None if shown is not None else tools._derived.get(_RENDER_KEYS[bool(self.show_types)])
+            if block:
+                turn = selection_prompt(command, (block,), self.format)
+            else:
+                turn = tools.prompt(command, self.format, tools=shown, show_types=self.show_types)
         context = {"tools": tools, "names": shown, "schema": schema}
         return Conversation(command, turn, context=context)
 

@@ -135,7 +135,9 @@ class Router:
         """
         start = perf_counter()
         try:
-            selection = self.selector.select(self.tools, checked_command(command))
+            if not isinstance(command, str) or not command.strip():  # checked_command(), inlined
+                checked_command(command)
+            selection = self.selector.select(self.tools, command)
         except FuncRouteError as exc:
             self._record(command, error=exc, attempts=_attempts_of(exc))
             raise

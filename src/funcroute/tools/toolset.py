@@ -362,8 +362,14 @@ class ToolSet:
         tool = self._tools.get(call.function)
         validated = call._validated
         if tool is not None and call._tool is tool and validated is not None:
-            if tool.handler is not None and not tool.confirm:  # the usual call: nothing to prepare
-                return _dispatch.run(tool, validated, call)
+            handler = tool.handler
+            if handler is not None and not tool.confirm:  # the usual call: nothing to prepare
+                if tool.timeout is not None or tool.is_async:
+                    return _dispatch.run(tool, validated, call)
+                try:  # _dispatch.run()'s plain sync case, without its frame: once per routed command
+                    return handler(*validated.args, **validated.kwargs)
+                except Exception as exc:
+                    raise _dispatch.handler_failed(tool, call, exc) from exc
         tool, validated, call = self._prepare(call, approve)
         return _dispatch.run(tool, validated, call)
 
