@@ -147,14 +147,18 @@ class Router:
         provenance = selection.provenance
         if provenance and call.provenance is None:
             call.provenance = provenance
-        result = RouteResult(
+        result = RouteResult(  # positional, in RouteResult's field order (keywords cost more)
             command,
             call,
-            attempts=selection.attempts,
-            path=selection.path,
-            reason=selection.reason,
-            provenance=provenance,
-            select_s=perf_counter() - start,
+            None,  # value
+            selection.attempts,
+            False,  # dispatched
+            0.0,  # dispatch_s
+            None,  # error
+            selection.path,
+            selection.reason,
+            provenance,
+            perf_counter() - start,  # select_s
         )
         if not dry_run:
             if before_dispatch is not None:
