@@ -273,10 +273,16 @@ class LLMSelector(Selector):
                 schema = tools._derived.get("json_schema")
             if schema is None:
                 schema = self._schema(tools, conv)
+        template = self.template
+        if conv.history or template.format_string is not None or type(template) is not ChatTemplate:
+            prompt = template.render(conv.user_turn, conv.history)
+        else:  # render()'s first turn, without its frame: the prompt of every command's first request
+            head, tail = template._first_turn
+            prompt = head + conv.user_turn + tail
         # Positional (in Request's field order): this runs once per model round trip.
         return Request(
-            self.template.render(conv.user_turn, conv.history),  # prompt
-            self.template.stop,  # stop
+            prompt,
+            template.stop,  # stop
             self.max_new_tokens,
             end_of_first_call if self.format == "json" else end_of_first_yaml_call,  # stop_when
             conv.command,  # user_input
