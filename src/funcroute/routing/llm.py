@@ -19,14 +19,14 @@ from funcroute.errors import BackendError, FuncRouteError, ModelOutputError, Usa
 from funcroute.formats import ToolCallFormat
 from funcroute.parsing import end_of_first_call, end_of_first_yaml_call
 from funcroute.prompts.native import NativeTemplate
-from funcroute.prompts.selection import Format
+from funcroute.prompts.selection import Format, selection_prompt
 from funcroute.prompts.templates import ChatTemplate, get_template
 from funcroute.routing.native import REPAIR as NATIVE_REPAIR
 from funcroute.routing.native import NativeSetup
 from funcroute.routing.repair import Conversation, RepairLoop
 from funcroute.routing.selector import Outcome, Selection, Selector, checked_command
 from funcroute.tools.call import Call
-from funcroute.tools.toolset import ToolSet
+from funcroute.tools.toolset import _RENDER_KEYS, ToolSet
 
 __all__ = ["LLMSelector", "ToolSelector"]
 
@@ -126,7 +126,8 @@ class LLMSelector(Selector):
         schema: dict[str, Any] | None = None,
     ) -> Conversation[Call]:
         """A new conversation for ``command`` (``names``/``schema``: the tools shown, the reply schema)."""
-        checked_command(command)
+        if not isinstance(command, str) or not command.strip():  # checked_command(), inlined
+            checked_command(command)
         if names is not None:
             shown: list[str] | None = list(names)
         elif self.tool_selector is None and self._retrieval == (None, None):
@@ -142,7 +143,12 @@ class LLMSelector(Selector):
         if self.native is not None:
             turn = command
         else:
-            turn = tools.prompt(command, self.format, tools=shown, show_types=self.show_types)
+            # tools.prompt()'s usual case without its frame: every tool shown, the block cached.
+            block = None if shown is not None else tools._derived.get(_RENDER_KEYS[bool(self.show_types)])
+            if block:
+                turn = selection_prompt(command, (block,), self.format)
+            else:
+                turn = tools.prompt(command, self.format, tools=shown, show_types=self.show_types)
         context = {"tools": tools, "names": shown, "schema": schema}
         return Conversation(command, turn, context=context)
 
@@ -157,6 +163,9 @@ class LLMSelector(Selector):
         """Ask the model for a call of ``tools`` (of ``names`` only, under ``schema``, when given)."""
         conv = self.start(tools, command, names=names, schema=schema)
         call = self.loop.run(conv)
+        valid = self._valid_reason
+        if len(conv.attempts) == 1 and valid[0] is self.backend.name:  # _why()'s usual case, inlined
+            return Selection(call, conv.attempts, "model", valid[1])
         return Selection(call, conv.attempts, "model", self._why(conv))
 
     async def aselect(
@@ -256,15 +265,29 @@ class LLMSelector(Selector):
                 user_input=conv.command,
                 grammar=native.grammar(tools, names) if self.constrained else None,
             )
+        schema: dict[str, Any] | None = None
+        if self.constrained:
+            schema = conv.context["schema"]
+            if schema is None and self.schema_for is None:
+                # The usual case, without the two calls: tools.json_schema(copy=False)'s cache hit.
+                schema = tools._derived.get("json_schema")
+            if schema is None:
+                schema = self._schema(tools, conv)
+        template = self.template
+        if conv.history or template.format_string is not None or type(template) is not ChatTemplate:
+            prompt = template.render(conv.user_turn, conv.history)
+        else:  # render()'s first turn, without its frame: the prompt of every command's first request
+            head, tail = template._first_turn
+            prompt = head + conv.user_turn + tail
         # Positional (in Request's field order): this runs once per model round trip.
         return Request(
-            self.template.render(conv.user_turn, conv.history),  # prompt
-            self.template.stop,  # stop
+            prompt,
+            template.stop,  # stop
             self.max_new_tokens,
             end_of_first_call if self.format == "json" else end_of_first_yaml_call,  # stop_when
             conv.command,  # user_input
             self.format,
-            self._schema(tools, conv) if self.constrained else None,  # schema
+            schema,
         )
 
     def _schema(self, tools: ToolSet, conv: Conversation[Call]) -> dict[str, Any]:
@@ -275,6 +298,8 @@ class LLMSelector(Selector):
 
     def _read(self, conv: Conversation[Call], text: str) -> Call:
         tools: ToolSet = conv.context["tools"]
+        if type(tools) is ToolSet:  # ToolSet.parse is one line, skipped; a subclass may override it
+            return tools._reader.parse(text, format=self.tool_format)
         return tools.parse(text, format=self.tool_format)
 
     def _repair_turn(self, error: ModelOutputError) -> str:

@@ -23,7 +23,7 @@ __all__ = ["Conversation", "RepairLoop"]
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(init=False)
 class Conversation(Generic[T]):
     """The state of one command's repair loop.
 
@@ -44,6 +44,25 @@ class Conversation(Generic[T]):
     result: T | None = None
     error: ModelOutputError | None = None
     context: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        command: str,
+        user_turn: str,
+        history: list[tuple[str, str]] | None = None,
+        attempts: list[Attempt] | None = None,
+        result: T | None = None,
+        error: ModelOutputError | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        # One per command: literals instead of the dataclass's default-factory calls.
+        self.command = command
+        self.user_turn = user_turn
+        self.history = [] if history is None else history
+        self.attempts = [] if attempts is None else attempts
+        self.result = result
+        self.error = error
+        self.context = {} if context is None else context
 
 
 class RepairLoop(Generic[T]):
@@ -82,11 +101,27 @@ class RepairLoop(Generic[T]):
         except ModelOutputError as exc:
             error = exc
         parse_s = perf_counter() - start
+        if error is None:
+            conv.attempts.append(
+                Attempt(request.prompt, completion.text, None, completion, generate_s, parse_s)
+            )
+        else:
+            self._mistake(conv, request, completion, error, generate_s, parse_s)
+
+    def _mistake(
+        self,
+        conv: Conversation[T],
+        request: Request,
+        completion: Completion,
+        error: ModelOutputError,
+        generate_s: float,
+        parse_s: float,
+    ) -> None:
+        """Record an invalid reply and queue the repair turn that quotes its errors."""
         conv.attempts.append(Attempt(request.prompt, completion.text, error, completion, generate_s, parse_s))
-        if error is not None:
-            conv.history.append((conv.user_turn, completion.text))
-            conv.user_turn = self.repair(error)
-            conv.error = error
+        conv.history.append((conv.user_turn, completion.text))
+        conv.user_turn = self.repair(error)
+        conv.error = error
 
     def done(self, conv: Conversation[T]) -> bool:
         """Whether the conversation has its result or has used up its repairs."""
@@ -103,12 +138,25 @@ class RepairLoop(Generic[T]):
     def run(self, conv: Conversation[T]) -> T:
         """Run the conversation to its end, one request at a time."""
         retries = self.retries
+        read = self.read
         while conv.result is None and len(conv.attempts) <= retries:  # not done(): inlined, per round
             request = self.request_for(conv)
             start = perf_counter()
             completion = self.backend.complete(request)
-            self.absorb(conv, request, completion, perf_counter() - start)
-        return self.finish(conv)
+            # absorb(), written out (one frame less per round trip); the generation's end is
+            # the parse's start, so the two timings share one clock read.
+            read_at = perf_counter()
+            text = completion.text
+            try:
+                conv.result = read(conv, text)
+            except ModelOutputError as exc:
+                self._mistake(conv, request, completion, exc, read_at - start, perf_counter() - read_at)
+            else:
+                conv.attempts.append(
+                    Attempt(request.prompt, text, None, completion, read_at - start, perf_counter() - read_at)
+                )
+        result = conv.result
+        return result if result is not None else self.finish(conv)  # finish()'s usual case, inlined
 
     async def arun(self, conv: Conversation[T]) -> T:
         """Async twin of :meth:`run`."""

@@ -30,7 +30,7 @@ from funcroute.tools.toolset import ToolSet
 __all__ = ["Outcome", "Selection", "Selector", "checked_command"]
 
 
-@dataclass
+@dataclass(init=False)
 class Selection:
     """A selector's choice for one command.
 
@@ -47,6 +47,21 @@ class Selection:
     path: str = ""
     reason: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        call: Call,
+        attempts: list[Attempt] | None = None,
+        path: str = "",
+        reason: str = "",
+        provenance: dict[str, Any] | None = None,
+    ) -> None:
+        # One per routed command: literals instead of the dataclass's default-factory calls.
+        self.call = call
+        self.attempts = [] if attempts is None else attempts
+        self.path = path
+        self.reason = reason
+        self.provenance = {} if provenance is None else provenance
 
 
 #: What :meth:`Selector.select_many` gives per command: its selection, or the error that stopped it.

@@ -11,7 +11,7 @@ from funcroute.tools.call import Call
 from funcroute.tools.tool import Approver, Tool
 from funcroute.tools.validators import Validated
 
-__all__ = ["arun", "require_approval", "run"]
+__all__ = ["arun", "handler_failed", "require_approval", "run"]
 
 
 def run(tool: Tool, validated: Validated, call: Call) -> Any:
@@ -31,7 +31,7 @@ def run(tool: Tool, validated: Validated, call: Call) -> Any:
     try:
         return handler(*validated.args, **validated.kwargs)
     except Exception as exc:
-        raise _handler_failed(tool, call, exc) from exc
+        raise handler_failed(tool, call, exc) from exc
 
 
 def require_approval(tool: Tool, call: Call, approve: Approver | None) -> None:
@@ -51,7 +51,8 @@ def require_approval(tool: Tool, call: Call, approve: Approver | None) -> None:
         raise CallRefusedError(f"the call to {tool.name!r} was not approved; the handler was not run", call)
 
 
-def _handler_failed(tool: Tool, call: Call, exc: BaseException) -> HandlerError:
+def handler_failed(tool: Tool, call: Call, exc: BaseException) -> HandlerError:
+    """The HandlerError for ``exc`` raised by ``tool``'s handler (its cause is set by the caller)."""
     return HandlerError(f"tool {tool.name!r} raised {type(exc).__name__}: {exc}", call)
 
 
@@ -74,7 +75,7 @@ async def arun(tool: Tool, validated: Validated, call: Call) -> Any:
             f"tool {tool.name!r} did not finish within {tool.timeout} s", call
         ) from None
     except Exception as exc:
-        raise _handler_failed(tool, call, exc) from exc
+        raise handler_failed(tool, call, exc) from exc
 
 
 def _in_daemon_thread(tool: Tool, validated: Validated) -> asyncio.Future[Any]:
@@ -133,5 +134,5 @@ def _run_with_watchdog(tool: Tool, validated: Validated, call: Call) -> Any:
     if not done.wait(tool.timeout):
         raise HandlerTimeoutError(f"tool {tool.name!r} did not finish within {tool.timeout} s", call)
     if "error" in outcome:
-        raise _handler_failed(tool, call, outcome["error"]) from outcome["error"]
+        raise handler_failed(tool, call, outcome["error"]) from outcome["error"]
     return outcome.get("value")

@@ -298,14 +298,14 @@ class ToolSet:
             if trouble is not None:
                 problem = ValidationProblem("", f"arguments must be plain JSON data: {trouble}", "json_type")
                 raise CallValidationError(function, arguments, [problem], reply)
-        problems: list[ValidationProblem] = []
+        problems: Sequence[ValidationProblem] = ()  # the usual case builds no list
         if not tool.parameters.issuperset(arguments):  # the usual case builds no set of extras
             unknown = arguments.keys() - tool.parameters
             if self.extra == "forbid":
-                problems.extend(
+                problems = [
                     ValidationProblem(str(k), "unexpected parameter", "extra_forbidden")
                     for k in sorted(map(str, unknown))
-                )
+                ]
             arguments = {k: v for k, v in arguments.items() if k not in unknown}
         validator = tool.validator
         if validator is None:
@@ -313,10 +313,9 @@ class ToolSet:
         try:
             validated = validator(arguments if isinstance(arguments, dict) else dict(arguments))
         except InvalidArguments as exc:
-            problems.extend(exc.problems)
-            raise CallValidationError(function, arguments, problems, reply) from None
+            raise CallValidationError(function, arguments, [*problems, *exc.problems], reply) from None
         if problems:
-            raise CallValidationError(function, arguments, problems, reply)
+            raise CallValidationError(function, arguments, list(problems), reply)
         return Call(function, validated.arguments, reply, tool, validated)
 
     def _closest(self, name: str) -> str | None:
@@ -362,8 +361,14 @@ class ToolSet:
         tool = self._tools.get(call.function)
         validated = call._validated
         if tool is not None and call._tool is tool and validated is not None:
-            if tool.handler is not None and not tool.confirm:  # the usual call: nothing to prepare
-                return _dispatch.run(tool, validated, call)
+            handler = tool.handler
+            if handler is not None and not tool.confirm:  # the usual call: nothing to prepare
+                if tool.timeout is not None or tool.is_async:
+                    return _dispatch.run(tool, validated, call)
+                try:  # _dispatch.run()'s plain sync case, without its frame: once per routed command
+                    return handler(*validated.args, **validated.kwargs)
+                except Exception as exc:
+                    raise _dispatch.handler_failed(tool, call, exc) from exc
         tool, validated, call = self._prepare(call, approve)
         return _dispatch.run(tool, validated, call)
 
