@@ -237,3 +237,14 @@ def test_yaml_writer_escapes_what_pyyaml_would_read_as_a_line_break(breaker: str
     arguments = {"text": f"a{breaker}b", "n": 0, "x": 0.0, "flag": False, "items": [breaker], "meta": {}}
     reply = get_format("airoboros-yaml").write([("echo", arguments)])
     assert TYPED.parse(reply, format="airoboros-yaml").arguments == arguments
+
+
+@pytest.mark.parametrize("tag", ["</thinking>", "<thinking>", "[/THINK]", "a\n</think>"])
+def test_yaml_writer_quotes_a_value_that_would_read_as_a_reasoning_tag(tag: str) -> None:
+    # Found by the round-trip property: a plain ``text: </thinking>`` line reads as the end of a
+    # reasoning block, and the reader drops the first call.
+    from funcroute.formats import get_format
+
+    arguments = {"text": tag, "n": 0, "x": 0.0, "flag": False, "items": [tag], "meta": {tag: 1}}
+    reply = get_format("airoboros-yaml").write([("echo", arguments), ("echo", arguments)])
+    assert [c.arguments for c in TYPED.parse_many(reply, format="airoboros-yaml")] == [arguments, arguments]

@@ -22,6 +22,7 @@ from funcroute.formats.base import (
     json_calls,
 )
 from funcroute.formats.grammar import Json, Lit, Node, Opt, seq
+from funcroute.formats.reasoning import has_reasoning
 from funcroute.parsing import ParseLimits, RawCall
 
 __all__ = ["AiroborosJson", "AiroborosYaml"]
@@ -32,6 +33,16 @@ class _NoAliasDumper(yaml.SafeDumper):
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # A plain scalar ending a line with "</thinking>" reads as the end of a reasoning block (the
+    # reader drops what came before it); quoted, the tag is inside a value.
+    style = '"' if has_reasoning(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_NoAliasDumper.add_representer(str, _represent_str)
 
 
 def _docs(calls: Sequence[CallSpec]) -> Any:
