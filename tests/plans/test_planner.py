@@ -579,7 +579,6 @@ def test_async_independent_steps_overlap_in_time() -> None:
     first, second, third = result.trace
     assert second.started < first.started + first.elapsed  # the two independent steps overlap
     assert first.started < second.started + second.elapsed
-    assert result.elapsed < 0.58  # two levels of 0.2 s; one after another would take 0.6 s
     assert third.started >= max(first.started + first.elapsed, second.started + second.elapsed) - 1e-3
 
 
