@@ -29,7 +29,7 @@ from typing import Any
 from funcroute import errors as err
 from funcroute.routing.router import RouteResult
 from funcroute.testing.assertions import _match
-from funcroute.tools.tool import Tool
+from funcroute.tools.declining import NO_CALL_TOOL, no_call_tool
 from funcroute.tools.toolset import ToolSet
 
 __all__ = [
@@ -42,7 +42,6 @@ KINDS = (
     "ok", "wrong_function", "missing_param", "unexpected_param", "bad_value", "wrong_count",
     "parse_error", "unexpected_call", "no_call", "error",
 )  # fmt: skip
-NO_CALL_TOOL = "none"
 _STRIP = re.compile(r"[ ,./\-_*^]")
 
 
@@ -272,7 +271,7 @@ def score(case: Case, result: RouteResult, tools: ToolSet) -> CaseResult:
             calls = tools.parse_many(replies[-1]) if case.is_parallel and replies else [result.call]
         except err.ModelOutputError as exc:
             return CaseResult(case, *_from_error(case, exc), [], replies, retries)
-        declined = NO_CALL_TOOL in tools and tools[NO_CALL_TOOL] is _none_tool()
+        declined = NO_CALL_TOOL in tools and tools[NO_CALL_TOOL] is no_call_tool()
         got = [(c.function, c.arguments) for c in calls if not (declined and c.function == NO_CALL_TOOL)]
         kind, detail = _compare(case, got, tools)
     elif isinstance(result.error, err.ModelOutputError):
@@ -284,21 +283,9 @@ def score(case: Case, result: RouteResult, tools: ToolSet) -> CaseResult:
     return CaseResult(case, kind, detail, [{"function": f, "params": a} for f, a in got], replies, retries)
 
 
-@functools.cache
-def _none_tool() -> Tool:
-    def none(reason: str = "") -> None:
-        """Use this when none of the other functions fits the user's input.
-
-        Args:
-            reason: Why none of the functions fits.
-        """
-
-    return Tool.from_function(none, name=NO_CALL_TOOL)
-
-
 def with_no_call_tool(tools: ToolSet) -> ToolSet:
     """A copy of ``tools`` that also offers the built-in ``none`` tool, for declining to call."""
-    return ToolSet([*tools, _none_tool()], extra=tools.extra, limits=tools.limits)
+    return ToolSet([*tools, no_call_tool()], extra=tools.extra, limits=tools.limits)
 
 
 def evaluate(

@@ -23,16 +23,15 @@ and each :class:`~funcroute.routing.results.RouteResult` says which path served 
 
 from __future__ import annotations
 
-import functools
-import re
 from typing import TYPE_CHECKING
 
 from funcroute.backends.base import Backend
 from funcroute.constrain.grounding import grounded_schema, provenance
 from funcroute.errors import ModelOutputError, NoSuitableFunctionError, UsageError
+from funcroute.offline.words import name_words
 from funcroute.routing.llm import LLMSelector
 from funcroute.routing.selector import Selection, Selector, checked_command
-from funcroute.tools.tool import Tool
+from funcroute.tools.declining import no_call_tool
 from funcroute.tools.toolset import ToolSet
 
 if TYPE_CHECKING:
@@ -44,8 +43,6 @@ __all__ = ["DEFAULT_IRRELEVANCE_FLOOR", "DEFAULT_SOLE_MARGIN", "Cascade"]
 #: Below this semantic score no tool is near the command: refuse without asking the model. Tuned on
 #: BFCL ``irrelevance`` against ``simple_python`` (bench/cascade.py).
 DEFAULT_IRRELEVANCE_FLOOR = 0.2
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_WORD = re.compile(r"[A-Za-z0-9]+")
 #: The model is shown the semantic router's tool alone when it leads the runner-up by this much.
 DEFAULT_SOLE_MARGIN = 0.05
 
@@ -211,13 +208,15 @@ def _guessed_text(tools: ToolSet, decision: Decision) -> str:
     """
     assert decision.function is not None
     properties = tools[decision.function].schema.get("properties") or {}
-    segments = _WORD.findall(decision.function)  # "BoardGameGeek", "recommend"
-    own_words = {w.lower() for w in [*segments, *_WORD.findall(_CAMEL.sub(" ", decision.function))]}
+    own_name = (
+        f" {name_words(decision.function)} "  # "BoardGameGeek.recommend" -> " board game geek recommend "
+    )
     for name, value in decision.arguments.items():
         spec = properties.get(name)
         if not isinstance(value, str) or (isinstance(spec, dict) and ("enum" in spec or "const" in spec)):
             continue  # not text, or a choice the command named
-        if value.lower() in own_words or value.lower() == decision.function.lower():
+        words = name_words(value)
+        if words and f" {words} " in own_name:
             return f"{name}={value!r} is a word of the tool's own name"
     return ""
 
@@ -234,22 +233,9 @@ def _missing(decision: Decision) -> str:
     return "no confident choice"
 
 
-def _none(reason: str = "") -> None:
-    """Use this when none of the other functions fits the user's input.
-
-    Args:
-        reason: Why none of the functions fits.
-    """
-
-
-@functools.cache
-def _abstention_tool(name: str) -> Tool:
-    return Tool.from_function(_none, name=name)
-
-
 def _with_abstention(tools: ToolSet, names: list[str]) -> tuple[ToolSet, str]:
     """The shortlist as a ToolSet of its own plus a "no suitable function" tool, named so as not to clash."""
     abstain = next(n for n in ("none", "no_suitable_function", "no_suitable_function_") if n not in names)
     shown = tools.subset(names)
-    shown.add(_abstention_tool(abstain))
+    shown.add(no_call_tool(abstain))
     return shown, abstain
