@@ -9,6 +9,7 @@ import pytest
 
 if TYPE_CHECKING:
     from funcroute.backends.transformers import TransformersBackend
+    from funcroute.tools.toolset import ToolSet
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +31,17 @@ def tiny_backend(tiny_model_dir: Path) -> TransformersBackend:
     from funcroute.backends.transformers import TransformersBackend
 
     return TransformersBackend(tiny_model_dir, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def demo_tools(tmp_path_factory: pytest.TempPathFactory) -> ToolSet:
+    """The demo's ToolSet over a fresh notes file and outbox (one per test module)."""
+    from funcroute.cli.demo_tools import SAMPLE_TEXT, build_demo_tools
+
+    tmp = tmp_path_factory.mktemp("demo")
+    notes = tmp / "notes.txt"
+    notes.write_text(SAMPLE_TEXT, encoding="utf-8")
+    return build_demo_tools(notes, outbox=tmp / "outbox")
 
 
 # Tests that exercise real backends on purpose (the tiny local model, llama.cpp, httpx mock transports

@@ -19,7 +19,6 @@ import pytest
 from funcroute import ToolSet
 from funcroute.backends.presets import load_preset, preset_available
 from funcroute.backends.scripted import ScriptedBackend
-from funcroute.cli.demo_tools import SAMPLE_TEXT, build_demo_tools
 from funcroute.constrain.gbnf import schema_to_gbnf
 from funcroute.constrain.grounding import grounded_schema
 from funcroute.errors import NoSuitableFunctionError, TemplateError
@@ -36,14 +35,6 @@ CHATML = (
     "'<|im_end|>' + '\\n'}}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
-
-
-@pytest.fixture(scope="module")
-def demo_tools(tmp_path_factory: pytest.TempPathFactory) -> ToolSet:
-    tmp = tmp_path_factory.mktemp("demo")
-    notes = tmp / "notes.txt"
-    notes.write_text(SAMPLE_TEXT, encoding="utf-8")
-    return build_demo_tools(notes, outbox=tmp / "outbox")
 
 
 @pytest.fixture(scope="module")

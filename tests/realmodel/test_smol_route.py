@@ -19,7 +19,6 @@ import pytest
 from funcroute import ToolSet
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.backends.presets import Preset
-from funcroute.cli.demo_tools import SAMPLE_TEXT, build_demo_tools
 from funcroute.errors import CallValidationError, ModelOutputError, PlanParseError, PlanValidationError
 from funcroute.routing.results import RouteResult
 from funcroute.routing.router import Router
@@ -36,14 +35,6 @@ COMMANDS = (
     "How much is 30 celsius in fahrenheit?",
 )
 MAX_NEW_TOKENS = 64
-
-
-@pytest.fixture(scope="module")
-def demo_tools(tmp_path_factory: pytest.TempPathFactory) -> ToolSet:
-    tmp = tmp_path_factory.mktemp("demo")
-    notes = tmp / "notes.txt"
-    notes.write_text(SAMPLE_TEXT, encoding="utf-8")
-    return build_demo_tools(notes, outbox=tmp / "outbox")
 
 
 def router_on(backend: Backend, preset: Preset, tools: ToolSet, **options: Any) -> Router:
