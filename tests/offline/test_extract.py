@@ -276,3 +276,36 @@ def test_a_percentage_is_a_fraction_for_a_rate_and_as_written_where_a_percentage
     schema = {"type": "object", "properties": {"rate": spec}, "required": ["rate"]}
     filled = fill_arguments("Grow it at 5% a year", schema, today=TODAY)
     assert filled.arguments == {"rate": expected} and type(filled.arguments["rate"]) is type(expected)
+
+
+def test_a_number_with_a_unit_power_is_a_number_and_a_polynomial_stays_a_formula() -> None:
+    assert kinds("accelerated at 4 m/s^2 for 300 meters") == [("number", 4), ("number", 300)]
+    assert kinds("a volume of 10 m^3") == [("number", 10)]
+    assert kinds("the roots of y = 3x^2 + 2x - 1") == [("formula", "3x**2 + 2x - 1")]
+    assert kinds("integrate x^2 from 1 to 3") == [("formula", "x**2"), ("number", 1), ("number", 3)]
+    schema = {
+        "type": "object",
+        "properties": {"acceleration": {"type": "number"}, "distance": {"type": "number"}},
+        "required": ["acceleration", "distance"],
+    }
+    filled = fill_arguments("accelerated at 4 m/s^2 for a distance of 300 meters", schema)
+    assert filled.arguments == {"acceleration": 4, "distance": 300} and filled.missing == []
+
+
+def test_a_number_binds_to_the_counted_word_after_it_unless_a_comma_parts_them() -> None:
+    house = {
+        "type": "object",
+        "properties": {"bedrooms": {"type": "integer"}, "bathrooms": {"type": "integer"}},
+        "required": ["bedrooms", "bathrooms"],
+    }
+    # "3 bedrooms, 2 bathrooms": "bedrooms" is also right before 2, but a comma parts them.
+    filled = fill_arguments("a house with 3 bedrooms, 2 bathrooms", house)
+    assert filled.arguments == {"bedrooms": 3, "bathrooms": 2}
+    quadratic = {
+        "type": "object",
+        "properties": {k: {"type": "integer"} for k in "abc"},
+        "required": list("abc"),
+    }
+    # "a=1, b=-3": "b" right after 1 labels -3 (a comma parts it from 1).
+    filled = fill_arguments("roots of a quadratic equation with a=1, b=-3, c=2", quadratic)
+    assert filled.arguments == {"a": 1, "b": -3, "c": 2}

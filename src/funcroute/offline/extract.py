@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from funcroute.offline.fit import leaves as _leaves
 from funcroute.offline.fit import percent_is_fraction
 from funcroute.offline.fit import place_mentions as _place_mentions
 from funcroute.offline.fit import proximity as _proximity
+from funcroute.offline.fit import shared_cues as _shared_cues
 from funcroute.offline.mentions import Mention, find_mentions, word_spans
 from funcroute.offline.words import name_words, stem, words
 
@@ -43,6 +45,7 @@ _MEANING_MIN = 0.3
 #: ...and this much closer than the runner-up: "set the oven to 200 degrees" is not the kitchen.
 _MEANING_MARGIN = 0.1
 
+_BREAK = re.compile(r"[,;.!?()]")
 _NEGATION = re.compile(r"\b(?:no|not|without|exclude|excluding|don ?t|do not|never|disable)\b", re.I)
 
 
@@ -149,12 +152,21 @@ def fill_arguments(
     pending, chosen = _read_named(params, tokens, mentions, values)
     mentions = _with_places(command, tokens, params, pending, mentions)
     taken: list[tuple[int, int]] = list(chosen)  # word ranges already used: a list's numbers, a name...
-    guessed = _assign_by_score(pending, mentions, [stem(t) for t in tokens], values, taken)
+    shared = _shared_cues(params)
+    breaks = _breaks(command)
+    guessed = _assign_by_score(pending, mentions, [stem(t) for t in tokens], values, taken, shared, breaks)
     _fill_required(command, pending, mentions, values, taken, choose)
     unplaced = [str(m.value) for m in mentions if m.kind == "quoted" and not _overlaps(m, taken)]
     filled = _nest(params, values, unplaced)
     filled.ambiguous = _ambiguous(guessed, mentions, taken)
     return filled
+
+
+def _breaks(command: str) -> frozenset[int]:
+    """Indices ``i`` of the words that punctuation (a comma, a full stop...) parts from word ``i + 1``."""
+    spans = word_spans(command)
+    pairs = enumerate(itertools.pairwise(spans))
+    return frozenset(i for i, ((_, end), (start, _)) in pairs if _BREAK.search(command[end:start]))
 
 
 def _overlaps(mention: Mention, taken: list[tuple[int, int]]) -> bool:
@@ -212,6 +224,8 @@ def _assign_by_score(
     stems: list[str],
     values: dict[tuple[str, ...], Any],
     taken: list[tuple[int, int]],
+    shared: Mapping[str, int],
+    breaks: frozenset[int],
 ) -> list[tuple[_Param, Mention]]:
     """Give each parameter its best-fitting free mention, best pairs first; fills ``values``, ``taken``.
 
@@ -223,7 +237,7 @@ def _assign_by_score(
         for m_index, mention in enumerate(mentions):
             fit = _compatible(param, mention)
             if fit > 0:
-                closeness = _proximity(param, mention, stems)
+                closeness = _proximity(param, mention, stems, shared, breaks)
                 pairs.append((fit * (0.2 + closeness), closeness, p_index, m_index))
     guessed: list[tuple[_Param, Mention]] = []
     for score, closeness, p_index, m_index in sorted(pairs, key=lambda t: (-t[0], t[3], t[2])):

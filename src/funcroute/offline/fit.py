@@ -8,7 +8,8 @@ name, a lower-case place after "in"/"for" fits only place parameters.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "percent_is_fraction",
     "place_mentions",
     "proximity",
+    "shared_cues",
 ]
 
 _FILLER = frozenset("a an the of is are and or".split())
@@ -155,15 +157,43 @@ def hint(param: Param) -> str | None:
     return None
 
 
-def proximity(param: Param, mention: Mention, stems: list[str]) -> float:
-    """Closeness in words between the parameter's cue words and the mention (cues before count more)."""
+def proximity(
+    param: Param,
+    mention: Mention,
+    stems: list[str],
+    shared: Mapping[str, int] | None = None,
+    breaks: frozenset[int] = frozenset(),
+) -> float:
+    """Closeness in words between the parameter's cue words and the mention (cues before count more).
+
+    A number also binds to the word right after it ("3 bedrooms, 2 bathrooms") when that word is in
+    this parameter's name and no other's (``shared``: how many of the tool's parameters have each
+    cue) and no punctuation parts them (``breaks``: the indices ``i`` where punctuation parts word
+    ``i`` from word ``i + 1``): "a=1, b=-3" keeps ``b`` for -3.
+    """
     best = 0.0
     for index, word in enumerate(stems):
         for cue, weight in param.cues:
             if word == cue:
-                gap = mention.start - index - 1 if index < mention.start else (index - mention.end) * 1.5 + 1
+                if index < mention.start:
+                    gap = float(mention.start - index - 1)
+                elif (
+                    index == mention.end
+                    and mention.kind == "number"
+                    and weight == 1.0
+                    and (shared or {}).get(cue, 1) == 1
+                    and mention.end - 1 not in breaks
+                ):
+                    gap = 0.0
+                else:
+                    gap = (index - mention.end) * 1.5 + 1
                 best = max(best, weight / (1.0 + max(gap, 0.0)))
     return best
+
+
+def shared_cues(params: Iterable[Param]) -> Counter[str]:
+    """For each cue word, how many of the parameters have it."""
+    return Counter(cue for param in params for cue in {cue for cue, _ in param.cues})
 
 
 def compatible(param: Param, mention: Mention) -> float:

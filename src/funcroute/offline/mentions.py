@@ -47,6 +47,8 @@ _NUMBER = re.compile(
 # A formula: terms such as 3x^2, 2x, x, 5 joined by + - * /, with at least one power.
 _TERM = r"(?:\d+(?:\.\d+)?\s*\*?\s*)?[a-z](?![A-Za-z])(?:\s*(?:\^|\*\*)\s*\d+(?:\.\d+)?)?|\d+(?:\.\d+)?"
 _FORMULA = re.compile(rf"(?<![A-Za-z])(?:[a-z]\s*=\s*)?-?\s*(?:{_TERM})(?:\s*[-+*/]\s*(?:{_TERM}))*")
+# A number, a space, then a unit with a power and no + or -: "4 m/s^2", "10 m^3" are quantities.
+_QUANTITY = re.compile(r"-?\d+(?:\.\d+)?\s+[a-zA-Z][a-zA-Z/*^\d\s]*$")
 # A coordinate pair: (33.4484 N, 112.0740 W) or (40.7, -74.0).
 _PAIR = re.compile(r"\(\s*(-?\d+(?:\.\d+)?)\s*°?\s*([NS])?\s*,\s*(-?\d+(?:\.\d+)?)\s*°?\s*([EW])?\s*\)")
 _BRACKETS = re.compile(r"\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]")
@@ -245,7 +247,7 @@ def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention
     _add_dates(command, today, found)
     for m in _FORMULA.finditer(command):
         text = m.group(0).rstrip()
-        if re.search(r"\^|\*\*", text):
+        if re.search(r"\^|\*\*", text) and not _QUANTITY.match(text):
             found.add("formula", _formula(text), m.start(), m.start() + len(text))
     _add_numbers(command, found)
     _add_names(command, found)
