@@ -163,3 +163,45 @@ def test_lists_and_nested_objects_are_grounded_at_any_depth() -> None:
     assert first["nights"]["enum"] == [2, 3]
     # Without an address in the command a required list of recipients cannot be filled: no call.
     assert grounded_schema(tools, ["plan_trip"], "Start in Paris for 2 nights then Rome for 3") is None
+
+
+def test_a_value_said_once_but_given_to_two_parameters_is_contested() -> None:
+    from funcroute.constrain.grounding import contested, without_values
+
+    command = "the heat capacity of air at 298K and a volume of 10 m^3"
+    (contest,) = contested(command, {"temp": 298, "volume": 298})
+    assert contest.names == ("temp", "volume") and contest.said == 1
+    # Another reading of the command decides who keeps it; else the first written does.
+    assert contest.keepers({"volume": 298}) == ("volume",)
+    assert contest.keepers({}) == ("temp",)
+    # Said twice, used twice: no contest; text counts case-blind; booleans never contest.
+    assert contested("from 5 to 5 stars", {"low": 5, "high": 5}) == []
+    (text,) = contested("jazz concerts in Seattle", {"location": "Seattle", "genre": "seattle"})
+    assert text.names == ("location", "genre")
+    assert contested("x", {"a": True, "b": True}) == []
+
+    tools = ToolSet()
+
+    @tools.tool
+    def concerts(location: str, genre: str, limit: int = 10) -> None:
+        """Find concerts."""
+
+    command = "find jazz concerts in Seattle, 5 of them"
+    (variant,) = (grounded_schema(tools, ["concerts"], command) or {})["anyOf"]
+    narrowed = without_values(variant, {"genre": "Seattle"}, {"location": "Seattle"})
+    assert narrowed is not None
+    props = narrowed["properties"]["params"]["properties"]
+    assert props["location"]["enum"] == ["Seattle"]
+    # Not "Seattle" for the genre, nor a span sharing its word ("concerts in Seattle").
+    assert "jazz" in props["genre"]["enum"]
+    assert not any("seattle" in v.lower() for v in props["genre"]["enum"])
+    # The original is untouched; a required parameter left with nothing makes the call impossible.
+    assert "Seattle" in variant["properties"]["params"]["properties"]["genre"]["enum"]
+
+    @tools.tool
+    def repeat(times: int) -> None:
+        """Repeat."""
+
+    (only,) = (grounded_schema(tools, ["repeat"], "repeat it 3 times") or {})["anyOf"]
+    assert only["properties"]["params"]["properties"]["times"]["enum"] == [3]
+    assert without_values(only, {"times": 3}, {}) is None

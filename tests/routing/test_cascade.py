@@ -188,3 +188,46 @@ def test_without_the_fast_path_the_model_writes_the_call_of_the_routers_tool(
     with pytest.raises(NoSuitableFunctionError, match="no tool is near"):
         Router(demo, selector=cascade).route(REFUSED)  # and still refuses what is far from every tool
     assert len(model.prompts) == 1
+
+
+def test_a_value_the_model_gives_two_parameters_is_placed_again(semantic: SemanticSelector) -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def find_concerts(location: str, genre: str) -> None:
+        """Find concerts near a place."""
+
+    command = "Find concerts near me in Seattle that plays jazz music."
+    first = {"function": "find_concerts", "params": {"location": "Seattle", "genre": "Seattle"}}
+    second = {"function": "find_concerts", "params": {"location": "Seattle", "genre": "jazz"}}
+    model = ScriptedBackend([json.dumps(first), json.dumps(second)])
+    cascade = Cascade(model, semantic=semantic, fast_path=False)
+    result = Router(tools, selector=cascade).route(command, dry_run=True)
+    assert result.call is not None and result.call.arguments == {"location": "Seattle", "genre": "jazz"}
+    assert result.path == "model" and "it gave 'Seattle' to two parameters" in result.reason
+    assert len(result.attempts) == 2
+    # The second request allowed "Seattle" for the location only (pinned), and for the genre no span
+    # holding it.
+    schema = model.requests[1].schema
+    assert schema is not None
+    (variant,) = schema["anyOf"]
+    props = variant["properties"]["params"]["properties"]
+    assert props["location"]["enum"] == ["Seattle"]
+    assert "jazz" in props["genre"]["enum"] and not any("Seattle" in v for v in props["genre"]["enum"])
+
+
+def test_a_second_placement_that_fails_keeps_the_first_call(semantic: SemanticSelector) -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def find_concerts(location: str, genre: str) -> None:
+        """Find concerts near a place."""
+
+    command = "Find concerts near me in Seattle that plays jazz music."
+    first = {"function": "find_concerts", "params": {"location": "Seattle", "genre": "Seattle"}}
+    model = ScriptedBackend([json.dumps(first), "no call", "no call again"])
+    result = Router(tools, selector=Cascade(model, semantic=semantic, fast_path=False)).route(
+        command, dry_run=True
+    )
+    assert result.call is not None and result.call.arguments["genre"] == "Seattle"
+    assert "two parameters" not in result.reason and len(result.attempts) == 1

@@ -23,11 +23,12 @@ and each :class:`~funcroute.routing.results.RouteResult` says which path served 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from funcroute.backends.base import Backend
-from funcroute.constrain.grounding import grounded_schema, provenance
+from funcroute.constrain.grounding import contested, grounded_schema, provenance, without_values
 from funcroute.errors import ModelOutputError, NoSuitableFunctionError, UsageError
+from funcroute.offline.extract import fill_arguments
 from funcroute.offline.words import name_words
 from funcroute.routing.llm import LLMSelector
 from funcroute.routing.selector import Selection, Selector, checked_command
@@ -160,7 +161,13 @@ class Cascade(Selector):
             refusal = _refused(command, decision, f"semantic router: {why}; model: none of {offered} fits")
             refusal.attempts = list(chosen.attempts)
             raise refusal
-        chosen.path, chosen.reason = "model", f"semantic router: {why}; the model chose among {names}"
+        reason = f"semantic router: {why}; the model chose among {names}"
+        if self.grounded:
+            chosen, replaced = self._one_slot_each(shown, command, schema, chosen, decision)
+            if replaced:
+                reason += f"; it gave {replaced} to two parameters, so it wrote the call again"
+        call = chosen.call
+        chosen.path, chosen.reason = "model", reason
         chosen.provenance = dict(provenance(command, tools[call.function].schema, call.arguments))
         return chosen
 
@@ -192,6 +199,51 @@ class Cascade(Selector):
         reason = f"{decision.function!r} scores {decision.score:.2f} and every required value is given"
         origins = provenance(command, tools[call.function].schema, call.arguments)
         return Selection(call, path="fast", reason=reason, provenance=dict(origins))
+
+    def _one_slot_each(
+        self, tools: ToolSet, command: str, schema: dict[str, Any], chosen: Selection, decision: Decision
+    ) -> tuple[Selection, str]:
+        """The model's call again where it gave one value of the command to several parameters.
+
+        A small model copies the value it just wrote into the next parameter. The parameter that
+        keeps the value is the one the offline extractor gives it to (it reads "300 meters" as a
+        distance), else the first written; the model writes the call once more with the value kept
+        there and taken from the others. The second call stands only if it is valid.
+
+        Returns:
+            The selection, and the contested value as written (``""`` when nothing was replaced).
+        """
+        call = chosen.call
+        contests = contested(command, call.arguments)
+        if not contests or self.model is None:
+            return chosen, ""
+        variant = next(
+            (v for v in schema["anyOf"] if v["properties"]["function"].get("const") == call.function), None
+        )
+        if variant is None:
+            return chosen, ""
+        if decision.function == call.function:
+            extracted = decision.arguments
+        else:
+            extracted = fill_arguments(command, tools[call.function].schema).arguments
+        removed: dict[str, Any] = {}
+        pinned: dict[str, Any] = {}
+        for contest in contests:
+            keepers = contest.keepers(extracted)
+            for name in contest.names:
+                if name in keepers:
+                    pinned[name] = call.arguments[name]
+                else:
+                    removed[name] = contest.value
+        narrowed = without_values(variant, removed, pinned)
+        if narrowed is None:
+            return chosen, ""
+        try:
+            again = self.model.select(tools, command, names=[call.function], schema={"anyOf": [narrowed]})
+        except ModelOutputError:
+            return chosen, ""
+        again.attempts = [*chosen.attempts, *again.attempts]
+        return again, repr(contests[0].value)
 
     def close(self) -> None:
         """The model backend is the caller's to close; nothing else is held."""
