@@ -279,7 +279,11 @@ def test_a_percentage_is_a_fraction_for_a_rate_and_as_written_where_a_percentage
 
 
 def test_a_number_with_a_unit_power_is_a_number_and_a_polynomial_stays_a_formula() -> None:
-    assert kinds("accelerated at 4 m/s^2 for 300 meters") == [("number", 4), ("number", 300)]
+    assert kinds("accelerated at 4 m/s^2 for 300 meters") == [
+        ("number", 4),
+        ("number", 300),
+        ("unit", "meters"),
+    ]
     assert kinds("a volume of 10 m^3") == [("number", 10)]
     assert kinds("the roots of y = 3x^2 + 2x - 1") == [("formula", "3x**2 + 2x - 1")]
     assert kinds("integrate x^2 from 1 to 3") == [("formula", "x**2"), ("number", 1), ("number", 3)]
@@ -309,3 +313,34 @@ def test_a_number_binds_to_the_counted_word_after_it_unless_a_comma_parts_them()
     # "a=1, b=-3": "b" right after 1 labels -3 (a comma parts it from 1).
     filled = fill_arguments("roots of a quadratic equation with a=1, b=-3, c=2", quadratic)
     assert filled.arguments == {"a": 1, "b": -3, "c": 2}
+
+
+def test_scale_words_quotes_with_apostrophes_pairs_and_sentence_ends() -> None:
+    assert kinds("213 million people on 8.5 million km2") == [("number", 213_000_000), ("number", 8_500_000)]
+    assert kinds("body 'Let's meet at 10 AM'") == [("quoted", "Let's meet at 10 AM")]
+    assert kinds("from A(3,4) to B(1,2)")[0] == ("list", [3, 4])  # as written, not [3.0, 4.0]
+    assert ("name", "Texas") in kinds("docket 123456 in Texas. Don't return the text")
+    assert ("name", "Mr. X") in kinds("cases of Mr. X in New York")
+
+
+def test_units_fill_unit_parameters_and_counts_are_not_values() -> None:
+    def schema(required: list[str], **types: str) -> dict[str, object]:
+        properties = {name: {"type": kind} for name, kind in types.items()}
+        return {"type": "object", "properties": properties, "required": required}
+
+    convert = schema(["value", "from_unit", "to_unit"], value="number", from_unit="string", to_unit="string")
+    filled = fill_arguments("Convert 10 miles to kilometers", convert)
+    assert filled.arguments == {"value": 10, "from_unit": "miles", "to_unit": "kilometers"}
+    # An optional unit is taken where the command asks for one ("in Celsius")...
+    forecast = schema(["location", "days"], location="string", days="integer", temp_unit="string")
+    filled = fill_arguments("Average temperature in Austin for the next 3 days in Celsius.", forecast)
+    assert filled.arguments == {"location": "Austin", "days": 3, "temp_unit": "Celsius"}
+    # ...not from a quantity: "45 kg" is the mass's unit, not the density's the tool asks about.
+    density = schema(["mass", "volume"], mass="integer", volume="integer", unit="string")
+    filled = fill_arguments("the density of a substance with a mass of 45 kg and a volume of 15 m3", density)
+    assert filled.arguments == {"mass": 45, "volume": 15}
+    # "two charges of 5C and 7C": "two" counts the charges that follow.
+    force = schema(["charge1", "charge2"], charge1="integer", charge2="integer")
+    filled = fill_arguments("the force between two charges of 5C and 7C", force)
+    assert filled.arguments == {"charge1": 5, "charge2": 7}
+    assert fill_arguments("add two apples", schema(["count"], count="integer")).arguments == {"count": 2}

@@ -45,6 +45,7 @@ _MEANING_MIN = 0.3
 #: ...and this much closer than the runner-up: "set the oven to 200 degrees" is not the kitchen.
 _MEANING_MARGIN = 0.1
 
+_ASKED_UNIT = frozenset("in to into as".split())
 _BREAK = re.compile(r"[,;.!?()]")
 _NEGATION = re.compile(r"\b(?:no|not|without|exclude|excluding|don ?t|do not|never|disable)\b", re.I)
 
@@ -151,6 +152,7 @@ def fill_arguments(
     values: dict[tuple[str, ...], Any] = {}
     pending, chosen = _read_named(params, tokens, mentions, values)
     mentions = _with_places(command, tokens, params, pending, mentions)
+    mentions = _without_counts(mentions, tokens)
     taken: list[tuple[int, int]] = list(chosen)  # word ranges already used: a list's numbers, a name...
     shared = _shared_cues(params)
     breaks = _breaks(command)
@@ -167,6 +169,23 @@ def _breaks(command: str) -> frozenset[int]:
     spans = word_spans(command)
     pairs = enumerate(itertools.pairwise(spans))
     return frozenset(i for i, ((_, end), (start, _)) in pairs if _BREAK.search(command[end:start]))
+
+
+def _without_counts(mentions: list[Mention], tokens: list[str]) -> list[Mention]:
+    """The mentions less the counts, when the command has numbers in digits.
+
+    A number word before a plural ("two charges of 5C and 7C", "its three sides: 3, 4 and 5")
+    counts the values that follow in digits; it is not one of them. With no digits it is the value
+    ("add two apples").
+    """
+    if not any(m.kind == "number" for m in mentions):
+        return mentions
+
+    def is_count(m: Mention) -> bool:
+        after = tokens[m.end] if m.end < len(tokens) else ""
+        return m.kind == "numword" and after.endswith("s") and stem(after) != after
+
+    return [m for m in mentions if not is_count(m)]
 
 
 def _overlaps(mention: Mention, taken: list[tuple[int, int]]) -> bool:
@@ -249,6 +268,12 @@ def _assign_by_score(
         # sets the unit, "tomorrow" the day of a forecast.
         hint = _hint(param)
         evident = mention.kind == "choice" or _HINT_KIND.get(hint or "", hint) == mention.kind
+        if mention.kind == "unit" and not param.required:
+            # "in Celsius" asks for a unit; "50 kilometers" is the unit of the distance, not the
+            # velocity's (or the density's) that the tool's optional unit parameter may mean.
+            if mention.start == 0 or stems[mention.start - 1] not in _ASKED_UNIT:
+                continue
+            evident = True
         if not param.required and not evident and (closeness < 0.25 or score < 0.15):
             continue
         values[param.path] = _coerce(param, mention)

@@ -38,6 +38,7 @@ _HINTS = {
     "file": ("file", "path", "filename", "document", "attachment"),
     "date": ("date", "day", "birthday", "deadline"),
     "formula": ("function", "equation", "expression", "polynomial", "formula"),
+    "unit": ("unit", "units"),
 }
 _CODE_WORDS = frozenset(
     "id ids code codes zip zipcode postal postcode phone number numbers pin year version account isbn "

@@ -36,8 +36,9 @@ _FILE = re.compile(
     r"(?<![\w@/])(?:[\w\-.~]*/)*[\w\-]+\.(?:txt|csv|tsv|json|jsonl|ya?ml|xml|html?|md|pdf|docx?|xlsx?|"
     r"pptx?|png|jpe?g|gif|svg|mp3|mp4|wav|zip|tar|gz|log|py|js|ts|java|cpp|go|rs|sh|sql|db|ini|cfg|toml)\b"
 )
+# Single quotes may hold an apostrophe between letters: 'Let's meet at 10'.
 _QUOTED = re.compile(
-    r"(?<![A-Za-z])'([^'\n]{1,200})'(?![A-Za-z])|\"([^\"\n]{1,200})\"|“([^”\n]{1,200})”|`([^`\n]{1,200})`"
+    r"(?<![A-Za-z])'((?:[^'\n]|(?<=[A-Za-z])'(?=[A-Za-z])){1,200})'(?![A-Za-z])|\"([^\"\n]{1,200})\"|“([^”\n]{1,200})”|`([^`\n]{1,200})`"
 )
 # A number may carry a unit glued to it ("6cm", "100g", "50mH"); the unit is dropped.
 _NUMBER = re.compile(
@@ -49,6 +50,25 @@ _TERM = r"(?:\d+(?:\.\d+)?\s*\*?\s*)?[a-z](?![A-Za-z])(?:\s*(?:\^|\*\*)\s*\d+(?:
 _FORMULA = re.compile(rf"(?<![A-Za-z])(?:[a-z]\s*=\s*)?-?\s*(?:{_TERM})(?:\s*[-+*/]\s*(?:{_TERM}))*")
 # A number, a space, then a unit with a power and no + or -: "4 m/s^2", "10 m^3" are quantities.
 _QUANTITY = re.compile(r"-?\d+(?:\.\d+)?\s+[a-zA-Z][a-zA-Z/*^\d\s]*$")
+# "213 million", "8.5 billion": the number times its scale word.
+_SCALE = re.compile(r"\s+(thousand|million|billion|trillion)\b", re.I)
+# Units of measure, as a unit parameter takes them: after a number ("4 inches") or after
+# "in"/"to"/"into"/"from" ("in Celsius", "to kilometers").
+_UNIT_NAMES = (
+    "millimeters? millimetres? mm centimeters? centimetres? cm meters? metres? km kilometers? kilometres? "
+    "inch inches ft foot feet yards? miles? nautical_miles? light_years? "
+    "milligrams? mg grams? kg kilograms? lbs? pounds? ounces? oz tons? tonnes? "
+    "celsius fahrenheit kelvin "
+    "milliliters? millilitres? ml liters? litres? gallons? quarts? pints? cups? teaspoons? tablespoons? "
+    "mph kph km/h m/s knots? joules? calories? kcal kwh watts? kilowatts? volts? amperes? hz hertz "
+    "bytes? kb mb gb tb acres? hectares? units?"
+).split()
+_UNIT = re.compile(
+    r"(?:(?<=\d)|(?<=\d )|(?<=\bin )|(?<=\bto )|(?<=\binto )|(?<=\bfrom ))(?:"
+    + "|".join(name.replace("_", " ").replace("/", "\\/") for name in _UNIT_NAMES)
+    + r")(?![\w/^])",
+    re.I,
+)
 # A coordinate pair: (33.4484 N, 112.0740 W) or (40.7, -74.0).
 _PAIR = re.compile(r"\(\s*(-?\d+(?:\.\d+)?)\s*°?\s*([NS])?\s*,\s*(-?\d+(?:\.\d+)?)\s*°?\s*([EW])?\s*\)")
 _BRACKETS = re.compile(r"\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]")
@@ -63,10 +83,20 @@ _UNIT_WORDS = {
 _TEN_WORDS = {
     w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)
 }
-_SCALE_WORDS = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "dozen": 12}
+_SCALE_WORDS = {
+    "hundred": 100,
+    "thousand": 1000,
+    "million": 1_000_000,
+    "billion": 1_000_000_000,
+    "trillion": 10**12,
+    "dozen": 12,
+}
 _NUMWORD = re.compile(r"[a-z]+(?:-[a-z]+)?", re.I)
 _SIGN_WORDS = re.compile(r"\b(?:minus|negative)\s+$", re.I)
 _NAME = re.compile(r"\b[A-Z][\w'&.-]*(?:\s+(?:(?:of|the|de|la|von|van)\s+)?[A-Z][\w'&.-]*)*")
+# A full stop after a word of three or more letters, then a capital: a new sentence ("Mr. X" and
+# "F.C." are not sentence ends).
+_SENTENCE_END = re.compile(r"(?<=[a-z]{3})\.\s+(?=[A-Z])")
 _LEADING_VERBS = frozenset("find calculate compute get show tell give list search send what who how".split())
 # Capitalised words that are units or filler, not names of things.
 _NOT_NAMES = frozenset("joules joule kelvin celsius fahrenheit hz newton newtons watts volts i".split())
@@ -78,7 +108,8 @@ class Mention:
 
     Attributes:
         kind: ``number``, ``numword`` (a number written as a word), ``quoted``, ``email``, ``url``,
-            ``file``, ``date``, ``name``, ``formula``, ``list`` or ``choice``.
+            ``file``, ``date``, ``name``, ``formula``, ``list``, ``unit`` (of measure: "inches",
+            "Celsius") or ``choice``.
         value: the value (a number, text, a list, or an ISO date).
         start: first word index of the mention in the command's words.
         end: one past its last word index.
@@ -250,6 +281,8 @@ def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention
         if re.search(r"\^|\*\*", text) and not _QUANTITY.match(text):
             found.add("formula", _formula(text), m.start(), m.start() + len(text))
     _add_numbers(command, found)
+    for m in _UNIT.finditer(command):
+        found.add("unit", m.group(0), *m.span())
     _add_names(command, found)
     return found.in_order()
 
@@ -271,7 +304,10 @@ def _add_numbers(command: str, found: _Found) -> None:
     """Coordinate pairs, lists, digits and spelled-out numbers."""
     for m in _PAIR.finditer(command):
         lat, north, lon, east = m.groups()
-        pair = [float(lat) * (-1 if north == "S" else 1), float(lon) * (-1 if east == "W" else 1)]
+        first, second = _number(lat), _number(lon)  # as written: "(3,4)" is [3, 4]
+        if first is None or second is None:
+            continue
+        pair = [-first if north == "S" else first, -second if east == "W" else second]
         found.add("list", pair, *m.span(), overlap=True)
     # Lists overlap the numbers inside them on purpose: the assignment decides which reading wins.
     for pattern in (_BRACKETS, _RUN):
@@ -286,14 +322,22 @@ def _add_numbers(command: str, found: _Found) -> None:
             sign = _SIGN_WORDS.search(command[: m.start()])
             if sign is not None and not m.group("sign"):  # "minus 5 degrees" is -5
                 value, start = -value, sign.start()
-            found.add("number", value, start, m.end(), pct=bool(m.group("pct")))
+            end = m.end()
+            scale = _SCALE.match(command, end)
+            if scale is not None and not m.group("pct"):  # "213 million" is 213000000
+                scaled = value * _SCALE_WORDS[scale.group(1).lower()]
+                value = int(scaled) if float(scaled).is_integer() else scaled
+                end = scale.end()
+            found.add("number", value, start, end, pct=bool(m.group("pct")))
     for kind, value, start, end in _spelled_numbers(command):
         found.add(kind, value, start, end)
 
 
 def _add_names(command: str, found: _Found) -> None:
     for m in _NAME.finditer(command):
-        text = re.sub(r"(?:'s|')$", "", m.group(0).rstrip("."))
+        # A name ends with its sentence: "in Texas. Don't return..." names Texas.
+        whole = _SENTENCE_END.split(m.group(0))[0]
+        text = re.sub(r"(?:'s|')$", "", whole.rstrip("."))
         head = text.split()[0].lower()
         opening = m.start() == 0 or command[: m.start()].rstrip()[-1:] in (".", "!", "?")
         if (opening and " " not in text) or head in STOPWORDS or head in _LEADING_VERBS:
