@@ -9,7 +9,8 @@ For each tool on a shortlist, :func:`grounded_schema` rewrites the reply schema 
 * e-mail addresses, URLs and file paths (``format`` ``email``/``uri``, or the parameter's name
   saying so): the addresses, URLs and paths the command contains;
 * other strings (names, places, keywords...): a span of the command (up to six words in a row), or
-  a quoted string of it;
+  a quoted string of it; a city also in the form its description asks for ("San Jose, CA", see
+  :mod:`funcroute.offline.places`);
 * lists of any of these (``list[EmailStr]`` recipients, ``list[float]`` data): every item;
 * nested objects (a pydantic model as a parameter, lists of them): their own parameters, by the
   same rules, at any depth;
@@ -37,6 +38,7 @@ from typing import Any, Literal
 
 from funcroute.offline.fit import percent_is_fraction
 from funcroute.offline.mentions import Mention, find_mentions
+from funcroute.offline.places import place_style, qualified, written_qualified
 from funcroute.tools.toolset import ToolSet
 
 __all__ = [
@@ -127,7 +129,14 @@ def _candidates(
     values: list[Any] = []
     if kind == "span":
         values.extend(m.value for m in mentions if m.kind == "quoted" and isinstance(m.value, str))
-        values.extend(_spans(command))
+        spans = _spans(command)
+        values.extend(spans)
+        style = place_style(str(spec.get("description") or ""))
+        if style is not None:  # "San Jose" is also offered as "San Jose, CA" where that form is asked
+            for name in (m.value for m in mentions if m.kind == "name" and isinstance(m.value, str)):
+                place = written_qualified(command, name) or qualified(name, style)
+                if place is not None:
+                    values.append(place)
     for mention in mentions:
         if kind in ("integer", "number") and mention.kind in ("number", "numword"):
             value = mention.value
@@ -280,6 +289,10 @@ def _span(command: str, value: Any) -> tuple[int, int] | None:
         index = command.lower().find(value.lower())
         if index >= 0:
             return index, index + len(value)
+        head = value.split(",")[0].strip()  # "San Jose, CA" written as the command's "San Jose"
+        index = command.lower().find(head.lower()) if head and head != value else -1
+        if index >= 0:
+            return index, index + len(head)
     return None
 
 

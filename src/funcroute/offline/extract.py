@@ -34,6 +34,7 @@ from funcroute.offline.fit import place_mentions as _place_mentions
 from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.fit import shared_cues as _shared_cues
 from funcroute.offline.mentions import Mention, find_mentions, word_spans
+from funcroute.offline.places import place_style, qualified, written_qualified
 from funcroute.offline.words import name_words, stem, words
 
 __all__ = ["Chooser", "Filled", "fill_arguments"]
@@ -158,6 +159,7 @@ def fill_arguments(
     breaks = _breaks(command)
     guessed = _assign_by_score(pending, mentions, [stem(t) for t in tokens], values, taken, shared, breaks)
     _fill_required(command, pending, mentions, values, taken, choose)
+    _qualify_places(command, params, values)
     unplaced = [str(m.value) for m in mentions if m.kind == "quoted" and not _overlaps(m, taken)]
     filled = _nest(params, values, unplaced)
     filled.ambiguous = _ambiguous(guessed, mentions, taken)
@@ -169,6 +171,22 @@ def _breaks(command: str) -> frozenset[int]:
     spans = word_spans(command)
     pairs = enumerate(itertools.pairwise(spans))
     return frozenset(i for i, ((_, end), (start, _)) in pairs if _BREAK.search(command[end:start]))
+
+
+def _qualify_places(command: str, params: list[_Param], values: dict[tuple[str, ...], Any]) -> None:
+    """Cities in the form their parameter documents: "San Jose" as "San Jose, CA" (:mod:`.places`)."""
+    for param in params:
+        value = values.get(param.path)
+        if not isinstance(value, str) or "string" not in _types(param.schema):
+            continue
+        style = place_style(str(param.schema.get("description") or ""))
+        if style is None:
+            continue
+        written = written_qualified(command, value)
+        if written is not None:
+            values[param.path] = written
+        elif "," not in value:
+            values[param.path] = qualified(value, style) or value
 
 
 def _without_counts(mentions: list[Mention], tokens: list[str]) -> list[Mention]:
