@@ -205,3 +205,23 @@ def test_a_value_said_once_but_given_to_two_parameters_is_contested() -> None:
     (only,) = (grounded_schema(tools, ["repeat"], "repeat it 3 times") or {})["anyOf"]
     assert only["properties"]["params"]["properties"]["times"]["enum"] == [3]
     assert without_values(only, {"times": 3}, {}) is None
+
+
+def test_text_values_that_name_nothing_are_told_apart_from_named_ones() -> None:
+    from funcroute.constrain.grounding import unnamed_values
+
+    tools = ToolSet()
+
+    @tools.tool
+    def get_penalty(crime: str, state: str, body: Annotated[str, Free()] = "", year: int = 0) -> None:
+        """Look up a penalty."""
+
+    schema = tools["get_penalty"].schema
+    command = "What's the penalty for burglary in California in 2020?"
+    assert unnamed_values(command, schema, {"crime": "burglary", "state": "What's"}) == ["crime", "state"]
+    assert unnamed_values(command, schema, {"crime": "California", "state": "California"}) == []
+    # A word run inside a name is named ("France" of "King of France"); free text and numbers are not
+    # looked at.
+    assert unnamed_values("Who was the King of France?", schema, {"crime": "france", "state": "King"}) == []
+    assert unnamed_values(command, schema, {"crime": "California", "state": "CA", "body": "x"}) == ["state"]
+    assert unnamed_values(command, schema, {"crime": "California", "state": "California", "year": 2020}) == []

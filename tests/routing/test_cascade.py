@@ -231,3 +231,32 @@ def test_a_second_placement_that_fails_keeps_the_first_call(semantic: SemanticSe
     )
     assert result.call is not None and result.call.arguments["genre"] == "Seattle"
     assert "two parameters" not in result.reason and len(result.attempts) == 1
+
+
+def test_a_doubtful_tool_filled_with_words_that_name_nothing_is_refused(semantic: SemanticSelector) -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def get_player_score(player: str, game: str) -> None:
+        """Retrieve a player's score in a video game."""
+
+    @tools.tool
+    def get_weather(city: str) -> None:
+        """Get the weather of a city."""
+
+    command = "What's the lowest rank anyone ever had in the game Halo as Master Chief?"
+    decision = semantic.decide(tools, command)
+    assert not decision.routed  # the semantic router finds no tool that fits well enough
+    reply = {"function": "get_player_score", "params": {"player": "anyone", "game": "Halo"}}
+    model = ScriptedBackend([json.dumps(reply)])
+    router = Router(tools, selector=Cascade(model, semantic=semantic, irrelevance_floor=0.0))
+    with pytest.raises(NoSuitableFunctionError, match="player='anyone', words of the command that name no"):
+        router.route(command, dry_run=True)
+    # With named values the same tool's call stands.
+    named = {"function": "get_player_score", "params": {"player": "Master Chief", "game": "Halo"}}
+    model = ScriptedBackend([json.dumps(named)])
+    result = Router(tools, selector=Cascade(model, semantic=semantic, irrelevance_floor=0.0)).route(
+        command, dry_run=True
+    )
+    assert result.path == "model" and result.call is not None
+    assert result.call.arguments == {"player": "Master Chief", "game": "Halo"}

@@ -48,6 +48,7 @@ __all__ = [
     "grounded_schema",
     "grounding_kind",
     "provenance",
+    "unnamed_values",
     "without_values",
 ]
 
@@ -447,3 +448,37 @@ def _overlapping(a: Any, b: Any) -> bool:
 
 def _content_words(text: str) -> set[str]:
     return {w for w in re.findall(r"\w+", text.lower()) if w not in _EDGE_WORDS}
+
+
+#: Mention kinds that name a value (a phrase of the command that is none of these may be any words).
+_NAMING = frozenset("name quoted email url file date unit formula number numword place".split())
+
+
+def unnamed_values(command: str, schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[str]:
+    """The span-grounded text arguments whose value is no value the command names.
+
+    A span may be any run of the command's words: ``state: "What's"``, ``season: "James"``. A value
+    that is a name, a quoted string, a date, a unit... the command gives (or a word run inside a
+    name: "France" of "King of France") is named; the rest are phrases a model picked for want of a
+    value, which is what a call of a tool that does not fit the command looks like.
+
+    Returns:
+        The names of the arguments whose values are unnamed phrases, in the call's order.
+    """
+    properties: Mapping[str, Any] = schema.get("properties") or {}
+    named: list[str] = []
+    found = []
+    for name, value in arguments.items():
+        spec = properties.get(name)
+        if not isinstance(value, str) or not isinstance(spec, dict) or grounding_kind(name, spec) != "span":
+            continue
+        if not named:
+            named = [
+                f" {' '.join(str(m.value).lower().split())} "
+                for m in find_mentions(command)
+                if m.kind in _NAMING
+            ]
+        text = f" {' '.join(value.split(',')[0].lower().split())} "
+        if not any(text in mention for mention in named):
+            found.append(name)
+    return found
