@@ -51,3 +51,17 @@ def test_the_extractor_writes_the_asked_form_and_leaves_other_parameters_alone()
     assert written.arguments == {"city": "Portland, OR"}
     plain = fill_arguments("Any movies showing in San Jose tonight?", _schema("The city."))
     assert plain.arguments == {"city": "San Jose"}
+
+
+def test_a_city_is_the_place_not_a_verb_after_to_nor_another_name() -> None:
+    # "to attend" read as a lower-case place once named no city; the named city is taken now.
+    events = fill_arguments(
+        "I'm looking for a music event in Fresno, CA to attend on the 10th.", _schema(CITY_STATE)
+    )
+    assert events.arguments == {"city": "Fresno, CA"}
+    therapist = fill_arguments(
+        "I need help looking for a Family Therapist in Mountain View.", _schema("The city.")
+    )
+    assert therapist.arguments == {"city": "Mountain View"}
+    # A command in lower case still names its place after "in".
+    assert fill_arguments("weather in paris", _schema("The city.")).arguments == {"city": "Paris"}

@@ -34,7 +34,7 @@ from funcroute.offline.fit import place_mentions as _place_mentions
 from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.fit import shared_cues as _shared_cues
 from funcroute.offline.mentions import Mention, find_mentions, word_spans
-from funcroute.offline.places import place_style, qualified, written_qualified
+from funcroute.offline.places import is_city, place_style, qualified, written_qualified
 from funcroute.offline.words import name_words, stem, words
 
 __all__ = ["Chooser", "Filled", "fill_arguments"]
@@ -249,7 +249,13 @@ def _with_places(
         stop = {cue for p in params for cue, _ in p.cues} | {
             w for p in params for o in p.schema.get("enum") or () for w in words(str(o))
         }
-        mentions.extend(_place_mentions(command, tokens, stop))
+        # Lower-case words after "in"/"to" are places only in a command that names none with a
+        # capital ("weather in paris"); else they are mostly verbs and filler ("an event in
+        # Fresno to attend", "at least"), unless the gazetteer knows the city ("sushi in boston").
+        named = any(m.kind == "name" for m in mentions)
+        mentions.extend(
+            m for m in _place_mentions(command, tokens, stop) if not named or is_city(str(m.value))
+        )
     # One word can be a choice of two parameters ("from celsius to kelvin"): keep each once.
     unique = {(m.kind, repr(m.value), m.start, m.end): m for m in mentions}
     return sorted(unique.values(), key=lambda m: (m.start, m.kind != "choice", repr(m.value)))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from funcroute.offline.mentions import Mention, word_spans
+from funcroute.offline.places import is_city
 from funcroute.offline.words import STOPWORDS, content_words, name_words, stem, words
 
 __all__ = [
@@ -230,6 +231,8 @@ def compatible(param: Param, mention: Mention) -> float:
         return 0.8 if mention.kind == "quoted" else 0.1 if mention.kind == "name" else 0.0
     if mention.kind in ("date", "formula"):
         return 0.0  # a date is never a city, a formula never a name: only where the parameter asks
+    if mention.kind == "name" and is_place(param) and is_city(str(mention.value)):
+        return 1.1  # "Mountain View" over "Family Therapist" for the city
     return _STRING_PRIOR.get(mention.kind, 0.0)
 
 

@@ -99,7 +99,9 @@ _NAME = re.compile(r"\b[A-Z][\w'&.-]*(?:\s+(?:(?:of|the|de|la|von|van)\s+)?[A-Z]
 _SENTENCE_END = re.compile(r"(?<=[a-z]{3})\.\s+(?=[A-Z])")
 _LEADING_VERBS = frozenset("find calculate compute get show tell give list search send what who how".split())
 # Capitalised words that are units or filler, not names of things.
-_NOT_NAMES = frozenset("joules joule kelvin celsius fahrenheit hz newton newtons watts volts i".split())
+_NOT_NAMES = frozenset(
+    "joules joule kelvin celsius fahrenheit hz newton newtons watts volts i i'm i'd i'll i've".split()
+)
 
 
 @dataclass(frozen=True)

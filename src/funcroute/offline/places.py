@@ -16,7 +16,7 @@ import functools
 import re
 from typing import Literal
 
-__all__ = ["PlaceStyle", "place_style", "qualified", "written_qualified"]
+__all__ = ["PlaceStyle", "is_city", "place_style", "qualified", "written_qualified"]
 
 #: ``state``: "City, ST" for a US city (``City, Country`` elsewhere when the description allows it).
 #: ``country``: "City, Country" everywhere.
@@ -93,6 +93,11 @@ def qualified(city: str, style: PlaceStyle) -> str | None:
         return f"{city}, {state}"
     country_name = countries.get(country)
     return f"{city}, {country_name}" if country_name else None
+
+
+def is_city(text: str) -> bool:
+    """Whether ``text`` is the name of a city the gazetteer knows (always ``False`` without it)."""
+    return " ".join(text.split()).lower() in _gazetteer()[0]
 
 
 def written_qualified(command: str, city: str) -> str | None:
