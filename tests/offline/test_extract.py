@@ -344,3 +344,15 @@ def test_units_fill_unit_parameters_and_counts_are_not_values() -> None:
     filled = fill_arguments("the force between two charges of 5C and 7C", force)
     assert filled.arguments == {"charge1": 5, "charge2": 7}
     assert fill_arguments("add two apples", schema(["count"], count="integer")).arguments == {"count": 2}
+
+
+def test_more_date_forms_and_a_name_whose_role_follows_it() -> None:
+    assert kinds("on April 9th of 2023") == [("date", "2023-04-09")]
+    assert kinds("for 2023.10.02 and 2022/08/16") == [("date", "2023-10-02"), ("date", "2022-08-16")]
+    movies = {
+        "type": "object",
+        "properties": {"directed_by": {"type": "string"}, "cast": {"type": "string"}},
+        "required": [],
+    }
+    command = "a movie directed by Gavin Hood that includes Rhys Ifans in the cast"
+    assert fill_arguments(command, movies).arguments == {"directed_by": "Gavin Hood", "cast": "Rhys Ifans"}

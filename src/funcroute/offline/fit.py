@@ -187,6 +187,8 @@ def proximity(
                     and mention.end - 1 not in breaks
                 ):
                     gap = 0.0
+                elif mention.kind == "name":  # "Rhys Ifans in the cast": a name's role may follow it
+                    gap = index - mention.end + 0.5
                 else:
                     gap = (index - mention.end) * 1.5 + 1
                 best = max(best, weight / (1.0 + max(gap, 0.0)))
