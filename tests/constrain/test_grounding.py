@@ -225,3 +225,25 @@ def test_text_values_that_name_nothing_are_told_apart_from_named_ones() -> None:
     assert unnamed_values("Who was the King of France?", schema, {"crime": "france", "state": "King"}) == []
     assert unnamed_values(command, schema, {"crime": "California", "state": "CA", "body": "x"}) == ["state"]
     assert unnamed_values(command, schema, {"crime": "California", "state": "California", "year": 2020}) == []
+
+
+def test_list_items_repeated_more_than_said_are_dropped_and_possessives_are_not_values() -> None:
+    from funcroute.constrain.grounding import deduplicated
+
+    command = "Sort this list of names: ['Sam', 'Alice', 'Jack']"
+    unrepeated = deduplicated(command, {"elements": ["Sam", "Alice", "Jack", "Jack"], "order": "asc"})
+    assert unrepeated == {"elements": ["Sam", "Alice", "Jack"], "order": "asc"}
+    assert deduplicated("add 2, 2 and 3", {"numbers": [2, 2, 3]}) is None  # said twice, kept twice
+    assert deduplicated(command, {"elements": ["Sam", "Alice"]}) is None
+
+    tools = ToolSet()
+
+    @tools.tool
+    def artwork_price(artwork_name: str, artist: str) -> None:
+        """Fetch an artwork's price."""
+
+    (variant,) = (grounded_schema(tools, ["artwork_price"], "the price of Van Gogh's 'Starry Night'") or {})[
+        "anyOf"
+    ]
+    artists = variant["properties"]["params"]["properties"]["artist"]["enum"]
+    assert "Van Gogh" in artists and not any(a.endswith("'s") for a in artists)

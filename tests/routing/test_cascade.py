@@ -260,3 +260,19 @@ def test_a_doubtful_tool_filled_with_words_that_name_nothing_is_refused(semantic
     )
     assert result.path == "model" and result.call is not None
     assert result.call.arguments == {"player": "Master Chief", "game": "Halo"}
+
+
+def test_a_list_item_the_model_repeats_is_dropped(semantic: SemanticSelector) -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def sort_names(names: list[str]) -> list[str]:
+        """Sort a list of names alphabetically."""
+        return sorted(names)
+
+    command = "Sort this list of names in ascending order: ['Sam', 'Alice', 'Jack']"
+    reply = {"function": "sort_names", "params": {"names": ["Sam", "Alice", "Jack", "Jack"]}}
+    model = ScriptedBackend([json.dumps(reply)])
+    result = Router(tools, selector=Cascade(model, semantic=semantic, fast_path=False)).route(command)
+    assert result.call is not None and result.call.arguments == {"names": ["Sam", "Alice", "Jack"]}
+    assert result.value == ["Alice", "Jack", "Sam"] and "a list item it repeated was dropped" in result.reason

@@ -45,6 +45,7 @@ __all__ = [
     "Contest",
     "Provenance",
     "contested",
+    "deduplicated",
     "grounded_schema",
     "grounding_kind",
     "provenance",
@@ -87,6 +88,8 @@ def _spans(command: str) -> list[str]:
             if words[i].lower() in _EDGE_WORDS or words[j - 1].lower() in _EDGE_WORDS:
                 continue
             text = " ".join(words[i:j]).strip(_EDGE_PUNCTUATION)
+            if text.endswith(("'s", "’s")):  # "Van Gogh's painting": the name is "Van Gogh"
+                text = text[:-2]
             if text:
                 spans.append(text)
     return list(dict.fromkeys(spans))
@@ -393,6 +396,37 @@ def contested(command: str, arguments: Mapping[str, Any]) -> list[Contest]:
         if 0 < said < len(names):
             found.append(Contest(value, tuple(names), said))
     return found
+
+
+def deduplicated(command: str, arguments: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The arguments with list items repeated more often than the command says them dropped.
+
+    A small model repeats the last item of a list it was writing (``["Sam", "Alice", "Jack",
+    "Jack"]`` for "['Sam', 'Alice', 'Jack']"); an item the command gives twice may stay twice.
+
+    Returns:
+        The new arguments, or ``None`` when no list had such a repeat.
+    """
+    mentions: Sequence[Mention] | None = None
+    changed: dict[str, Any] = {}
+    for name, value in arguments.items():
+        if not isinstance(value, list) or len(value) < 2:
+            continue
+        kept: list[Any] = []
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, (int, float, str)):
+                kept.append(item)
+                continue
+            repeats = sum(1 for k in kept if _same_value(k, item))
+            if repeats:
+                if mentions is None:
+                    mentions = find_mentions(command)
+                if repeats >= max(_times_said(command, item, mentions), 1):
+                    continue
+            kept.append(item)
+        if len(kept) < len(value):
+            changed[name] = kept
+    return {**arguments, **changed} if changed else None
 
 
 def without_values(

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from funcroute.backends.base import Backend
 from funcroute.constrain.grounding import (
     contested,
+    deduplicated,
     grounded_schema,
     grounding_kind,
     provenance,
@@ -181,6 +182,14 @@ class Cascade(Selector):
             if replaced:
                 reason += f"; it gave {replaced} to two parameters, so it wrote the call again"
         call = chosen.call
+        if self.grounded:
+            unrepeated = deduplicated(command, call.arguments)
+            if unrepeated is not None:
+                try:
+                    chosen.call = call = tools.validate(call.function, unrepeated)
+                    reason += "; a list item it repeated was dropped"
+                except ModelOutputError:
+                    pass  # the list without the repeat does not validate: the model's call stands
         if self.grounded and not decision.routed:
             unnamed = unnamed_values(command, tools[call.function].schema, call.arguments)
             if unnamed and not _addressed(tools, call):
