@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from funcroute.offline.fit import percent_is_fraction
-from funcroute.offline.mentions import Mention, find_mentions
+from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
 from funcroute.offline.places import place_style, qualified, written_qualified
 from funcroute.tools.toolset import ToolSet
 
@@ -241,7 +241,8 @@ def grounded_schema(tools: ToolSet, names: Sequence[str], command: str) -> dict[
     Returns:
         The JSON Schema, or ``None`` when no tool can be called with values the command gives.
     """
-    mentions = find_mentions(command)
+    words = [command[start:end].lower() for start, end in word_spans(command)]
+    mentions = without_counts(find_mentions(command), words)  # "two charges of 5C and 7C": not 2
     variants = []
     for variant in tools.subset(list(names)).json_schema()["anyOf"]:
         callable_ = _ground_object(variant["properties"]["params"], mentions, command)

@@ -33,7 +33,7 @@ from funcroute.offline.fit import percent_is_fraction
 from funcroute.offline.fit import place_mentions as _place_mentions
 from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.fit import shared_cues as _shared_cues
-from funcroute.offline.mentions import Mention, find_mentions, word_spans
+from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
 from funcroute.offline.places import is_city, place_style, qualified, written_qualified
 from funcroute.offline.words import name_words, stem, words
 
@@ -153,7 +153,7 @@ def fill_arguments(
     values: dict[tuple[str, ...], Any] = {}
     pending, chosen = _read_named(params, tokens, mentions, values)
     mentions = _with_places(command, tokens, params, pending, mentions)
-    mentions = _without_counts(mentions, tokens)
+    mentions = without_counts(mentions, tokens)
     taken: list[tuple[int, int]] = list(chosen)  # word ranges already used: a list's numbers, a name...
     shared = _shared_cues(params)
     breaks = _breaks(command)
@@ -187,23 +187,6 @@ def _qualify_places(command: str, params: list[_Param], values: dict[tuple[str, 
             values[param.path] = written
         elif "," not in value:
             values[param.path] = qualified(value, style) or value
-
-
-def _without_counts(mentions: list[Mention], tokens: list[str]) -> list[Mention]:
-    """The mentions less the counts, when the command has numbers in digits.
-
-    A number word before a plural ("two charges of 5C and 7C", "its three sides: 3, 4 and 5")
-    counts the values that follow in digits; it is not one of them. With no digits it is the value
-    ("add two apples").
-    """
-    if not any(m.kind == "number" for m in mentions):
-        return mentions
-
-    def is_count(m: Mention) -> bool:
-        after = tokens[m.end] if m.end < len(tokens) else ""
-        return m.kind == "numword" and after.endswith("s") and stem(after) != after
-
-    return [m for m in mentions if not is_count(m)]
 
 
 def _overlaps(mention: Mention, taken: list[tuple[int, int]]) -> bool:

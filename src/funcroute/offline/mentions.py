@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from funcroute.offline.words import STOPWORDS, word_spans
+from funcroute.offline.words import STOPWORDS, stem, word_spans
 
-__all__ = ["Mention", "find_mentions", "word_spans"]
+__all__ = ["Mention", "find_mentions", "without_counts", "word_spans"]
 
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
@@ -351,3 +351,20 @@ def _add_names(command: str, found: _Found) -> None:
         if len(text) > 1 and not all(w.lower() in STOPWORDS or w.lower() in _NOT_NAMES for w in text.split()):
             start = m.start() + m.group(0).find(text)
             found.add("name", text, start, start + len(text))
+
+
+def without_counts(mentions: list[Mention], tokens: list[str]) -> list[Mention]:
+    """The mentions less the counts, when the command has numbers in digits.
+
+    A number word before a plural ("two charges of 5C and 7C", "its three sides: 3, 4 and 5")
+    counts the values that follow in digits; it is not one of them. With no digits it is the value
+    ("add two apples").
+    """
+    if not any(m.kind == "number" for m in mentions):
+        return mentions
+
+    def is_count(m: Mention) -> bool:
+        after = tokens[m.end] if m.end < len(tokens) else ""
+        return m.kind == "numword" and after.endswith("s") and stem(after) != after
+
+    return [m for m in mentions if not is_count(m)]
