@@ -190,7 +190,8 @@ def test_without_the_fast_path_the_model_writes_the_call_of_the_routers_tool(
     assert len(model.prompts) == 1
 
 
-def test_a_value_the_model_gives_two_parameters_is_placed_again(semantic: SemanticSelector) -> None:
+def _concerts() -> tuple[ToolSet, str, dict[str, object]]:
+    """A concert tool, a command, and a model reply that gives the city to both parameters."""
     tools = ToolSet()
 
     @tools.tool
@@ -198,7 +199,15 @@ def test_a_value_the_model_gives_two_parameters_is_placed_again(semantic: Semant
         """Find concerts near a place."""
 
     command = "Find concerts near me in Seattle that plays jazz music."
-    first = {"function": "find_concerts", "params": {"location": "Seattle", "genre": "Seattle"}}
+    return (
+        tools,
+        command,
+        {"function": "find_concerts", "params": {"location": "Seattle", "genre": "Seattle"}},
+    )
+
+
+def test_a_value_the_model_gives_two_parameters_is_placed_again(semantic: SemanticSelector) -> None:
+    tools, command, first = _concerts()
     second = {"function": "find_concerts", "params": {"location": "Seattle", "genre": "jazz"}}
     model = ScriptedBackend([json.dumps(first), json.dumps(second)])
     cascade = Cascade(model, semantic=semantic, fast_path=False)
@@ -217,14 +226,7 @@ def test_a_value_the_model_gives_two_parameters_is_placed_again(semantic: Semant
 
 
 def test_a_second_placement_that_fails_keeps_the_first_call(semantic: SemanticSelector) -> None:
-    tools = ToolSet()
-
-    @tools.tool
-    def find_concerts(location: str, genre: str) -> None:
-        """Find concerts near a place."""
-
-    command = "Find concerts near me in Seattle that plays jazz music."
-    first = {"function": "find_concerts", "params": {"location": "Seattle", "genre": "Seattle"}}
+    tools, command, first = _concerts()
     model = ScriptedBackend([json.dumps(first), "no call", "no call again"])
     result = Router(tools, selector=Cascade(model, semantic=semantic, fast_path=False)).route(
         command, dry_run=True
