@@ -248,3 +248,13 @@ def test_yaml_writer_quotes_a_value_that_would_read_as_a_reasoning_tag(tag: str)
     arguments = {"text": tag, "n": 0, "x": 0.0, "flag": False, "items": [tag], "meta": {tag: 1}}
     reply = get_format("airoboros-yaml").write([("echo", arguments), ("echo", arguments)])
     assert [c.arguments for c in TYPED.parse_many(reply, format="airoboros-yaml")] == [arguments, arguments]
+
+
+def test_a_plain_yaml_value_that_is_a_closing_reasoning_tag_is_a_value() -> None:
+    """PyYAML writes ``keyword: </thinking>`` unquoted; it is a value, not the end of a thought."""
+    from funcroute.formats.reasoning import strip_reasoning
+
+    reply = "function: file_analytics\nparams:\n  action: ''\n  filters:\n    keyword: </thinking>\n"
+    assert strip_reasoning(reply) == reply
+    # A thought that ends a line of prose still ends there.
+    assert strip_reasoning("I will call it.</thinking>\nfunction: f\nparams: {}") == "function: f\nparams: {}"

@@ -33,6 +33,19 @@ _LONE_CLOSING = {
 }
 
 
+# A YAML key right before a tag on its line: "keyword: </thinking>" is a value, not the end of a thought.
+_YAML_KEY_PREFIX = re.compile(r"^[ \t]*(?:- )?[\w.-]+:[ \t]*$")
+
+
+def _lone_closing(text: str, closing: str) -> re.Match[str] | None:
+    """The first closing tag that ends a line as the end of a thought does (not a YAML value)."""
+    for found in _LONE_CLOSING[closing].finditer(text):
+        line_start = text.rfind("\n", 0, found.start()) + 1
+        if not _YAML_KEY_PREFIX.match(text[line_start : found.start()]):
+            return found
+    return None
+
+
 def has_reasoning(text: str) -> bool:
     """Whether ``text`` holds any reasoning tag (a cheap test; :func:`strip_reasoning` decides)."""
     return _ANY.search(text) is not None
@@ -45,7 +58,7 @@ def strip_reasoning(text: str) -> str:
         if opening not in text and closing not in text:
             continue
         first_open = _OPENING[opening].search(text)
-        lone = _LONE_CLOSING[closing].search(text)
+        lone = _lone_closing(text, closing)
         if lone is not None and (first_open is None or lone.start() < first_open.start()):
             text, changed = text[lone.end() :], True
         kept: list[str] = []
