@@ -356,3 +356,23 @@ def test_more_date_forms_and_a_name_whose_role_follows_it() -> None:
     }
     command = "a movie directed by Gavin Hood that includes Rhys Ifans in the cast"
     assert fill_arguments(command, movies).arguments == {"directed_by": "Gavin Hood", "cast": "Rhys Ifans"}
+
+
+def test_currencies_are_read_as_iso_codes_for_currency_parameters() -> None:
+    assert kinds("Convert 150 Euros to Canadian dollars") == [
+        ("number", 150),
+        ("currency", "EUR"),
+        ("currency", "CAD"),
+    ]
+    assert kinds("rub the cad") == []  # codes count in upper case only
+    convert = {
+        "type": "object",
+        "properties": {
+            "amount": {"type": "number"},
+            "from_currency": {"type": "string"},
+            "to_currency": {"type": "string"},
+        },
+        "required": ["amount", "from_currency", "to_currency"],
+    }
+    filled = fill_arguments("How much will 20000 Japanese Yen be in United States Dollar?", convert)
+    assert filled.arguments == {"amount": 20000, "from_currency": "JPY", "to_currency": "USD"}

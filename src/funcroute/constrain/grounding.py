@@ -133,6 +133,8 @@ def _candidates(
     values: list[Any] = []
     if kind == "span":
         values.extend(m.value for m in mentions if m.kind == "quoted" and isinstance(m.value, str))
+        if "currency" in name.lower():  # "US dollars" is also offered as USD
+            values.extend(m.value for m in mentions if m.kind == "currency")
         spans = _spans(command)
         values.extend(spans)
         style = place_style(str(spec.get("description") or ""))

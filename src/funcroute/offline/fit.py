@@ -40,6 +40,7 @@ _HINTS = {
     "date": ("date", "day", "birthday", "deadline"),
     "formula": ("function", "equation", "expression", "polynomial", "formula"),
     "unit": ("unit", "units"),
+    "currency": ("currency",),
 }
 _CODE_WORDS = frozenset(
     "id ids code codes zip zipcode postal postcode phone number numbers pin year version account isbn "

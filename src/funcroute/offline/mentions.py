@@ -72,6 +72,35 @@ _UNIT = re.compile(
     + r")(?![\w/^])",
     re.I,
 )
+# Currencies by name (any case) or ISO code (upper case only: "cad" and "rub" are words), as codes.
+_CURRENCY_NAMES = {
+    "USD": r"(?:u\.?s\.?|united states|american) dollars?|dollars?",
+    "EUR": r"euros?",
+    "GBP": r"british pounds?|pounds? sterling",
+    "JPY": r"(?:japanese )?yen",
+    "CAD": r"canadian dollars?",
+    "AUD": r"australian dollars?",
+    "NZD": r"new zealand dollars?",
+    "HKD": r"hong kong dollars?",
+    "SGD": r"singapore dollars?",
+    "CHF": r"swiss francs?",
+    "CNY": r"(?:chinese )?yuan|renminbi",
+    "INR": r"(?:indian )?rupees?",
+    "MXN": r"mexican pesos?",
+    "KRW": r"(?:south )?korean won",
+    "BRL": r"brazilian reals?",
+}
+# Longest names first, so that "Canadian dollars" is CAD and not "dollars" (USD).
+_CURRENCY = re.compile(
+    r"\b(?:"
+    + "|".join(
+        f"(?P<{code}>{pattern})"
+        for code, pattern in sorted(_CURRENCY_NAMES.items(), key=lambda item: item[0] == "USD")
+    )
+    + r")\b",
+    re.I,
+)
+_CURRENCY_CODE = re.compile(r"\b(?:" + "|".join(_CURRENCY_NAMES) + r"|RMB)\b")
 # A coordinate pair: (33.4484 N, 112.0740 W) or (40.7, -74.0).
 _PAIR = re.compile(r"\(\s*(-?\d+(?:\.\d+)?)\s*°?\s*([NS])?\s*,\s*(-?\d+(?:\.\d+)?)\s*°?\s*([EW])?\s*\)")
 _BRACKETS = re.compile(r"\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]")
@@ -114,7 +143,7 @@ class Mention:
     Attributes:
         kind: ``number``, ``numword`` (a number written as a word), ``quoted``, ``email``, ``url``,
             ``file``, ``date``, ``name``, ``formula``, ``list``, ``unit`` (of measure: "inches",
-            "Celsius") or ``choice``.
+            "Celsius"), ``currency`` (an ISO code: "US dollars" is ``USD``) or ``choice``.
         value: the value (a number, text, a list, or an ISO date).
         start: first word index of the mention in the command's words.
         end: one past its last word index.
@@ -286,6 +315,10 @@ def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention
         if re.search(r"\^|\*\*", text) and not _QUANTITY.match(text):
             found.add("formula", _formula(text), m.start(), m.start() + len(text))
     _add_numbers(command, found)
+    for m in _CURRENCY.finditer(command):
+        found.add("currency", m.lastgroup, *m.span())
+    for m in _CURRENCY_CODE.finditer(command):
+        found.add("currency", "CNY" if m.group(0) == "RMB" else m.group(0), *m.span())
     for m in _UNIT.finditer(command):
         found.add("unit", m.group(0), *m.span())
     _add_names(command, found)
