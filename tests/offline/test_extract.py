@@ -21,6 +21,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> ToolSet:
     return build_demo_tools(tmp / "notes.txt", tmp / "outbox")
 
 
+def schema(required: list[str], **types: str) -> dict[str, object]:
+    """An object schema of plain typed parameters (``schema(["a"], a="integer", b="string")``)."""
+    properties = {name: {"type": kind} for name, kind in types.items()}
+    return {"type": "object", "properties": properties, "required": required}
+
+
 def kinds(command: str) -> list[tuple[str, object]]:
     return [(m.kind, m.value) for m in find_mentions(command, today=TODAY)]
 
@@ -287,29 +293,17 @@ def test_a_number_with_a_unit_power_is_a_number_and_a_polynomial_stays_a_formula
     assert kinds("a volume of 10 m^3") == [("number", 10)]
     assert kinds("the roots of y = 3x^2 + 2x - 1") == [("formula", "3x**2 + 2x - 1")]
     assert kinds("integrate x^2 from 1 to 3") == [("formula", "x**2"), ("number", 1), ("number", 3)]
-    schema = {
-        "type": "object",
-        "properties": {"acceleration": {"type": "number"}, "distance": {"type": "number"}},
-        "required": ["acceleration", "distance"],
-    }
-    filled = fill_arguments("accelerated at 4 m/s^2 for a distance of 300 meters", schema)
+    motion = schema(["acceleration", "distance"], acceleration="number", distance="number")
+    filled = fill_arguments("accelerated at 4 m/s^2 for a distance of 300 meters", motion)
     assert filled.arguments == {"acceleration": 4, "distance": 300} and filled.missing == []
 
 
 def test_a_number_binds_to_the_counted_word_after_it_unless_a_comma_parts_them() -> None:
-    house = {
-        "type": "object",
-        "properties": {"bedrooms": {"type": "integer"}, "bathrooms": {"type": "integer"}},
-        "required": ["bedrooms", "bathrooms"],
-    }
+    house = schema(["bedrooms", "bathrooms"], bedrooms="integer", bathrooms="integer")
     # "3 bedrooms, 2 bathrooms": "bedrooms" is also right before 2, but a comma parts them.
     filled = fill_arguments("a house with 3 bedrooms, 2 bathrooms", house)
     assert filled.arguments == {"bedrooms": 3, "bathrooms": 2}
-    quadratic = {
-        "type": "object",
-        "properties": {k: {"type": "integer"} for k in "abc"},
-        "required": list("abc"),
-    }
+    quadratic = schema(list("abc"), a="integer", b="integer", c="integer")
     # "a=1, b=-3": "b" right after 1 labels -3 (a comma parts it from 1).
     filled = fill_arguments("roots of a quadratic equation with a=1, b=-3, c=2", quadratic)
     assert filled.arguments == {"a": 1, "b": -3, "c": 2}
@@ -324,10 +318,6 @@ def test_scale_words_quotes_with_apostrophes_pairs_and_sentence_ends() -> None:
 
 
 def test_units_fill_unit_parameters_and_counts_are_not_values() -> None:
-    def schema(required: list[str], **types: str) -> dict[str, object]:
-        properties = {name: {"type": kind} for name, kind in types.items()}
-        return {"type": "object", "properties": properties, "required": required}
-
     convert = schema(["value", "from_unit", "to_unit"], value="number", from_unit="string", to_unit="string")
     filled = fill_arguments("Convert 10 miles to kilometers", convert)
     assert filled.arguments == {"value": 10, "from_unit": "miles", "to_unit": "kilometers"}
@@ -349,11 +339,7 @@ def test_units_fill_unit_parameters_and_counts_are_not_values() -> None:
 def test_more_date_forms_and_a_name_whose_role_follows_it() -> None:
     assert kinds("on April 9th of 2023") == [("date", "2023-04-09")]
     assert kinds("for 2023.10.02 and 2022/08/16") == [("date", "2023-10-02"), ("date", "2022-08-16")]
-    movies = {
-        "type": "object",
-        "properties": {"directed_by": {"type": "string"}, "cast": {"type": "string"}},
-        "required": [],
-    }
+    movies = schema([], directed_by="string", cast="string")
     command = "a movie directed by Gavin Hood that includes Rhys Ifans in the cast"
     assert fill_arguments(command, movies).arguments == {"directed_by": "Gavin Hood", "cast": "Rhys Ifans"}
 
@@ -365,14 +351,11 @@ def test_currencies_are_read_as_iso_codes_for_currency_parameters() -> None:
         ("currency", "CAD"),
     ]
     assert kinds("rub the cad") == []  # codes count in upper case only
-    convert = {
-        "type": "object",
-        "properties": {
-            "amount": {"type": "number"},
-            "from_currency": {"type": "string"},
-            "to_currency": {"type": "string"},
-        },
-        "required": ["amount", "from_currency", "to_currency"],
-    }
+    convert = schema(
+        ["amount", "from_currency", "to_currency"],
+        amount="number",
+        from_currency="string",
+        to_currency="string",
+    )
     filled = fill_arguments("How much will 20000 Japanese Yen be in United States Dollar?", convert)
     assert filled.arguments == {"amount": 20000, "from_currency": "JPY", "to_currency": "USD"}
