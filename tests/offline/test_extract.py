@@ -21,8 +21,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> ToolSet:
     return build_demo_tools(tmp / "notes.txt", tmp / "outbox")
 
 
-def schema(required: list[str], **types: str) -> dict[str, object]:
-    """An object schema of plain typed parameters (``schema(["a"], a="integer", b="string")``)."""
+def object_schema(required: list[str], **types: str) -> dict[str, object]:
+    """An object schema of plain typed parameters (``object_schema(["a"], a="integer", b="string")``)."""
     properties = {name: {"type": kind} for name, kind in types.items()}
     return {"type": "object", "properties": properties, "required": required}
 
@@ -293,17 +293,17 @@ def test_a_number_with_a_unit_power_is_a_number_and_a_polynomial_stays_a_formula
     assert kinds("a volume of 10 m^3") == [("number", 10)]
     assert kinds("the roots of y = 3x^2 + 2x - 1") == [("formula", "3x**2 + 2x - 1")]
     assert kinds("integrate x^2 from 1 to 3") == [("formula", "x**2"), ("number", 1), ("number", 3)]
-    motion = schema(["acceleration", "distance"], acceleration="number", distance="number")
+    motion = object_schema(["acceleration", "distance"], acceleration="number", distance="number")
     filled = fill_arguments("accelerated at 4 m/s^2 for a distance of 300 meters", motion)
     assert filled.arguments == {"acceleration": 4, "distance": 300} and filled.missing == []
 
 
 def test_a_number_binds_to_the_counted_word_after_it_unless_a_comma_parts_them() -> None:
-    house = schema(["bedrooms", "bathrooms"], bedrooms="integer", bathrooms="integer")
+    house = object_schema(["bedrooms", "bathrooms"], bedrooms="integer", bathrooms="integer")
     # "3 bedrooms, 2 bathrooms": "bedrooms" is also right before 2, but a comma parts them.
     filled = fill_arguments("a house with 3 bedrooms, 2 bathrooms", house)
     assert filled.arguments == {"bedrooms": 3, "bathrooms": 2}
-    quadratic = schema(list("abc"), a="integer", b="integer", c="integer")
+    quadratic = object_schema(list("abc"), a="integer", b="integer", c="integer")
     # "a=1, b=-3": "b" right after 1 labels -3 (a comma parts it from 1).
     filled = fill_arguments("roots of a quadratic equation with a=1, b=-3, c=2", quadratic)
     assert filled.arguments == {"a": 1, "b": -3, "c": 2}
@@ -318,28 +318,32 @@ def test_scale_words_quotes_with_apostrophes_pairs_and_sentence_ends() -> None:
 
 
 def test_units_fill_unit_parameters_and_counts_are_not_values() -> None:
-    convert = schema(["value", "from_unit", "to_unit"], value="number", from_unit="string", to_unit="string")
+    convert = object_schema(
+        ["value", "from_unit", "to_unit"], value="number", from_unit="string", to_unit="string"
+    )
     filled = fill_arguments("Convert 10 miles to kilometers", convert)
     assert filled.arguments == {"value": 10, "from_unit": "miles", "to_unit": "kilometers"}
     # An optional unit is taken where the command asks for one ("in Celsius")...
-    forecast = schema(["location", "days"], location="string", days="integer", temp_unit="string")
+    forecast = object_schema(["location", "days"], location="string", days="integer", temp_unit="string")
     filled = fill_arguments("Average temperature in Austin for the next 3 days in Celsius.", forecast)
     assert filled.arguments == {"location": "Austin", "days": 3, "temp_unit": "Celsius"}
     # ...not from a quantity: "45 kg" is the mass's unit, not the density's the tool asks about.
-    density = schema(["mass", "volume"], mass="integer", volume="integer", unit="string")
+    density = object_schema(["mass", "volume"], mass="integer", volume="integer", unit="string")
     filled = fill_arguments("the density of a substance with a mass of 45 kg and a volume of 15 m3", density)
     assert filled.arguments == {"mass": 45, "volume": 15}
     # "two charges of 5C and 7C": "two" counts the charges that follow.
-    force = schema(["charge1", "charge2"], charge1="integer", charge2="integer")
+    force = object_schema(["charge1", "charge2"], charge1="integer", charge2="integer")
     filled = fill_arguments("the force between two charges of 5C and 7C", force)
     assert filled.arguments == {"charge1": 5, "charge2": 7}
-    assert fill_arguments("add two apples", schema(["count"], count="integer")).arguments == {"count": 2}
+    assert fill_arguments("add two apples", object_schema(["count"], count="integer")).arguments == {
+        "count": 2
+    }
 
 
 def test_more_date_forms_and_a_name_whose_role_follows_it() -> None:
     assert kinds("on April 9th of 2023") == [("date", "2023-04-09")]
     assert kinds("for 2023.10.02 and 2022/08/16") == [("date", "2023-10-02"), ("date", "2022-08-16")]
-    movies = schema([], directed_by="string", cast="string")
+    movies = object_schema([], directed_by="string", cast="string")
     command = "a movie directed by Gavin Hood that includes Rhys Ifans in the cast"
     assert fill_arguments(command, movies).arguments == {"directed_by": "Gavin Hood", "cast": "Rhys Ifans"}
 
@@ -351,7 +355,7 @@ def test_currencies_are_read_as_iso_codes_for_currency_parameters() -> None:
         ("currency", "CAD"),
     ]
     assert kinds("rub the cad") == []  # codes count in upper case only
-    convert = schema(
+    convert = object_schema(
         ["amount", "from_currency", "to_currency"],
         amount="number",
         from_currency="string",
