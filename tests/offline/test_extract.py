@@ -9,6 +9,7 @@ import pytest
 
 from funcroute.cli.demo_tools import build_demo_tools
 from funcroute.offline.extract import fill_arguments
+from funcroute.offline.fit import described_choices
 from funcroute.offline.mentions import find_mentions
 from funcroute.tools import ToolSet
 
@@ -363,3 +364,67 @@ def test_currencies_are_read_as_iso_codes_for_currency_parameters() -> None:
     )
     filled = fill_arguments("How much will 20000 Japanese Yen be in United States Dollar?", convert)
     assert filled.arguments == {"amount": 20000, "from_currency": "JPY", "to_currency": "USD"}
+
+
+def described(kind: str, description: str) -> dict[str, object]:
+    return {"type": kind, "description": description}
+
+
+def test_options_a_description_names_are_read_as_written() -> None:
+    assert described_choices(described("string", "Choices are 'trapezoid' or 'simpson'.")) == (
+        "trapezoid",
+        "simpson",
+    )
+    assert described_choices(described("string", "Type, e.g., 'IPR', 'Patent', etc.")) == ("IPR", "Patent")
+    listed = {"type": "array", "items": {"type": "string"}, "description": "Diets, e.g. vegan, gluten-free."}
+    assert described_choices(listed) == ("vegan", "gluten-free")
+    # Apostrophes, format templates, numbers and documented place forms are no options.
+    assert described_choices(described("string", "The user's name and the city's code")) == ()
+    assert described_choices(described("string", "formatted as 'YYYY-MM-DD' or 'mm-yyyy', e.g. '5'")) == ()
+    assert described_choices(described("string", "as 'City, State', e.g. 'Austin, TX'")) == ()
+    assert described_choices({"type": "integer", "description": "e.g. 'ten'"}) == ()
+
+
+def test_an_optional_parameter_takes_a_described_option_the_command_names() -> None:
+    integrate = {
+        "type": "object",
+        "properties": {
+            "function": described("string", "The function, e.g. 'x^3'"),
+            "method": described("string", "Choices are 'trapezoid' or 'simpson'. Default is 'trapezoid'."),
+            "diets": {"type": "array", "items": {"type": "string"}, "description": "e.g. vegan, tofu."},
+        },
+        "required": ["function"],
+    }
+    filled = fill_arguments("integrate 'x^3' by the simpson method, vegan and tofu", integrate)
+    assert filled.arguments == {"function": "x^3", "method": "simpson", "diets": ["vegan", "tofu"]}
+    # The user's own quoted words are not cut down to an example inside them.
+    shopping = {"type": "object", "properties": {"item": described("string", "What to buy, e.g. milk.")}}
+    assert fill_arguments("add 'oat milk'", shopping).arguments == {"item": "oat milk"}
+    assert fill_arguments("add milk", shopping).arguments == {"item": "milk"}
+
+
+def test_a_unit_parameter_takes_the_unit_of_the_quantity_it_names() -> None:
+    circle = {
+        "type": "object",
+        "properties": {
+            "radius": described("integer", "The radius of the circle."),
+            "unit": described("string", "The unit of measurement for the radius. Default is 'cm'."),
+        },
+        "required": ["radius"],
+    }
+    filled = fill_arguments("the circumference of a circle with a radius of 4 inches", circle)
+    assert filled.arguments == {"radius": 4, "unit": "inches"}
+    item = {
+        "type": "object",
+        "properties": {
+            "name": described("string", "What to buy."),
+            "quantity": described("number", "How many or how much."),
+            "unit": described("string", "The unit of the quantity, e.g. kg or bottles."),
+        },
+        "required": ["name"],
+    }
+    assert fill_arguments("put 2 kg of 'apples' on my list", item).arguments == {
+        "name": "apples",
+        "quantity": 2,
+        "unit": "kg",
+    }

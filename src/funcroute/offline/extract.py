@@ -85,11 +85,11 @@ def _format_date(iso: str, description: str) -> str:
     return iso
 
 
-def _choice_mentions(tokens: list[str], param: _Param) -> list[Mention]:
+def _choice_mentions(tokens: list[str], param: _Param, *, fuzzy_too: bool = True) -> list[Mention]:
     """Where the command names one of the parameter's choices: exactly, else fuzzily."""
     found: list[Mention] = []
     labels = [(o, " ".join(words(str(o)))) for o in param.schema["enum"]]
-    for fuzzy in (False, True):
+    for fuzzy in (False, True) if fuzzy_too else (False,):
         for option, label in labels:
             size = len(label.split())
             if not label or (fuzzy and len(label) < 4):
@@ -159,6 +159,7 @@ def fill_arguments(
     breaks = _breaks(command)
     guessed = _assign_by_score(pending, mentions, [stem(t) for t in tokens], values, taken, shared, breaks)
     _fill_required(command, pending, mentions, values, taken, choose)
+    _units_of_quantities(params, mentions, values, taken)
     _qualify_places(command, params, values)
     unplaced = [str(m.value) for m in mentions if m.kind == "quoted" and not _overlaps(m, taken)]
     filled = _nest(params, values, unplaced)
@@ -171,6 +172,48 @@ def _breaks(command: str) -> frozenset[int]:
     spans = word_spans(command)
     pairs = enumerate(itertools.pairwise(spans))
     return frozenset(i for i, ((_, end), (start, _)) in pairs if _BREAK.search(command[end:start]))
+
+
+def _units_of_quantities(
+    params: list[_Param],
+    mentions: list[Mention],
+    values: dict[tuple[str, ...], Any],
+    taken: list[tuple[int, int]],
+) -> None:
+    """A unit parameter that names the quantity it measures takes that quantity's unit, and back.
+
+    "The unit of measurement for the radius": in "a radius of 4 inches" the unit is "inches"; "the
+    unit of the quantity" with "2 kg" gives the quantity 2 once the unit took "kg". Only a number
+    written right before its unit counts.
+    """
+    by_name = {p.path[-1]: p for p in params}
+    for unit_param in params:
+        if _hint(unit_param) != "unit" or "string" not in _types(unit_param.schema):
+            continue
+        described = set(words(str(unit_param.schema.get("description") or "")))
+        measured = [
+            p
+            for name, p in by_name.items()
+            if p is not unit_param
+            and _types(p.schema) & {"number", "integer"}
+            and set(name_words(name).split()) <= described
+        ]
+        if len(measured) != 1:
+            continue
+        quantity = measured[0]
+        units = {m.start: m for m in mentions if m.kind == "unit"}
+        for number in mentions:
+            unit = units.get(number.end)
+            if number.kind != "number" or unit is None:
+                continue
+            if values.get(quantity.path) == _coerce(quantity, number) and unit_param.path not in values:
+                if not _overlaps(unit, taken):
+                    values[unit_param.path] = unit.value
+                    taken.append((unit.start, unit.end))
+            elif values.get(unit_param.path) == unit.value and quantity.path not in values:
+                if not _overlaps(number, taken):
+                    values[quantity.path] = _coerce(quantity, number)
+                    taken.append((number.start, number.end))
 
 
 def _qualify_places(command: str, params: list[_Param], values: dict[tuple[str, ...], Any]) -> None:
@@ -187,6 +230,12 @@ def _qualify_places(command: str, params: list[_Param], values: dict[tuple[str, 
             values[param.path] = written
         elif "," not in value:
             values[param.path] = qualified(value, style) or value
+
+
+def _within(inner: Mention, outer: Mention) -> bool:
+    """Whether ``inner`` lies inside ``outer`` and is shorter."""
+    inside = outer.start <= inner.start and inner.end <= outer.end
+    return inside and (inner.start, inner.end) != (outer.start, outer.end)
 
 
 def _overlaps(mention: Mention, taken: list[tuple[int, int]]) -> bool:
@@ -220,6 +269,20 @@ def _read_named(
             if ok:
                 values[param.path] = value
         else:
+            if param.examples:  # only as written: a description's examples are no closed set
+                offered = _Param(param.path, {"enum": list(param.examples)}, False, [])
+                named = [  # "milk" as an example does not cut 'oat milk' short
+                    m
+                    for m in _choice_mentions(tokens, offered, fuzzy_too=False)
+                    if not any(_within(m, q) for q in mentions if q.kind == "quoted")
+                ]
+                if named and "array" in _types(param.schema):
+                    values[param.path] = list(
+                        dict.fromkeys(m.value for m in sorted(named, key=lambda m: m.start))
+                    )
+                    chosen += [(m.start, m.end) for m in named]
+                    continue
+                mentions.extend(named)
             pending.append(param)
     return pending, chosen
 

@@ -8,19 +8,21 @@ name, a lower-case place after "in"/"for" fits only place parameters.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from funcroute.offline.mentions import Mention, word_spans
-from funcroute.offline.places import is_city
+from funcroute.offline.places import is_city, place_style
 from funcroute.offline.words import STOPWORDS, content_words, name_words, stem, words
 
 __all__ = [
     "HINT_KIND",
     "Param",
     "compatible",
+    "described_choices",
     "hint",
     "is_place",
     "item_choices",
@@ -72,14 +74,27 @@ _STRING_PRIOR = {
 }
 
 
+# A value the description quotes as an option ('trapezoid' or 'simpson'), quotes at word edges only
+# (so "the user's name and the city's" quotes nothing).
+_QUOTED_OPTION = re.compile(r"""(?:(?<=^)|(?<=[\s(\[,:=/]))(['"])([^'"\n]{1,30}?)\1(?=[\s).,;:\]/]|$)""")
+# Unquoted examples: "e.g. vegan, gluten-free." / "such as Boston or Paris".
+_EXAMPLES = re.compile(r"\b(?:e\.g\.?|eg\.|for example|such as)[,:]?\s+([^.;()\n]+)", re.I)
+_EXAMPLE_SPLIT = re.compile(r"\s*,\s*|\s+or\s+|\s+and\s+")
+
+
 @dataclass
 class Param:
-    """One leaf parameter of a tool: its path, schema, whether required, and its cue words."""
+    """One leaf parameter of a tool: its path, schema, whether required, and its cue words.
+
+    ``examples`` are the values its description offers without an ``enum`` ("Choices are
+    'trapezoid' or 'simpson'", "e.g. vegan, gluten-free"): a command that names one gives it.
+    """
 
     path: tuple[str, ...]
     schema: dict[str, Any]
     required: bool
     cues: list[tuple[str, float]]
+    examples: tuple[str, ...] = ()
 
 
 def leaves(schema: dict[str, Any], prefix: tuple[str, ...] = (), required: bool = True) -> Iterator[Param]:
@@ -97,7 +112,41 @@ def leaves(schema: dict[str, Any], prefix: tuple[str, ...] = (), required: bool 
         # Every word of the name is a cue, even "from"/"to": they tell from_unit and to_unit apart.
         cues = [(stem(w), 1.0) for w in words(name_words(" ".join(path))) if w not in _FILLER]
         cues += [(w, 0.5) for w in content_words(str(spec.get("description") or ""))[:8]]
-        yield Param(path, spec, is_required, cues)
+        param = Param(path, spec, is_required, cues)
+        if not is_place(param):  # "e.g. San Francisco, CA" is a form, and places.py reads it
+            param.examples = described_choices(spec)
+        yield param
+
+
+def described_choices(spec: dict[str, Any]) -> tuple[str, ...]:
+    """The options a text parameter's description names, in its own spelling (none for an enum).
+
+    Quoted ones ("'list' for a list, 'dictionary' for a mapping") and those after "e.g."/"such
+    as", one to three words each; an item list's description counts for its items.
+    """
+    if "enum" in spec or item_choices(spec) is not None:
+        return ()
+    kinds = json_types(spec)
+    if "array" in kinds:
+        kinds = json_types(_unwrap(spec.get("items") or {})) if isinstance(spec.get("items"), dict) else kinds
+    if "string" not in kinds:
+        return ()
+    described = str(spec.get("description") or "")
+    if place_style(described) is not None:
+        return ()  # "formatted as 'City, State', e.g. 'Austin, TX'" documents a form (places.py)
+    found = [m.group(2).strip() for m in _QUOTED_OPTION.finditer(described)]
+    for listed in _EXAMPLES.finditer(described):
+        if not any(q in listed.group(1) for q in "'\""):  # quoted examples are read above, whole
+            found += [item.strip() for item in _EXAMPLE_SPLIT.split(listed.group(1))]
+    options = (o for o in found if 0 < len(o.split()) <= 3 and _is_option(o))
+    return tuple(dict.fromkeys(options))
+
+
+def _is_option(text: str) -> bool:
+    """Not a format template ('YYYY-MM-DD', 'HH:MM', 'mm-yyyy'), not "etc", not a bare number."""
+    letters = {c for c in text if c.isalpha()}
+    template = bool(letters) and letters <= set("YMDHSymdhs") and any(c in text for c in "-/:.")
+    return bool(letters) and not template and text.lower().rstrip(".") != "etc"
 
 
 def _unwrap(spec: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +253,9 @@ def shared_cues(params: Iterable[Param]) -> Counter[str]:
 def compatible(param: Param, mention: Mention) -> float:
     """How well a mention's kind suits a parameter's type (0: not at all)."""
     if mention.kind == "choice" or "enum" in param.schema:
-        return 1.5 if mention.kind == "choice" and mention.value in param.schema.get("enum", ()) else 0.0
+        if mention.kind == "choice" and mention.value in param.schema.get("enum", ()):
+            return 1.5
+        return 1.3 if mention.kind == "choice" and mention.value in param.examples else 0.0
     kinds = json_types(param.schema)
     if mention.kind == "list":
         if "array" not in kinds:
