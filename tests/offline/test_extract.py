@@ -428,3 +428,29 @@ def test_a_unit_parameter_takes_the_unit_of_the_quantity_it_names() -> None:
         "quantity": 2,
         "unit": "kg",
     }
+
+
+def test_colours_known_cities_and_counted_things_fill_optional_parameters() -> None:
+    rectangle = object_schema(["width", "height"], width="integer", height="integer", color="string")
+    filled = fill_arguments(
+        "Draw a rectangle with a width of 20 units and height of 10 units in red.", rectangle
+    )
+    assert filled.arguments == {"width": 20, "height": 10, "color": "red"}
+    # A colour is no value for other text, and a capitalised one inside a name stays in the name.
+    assert fill_arguments("paint it red", object_schema([], finish="string")).arguments == {}
+    assert fill_arguments(
+        "identify the shade Sea Green", object_schema(["color_name"], color_name="string")
+    ).arguments == {"color_name": "Sea Green"}
+    sculptures = object_schema(["artist"], artist="string", location="string")
+    filled = fill_arguments("Find sculptures of Michelangelo in Rome.", sculptures)
+    assert filled.arguments == {"artist": "Michelangelo", "location": "Rome"}
+    history = {
+        "type": "object",
+        "properties": {
+            "century": described("integer", "The century."),
+            "count": described("integer", "Number of events to return. Default is 5."),
+        },
+        "required": ["century"],
+    }
+    filled = fill_arguments("Find ten major historical events in the 16th century", history)
+    assert filled.arguments == {"century": 16, "count": 10}

@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from funcroute.offline.fit import HINT_KIND as _HINT_KIND
+from funcroute.offline.fit import PLACE_PREPOSITIONS as _PLACE_PREPOSITIONS
 from funcroute.offline.fit import Param as _Param
 from funcroute.offline.fit import compatible as _compatible
+from funcroute.offline.fit import counted_words as _counted_words
+from funcroute.offline.fit import counts as _counts
 from funcroute.offline.fit import hint as _hint
 from funcroute.offline.fit import is_place as _is_place
 from funcroute.offline.fit import item_choices as _item_choices
@@ -153,7 +156,7 @@ def fill_arguments(
     values: dict[tuple[str, ...], Any] = {}
     pending, chosen = _read_named(params, tokens, mentions, values)
     mentions = _with_places(command, tokens, params, pending, mentions)
-    mentions = without_counts(mentions, tokens)
+    mentions = without_counts(mentions, tokens, _counted_words(params))
     taken: list[tuple[int, int]] = list(chosen)  # word ranges already used: a list's numbers, a name...
     shared = _shared_cues(params)
     breaks = _breaks(command)
@@ -338,6 +341,12 @@ def _assign_by_score(
         # sets the unit, "tomorrow" the day of a forecast.
         hint = _hint(param)
         evident = mention.kind == "choice" or _HINT_KIND.get(hint or "", hint) == mention.kind
+        if not evident and mention.kind in ("number", "numword") and isinstance(mention.value, int):
+            # "ten major historical events" for the "Number of events to return".
+            evident = bool(set(stems[mention.end : mention.end + 3]) & _counts(param))
+        if not evident and mention.kind == "name" and mention.start > 0 and _is_place(param):
+            # "sculptures of Michelangelo in Rome": a known city after "in" is where to look.
+            evident = stems[mention.start - 1] in _PLACE_PREPOSITIONS and is_city(str(mention.value))
         if mention.kind == "unit" and not param.required:
             # "in Celsius" asks for a unit; "50 kilometers" is the unit of the distance, not the
             # velocity's (or the density's) that the tool's optional unit parameter may mean.

@@ -20,8 +20,11 @@ from funcroute.offline.words import STOPWORDS, content_words, name_words, stem, 
 
 __all__ = [
     "HINT_KIND",
+    "PLACE_PREPOSITIONS",
     "Param",
     "compatible",
+    "counted_words",
+    "counts",
     "described_choices",
     "hint",
     "is_place",
@@ -43,13 +46,14 @@ _HINTS = {
     "formula": ("function", "equation", "expression", "polynomial", "formula"),
     "unit": ("unit", "units"),
     "currency": ("currency",),
+    "color": ("color", "colour"),
 }
 _CODE_WORDS = frozenset(
     "id ids code codes zip zipcode postal postcode phone number numbers pin year version account isbn "
     "serial sku ticket order flight".split()
 )
 _PLACE_WORDS = frozenset("city location place town country destination origin address region area".split())
-_PLACE_PREPOSITIONS = frozenset("in at for to from near around".split())
+PLACE_PREPOSITIONS = frozenset("in at for to from near around".split())
 # Words that follow "in"/"for" without being places: times, amounts, units, filler.
 _NOT_PLACES = frozenset(
     "today tomorrow yesterday tonight now weekend morning afternoon evening night week month year "
@@ -245,6 +249,31 @@ def proximity(
     return best
 
 
+_COUNT_NAMES = frozenset("count number num n top limit max total quantity amount size".split())
+_COUNTED = re.compile(r"\b(?:number of|how many|count of|amount of)\s+(?:\w+\s+){0,2}?(\w+s)\b", re.I)
+
+
+def counted_words(params: Iterable[Param]) -> frozenset[str]:
+    """Stems of what the tool's count parameters count (see :func:`counts`)."""
+    return frozenset(word for param in params for word in counts(param))
+
+
+def counts(param: Param) -> frozenset[str]:
+    """Stems of what an integer count parameter counts: "Number of events to return" -> "event".
+
+    A count parameter is an integer one named like a count (``count``, ``top_n``, ``max_results``)
+    or described as one ("number of", "how many"); what it counts is in that phrase or its name.
+    """
+    if "integer" not in json_types(param.schema):
+        return frozenset()
+    name = name_words(param.path[-1]).split()
+    counted = [m.group(1) for m in _COUNTED.finditer(str(param.schema.get("description") or ""))]
+    if not (set(name) & _COUNT_NAMES or counted):
+        return frozenset()
+    named = (word for word in name if word not in _COUNT_NAMES and len(word) > 2)
+    return frozenset(stem(word) for word in (*counted, *named))
+
+
 def shared_cues(params: Iterable[Param]) -> Counter[str]:
     """For each cue word, how many of the parameters have it."""
     return Counter(cue for param in params for cue in {cue for cue, _ in param.cues})
@@ -312,7 +341,7 @@ def place_mentions(command: str, tokens: list[str], stop: set[str]) -> list[Ment
     spans = word_spans(command)
     found: list[Mention] = []
     for index, token in enumerate(tokens[:-1]):
-        if token not in _PLACE_PREPOSITIONS:
+        if token not in PLACE_PREPOSITIONS:
             continue
         end = index + 1
         while (

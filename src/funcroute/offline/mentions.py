@@ -72,6 +72,14 @@ _UNIT = re.compile(
     + r")(?![\w/^])",
     re.I,
 )
+# Colours by name, for a colour parameter ("draw it in red"); capitalised colours inside a name
+# ("Sea Green", "Blue Origin") stay part of the name, which is read first.
+_COLOR = re.compile(
+    r"\b(?:red|orange|yellow|green|blue|purple|violet|pink|brown|black|white|gr[ae]y|cyan|magenta|teal|navy"
+    r"|maroon|olive|lime|indigo|gold|golden|silver|beige|turquoise|crimson|scarlet|lavender|ivory|coral"
+    r"|khaki|burgundy|amber|aqua|charcoal|cream|tan)\b",
+    re.I,
+)
 # Currencies by name (any case) or ISO code (upper case only: "cad" and "rub" are words), as codes.
 _CURRENCY_NAMES = {
     "USD": r"(?:u\.?s\.?|united states|american) dollars?|dollars?",
@@ -143,7 +151,7 @@ class Mention:
     Attributes:
         kind: ``number``, ``numword`` (a number written as a word), ``quoted``, ``email``, ``url``,
             ``file``, ``date``, ``name``, ``formula``, ``list``, ``unit`` (of measure: "inches",
-            "Celsius"), ``currency`` (an ISO code: "US dollars" is ``USD``) or ``choice``.
+            "Celsius"), ``currency`` (an ISO code: "US dollars" is ``USD``), ``color`` or ``choice``.
         value: the value (a number, text, a list, or an ISO date).
         start: first word index of the mention in the command's words.
         end: one past its last word index.
@@ -322,6 +330,8 @@ def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention
     for m in _UNIT.finditer(command):
         found.add("unit", m.group(0), *m.span())
     _add_names(command, found)
+    for m in _COLOR.finditer(command):
+        found.add("color", m.group(0), *m.span())
     return found.in_order()
 
 
@@ -386,18 +396,25 @@ def _add_names(command: str, found: _Found) -> None:
             found.add("name", text, start, start + len(text))
 
 
-def without_counts(mentions: list[Mention], tokens: list[str]) -> list[Mention]:
+def without_counts(
+    mentions: list[Mention], tokens: list[str], counted: frozenset[str] = frozenset()
+) -> list[Mention]:
     """The mentions less the counts, when the command has numbers in digits.
 
     A number word before a plural ("two charges of 5C and 7C", "its three sides: 3, 4 and 5")
     counts the values that follow in digits; it is not one of them. With no digits it is the value
-    ("add two apples").
+    ("add two apples"), and so it is where a parameter counts that plural (``counted``: stems of the
+    things the tool's count parameters count, "Number of events to return" gives "event"): "ten
+    major events in the 16th century".
     """
     if not any(m.kind == "number" for m in mentions):
         return mentions
 
     def is_count(m: Mention) -> bool:
         after = tokens[m.end] if m.end < len(tokens) else ""
-        return m.kind == "numword" and after.endswith("s") and stem(after) != after
+        if m.kind != "numword" or not after.endswith("s") or stem(after) == after:
+            return False
+        counts = tokens[m.end : m.end + 3]  # "ten events", "ten major historical events"
+        return not any(stem(word) in counted for word in counts if word.endswith("s"))
 
     return [m for m in mentions if not is_count(m)]
