@@ -11,6 +11,7 @@ from funcroute.cli.demo_tools import build_demo_tools
 from funcroute.offline.extract import fill_arguments
 from funcroute.offline.fit import described_choices
 from funcroute.offline.mentions import find_mentions
+from funcroute.offline.units import readings, units_of
 from funcroute.tools import ToolSet
 
 TODAY = dt.date(2024, 5, 10)
@@ -454,3 +455,89 @@ def test_colours_known_cities_and_counted_things_fill_optional_parameters() -> N
     }
     filled = fill_arguments("Find ten major historical events in the 16th century", history)
     assert filled.arguments == {"century": 16, "count": 10}
+
+
+def test_a_number_goes_where_its_unit_is_measured_and_prefixed_units_are_converted() -> None:
+    entropy = {
+        "type": "object",
+        "properties": {
+            "initial_temp": described("integer", "The initial temperature in Kelvin."),
+            "final_temp": described("integer", "The final temperature in Kelvin."),
+            "heat_capacity": described("integer", "The heat capacity in J/K."),
+        },
+        "required": ["initial_temp", "final_temp", "heat_capacity"],
+    }
+    command = "an initial temperature of 300K, a final temperature of 400K, and a heat capacity of 5J/K"
+    assert fill_arguments(command, entropy).arguments == {
+        "initial_temp": 300,
+        "final_temp": 400,
+        "heat_capacity": 5,
+    }
+    mixing = {
+        "type": "object",
+        "properties": {
+            "mass1": described("integer", "The mass of the first body (kg)."),
+            "temperature1": described("integer", "The initial temperature of the first body (Celsius)."),
+            "mass2": described("integer", "The mass of the second body (kg)."),
+            "temperature2": described("integer", "The initial temperature of the second body (Celsius)."),
+        },
+        "required": ["mass1", "temperature1", "mass2", "temperature2"],
+    }
+    command = "20 kg of water at 30 degree Celsius is mixed with 15 kg of water at 60 degree Celsius"
+    assert fill_arguments(command, mixing).arguments == {
+        "mass1": 20,
+        "temperature1": 30,
+        "mass2": 15,
+        "temperature2": 60,
+    }
+    circuit = {
+        "type": "object",
+        "properties": {
+            "inductance": described("number", "The inductance in henries."),
+            "capacitance": described("number", "The capacitance in farads."),
+        },
+        "required": ["inductance", "capacitance"],
+    }
+    filled = fill_arguments("an LC circuit with capacitance of 100µF and inductance of 50mH", circuit)
+    assert filled.arguments == {"inductance": 0.05, "capacitance": 0.0001}
+    # "5C" is a charge here (coulombs), though "C" is also Celsius.
+    force = {
+        "type": "object",
+        "properties": {
+            "charge1": described("integer", "The first charge in coulombs."),
+            "charge2": described("integer", "The second charge in coulombs."),
+            "distance": described("integer", "The distance in meters."),
+        },
+        "required": ["charge1", "charge2", "distance"],
+    }
+    filled = fill_arguments("the force between two charges of 5C and 7C placed 3 meters apart", force)
+    assert filled.arguments == {"charge1": 5, "charge2": 7, "distance": 3}
+
+
+def test_cue_words_match_abbreviations_misspellings_and_not_across_and() -> None:
+    motion = object_schema(
+        ["initial_velocity", "time"], initial_velocity="integer", time="integer", acceleration="number"
+    )
+    command = "the displacement given the initial velocity of 10 and acceleeration of 9.8 within 5 seconds"
+    assert fill_arguments(command, motion).arguments == {
+        "initial_velocity": 10,
+        "time": 5,
+        "acceleration": 9.8,
+    }
+    weather = object_schema(["temp"], temp="integer")
+    assert fill_arguments("a temperature of 21", weather).arguments == {"temp": 21}
+    movies = object_schema([], directed_by="string", cast="string")
+    command = "movies with David Leitch as the director and include Alex King in the cast"
+    assert fill_arguments(command, movies).arguments == {"directed_by": "David Leitch", "cast": "Alex King"}
+
+
+def test_units_are_read_with_every_meaning_they_may_have() -> None:
+    assert readings("meters") == {("meter", 1.0)}
+    assert readings("C") == {("celsius", 1.0), ("coulomb", 1.0)}
+    assert readings("mH") == {("henry", 0.001)}
+    assert readings("square feet") == {("square foot", 1.0)}
+    assert readings("degree Celsius") == {("celsius", 1.0)}
+    assert readings("apples") == frozenset()
+    assert units_of("The area in square feet a gallon covers.") == {("square foot", 1.0)}
+    assert units_of("A value in J/K.") == {("joule", 1.0), ("kelvin", 1.0)}
+    assert units_of("Vitamin C content of a meal") == frozenset()  # a capital that names a thing

@@ -38,6 +38,8 @@ from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.fit import shared_cues as _shared_cues
 from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
 from funcroute.offline.places import is_city, place_style, qualified, written_qualified
+from funcroute.offline.units import readings as read_units
+from funcroute.offline.units import units_of
 from funcroute.offline.words import name_words, stem, words
 
 __all__ = ["Chooser", "Filled", "fill_arguments"]
@@ -127,11 +129,31 @@ def _boolean(tokens: list[str], param: _Param) -> tuple[Any, bool]:
     return not _NEGATION.search(before), True
 
 
+def _measured_in(param: _Param) -> frozenset[tuple[str, float]]:
+    """The units the parameter measures in, by its name and description."""
+    return units_of(f"{param.path[-1]} {param.schema.get('description') or ''}")
+
+
+def _unit_agreement(param: _Param, mention: Mention) -> int:
+    """1 where a number's unit is one the parameter measures in, -1 where it names others, else 0."""
+    if not mention.unit or mention.kind != "number":
+        return 0
+    measured = {name for name, _ in _measured_in(param)}
+    if not measured:
+        return 0
+    return 1 if any(name in measured for name, _ in read_units(mention.unit)) else -1
+
+
 def _coerce(param: _Param, mention: Mention) -> Any:
     types = _types(param.schema)
     if mention.kind in ("number", "numword"):
         if not types & {"number", "integer"}:
             return str(mention.value)
+        if mention.unit and "number" in types:
+            measured = _measured_in(param)
+            for name, factor in read_units(mention.unit):
+                if factor != 1.0 and (name, 1.0) in measured:  # "50mH" for henries is 0.05
+                    return float(f"{mention.value * factor:.12g}")
         if mention.percent and "number" in types and percent_is_fraction(param.path[-1], param.schema):
             return round(mention.value / 100, 10)  # "5%" as a rate is 0.05
     if mention.kind == "date":
@@ -330,6 +352,11 @@ def _assign_by_score(
             fit = _compatible(param, mention)
             if fit > 0:
                 closeness = _proximity(param, mention, stems, shared, breaks)
+                agreement = _unit_agreement(param, mention)
+                if agreement > 0:  # "a heat capacity of 5J/K" for the capacity "in J/K"
+                    closeness += 0.25
+                elif agreement < 0:  # "20 kg of water" is no temperature "(Celsius)"
+                    fit *= 0.5
                 pairs.append((fit * (0.2 + closeness), closeness, p_index, m_index))
     guessed: list[tuple[_Param, Mention]] = []
     for score, closeness, p_index, m_index in sorted(pairs, key=lambda t: (-t[0], t[3], t[2])):

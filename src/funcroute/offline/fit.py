@@ -230,9 +230,11 @@ def proximity(
     best = 0.0
     for index, word in enumerate(stems):
         for cue, weight in param.cues:
-            if word == cue:
+            if word == cue or _abbreviates(cue, word) or _misspells(word, cue):
                 if index < mention.start:
                     gap = float(mention.start - index - 1)
+                    if "and" in stems[index + 1 : mention.start]:  # "the director and include Alex King"
+                        gap += 2
                 elif (
                     index == mention.end
                     and mention.kind == "number"
@@ -272,6 +274,24 @@ def counts(param: Param) -> frozenset[str]:
         return frozenset()
     named = (word for word in name if word not in _COUNT_NAMES and len(word) > 2)
     return frozenset(stem(word) for word in (*counted, *named))
+
+
+def _abbreviates(cue: str, word: str) -> bool:
+    """``temp`` for "temperature", ``init`` for "initial": a name's abbreviation of a command word."""
+    return 4 <= len(cue) < len(word) and word.startswith(cue)
+
+
+def _misspells(word: str, cue: str) -> bool:
+    """One letter added, dropped or changed in a long word: "acceleeration" for "acceleration"."""
+    if len(cue) < 7 or abs(len(word) - len(cue)) > 1 or word[:2] != cue[:2]:
+        return False
+    same = 0
+    while same < min(len(word), len(cue)) and word[same] == cue[same]:
+        same += 1
+    if len(word) == len(cue):
+        return word[same + 1 :] == cue[same + 1 :]
+    longer, shorter = (word, cue) if len(word) > len(cue) else (cue, word)
+    return longer[same + 1 :] == shorter[same:]
 
 
 def shared_cues(params: Iterable[Param]) -> Counter[str]:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from funcroute.offline.units import readings as read_units
 from funcroute.offline.words import STOPWORDS, stem, word_spans
 
 __all__ = ["Mention", "find_mentions", "without_counts", "word_spans"]
@@ -46,7 +47,11 @@ _QUOTED = re.compile(
 # A number may carry a unit glued to it ("6cm", "100g", "50mH"); the unit is dropped.
 _NUMBER = re.compile(
     r"(?<![\w.^])(?P<sign>[-−]?)\$?(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?)"
-    r"(?P<pct>%)?(?:[A-Za-zµ°Ω]{1,4}\b)?(?![\w^])"
+    r"(?P<pct>%)?(?:(?P<unit>[A-Za-zµ°Ω]{1,4})\b)?(?![\w^])"
+)
+# The unit written after a number and a space: "450 meters", "30 degree Celsius", "25 °C".
+_UNIT_AFTER = re.compile(
+    r"\s*(°\s?[CFK]\b|degrees? (?:celsius|fahrenheit|kelvin)\b|(?:square |sq\.? ?)?[A-Za-zµΩ]+)", re.I
 )
 # A formula: terms such as 3x^2, 2x, x, 5 joined by + - * /, with at least one power.
 _TERM = r"(?:\d+(?:\.\d+)?\s*\*?\s*)?[a-z](?![A-Za-z])(?:\s*(?:\^|\*\*)\s*\d+(?:\.\d+)?)?|\d+(?:\.\d+)?"
@@ -156,6 +161,8 @@ class Mention:
         start: first word index of the mention in the command's words.
         end: one past its last word index.
         percent: the number was written with ``%``.
+        unit: the unit a number was written with, as written ("300K", "450 meters": ``K``,
+            ``meters``; :mod:`funcroute.offline.units` reads it), ``""`` when none.
     """
 
     kind: str
@@ -163,6 +170,7 @@ class Mention:
     start: int
     end: int
     percent: bool = False
+    unit: str = ""
 
 
 def _word_index(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int]:
@@ -295,14 +303,23 @@ class _Found:
         return any(s < end and start < e for s, e in self.taken)
 
     def add(
-        self, kind: str, value: Any, start: int, end: int, *, overlap: bool = False, pct: bool = False
+        self,
+        kind: str,
+        value: Any,
+        start: int,
+        end: int,
+        *,
+        overlap: bool = False,
+        pct: bool = False,
+        unit: str = "",
     ) -> None:
         """Add a mention unless its range is claimed; with ``overlap`` it claims no range itself."""
         if not overlap and self.overlaps(start, end):
             return
         if not overlap:
             self.taken.append((start, end))
-        self.found.append((start, Mention(kind, value, *_word_index(self.spans, start, end), percent=pct)))
+        first, last = _word_index(self.spans, start, end)
+        self.found.append((start, Mention(kind, value, first, last, pct, unit)))
 
     def in_order(self) -> list[Mention]:
         return [mention for _, mention in sorted(self.found, key=lambda item: item[0])]
@@ -376,9 +393,21 @@ def _add_numbers(command: str, found: _Found) -> None:
                 scaled = value * _SCALE_WORDS[scale.group(1).lower()]
                 value = int(scaled) if float(scaled).is_integer() else scaled
                 end = scale.end()
-            found.add("number", value, start, end, pct=bool(m.group("pct")))
+            unit = _unit_of(command, m)
+            found.add("number", value, start, end, pct=bool(m.group("pct")), unit=unit)
     for kind, value, start, end in _spelled_numbers(command):
         found.add(kind, value, start, end)
+
+
+def _unit_of(command: str, number: re.Match[str]) -> str:
+    """The unit a number is written with: glued ("300K", "50mH") or the next word ("450 meters")."""
+    if number.group("unit"):
+        return number.group("unit")
+    after = _UNIT_AFTER.match(command, number.end())
+    if after is None or not read_units(after.group(1)):
+        return ""
+    written = after.group(1)
+    return written if len(written) > 1 or written.startswith("°") else ""
 
 
 def _add_names(command: str, found: _Found) -> None:

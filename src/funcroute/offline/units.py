@@ -1,0 +1,107 @@
+"""Units of measure, read alike in a command ("300K") and in a description ("in Kelvin").
+
+A command writes them beside numbers ("450 meters", "50mH"); a parameter's description names the
+unit it measures in ("The initial temperature in Kelvin", "The mass of the first body (kg)").
+
+A number written with a unit belongs to the parameter that measures in that unit: in "a final
+temperature of 400K and a heat capacity of 5J/K", 400 is the temperature's and 5 the capacity's,
+whatever the words around them say.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+__all__ = ["readings", "units_of"]
+
+# Each unit's spellings, the canonical name first. Single letters are units only as written in
+# capitals beside a number or in a description ("300K", "in J/K"), never as words.
+_SPELLINGS = {
+    "meter": "m meter meters metre metres",
+    "kilometer": "km kilometer kilometers kilometre kilometres",
+    "centimeter": "cm centimeter centimeters centimetre centimetres",
+    "millimeter": "mm millimeter millimeters millimetre millimetres",
+    "mile": "mi mile miles",
+    "foot": "ft foot feet",
+    "inch": "inch inches",
+    "second": "s sec secs second seconds",
+    "minute": "min mins minute minutes",
+    "hour": "h hr hrs hour hours",
+    "kelvin": "K kelvin kelvins",
+    "celsius": "C °C celsius centigrade",
+    "fahrenheit": "F °F fahrenheit",
+    "kilogram": "kg kgs kilogram kilograms kilo kilos",
+    "gram": "g gram grams",
+    "pound": "lb lbs pound pounds",
+    "joule": "J joule joules",
+    "newton": "N newton newtons",
+    "watt": "W watt watts",
+    "volt": "V volt volts",
+    "ampere": "A amp amps ampere amperes",
+    "ohm": "Ω ohm ohms",
+    "hertz": "Hz hertz",
+    "pascal": "Pa pascal pascals",
+    "coulomb": "C coulomb coulombs",
+    "farad": "F farad farads",
+    "henry": "H henry henries",
+    "liter": "L liter liters litre litres",
+    "mole": "mol mole moles",
+}
+_BY_SPELLING: dict[str, list[str]] = {}
+for _name, _spelled in _SPELLINGS.items():
+    for _spelling in _spelled.split():
+        # One-letter spellings keep their case ("K" is kelvin, "k" nothing); longer ones do not.
+        # Some name two units ("5C" is a charge or a temperature): both readings are kept.
+        _BY_SPELLING.setdefault(_spelling if len(_spelling) == 1 else _spelling.lower(), []).append(_name)
+# Prefixed units glued to numbers: "50mH", "100µF", "2kV", "10kPa" (a factor of the base unit).
+_PREFIXED = re.compile(r"^([mµunkMG])(H|F|V|A|W|Pa|J|N|Hz|Ω)$")
+_PREFIX_FACTORS = {"m": 1e-3, "µ": 1e-6, "u": 1e-6, "n": 1e-9, "k": 1e3, "M": 1e6, "G": 1e9}
+_PREFIXED_BASES = {
+    "H": "henry",
+    "F": "farad",
+    "V": "volt",
+    "A": "ampere",
+    "W": "watt",
+    "Pa": "pascal",
+    "J": "joule",
+    "N": "newton",
+    "Hz": "hertz",
+    "Ω": "ohm",
+}
+_DESCRIBED = re.compile(r"°[CFK]|[A-Za-zµΩ°]+")
+
+
+_SQUARE = re.compile(r"\b(?:square|sq\.?)\s*([A-Za-z]+)", re.I)
+
+
+def readings(written: str) -> frozenset[tuple[str, float]]:
+    """The units a spelling may name, each with its factor to that unit.
+
+    "meters" -> meter, 1; "50mH"'s "mH" -> henry, 0.001; "C" -> celsius or coulomb; "apples" -> none.
+    """
+    text = written.strip()
+    square = _SQUARE.fullmatch(text)
+    if square is not None:  # "400 square feet" is an area, not a length
+        return frozenset((f"square {name}", factor) for name, factor in readings(square.group(1)))
+    if text.lower().startswith("degree"):  # "30 degree Celsius"
+        text = text.lower().removeprefix("degrees").removeprefix("degree").strip() or "degree"
+    prefixed = _PREFIXED.match(text)
+    if prefixed is not None and text not in _BY_SPELLING:
+        return frozenset({(_PREFIXED_BASES[prefixed.group(2)], _PREFIX_FACTORS[prefixed.group(1)])})
+    names = _BY_SPELLING.get(text if len(text) == 1 else text.lower(), ())
+    return frozenset((name, 1.0) for name in names)
+
+
+@lru_cache(maxsize=4096)
+def units_of(described: str) -> frozenset[tuple[str, float]]:
+    """The units a parameter's name and description name, with their factors ("in J/K" -> joule, kelvin)."""
+    found = {unit for m in _SQUARE.finditer(described) for unit in readings(m.group(0))}
+    for word in _DESCRIBED.findall(_SQUARE.sub(" ", described)):
+        # One letter names a unit only in capitals ("in K"); "a", "s", "m" are words or letters.
+        if len(word) == 1 and not word.isupper():
+            continue
+        if len(word) == 1 and not re.search(rf"(?:\(|\bin |/|\d\s?){word}\b|\b{word}(?:/|\))", described):
+            continue  # a capital that opens a sentence or names a thing ("A value", "Vitamin C")
+        found |= readings(word)
+    return frozenset(found)
