@@ -541,3 +541,46 @@ def test_units_are_read_with_every_meaning_they_may_have() -> None:
     assert units_of("The area in square feet a gallon covers.") == {("square foot", 1.0)}
     assert units_of("A value in J/K.") == {("joule", 1.0), ("kelvin", 1.0)}
     assert units_of("Vitamin C content of a meal") == frozenset()  # a capital that names a thing
+
+
+def test_dates_the_command_states_and_weekdays_counted_from_the_today_it_states() -> None:
+    assert kinds("at closing March.11, 2022 and Jun.20,2023, from 15th October,2023") == [
+        ("date", "2022-03-11"),
+        ("date", "2023-06-20"),
+        ("date", "2023-10-15"),
+    ]
+    assert kinds("next month (April 2022)") == [("date", "2022-04")]
+    assert kinds("you may 2023") == [("number", 2023)]  # "may" is no month in lower case
+    # "today April 25th 2023" is one date, and it is what today means.
+    assert kinds("the forecast for today April 25th 2023") == [("date", "2023-04-25")]
+    # A weekday counts from the weekday the command says today is (BFCL's reading, not the calendar's).
+    assert kinds("on the upcoming Wednesday, today is Monday April 25th 2023") == [
+        ("date", "2023-04-27"),
+        ("date", "2023-04-25"),
+    ]
+    assert kinds("meet on Monday") == [("date", "2024-05-13")]  # TODAY is Friday 2024-05-10
+    # A weekday written beside its date is that date.
+    assert [v for k, v in kinds("this coming Saturday 2023-09-30") if k == "date"] == ["2023-09-30"]
+
+
+@pytest.mark.parametrize(
+    ("iso", "description", "written"),
+    [
+        ("2021-01-01", "in the format of MM-DD-YYY.", "01-01-2021"),
+        ("2022-08-16", "The date (month-day-year) you want.", "08-16-2022"),
+        ("2022-04", "Date in 'mm-yyyy' format.", "04-2022"),
+        ("2024-03-16", "in the format of 'dd/mm/yyyy'", "16/03/2024"),
+        ("2022-04", "Format: yyyy-mm-dd", "2022-04"),  # no day to write: ISO year-month
+        ("2023-01-05", "The day of the meeting.", "2023-01-05"),
+    ],
+)
+def test_a_date_is_written_in_the_template_its_description_gives(
+    iso: str, description: str, written: str
+) -> None:
+    command = {"2022-04": "in April 2022"}.get(iso, f"on {iso}")
+    schema = {
+        "type": "object",
+        "properties": {"date": described("string", description)},
+        "required": ["date"],
+    }
+    assert fill_arguments(command, schema, today=TODAY).arguments == {"date": written}

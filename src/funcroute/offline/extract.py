@@ -82,12 +82,31 @@ class Filled:
         return 1.0 - len(self.missing) / self.required if self.required else 1.0
 
 
+# A date template in a description: "yyyy-mm-dd", "DD/MM/YYYY", "mm-yyyy", "MM-DD-YYY" (sic), or in
+# words, "(month-day-year)".
+_DATE_TEMPLATE = re.compile(r"\b(?:y{2,4}|m{1,2}|d{1,2})(?:([-/.])(?:y{2,4}|m{1,2}|d{1,2})){1,2}\b", re.I)
+_DATE_IN_WORDS = re.compile(r"\b(year|month|day)-(year|month|day)(?:-(year|month|day))?\b", re.I)
+
+
 def _format_date(iso: str, description: str) -> str:
-    for pattern in ("YYYY-MM-DD", "MM/DD/YYYY", "DD/MM/YYYY", "MM-DD-YYYY", "DD-MM-YYYY"):
-        if pattern in description:
-            year, month, day = iso.split("-")
-            return pattern.replace("YYYY", year).replace("MM", month).replace("DD", day)
-    return iso
+    """An ISO date (or year-month) written in the template the description gives, else as ISO."""
+    template = _DATE_TEMPLATE.search(description)
+    if template is not None:
+        parts, separator = re.split(r"[-/.]", template.group(0).lower()), template.group(1)
+    else:
+        worded = _DATE_IN_WORDS.search(description)
+        if worded is None:
+            return iso
+        parts, separator = (
+            [{"year": "yyyy", "month": "mm", "day": "dd"}[g.lower()] for g in worded.groups() if g],
+            "-",
+        )
+    fields = dict(zip(("y", "m", "d"), iso.split("-"), strict=False))
+    if any(part[0] not in fields for part in parts) or len({part[0] for part in parts}) != len(parts):
+        return iso  # the template asks for a day of a month-only date, or is no date template
+    return separator.join(
+        fields[part[0]][-2:] if part[0] == "y" and len(part) == 2 else fields[part[0]] for part in parts
+    )
 
 
 def _choice_mentions(tokens: list[str], param: _Param, *, fuzzy_too: bool = True) -> list[Mention]:

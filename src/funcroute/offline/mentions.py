@@ -25,12 +25,29 @@ _DATES = (
     re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b"),
     re.compile(r"\b(?P<y>\d{4})([./])(?P<m>\d{1,2})\2(?P<d>\d{1,2})\b"),  # 2023.10.02, 2022/08/16
     re.compile(r"\b(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})\b"),
+    # "March 11, 2022", "March.11, 2022", "Jun.20,2023", "April 9th of 2023"
     re.compile(
-        rf"\b(?P<mn>{_MONTH})\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?:of\s+)?(?P<y>\d{{4}})\b", re.I
+        rf"\b(?P<mn>{_MONTH})\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:,\s*|\s+)(?:of\s+)?(?P<y>\d{{4}})\b", re.I
     ),
+    # "15th October,2023", "the 12th of March 2023"
     re.compile(
-        rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mn>{_MONTH}),?\s+(?P<y>\d{{4}})\b", re.I
+        rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mn>{_MONTH})(?:,\s*|\s+)(?P<y>\d{{4}})\b", re.I
     ),
+    # A month of a year, "April 2022": an ISO year-month ("2022-04"), read after the full dates.
+    re.compile(
+        rf"\b(?=(?-i:[A-Z]))(?P<mn>{_MONTH})\s+(?:of\s+)?(?P<y>\d{{4}})\b", re.I
+    ),  # "may 2023" is no month
+)
+_WEEKDAYS = {d: i for i, d in enumerate("monday tuesday wednesday thursday friday saturday sunday".split())}
+# "today is Monday April 25th 2023", "Today is monday 2022-10-20", "today April 25th 2023": what
+# today is, by the command's own word (its weekday, when given, counts for relative days).
+_TODAY_IS = re.compile(
+    r"\btoday(?:\s+is|,)?\s+(?:(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+)?$", re.I
+)
+_WEEKDAY = re.compile(
+    r"\b(?:(?:the\s+)?(?:next|upcoming|coming|this(?:\s+coming)?)\s+|on\s+)"
+    r"(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    re.I,
 )
 _RELATIVE_DAYS = {"today": 0, "tomorrow": 1, "yesterday": -1}
 _URL = re.compile(r"\bhttps?://[^\s'\"<>`]+[^\s'\"<>`.,;:!?)]")
@@ -182,6 +199,8 @@ def _word_index(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int
 def _iso_date(match: re.Match[str]) -> str | None:
     parts = match.groupdict()
     month = _MONTHS.get(parts["mn"][:3].lower(), 0) if parts.get("mn") else int(parts["m"])
+    if "d" not in parts:
+        return f"{int(parts['y']):04d}-{month:02d}" if 1 <= month <= 12 else None
     try:
         return dt.date(int(parts["y"]), month, int(parts["d"])).isoformat()
     except ValueError:
@@ -353,16 +372,36 @@ def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention
 
 
 def _add_dates(command: str, today: dt.date | None, found: _Found) -> None:
+    base, weekday = today or dt.date.today(), None
+    stated: list[tuple[int, int, str]] = []  # the dates the command writes out
     for pattern in _DATES:
         for m in pattern.finditer(command):
             iso = _iso_date(m)
-            if iso is not None:
-                found.add("date", iso, *m.span())
-    base = today or dt.date.today()
+            if iso is not None and not any(s < m.end() and m.start() < e for s, e, _ in stated):
+                stated.append((m.start(), m.end(), iso))
+    dated = False  # the command writes out a date that is not today's
+    for start, end, iso in stated:
+        said = _TODAY_IS.search(command, max(start - 40, 0), start)
+        # "for today April 25th 2023": today is that date, and one date is mentioned, not two.
+        if said is not None and len(iso) == 10:
+            base = dt.date.fromisoformat(iso)
+            weekday = _WEEKDAYS.get((said.group("wd") or "").lower())
+            found.add("date", iso, said.start(), end)
+        else:
+            dated = True
+    for start, end, iso in stated:
+        found.add("date", iso, start, end)
     for m in re.finditer(r"\b(today|tomorrow|yesterday)\b", command, re.I):
         found.add(
             "date", (base + dt.timedelta(days=_RELATIVE_DAYS[m.group(1).lower()])).isoformat(), *m.span()
         )
+    # "this coming Saturday 2023-09-30": the date written out is the day meant.
+    for m in () if dated else _WEEKDAY.finditer(command):
+        # "the upcoming Wednesday" after "today is Monday April 25th": two days on (by the weekday
+        # the command says today is, else the calendar's).
+        now = base.weekday() if weekday is None else weekday
+        ahead = (_WEEKDAYS[m.group("wd").lower()] - now - 1) % 7 + 1
+        found.add("date", (base + dt.timedelta(days=ahead)).isoformat(), *m.span())
 
 
 def _add_numbers(command: str, found: _Found) -> None:
