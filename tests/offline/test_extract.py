@@ -584,3 +584,38 @@ def test_a_date_is_written_in_the_template_its_description_gives(
         "required": ["date"],
     }
     assert fill_arguments(command, schema, today=TODAY).arguments == {"date": written}
+
+
+def test_a_switch_is_set_only_where_the_command_names_it_whole() -> None:
+    tax = {
+        "type": "object",
+        "properties": {
+            "purchase_amount": described("number", "The amount."),
+            "state": described("string", "The U.S. state abbreviation, such as 'CA' for California."),
+            "tax_exempt": described("boolean", "Whether the purchase is exempt."),
+            "private_visibility": described("boolean", "Whether the payment is private."),
+            "consider_terrain": described("boolean", "Whether to account for terrain."),
+        },
+        "required": ["purchase_amount", "state"],
+    }
+    filled = fill_arguments("I made a purchase for $250 in California. How much is the sales tax?", tax)
+    assert filled.arguments == {"purchase_amount": 250, "state": "CA"}  # "tax" alone is no exemption
+    filled = fill_arguments("a private payment of $250 in Texas accounting for terrain", tax)
+    assert filled.arguments == {
+        "purchase_amount": 250,
+        "state": "TX",
+        "private_visibility": True,
+        "consider_terrain": True,
+    }
+    weather = {
+        "type": "object",
+        "properties": {
+            "city": described("string", "The city."),
+            "country": described("string", "The country. Use ISO 3166-1 alpha-2 country codes."),
+        },
+        "required": ["city", "country"],
+    }
+    assert fill_arguments("the weather for London in the UK", weather).arguments == {
+        "city": "London",
+        "country": "GB",
+    }

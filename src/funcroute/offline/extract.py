@@ -37,7 +37,7 @@ from funcroute.offline.fit import place_mentions as _place_mentions
 from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.fit import shared_cues as _shared_cues
 from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
-from funcroute.offline.places import is_city, place_style, qualified, written_qualified
+from funcroute.offline.places import coded, is_city, place_style, qualified, written_qualified
 from funcroute.offline.units import readings as read_units
 from funcroute.offline.units import units_of
 from funcroute.offline.words import name_words, stem, words
@@ -139,11 +139,25 @@ def _by_meaning(command: str, param: _Param, choose: Chooser | None) -> tuple[An
     return (options[ranked[0]], True) if confident else (None, False)
 
 
+# Verbs that start many switches' names ("include_forecast", "apply_special_tax") and nouns that end
+# them ("private_visibility"): the rest names the switch, and every word of it must be in the
+# command ("sales tax" is not "tax_exempt").
+_SWITCH_WORDS = frozenset(
+    stem(w)
+    for w in (
+        "include is has have enable use allow show with apply get return only consider account require "
+        "visibility option options mode flag status setting enabled"
+    ).split()
+)
+
+
 def _boolean(tokens: list[str], param: _Param) -> tuple[Any, bool]:
     cues = [c for c, weight in param.cues if weight == 1.0]
-    hits = [i for i, token in enumerate(tokens) if stem(token) in cues]
-    if not cues or not hits:
+    named = [c for c in cues if c not in _SWITCH_WORDS] or cues
+    stems = {stem(token) for token in tokens}
+    if not named or not all(c in stems for c in named):
         return None, False
+    hits = [i for i, token in enumerate(tokens) if stem(token) in cues]
     before = " ".join(tokens[max(hits[0] - 3, 0) : hits[0]])
     return not _NEGATION.search(before), True
 
@@ -265,6 +279,10 @@ def _qualify_places(command: str, params: list[_Param], values: dict[tuple[str, 
     for param in params:
         value = values.get(param.path)
         if not isinstance(value, str) or "string" not in _types(param.schema):
+            continue
+        code = coded(value, name_words(param.path[-1]), str(param.schema.get("description") or ""))
+        if code is not None:  # "California" for "the state abbreviation, such as 'CA'"
+            values[param.path] = code
             continue
         style = place_style(str(param.schema.get("description") or ""))
         if style is None:

@@ -16,7 +16,7 @@ import functools
 import re
 from typing import Literal
 
-__all__ = ["PlaceStyle", "is_city", "place_style", "qualified", "written_qualified"]
+__all__ = ["PlaceStyle", "coded", "is_city", "place_style", "qualified", "written_qualified"]
 
 #: ``state``: "City, ST" for a US city (``City, Country`` elsewhere when the description allows it).
 #: ``country``: "City, Country" everywhere.
@@ -33,6 +33,51 @@ _ASKS_STATE = re.compile(r"city\s*,\s*state|state names? must be abbreviated", r
 _ASKS_COUNTRY = re.compile(r"city\s*,\s*country", re.I)
 # An example in the description such as 'New York, NY' or "Austin, TX".
 _STATE_EXAMPLE = re.compile(r"['\"][A-Z][a-z]+(?: [A-Z][a-z]+)*, [A-Z]{2}['\"]")
+
+
+# "The U.S. state abbreviation, such as 'CA' for California"; "ISO 3166-1 alpha-2 country codes".
+_ASKS_STATE_CODE = re.compile(
+    r"\bstate\b.*\b(?:abbreviat|two[- ]letter|2[- ]letter|code)|'[A-Z]{2}' for [A-Z]", re.I
+)
+_ASKS_COUNTRY_CODE = re.compile(r"\bISO[- ]?3166|\balpha-2\b|\bcountry codes?\b|two[- ]letter country", re.I)
+_COUNTRY_ALIASES = {
+    "uk": "GB",
+    "britain": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "usa": "US",
+    "us": "US",
+    "u.s": "US",
+    "u.s.": "US",
+    "u.s.a.": "US",
+    "america": "US",
+    "united states of america": "US",
+    "uae": "AE",
+    "south korea": "KR",
+    "north korea": "KP",
+    "russia": "RU",
+}
+
+
+def coded(place: str, name: str, description: str) -> str | None:
+    """A state or country name as the code a parameter asks for ("California" -> "CA", "UK" -> "GB").
+
+    Only for a parameter named for a state or a country (``name``, its words) whose description
+    asks for a code; ``None`` otherwise, where the place is already one, or where it is unknown.
+    """
+    _, _, states, countries = _gazetteer()
+    key = " ".join(place.split()).lower()
+    named = set(name.lower().split())
+    if "state" in named and _ASKS_STATE_CODE.search(description):
+        by_name = {name.lower(): code for code, name in states.items()}
+        if key in by_name:
+            return by_name[key]
+    if "country" in named and _ASKS_COUNTRY_CODE.search(description) and countries:
+        by_name = {name.lower(): code for code, name in countries.items()}
+        found = by_name.get(key) or _COUNTRY_ALIASES.get(key)
+        if found is not None and found != place:
+            return found
+    return None
 
 
 def place_style(description: str) -> PlaceStyle | None:
