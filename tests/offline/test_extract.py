@@ -619,3 +619,18 @@ def test_a_switch_is_set_only_where_the_command_names_it_whole() -> None:
         "city": "London",
         "country": "GB",
     }
+
+
+def test_identifiers_mix_letters_and_digits_and_fill_id_parameters() -> None:
+    command = "building Id B1004, SNP ID rs6034464, product SK123 or 12345XYZ"
+    assert [v for k, v in kinds(command) if k == "identifier"] == ["B1004", "rs6034464", "SK123", "12345XYZ"]
+    # Quantities, ordinals, counts with a hyphen, exponents, chemical formulas and clock times are not.
+    command = "a 6cm side at 300K, the 16th, a 2-bedroom flat, 1e-9, C6H12O6 and 5:30pm"
+    assert [v for k, v in kinds(command) if k == "identifier"] == []
+    assert fill_arguments(
+        "the building with building Id B1004", object_schema(["building_id"], building_id="string")
+    ).arguments == {"building_id": "B1004"}
+    gas = object_schema(["quantity1", "temperature1"], quantity1="integer", temperature1="integer")
+    gas["properties"]["quantity1"]["description"] = "The quantity of the gas in moles."  # type: ignore[index]
+    gas["properties"]["temperature1"]["description"] = "The temperature in Kelvin."  # type: ignore[index]
+    assert fill_arguments("2 moles of gas at 300 K", gas).arguments == {"quantity1": 2, "temperature1": 300}

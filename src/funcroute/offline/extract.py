@@ -206,7 +206,13 @@ def fill_arguments(
         today: the date ``today``/``tomorrow`` are relative to (default: the real today).
     """
     params = list(_leaves(schema))
-    mentions = find_mentions(command, today=today)
+    names = {p.path[-1].lower() for p in params}
+    # "company1 is Apple": a parameter's own name, written out, labels a value; it is none.
+    mentions = [
+        m
+        for m in find_mentions(command, today=today)
+        if m.kind != "identifier" or m.value.lower() not in names
+    ]
     tokens = [command[s:e].lower() for s, e in word_spans(command)]
     values: dict[tuple[str, ...], Any] = {}
     pending, chosen = _read_named(params, tokens, mentions, values)

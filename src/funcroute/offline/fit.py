@@ -71,6 +71,7 @@ _STRING_PRIOR = {
     "email": 0.9,
     "url": 0.9,
     "file": 0.9,
+    "identifier": 0.5,
     "formula": 0.6,
     "date": 0.6,
     "name": 0.5,
@@ -323,6 +324,8 @@ def compatible(param: Param, mention: Mention) -> float:
         return weight * _STRING_PRIOR["number"] if "string" in kinds and _is_code(param) else 0.0
     if "string" not in kinds:
         return 0.0
+    if mention.kind == "identifier" and _is_code(param):
+        return 1.3  # "building Id B1004", "SNP ID rs6034464"
     kind = hint(param)
     if kind == "person":  # a contact is a name (or an address); quoted text is more likely a message
         return {"name": 1.3, "email": 1.0, "quoted": 0.6}.get(mention.kind, 0.0)

@@ -158,6 +158,26 @@ _SIGN_WORDS = re.compile(r"\b(?:minus|negative)\s+$", re.I)
 _NAME = re.compile(r"\b[A-Z][\w'&.-]*(?:\s+(?:(?:of|the|de|la|von|van)\s+)?[A-Z][\w'&.-]*)*")
 # A full stop after a word of three or more letters, then a capital: a new sentence ("Mr. X" and
 # "F.C." are not sentence ends).
+# An identifier: letters and digits mixed in one token ("B1004", "rs6034464", "SK123", "12345XYZ"),
+# not a number with its unit or an ordinal ("6cm", "16th", "300K"), which the number reading takes.
+_IDENTIFIER = re.compile(r"(?<![\w.@/:-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{2,}(?![\w@/]|\.\w)")
+# Mixed tokens that are no identifiers: formula terms ("x2", "3x"), "2-bedroom", "1e-9", chemical
+# formulas ("C6H12O6", which the name reading keeps).
+_NOT_IDENTIFIER = re.compile(
+    r"\d?[a-z]\d?|\d+(?:-[A-Za-z]+)+|\d+(?:\.\d+)?[eE][-+]?\d+|(?:[A-Z][a-z]?\d{0,2}){2,}"
+)
+_NUMBER_WITH_UNIT = re.compile(r"[-−]?\d+(?:[.,]\d+)*(?P<suffix>[A-Za-zµ°Ω]{1,4})?")
+
+
+def _is_quantity(token: str) -> bool:
+    """A number with a unit or an ordinal glued to it ("6cm", "300K", "16th"), not an id ("12345XYZ")."""
+    found = _NUMBER_WITH_UNIT.fullmatch(token)
+    if found is None:
+        return False
+    suffix = found.group("suffix") or ""
+    return not suffix or suffix.lower() in ("st", "nd", "rd", "th") or bool(read_units(suffix))
+
+
 _SENTENCE_END = re.compile(r"(?<=[a-z]{3})\.\s+(?=[A-Z])")
 _LEADING_VERBS = frozenset("find calculate compute get show tell give list search send what who how".split())
 # Capitalised words that are units or filler, not names of things.
@@ -173,7 +193,8 @@ class Mention:
     Attributes:
         kind: ``number``, ``numword`` (a number written as a word), ``quoted``, ``email``, ``url``,
             ``file``, ``date``, ``name``, ``formula``, ``list``, ``unit`` (of measure: "inches",
-            "Celsius"), ``currency`` (an ISO code: "US dollars" is ``USD``), ``color`` or ``choice``.
+            "Celsius"), ``currency`` (an ISO code: "US dollars" is ``USD``), ``color``, ``identifier``
+            (letters and digits mixed: "B1004") or ``choice``.
         value: the value (a number, text, a list, or an ISO date).
         start: first word index of the mention in the command's words.
         end: one past its last word index.
@@ -358,6 +379,11 @@ def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention
         text = m.group(0).rstrip()
         if re.search(r"\^|\*\*", text) and not _QUANTITY.match(text):
             found.add("formula", _formula(text), m.start(), m.start() + len(text))
+    for m in _IDENTIFIER.finditer(command):
+        token = m.group(0)
+        squared = token[-1] in "23" and bool(read_units(token[:-1]))  # "km2", "m3": units with a power
+        if not _is_quantity(token) and not _NOT_IDENTIFIER.fullmatch(token) and not squared:
+            found.add("identifier", m.group(0), *m.span())
     _add_numbers(command, found)
     for m in _CURRENCY.finditer(command):
         found.add("currency", m.lastgroup, *m.span())
@@ -446,7 +472,8 @@ def _unit_of(command: str, number: re.Match[str]) -> str:
     if after is None or not read_units(after.group(1)):
         return ""
     written = after.group(1)
-    return written if len(written) > 1 or written.startswith("°") else ""
+    # One letter after a space is a unit only where it cannot be a word or a label: "300 K".
+    return written if len(written) > 1 or written.startswith("°") or written in ("K", "J") else ""
 
 
 def _add_names(command: str, found: _Found) -> None:
