@@ -634,3 +634,23 @@ def test_identifiers_mix_letters_and_digits_and_fill_id_parameters() -> None:
     gas["properties"]["quantity1"]["description"] = "The quantity of the gas in moles."  # type: ignore[index]
     gas["properties"]["temperature1"]["description"] = "The temperature in Kelvin."  # type: ignore[index]
     assert fill_arguments("2 moles of gas at 300 K", gas).arguments == {"quantity1": 2, "temperature1": 300}
+
+
+def test_days_without_a_year_journeys_and_names_with_particles() -> None:
+    # A day with no year is the next such day (TODAY is 2024-05-10), or of the year the command says today is.
+    assert kinds("on April 15th") == [("date", "2025-04-15")]
+    assert kinds("on the 4th of July") == [("date", "2024-07-04")]
+    assert kinds("on March 13th, today is 2023.3.1") == [("date", "2023-03-13"), ("date", "2023-03-01")]
+    assert kinds("may 5 people come") == [("number", 5)]
+    assert kinds("directed by Guillermo del Toro") == [("name", "Guillermo del Toro")]
+    assert kinds("what is on Wednesday") == [("date", "2024-05-15")]  # the next Wednesday, not a name
+    flight = object_schema(
+        ["origin_airport", "destination_airport"], origin_airport="string", destination_airport="string"
+    )
+    filled = fill_arguments("fly roundtrip from Atlanta, GA to Boston, MA", flight)
+    assert filled.arguments == {"origin_airport": "Atlanta", "destination_airport": "Boston"}
+    train = object_schema(["to", "date"], to="string", date="string")
+    filled = fill_arguments("a train to Phoenix, AZ", train)
+    assert filled.arguments == {"to": "Phoenix"} and filled.missing == ["date"]  # "AZ" is no date
+    house = object_schema([], has_garage="boolean")
+    assert fill_arguments("I don't care about garage space", house).arguments == {"has_garage": False}

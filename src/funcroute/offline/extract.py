@@ -158,7 +158,7 @@ def _boolean(tokens: list[str], param: _Param) -> tuple[Any, bool]:
     if not named or not all(c in stems for c in named):
         return None, False
     hits = [i for i, token in enumerate(tokens) if stem(token) in cues]
-    before = " ".join(tokens[max(hits[0] - 3, 0) : hits[0]])
+    before = " ".join(tokens[max(hits[0] - 5, 0) : hits[0]])  # "I don't care about garage space"
     return not _NEGATION.search(before), True
 
 

@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 _FILLER = frozenset("a an the of is are and or".split())
+_STARTS = frozenset("origin departure depart start source pickup begin".split())
+_ENDS = frozenset("destination arrival arrive end dropoff".split())
 _HINTS = {
     "email": ("email", "mail", "recipient", "sender"),
     "url": ("url", "uri", "link", "website", "endpoint", "href"),
@@ -116,6 +118,12 @@ def leaves(schema: dict[str, Any], prefix: tuple[str, ...] = (), required: bool 
             continue
         # Every word of the name is a cue, even "from"/"to": they tell from_unit and to_unit apart.
         cues = [(stem(w), 1.0) for w in words(name_words(" ".join(path))) if w not in _FILLER]
+        named = set(words(name_words(name)))
+        # "from Atlanta, GA to Boston, MA": where a journey starts and ends, by its preposition.
+        if named & _STARTS and "from" not in named:
+            cues.append(("from", 0.8))
+        if named & _ENDS and "to" not in named:
+            cues.append(("to", 0.8))
         cues += [(w, 0.5) for w in content_words(str(spec.get("description") or ""))[:8]]
         param = Param(path, spec, is_required, cues)
         if not is_place(param):  # "e.g. San Francisco, CA" is a form, and places.py reads it
@@ -232,6 +240,8 @@ def proximity(
     for index, word in enumerate(stems):
         for cue, weight in param.cues:
             if word == cue or _abbreviates(cue, word) or _misspells(word, cue):
+                if cue in ("from", "to") and weight < 1.0 and index >= mention.start:
+                    continue  # a journey's "from"/"to" comes before its place, never after
                 if index < mention.start:
                     gap = float(mention.start - index - 1)
                     if "and" in stems[index + 1 : mention.start]:  # "the director and include Alex King"
@@ -334,6 +344,8 @@ def compatible(param: Param, mention: Mention) -> float:
     if kind is not None:
         if kind == mention.kind:
             return 1.3
+        if kind == "date":  # "from New York, NY on April 23rd": "NY" is no date
+            return 0.8 if mention.kind == "quoted" else 0.0
         return 0.8 if mention.kind == "quoted" else 0.1 if mention.kind == "name" else 0.0
     if mention.kind in ("date", "formula"):
         return 0.0  # a date is never a city, a formula never a name: only where the parameter asks

@@ -20,7 +20,11 @@ from funcroute.offline.words import STOPWORDS, stem, word_spans
 __all__ = ["Mention", "find_mentions", "without_counts", "word_spans"]
 
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# Whole month names or their abbreviations ("dec" but not "decimal").
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![a-z])\.?"
+)
 _DATES = (
     re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b"),
     re.compile(r"\b(?P<y>\d{4})([./])(?P<m>\d{1,2})\2(?P<d>\d{1,2})\b"),  # 2023.10.02, 2022/08/16
@@ -33,6 +37,11 @@ _DATES = (
     re.compile(
         rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mn>{_MONTH})(?:,\s*|\s+)(?P<y>\d{{4}})\b", re.I
     ),
+    # A day of a month with no year, "April 15th", "the 4th of July": the year is filled in later.
+    re.compile(
+        rf"\b(?=(?-i:[A-Z]))(?P<mn>{_MONTH})\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*[,:]?\s*\d)", re.I
+    ),
+    re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mn>{_MONTH})(?![a-z])(?!,?\s*\d)", re.I),
     # A month of a year, "April 2022": an ISO year-month ("2022-04"), read after the full dates.
     re.compile(
         rf"\b(?=(?-i:[A-Z]))(?P<mn>{_MONTH})\s+(?:of\s+)?(?P<y>\d{{4}})\b", re.I
@@ -155,7 +164,9 @@ _SCALE_WORDS = {
 }
 _NUMWORD = re.compile(r"[a-z]+(?:-[a-z]+)?", re.I)
 _SIGN_WORDS = re.compile(r"\b(?:minus|negative)\s+$", re.I)
-_NAME = re.compile(r"\b[A-Z][\w'&.-]*(?:\s+(?:(?:of|the|de|la|von|van)\s+)?[A-Z][\w'&.-]*)*")
+_NAME = re.compile(
+    r"\b[A-Z][\w'&.-]*(?:\s+(?:(?:of|the|de|del|della|da|di|du|la|le|von|van|der|bin)\s+)?[A-Z][\w'&.-]*)*"
+)
 # A full stop after a word of three or more letters, then a capital: a new sentence ("Mr. X" and
 # "F.C." are not sentence ends).
 # An identifier: letters and digits mixed in one token ("B1004", "rs6034464", "SK123", "12345XYZ"),
@@ -182,7 +193,8 @@ _SENTENCE_END = re.compile(r"(?<=[a-z]{3})\.\s+(?=[A-Z])")
 _LEADING_VERBS = frozenset("find calculate compute get show tell give list search send what who how".split())
 # Capitalised words that are units or filler, not names of things.
 _NOT_NAMES = frozenset(
-    "joules joule kelvin celsius fahrenheit hz newton newtons watts volts i i'm i'd i'll i've".split()
+    "joules joule kelvin celsius fahrenheit hz newton newtons watts volts i i'm i'd i'll i've "
+    "monday tuesday wednesday thursday friday saturday sunday".split()  # days are dates, not names
 )
 
 
@@ -217,8 +229,13 @@ def _word_index(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int
     return first, max(last, first + 1)
 
 
-def _iso_date(match: re.Match[str]) -> str | None:
+def _iso_date(match: re.Match[str], year: int | None = None) -> str | None:
+    """The ISO date a match names; ``year`` fills in one the command does not write."""
     parts = match.groupdict()
+    if "y" not in parts:
+        if year is None:
+            return None
+        parts = {**parts, "y": str(year)}
     month = _MONTHS.get(parts["mn"][:3].lower(), 0) if parts.get("mn") else int(parts["m"])
     if "d" not in parts:
         return f"{int(parts['y']):04d}-{month:02d}" if 1 <= month <= 12 else None
@@ -398,10 +415,14 @@ def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention
 
 
 def _add_dates(command: str, today: dt.date | None, found: _Found) -> None:
-    base, weekday = today or dt.date.today(), None
+    base, weekday, today_said = today or dt.date.today(), None, False
     stated: list[tuple[int, int, str]] = []  # the dates the command writes out
+    yearless: list[re.Match[str]] = []
     for pattern in _DATES:
         for m in pattern.finditer(command):
+            if "y" not in pattern.groupindex:
+                yearless.append(m)
+                continue
             iso = _iso_date(m)
             if iso is not None and not any(s < m.end() and m.start() < e for s, e, _ in stated):
                 stated.append((m.start(), m.end(), iso))
@@ -410,13 +431,21 @@ def _add_dates(command: str, today: dt.date | None, found: _Found) -> None:
         said = _TODAY_IS.search(command, max(start - 40, 0), start)
         # "for today April 25th 2023": today is that date, and one date is mentioned, not two.
         if said is not None and len(iso) == 10:
-            base = dt.date.fromisoformat(iso)
+            base, today_said = dt.date.fromisoformat(iso), True
             weekday = _WEEKDAYS.get((said.group("wd") or "").lower())
             found.add("date", iso, said.start(), end)
         else:
             dated = True
     for start, end, iso in stated:
         found.add("date", iso, start, end)
+    for m in yearless:
+        # "April 15th": of the year today is in, by the command's word if it says ("today is
+        # 2023.3.1"), else the next such day from today.
+        iso = _iso_date(m, base.year)
+        if iso is not None and not today_said and iso < base.isoformat():
+            iso = _iso_date(m, base.year + 1)
+        if iso is not None:
+            found.add("date", iso, *m.span())
     for m in re.finditer(r"\b(today|tomorrow|yesterday)\b", command, re.I):
         found.add(
             "date", (base + dt.timedelta(days=_RELATIVE_DAYS[m.group(1).lower()])).isoformat(), *m.span()
@@ -481,6 +510,7 @@ def _add_names(command: str, found: _Found) -> None:
         # A name ends with its sentence: "in Texas. Don't return..." names Texas.
         whole = _SENTENCE_END.split(m.group(0))[0]
         text = re.sub(r"(?:'s|')$", "", whole.rstrip("."))
+        text = text.removesuffix(" I")  # "directed by Quentin Tarantino I think"
         head = text.split()[0].lower()
         opening = m.start() == 0 or command[: m.start()].rstrip()[-1:] in (".", "!", "?")
         if (opening and " " not in text) or head in STOPWORDS or head in _LEADING_VERBS:
