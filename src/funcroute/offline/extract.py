@@ -251,6 +251,7 @@ def _units_of_quantities(
     written right before its unit counts.
     """
     by_name = {p.path[-1]: p for p in params}
+    units = {m.start: m for m in mentions if m.kind == "unit"}
     for unit_param in params:
         if _hint(unit_param) != "unit" or "string" not in _types(unit_param.schema):
             continue
@@ -265,7 +266,6 @@ def _units_of_quantities(
         if len(measured) != 1:
             continue
         quantity = measured[0]
-        units = {m.start: m for m in mentions if m.kind == "unit"}
         for number in mentions:
             unit = units.get(number.end)
             if number.kind != "number" or unit is None:

@@ -70,7 +70,7 @@ _FILE = re.compile(
 _QUOTED = re.compile(
     r"(?<![A-Za-z])'((?:[^'\n]|(?<=[A-Za-z])'(?=[A-Za-z])){1,200})'(?![A-Za-z])|\"([^\"\n]{1,200})\"|“([^”\n]{1,200})”|`([^`\n]{1,200})`"
 )
-# A number may carry a unit glued to it ("6cm", "100g", "50mH"); the unit is dropped.
+# A number may carry a unit glued to it ("6cm", "100g", "50mH"); the mention keeps it as written.
 _NUMBER = re.compile(
     r"(?<![\w.^])(?P<sign>[-−]?)\$?(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?)"
     r"(?P<pct>%)?(?:(?P<unit>[A-Za-zµ°Ω]{1,4})\b)?(?![\w^])"
@@ -167,8 +167,6 @@ _SIGN_WORDS = re.compile(r"\b(?:minus|negative)\s+$", re.I)
 _NAME = re.compile(
     r"\b[A-Z][\w'&.-]*(?:\s+(?:(?:of|the|de|del|della|da|di|du|la|le|von|van|der|bin)\s+)?[A-Z][\w'&.-]*)*"
 )
-# A full stop after a word of three or more letters, then a capital: a new sentence ("Mr. X" and
-# "F.C." are not sentence ends).
 # An identifier: letters and digits mixed in one token ("B1004", "rs6034464", "SK123", "12345XYZ"),
 # not a number with its unit or an ordinal ("6cm", "16th", "300K"), which the number reading takes.
 _IDENTIFIER = re.compile(r"(?<![\w.@/:-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{2,}(?![\w@/]|\.\w)")
@@ -189,6 +187,8 @@ def _is_quantity(token: str) -> bool:
     return not suffix or suffix.lower() in ("st", "nd", "rd", "th") or bool(read_units(suffix))
 
 
+# A full stop after a word of three or more letters, then a capital: a new sentence ("Mr. X" and
+# "F.C." are not sentence ends).
 _SENTENCE_END = re.compile(r"(?<=[a-z]{3})\.\s+(?=[A-Z])")
 _LEADING_VERBS = frozenset("find calculate compute get show tell give list search send what who how".split())
 # Capitalised words that are units or filler, not names of things.

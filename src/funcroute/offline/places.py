@@ -65,19 +65,26 @@ def coded(place: str, name: str, description: str) -> str | None:
     Only for a parameter named for a state or a country (``name``, its words) whose description
     asks for a code; ``None`` otherwise, where the place is already one, or where it is unknown.
     """
-    _, _, states, countries = _gazetteer()
     key = " ".join(place.split()).lower()
     named = set(name.lower().split())
-    if "state" in named and _ASKS_STATE_CODE.search(description):
-        by_name = {name.lower(): code for code, name in states.items()}
-        if key in by_name:
-            return by_name[key]
+    states, countries = _codes_by_name()
+    if "state" in named and _ASKS_STATE_CODE.search(description) and key in states:
+        return states[key]
     if "country" in named and _ASKS_COUNTRY_CODE.search(description) and countries:
-        by_name = {name.lower(): code for code, name in countries.items()}
-        found = by_name.get(key) or _COUNTRY_ALIASES.get(key)
+        found = countries.get(key) or _COUNTRY_ALIASES.get(key)
         if found is not None and found != place:
             return found
     return None
+
+
+@functools.cache
+def _codes_by_name() -> tuple[dict[str, str], dict[str, str]]:
+    """US state and country names (lower case) -> their codes; empty without the gazetteer."""
+    _, _, states, countries = _gazetteer()
+    return (
+        {state.lower(): code for code, state in states.items()},
+        {country.lower(): code for code, country in countries.items()},
+    )
 
 
 def place_style(description: str) -> PlaceStyle | None:

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 __all__ = ["readings", "units_of"]
 
-# Each unit's spellings, the canonical name first. Single letters are units only as written in
+# Each unit's spellings, keyed by the unit's name. Single letters are units only as written in
 # capitals beside a number or in a description ("300K", "in J/K"), never as words.
 _SPELLINGS = {
     "meter": "m meter meters metre metres",
@@ -70,8 +70,6 @@ _PREFIXED_BASES = {
     "Ω": "ohm",
 }
 _DESCRIBED = re.compile(r"°[CFK]|[A-Za-zµΩ°]+")
-
-
 _SQUARE = re.compile(r"\b(?:square|sq\.?)\s*([A-Za-z]+)", re.I)
 
 
