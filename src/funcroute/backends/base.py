@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from funcroute.formats.grammar import Node
@@ -20,6 +21,11 @@ __all__ = ["Backend", "Completion", "Request", "StopDetector"]
 #: Given the text generated so far, return the index where a complete answer ends (generation may
 #: stop and the text is cut there), or ``None`` to keep going.
 StopDetector = Callable[[str], "int | None"]
+
+#: A request's ``extra`` when none is given: one shared read-only mapping, so that a request holds no
+#: dict of its own. Backends and fakes keep requests (a ScriptedBackend keeps every one), and each
+#: container a kept request owns is one more object for every pass of the garbage collector.
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True, init=False)
@@ -39,7 +45,7 @@ class Request:
         kind: what the reply should be: a function ``call``, a ``plan``, or a free ``answer``.
         grammar: a tool-call format's grammar (:mod:`funcroute.formats.grammar`) to constrain the
             reply with instead of ``schema`` (the call in the format's own delimiters).
-        extra: backend-specific options.
+        extra: backend-specific options (read-only; the default is a shared empty mapping).
     """
 
     prompt: str
@@ -51,7 +57,7 @@ class Request:
     schema: dict[str, Any] | None = None
     kind: Literal["call", "plan", "answer"] = "call"
     grammar: Node | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=lambda: _NO_EXTRA)
 
     def __init__(
         self,
@@ -64,7 +70,7 @@ class Request:
         schema: dict[str, Any] | None = None,
         kind: Literal["call", "plan", "answer"] = "call",
         grammar: Node | None = None,
-        extra: dict[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         # One request per model round trip: filling __dict__ directly skips the frozen
         # dataclass's object.__setattr__ per field (a microsecond); instances stay read-only.
@@ -78,7 +84,7 @@ class Request:
         fields["schema"] = schema
         fields["kind"] = kind
         fields["grammar"] = grammar
-        fields["extra"] = {} if extra is None else extra
+        fields["extra"] = _NO_EXTRA if extra is None else extra
 
 
 @dataclass(frozen=True, init=False)
