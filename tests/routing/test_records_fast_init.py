@@ -53,7 +53,10 @@ def test_defaults_are_the_dataclass_defaults() -> None:
         None,
         {},
     )
-    assert Request("p").extra is not Request("p").extra  # a fresh dict each, as default_factory gave
+    # No extra given: one shared mapping, read-only so that no request can change another's.
+    with pytest.raises(TypeError):
+        Request("p").extra["temperature"] = 0.5  # type: ignore[index]
+    assert Request("p").extra == {} and Request("q", extra={"seed": 1}).extra == {"seed": 1}
     assert Completion("t") == Completion("t", "stop", None, None, 0.0, None)
     assert Attempt("p", "r", None, COMPLETION) == Attempt("p", "r", None, COMPLETION, 0.0, 0.0)
     assert Request(prompt="p", user_input="c") == Request("p", user_input="c")  # keywords still work
