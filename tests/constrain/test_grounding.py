@@ -99,6 +99,23 @@ def test_optional_span_strings_are_left_out_and_numbers_count_as_one_kind() -> N
     assert spare["permeability"]["enum"] == [4, 2, 3]  # type: ignore[index]
 
 
+def test_a_number_in_another_dimension_is_not_offered_and_a_tool_left_without_one_is_not_callable() -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def body_mass_index(
+        weight: Annotated[int, Field(description="Weight of the person in kilograms.")],
+        height: Annotated[int, Field(description="Height of the person in meters.")],
+    ) -> float:
+        """Body mass index of a person."""
+        return weight / height**2
+
+    command = "Calculate the area of a triangle given the base is 10 meters and height is 5 meters."
+    assert grounded_schema(tools, ["body_mass_index"], command) is None  # no number is a weight
+    params = _params(grounded_schema(tools, ["body_mass_index"], "80 kg and 2 meters tall") or {})
+    assert params["weight"]["enum"] == [80] and params["height"]["enum"] == [2]  # type: ignore[index]
+
+
 def test_a_percentage_is_offered_as_the_rate_it_means_and_its_provenance_is_the_span() -> None:
     tools = ToolSet()
 

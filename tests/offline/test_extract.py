@@ -11,7 +11,7 @@ from funcroute.cli.demo_tools import build_demo_tools
 from funcroute.offline.extract import fill_arguments
 from funcroute.offline.fit import described_choices
 from funcroute.offline.mentions import find_mentions
-from funcroute.offline.units import readings, units_of
+from funcroute.offline.units import other_dimension, readings, units_of
 from funcroute.tools import ToolSet
 
 TODAY = dt.date(2024, 5, 10)
@@ -266,6 +266,11 @@ def test_unplaced_quotes_and_rival_guesses_are_reported() -> None:
         "company2": "Samsung",
         "country": "USA",
     }
+    # "order ID is 123456789": a word of the parameter's name labels the value and is none itself.
+    order = {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}
+    assert fill_arguments("the status of my order, order ID is 123456789", order).arguments == {
+        "order_id": "123456789"
+    }
 
 
 @pytest.mark.parametrize(
@@ -512,6 +517,31 @@ def test_a_number_goes_where_its_unit_is_measured_and_prefixed_units_are_convert
     }
     filled = fill_arguments("the force between two charges of 5C and 7C placed 3 meters apart", force)
     assert filled.arguments == {"charge1": 5, "charge2": 7, "distance": 3}
+
+
+def test_a_number_in_another_dimension_is_no_value_of_the_parameter() -> None:
+    bmi = {
+        "type": "object",
+        "properties": {
+            "weight": described("integer", "Weight of the person in kilograms."),
+            "height": described("integer", "Height of the person in meters."),
+        },
+        "required": ["weight", "height"],
+    }
+    # BFCL irrelevance_0: a triangle's base in meters is no weight in kilograms.
+    command = "Calculate the area of a triangle given the base is 10 meters and height is 5 meters."
+    filled = fill_arguments(command, bmi)
+    assert filled.arguments == {"height": 5} and filled.missing == ["weight"]
+    # Another unit of the same dimension, or a unit that is not read, is still a candidate.
+    assert fill_arguments("a weight of 70000 g and a height of 2 meters", bmi).arguments == {
+        "weight": 70000,
+        "height": 2,
+    }
+    assert other_dimension("meters", units_of("Weight in kilograms"))
+    assert not other_dimension("g", units_of("Weight in kilograms"))
+    assert not other_dimension("C", units_of("The temperature in Celsius"))  # also a charge: one fits
+    assert not other_dimension("m/s", units_of("The speed in km"))  # not read: no verdict
+    assert other_dimension("meters", units_of("The area in square meters"))  # a length is no area
 
 
 def test_cue_words_match_abbreviations_misspellings_and_not_across_and() -> None:

@@ -39,6 +39,7 @@ from typing import Any, Literal
 from funcroute.offline.fit import percent_is_fraction
 from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
 from funcroute.offline.places import place_style, qualified, written_qualified
+from funcroute.offline.units import other_dimension, units_of
 from funcroute.tools.toolset import ToolSet
 
 __all__ = [
@@ -143,11 +144,14 @@ def _candidates(
                 place = written_qualified(command, name) or qualified(name, style)
                 if place is not None:
                     values.append(place)
+    measured = units_of(f"{name} {spec.get('description') or ''}") if kind in _NUMERIC else frozenset()
     for mention in mentions:
         if kind in ("integer", "number") and mention.kind in ("number", "numword"):
             value = mention.value
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
+            if mention.unit and measured and other_dimension(mention.unit, measured):
+                continue  # "10 meters" is no weight in kilograms
             if kind == "integer":
                 if float(value) != int(value):
                     continue

@@ -38,8 +38,8 @@ from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.fit import shared_cues as _shared_cues
 from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
 from funcroute.offline.places import coded, is_city, place_style, qualified, written_qualified
+from funcroute.offline.units import other_dimension, units_of
 from funcroute.offline.units import readings as read_units
-from funcroute.offline.units import units_of
 from funcroute.offline.words import name_words, stem, words
 
 __all__ = ["Chooser", "Filled", "fill_arguments"]
@@ -168,13 +168,21 @@ def _measured_in(param: _Param) -> frozenset[tuple[str, float]]:
 
 
 def _unit_agreement(param: _Param, mention: Mention) -> int:
-    """1 where a number's unit is one the parameter measures in, -1 where it names others, else 0."""
+    """How a number's unit fits the parameter's.
+
+    1: it is one the parameter measures in; -1: it names others, of the same or an unknown
+    dimension; -2: it measures another quantity ("10 meters" for a weight in kilograms); 0: no unit
+    on one side.
+    """
     if not mention.unit or mention.kind != "number":
         return 0
-    measured = {name for name, _ in _measured_in(param)}
-    if not measured:
+    units = _measured_in(param)
+    if not units:
         return 0
-    return 1 if any(name in measured for name, _ in read_units(mention.unit)) else -1
+    measured = {name for name, _ in units}
+    if any(name in measured for name, _ in read_units(mention.unit)):
+        return 1
+    return -2 if other_dimension(mention.unit, units) else -1
 
 
 def _coerce(param: _Param, mention: Mention) -> Any:
@@ -207,11 +215,14 @@ def fill_arguments(
     """
     params = list(_leaves(schema))
     names = {p.path[-1].lower() for p in params}
-    # "company1 is Apple": a parameter's own name, written out, labels a value; it is none.
+    # "company1 is Apple", "order ID is 123456789": a parameter's name or a word of it, written out,
+    # labels a value; it is none.
+    labels = {word for p in params for word in name_words(p.path[-1]).split()}
     mentions = [
         m
         for m in find_mentions(command, today=today)
-        if m.kind != "identifier" or m.value.lower() not in names
+        if not (m.kind == "identifier" and m.value.lower() in names)
+        and not (m.kind in ("name", "identifier") and str(m.value).lower() in labels)
     ]
     tokens = [command[s:e].lower() for s, e in word_spans(command)]
     values: dict[tuple[str, ...], Any] = {}
@@ -396,9 +407,11 @@ def _assign_by_score(
             if fit > 0:
                 closeness = _proximity(param, mention, stems, shared, breaks)
                 agreement = _unit_agreement(param, mention)
+                if agreement == -2:  # "20 kg of water" is no temperature "(Celsius)"
+                    continue
                 if agreement > 0:  # "a heat capacity of 5J/K" for the capacity "in J/K"
                     closeness += 0.25
-                elif agreement < 0:  # "20 kg of water" is no temperature "(Celsius)"
+                elif agreement < 0:  # "500 g" for "(kg)", "3 m/s" for "(km/h)": perhaps
                     fit *= 0.5
                 pairs.append((fit * (0.2 + closeness), closeness, p_index, m_index))
     guessed: list[tuple[_Param, Mention]] = []

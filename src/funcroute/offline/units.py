@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["readings", "units_of"]
+__all__ = ["other_dimension", "readings", "units_of"]
 
 # Each unit's spellings, keyed by the unit's name. Single letters are units only as written in
 # capitals beside a number or in a description ("300K", "in J/K"), never as words.
@@ -48,6 +48,28 @@ _SPELLINGS = {
     "liter": "L liter liters litre litres",
     "mole": "mol mole moles",
 }
+# What each unit measures: a number in one dimension is never the value of a parameter measured in
+# another ("10 meters" is no weight in kilograms), whatever unit of the same dimension was written.
+_DIMENSIONS = {
+    "length": "meter kilometer centimeter millimeter mile foot inch",
+    "time": "second minute hour",
+    "temperature": "kelvin celsius fahrenheit",
+    "mass": "kilogram gram pound",
+    "energy": "joule",
+    "force": "newton",
+    "power": "watt",
+    "voltage": "volt",
+    "current": "ampere",
+    "resistance": "ohm",
+    "frequency": "hertz",
+    "pressure": "pascal",
+    "charge": "coulomb",
+    "capacitance": "farad",
+    "inductance": "henry",
+    "volume": "liter",
+    "amount": "mole",
+}
+_DIMENSION_OF = {unit: dimension for dimension, units in _DIMENSIONS.items() for unit in units.split()}
 _BY_SPELLING: dict[str, list[str]] = {}
 for _name, _spelled in _SPELLINGS.items():
     for _spelling in _spelled.split():
@@ -103,3 +125,25 @@ def units_of(described: str) -> frozenset[tuple[str, float]]:
             continue  # a capital that opens a sentence or names a thing ("A value", "Vitamin C")
         found |= readings(word)
     return frozenset(found)
+
+
+def _dimension(unit: str) -> str | None:
+    if unit.startswith("square "):  # "square foot": an area
+        base = _DIMENSION_OF.get(unit.removeprefix("square "))
+        return None if base is None else f"square {base}"
+    return _DIMENSION_OF.get(unit)
+
+
+def other_dimension(written: str, measured: frozenset[tuple[str, float]]) -> bool:
+    """Whether a number written with unit ``written`` measures something other than ``measured`` does.
+
+    ``measured`` is a parameter's units (:func:`units_of`). True only when every reading of the
+    written unit and every measured unit have a known dimension and none is shared: "10 meters"
+    for a weight in kilograms; not "500 g" for kilograms, not "5C" (a charge or a temperature) for
+    Celsius, not an unread unit such as "m/s".
+    """
+    written_dimensions = {_dimension(name) for name, _ in readings(written)}
+    measured_dimensions = {_dimension(name) for name, _ in measured}
+    if not written_dimensions or not measured_dimensions or None in written_dimensions | measured_dimensions:
+        return False
+    return not written_dimensions & measured_dimensions
