@@ -264,6 +264,78 @@ def test_a_doubtful_tool_filled_with_words_that_name_nothing_is_refused(semantic
     assert result.call.arguments == {"player": "Master Chief", "game": "Halo"}
 
 
+def test_a_copy_the_command_has_no_other_value_for_is_refused(semantic: SemanticSelector) -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def get_closest_prime(number: int, skip: int) -> int:
+        """Find the closest prime number larger than a given number, skipping some primes."""
+        return number
+
+    command = "What is the closest integer to 30?"  # BFCL irrelevance: no skip count is given
+    reply = {"function": "get_closest_prime", "params": {"number": 30, "skip": 30}}
+    model = ScriptedBackend([json.dumps(reply)])
+    router = Router(tools, selector=Cascade(model, semantic=semantic, irrelevance_floor=0.0))
+    copied = r"gives 30 to number, skip \(said 1x\).*no other value for skip"
+    with pytest.raises(NoSuitableFunctionError, match=copied):
+        router.route(command, dry_run=True)
+    assert len(model.prompts) == 1  # nothing left to ask the model again with
+    # A command that gives the second value: the copy is placed again, and the call stands.
+    second = {"function": "get_closest_prime", "params": {"number": 30, "skip": 2}}
+    model = ScriptedBackend([json.dumps(reply), json.dumps(second)])
+    result = Router(tools, selector=Cascade(model, semantic=semantic, fast_path=False)).route(
+        "The closest prime to 30, skipping 2 of them", dry_run=True
+    )
+    assert result.call is not None and result.call.arguments == {"number": 30, "skip": 2}
+
+
+def test_a_chosen_tool_filled_with_its_own_name_or_function_words_is_refused(
+    semantic: SemanticSelector,
+) -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def get_player_score(player: str, game: str) -> None:
+        """Retrieve a player's score in a video game."""
+
+    command = "What's the rank for player A in the game Halo?"
+    assert semantic.decide(tools, command).routed  # the router chose the tool; a value is missing
+    reply = {"function": "get_player_score", "params": {"player": "player", "game": "Halo"}}
+    router = Router(tools, selector=Cascade(ScriptedBackend([json.dumps(reply)]), semantic=semantic))
+    with pytest.raises(NoSuitableFunctionError, match="player='player', words of the command that name no"):
+        router.route(command, dry_run=True)
+    # A loose phrase with words of its own is a value the chosen tool may well mean: it stands.
+    command = "Get the score of the top sniper player in the game Halo"
+    loose = {"function": "get_player_score", "params": {"player": "top sniper", "game": "Halo"}}
+    router = Router(tools, selector=Cascade(ScriptedBackend([json.dumps(loose)]), semantic=semantic))
+    result = router.route(command, dry_run=True)
+    assert result.path == "model" and result.call is not None
+    assert result.call.arguments["player"] == "top sniper"
+
+
+def test_a_name_split_over_two_parameters_is_refused(semantic: SemanticSelector) -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def average_scoring(player_name: str, season: str) -> None:
+        """Retrieve the average scoring of a basketball player in a season."""
+
+    command = "What is the assist average of basketball player LeBron James?"
+    reply = {"function": "average_scoring", "params": {"player_name": "LeBron James", "season": "James"}}
+    router = Router(tools, selector=Cascade(ScriptedBackend([json.dumps(reply)]), semantic=semantic))
+    with pytest.raises(
+        NoSuitableFunctionError, match="season='James', a piece of player_name='LeBron James'"
+    ):
+        router.route(command, dry_run=True)
+    command = "The average scoring of LeBron James in the 2019-2020 season"
+    reply = {"function": "average_scoring", "params": {"player_name": "LeBron James", "season": "2019-2020"}}
+    model = ScriptedBackend([json.dumps(reply)])
+    result = Router(tools, selector=Cascade(model, semantic=semantic, fast_path=False)).route(
+        command, dry_run=True
+    )
+    assert result.call is not None and result.call.arguments["season"] == "2019-2020"
+
+
 def test_a_list_item_the_model_repeats_is_dropped(semantic: SemanticSelector) -> None:
     tools = ToolSet()
 

@@ -17,10 +17,12 @@ cannot be trusted to pick among many tools. So, per command:
    A value the model gives two parameters though the command says it once is placed again: the
    extractor's reading keeps it where it belongs and the model rewrites the call without it
    elsewhere ("temp": 298, "volume": 298 for "298K and volume is 10 m^3");
-4. **refused** with both reasons when both fail (:class:`NoSuitableFunctionError`), and when no
-   tool cleared the semantic threshold and the model could fill a text value only with words that
-   name nothing (``state: "What's"``; :func:`~funcroute.constrain.grounding.unnamed_values`): the
-   look of a command no tool serves.
+4. **refused** with both reasons when both fail (:class:`NoSuitableFunctionError`), and where the
+   model's call has the look of a command no tool serves: a copied value for which the command
+   gives no other ("number": 30, "skip": 30 for "the closest integer to 30"); a text value of words
+   that name nothing (``state: "What's"``; :func:`~funcroute.constrain.grounding.unnamed_values`)
+   when no tool cleared the semantic threshold, or, when one did, a value holding nothing but
+   function words and words of the tool's or the parameter's own name (``player: "player"``).
 
 :class:`Cascade` is a :class:`~funcroute.routing.selector.Selector`: ``Router(tools,
 selector=Cascade(model, template=...))`` dispatches, audits and batches its calls like any other,
@@ -43,7 +45,7 @@ from funcroute.constrain.grounding import (
 )
 from funcroute.errors import ModelOutputError, NoSuitableFunctionError, UsageError
 from funcroute.offline.extract import fill_arguments
-from funcroute.offline.words import name_words
+from funcroute.offline.words import content_words, name_words, words
 from funcroute.routing.llm import LLMSelector
 from funcroute.routing.selector import Selection, Selector, checked_command
 from funcroute.tools.call import Call
@@ -232,8 +234,10 @@ class Cascade(Selector):
             The selection and its reason, both updated.
 
         Raises:
-            NoSuitableFunctionError: no tool cleared the semantic threshold and a text value is a
-                phrase naming nothing (:func:`~funcroute.constrain.grounding.unnamed_values`).
+            NoSuitableFunctionError: a copied value the command gives nothing else for
+                (:meth:`_one_slot_each`), or a text value that names nothing
+                (:func:`~funcroute.constrain.grounding.unnamed_values`): any such value when no tool
+                cleared the semantic threshold, a hollow one (:func:`_hollow`) when one did.
         """
         chosen, replaced = self._one_slot_each(tools, command, schema, chosen, decision)
         if replaced:
@@ -246,20 +250,35 @@ class Cascade(Selector):
                 reason += "; a list item it repeated was dropped"
             except ModelOutputError:
                 pass  # the list without the repeat does not validate: the model's call stands
-        if not decision.routed:
-            unnamed = unnamed_values(command, tools[call.function].schema, call.arguments)
-            if unnamed and not _addressed(tools, call):
-                # The look of a command no tool serves. Simulated on BFCL: 21 of 240 irrelevance
-                # commands refused this way, at a cost of 1 of 400 simple_python and 2 of 200 multiple.
-                phrases = ", ".join(f"{name}={call.arguments[name]!r}" for name in unnamed)
-                refusal = _refused(
-                    command,
-                    decision,
-                    f"semantic router: {why}; model: {call.function} with {phrases}, "
-                    "words of the command that name no value",
-                )
-                refusal.attempts = list(chosen.attempts)
-                raise refusal
+        unnamed = unnamed_values(command, tools[call.function].schema, call.arguments)
+        if unnamed and decision.routed:
+            # The semantic router chose this tool, so a loose phrase may well be the value meant
+            # ("forest", "plasma membrane": refusing every unnamed phrase cost 15 right calls of
+            # 321 on simple_python); only one with nothing in it but words of the tool's or the
+            # parameter's own name, or function words, is the look of a tool that does not fit:
+            # ``state: "What"``, ``player: "player"``.
+            unnamed = _hollow(call, unnamed)
+        piece = _piece(call)
+        if piece:
+            # A small model splits one name over two parameters ("player_name": "LeBron James",
+            # "season": "James"); on BFCL a right call has a value inside another in 4 of 1,911.
+            refusal = _refused(
+                command, decision, f"semantic router: {why}; model: {call.function} with {piece}"
+            )
+            refusal.attempts = list(chosen.attempts)
+            raise refusal
+        if unnamed and not _addressed(tools, call):
+            # The look of a command no tool serves. Simulated on BFCL: 21 of 240 irrelevance
+            # commands refused this way, at a cost of 1 of 400 simple_python and 2 of 200 multiple.
+            phrases = ", ".join(f"{name}={call.arguments[name]!r}" for name in unnamed)
+            refusal = _refused(
+                command,
+                decision,
+                f"semantic router: {why}; model: {call.function} with {phrases}, "
+                "words of the command that name no value",
+            )
+            refusal.attempts = list(chosen.attempts)
+            raise refusal
         return chosen, reason
 
     def _one_slot_each(
@@ -274,6 +293,10 @@ class Cascade(Selector):
 
         Returns:
             The selection, and the contested value as written (``""`` when nothing was replaced).
+
+        Raises:
+            NoSuitableFunctionError: without the copy a required parameter has no value the command
+                gives.
         """
         call = chosen.call
         contests = contested(command, call.arguments)
@@ -299,7 +322,21 @@ class Cascade(Selector):
                     removed[name] = contest.value
         narrowed = without_values(variant, removed, pinned)
         if narrowed is None:
-            return chosen, ""
+            # Without the copy a required parameter has no value the command gives: the model
+            # copied for want of one, which is a call of a tool the command does not fill (on BFCL
+            # a right call gives a value more often than the command says it in 2 of 1,911 cases).
+            copies = "; ".join(
+                f"{contest.value!r} to {', '.join(contest.names)} (said {contest.said}x)"
+                for contest in contests
+            )
+            refusal = _refused(
+                command,
+                decision,
+                f"semantic router: {decision.reason or _missing(decision)}; model: {call.function} "
+                f"gives {copies}, and the command gives no other value for {', '.join(removed)}",
+            )
+            refusal.attempts = list(chosen.attempts)
+            raise refusal
         try:
             again = self.model.select(tools, command, names=[call.function], schema={"anyOf": [narrowed]})
         except ModelOutputError:
@@ -323,6 +360,41 @@ def _addressed(tools: ToolSet, call: Call) -> bool:
         for name, spec in properties.items()
         if name in call.arguments and isinstance(spec, dict)
     )
+
+
+def _piece(call: Call) -> str:
+    """A text value of the call that is a run of words inside another of its text values ("" if none).
+
+    ``season: "James"`` beside ``player_name: "LeBron James"``; equal values are not pieces.
+    """
+    texts = {
+        name: f" {' '.join(words(value))} "
+        for name, value in call.arguments.items()
+        if isinstance(value, str) and words(value)
+    }
+    for name, text in texts.items():
+        for other, whole in texts.items():
+            if other != name and text != whole and text in whole:
+                value, holder = call.arguments[name], call.arguments[other]
+                return f"{name}={value!r}, a piece of {other}={holder!r}"
+    return ""
+
+
+def _hollow(call: Call, names: list[str]) -> list[str]:
+    """The parameters among ``names`` whose text holds no word but the tool's or its own name's.
+
+    Function words do not count ("What", "the most"); words are compared stemmed ("holy book" is
+    hollow for ``search_holy_books``); a value with a number in it is never hollow.
+    """
+    own = set(content_words(name_words(call.function)))
+    hollow = []
+    for name in names:
+        text = str(call.arguments[name])
+        if any(word[0].isdigit() for word in words(text)):
+            continue  # "2019-2020" holds numbers: a value, whatever its words
+        if set(content_words(text)) <= own | set(content_words(name_words(name))):
+            hollow.append(name)
+    return hollow
 
 
 def _guessed_text(tools: ToolSet, decision: Decision) -> str:
