@@ -243,6 +243,9 @@ def test_text_values_that_name_nothing_are_told_apart_from_named_ones() -> None:
     assert unnamed_values("Who was the King of France?", schema, {"crime": "france", "state": "King"}) == []
     assert unnamed_values(command, schema, {"crime": "California", "state": "CA", "body": "x"}) == ["state"]
     assert unnamed_values(command, schema, {"crime": "California", "state": "California", "year": 2020}) == []
+    # A currency the command names in words is named by its code ("US dollars" is USD).
+    money = "How many Canadian dollars can I get for 500 US dollars?"
+    assert unnamed_values(money, schema, {"crime": "USD", "state": "CAD"}) == []
 
 
 def test_list_items_repeated_more_than_said_are_dropped_and_possessives_are_not_values() -> None:

@@ -492,7 +492,7 @@ def _content_words(text: str) -> set[str]:
 
 
 #: Mention kinds that name a value (a phrase of the command that is none of these may be any words).
-_NAMING = frozenset("name quoted email url file date unit formula number numword place".split())
+_NAMING = frozenset("name quoted email url file date unit formula number numword place currency".split())
 
 
 def unnamed_values(command: str, schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[str]:
