@@ -116,6 +116,29 @@ def test_a_number_in_another_dimension_is_not_offered_and_a_tool_left_without_on
     assert params["weight"]["enum"] == [80] and params["height"]["enum"] == [2]  # type: ignore[index]
 
 
+def test_a_date_parameter_takes_the_dates_in_its_form_and_not_the_words_of_a_written_date() -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def get_winner(
+        teams: list[str], date: Annotated[str, Field(description="The date of the game, in MM/DD/YYYY.")]
+    ) -> None:
+        """Who won a game."""
+
+    @tools.tool
+    def find_concerts(location: str, date: str) -> None:
+        """Find concerts."""
+
+    command = "Who won the basketball game between Lakers and Clippers on Jan 28, 2021?"
+    dates = _params(grounded_schema(tools, ["get_winner"], command) or {})["date"]["enum"]  # type: ignore[index]
+    assert dates[0] == "01/28/2021"
+    assert not {"2021", "Jan 28", "Jan 28, 2021", "28"} & set(dates)  # pieces of the written date
+    assert "Lakers" in dates  # other spans stay: the grammar does not judge which is a date
+    # A relative phrase is no written date: it stays a span.
+    spans = _params(grounded_schema(tools, ["find_concerts"], "a concert tomorrow night in Boston") or {})
+    assert "tomorrow night" in spans["date"]["enum"]  # type: ignore[index]
+
+
 def test_a_percentage_is_offered_as_the_rate_it_means_and_its_provenance_is_the_span() -> None:
     tools = ToolSet()
 

@@ -580,6 +580,9 @@ def test_dates_the_command_states_and_weekdays_counted_from_the_today_it_states(
         ("date", "2023-10-15"),
     ]
     assert kinds("next month (April 2022)") == [("date", "2022-04")]
+    # The year first, and a day without a year after a date with one: of that date's year.
+    assert kinds("from 2023 April 4th to April 8th") == [("date", "2023-04-04"), ("date", "2023-04-08")]
+    assert kinds("from March 3, 2023 to April 8th") == [("date", "2023-03-03"), ("date", "2023-04-08")]
     assert kinds("you may 2023") == [("number", 2023)]  # "may" is no month in lower case
     # "today April 25th 2023" is one date, and it is what today means.
     assert kinds("the forecast for today April 25th 2023") == [("date", "2023-04-25")]

@@ -36,10 +36,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from funcroute.offline.fit import percent_is_fraction
+from funcroute.offline.fit import asks_for_date, format_date, percent_is_fraction
 from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
 from funcroute.offline.places import place_style, qualified, written_qualified
 from funcroute.offline.units import other_dimension, units_of
+from funcroute.offline.words import words as split_words
 from funcroute.tools.toolset import ToolSet
 
 __all__ = [
@@ -137,6 +138,15 @@ def _candidates(
         if "currency" in name.lower():  # "US dollars" is also offered as USD
             values.extend(m.value for m in mentions if m.kind == "currency")
         spans = _spans(command)
+        dates = [m for m in mentions if m.kind == "date" and isinstance(m.value, str)]
+        if dates and asks_for_date(name, spec):
+            # A date parameter takes the command's dates in the form its description asks for
+            # ("Jan 28, 2021" as 2021-01-28); the words of a date written out are no value alone
+            # (a small model picks "2021" or "April 4th" from them). Relative phrases stay spans.
+            values.extend(format_date(m.value, str(spec.get("description") or "")) for m in dates)
+            written = [_mention_words(command, m) for m in dates]
+            written = [date for date in written if any(w[0].isdigit() for w in date)]
+            spans = [span for span in spans if not any(_within(split_words(span), d) for d in written)]
         values.extend(spans)
         style = place_style(str(spec.get("description") or ""))
         if style is not None:  # "San Jose" is also offered as "San Jose, CA" where that form is asked
@@ -166,6 +176,21 @@ def _candidates(
     if required and "default" in spec and spec["default"] is not None:
         values.append(spec["default"])
     return list(dict.fromkeys(values))
+
+
+def _mention_words(command: str, mention: Mention) -> list[str]:
+    """The words of ``command`` a mention covers, as :func:`~funcroute.offline.words.words` splits them."""
+    spans = word_spans(command)
+    if not spans or mention.end <= mention.start:
+        return []
+    start, end = spans[min(mention.start, len(spans) - 1)][0], spans[min(mention.end, len(spans)) - 1][1]
+    return split_words(command[start:end])
+
+
+def _within(part: list[str], whole: list[str]) -> bool:
+    """Whether the words ``part`` are a run of the words ``whole`` ("2021" of "Jan 28, 2021")."""
+    size = len(part)
+    return 0 < size <= len(whole) and any(whole[i : i + size] == part for i in range(len(whole) - size + 1))
 
 
 def _is_object(spec: Any) -> bool:

@@ -27,12 +27,12 @@ from funcroute.offline.fit import Param as _Param
 from funcroute.offline.fit import compatible as _compatible
 from funcroute.offline.fit import counted_words as _counted_words
 from funcroute.offline.fit import counts as _counts
+from funcroute.offline.fit import format_date, percent_is_fraction
 from funcroute.offline.fit import hint as _hint
 from funcroute.offline.fit import is_place as _is_place
 from funcroute.offline.fit import item_choices as _item_choices
 from funcroute.offline.fit import json_types as _types
 from funcroute.offline.fit import leaves as _leaves
-from funcroute.offline.fit import percent_is_fraction
 from funcroute.offline.fit import place_mentions as _place_mentions
 from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.fit import shared_cues as _shared_cues
@@ -80,33 +80,6 @@ class Filled:
     def fill_ratio(self) -> float:
         """Share of required parameters found (1.0 when none is required)."""
         return 1.0 - len(self.missing) / self.required if self.required else 1.0
-
-
-# A date template in a description: "yyyy-mm-dd", "DD/MM/YYYY", "mm-yyyy", "MM-DD-YYY" (sic), or in
-# words, "(month-day-year)".
-_DATE_TEMPLATE = re.compile(r"\b(?:y{2,4}|m{1,2}|d{1,2})(?:([-/.])(?:y{2,4}|m{1,2}|d{1,2})){1,2}\b", re.I)
-_DATE_IN_WORDS = re.compile(r"\b(year|month|day)-(year|month|day)(?:-(year|month|day))?\b", re.I)
-
-
-def _format_date(iso: str, description: str) -> str:
-    """An ISO date (or year-month) written in the template the description gives, else as ISO."""
-    template = _DATE_TEMPLATE.search(description)
-    if template is not None:
-        parts, separator = re.split(r"[-/.]", template.group(0).lower()), template.group(1)
-    else:
-        worded = _DATE_IN_WORDS.search(description)
-        if worded is None:
-            return iso
-        parts, separator = (
-            [{"year": "yyyy", "month": "mm", "day": "dd"}[g.lower()] for g in worded.groups() if g],
-            "-",
-        )
-    fields = dict(zip(("y", "m", "d"), iso.split("-"), strict=False))
-    if any(part[0] not in fields for part in parts) or len({part[0] for part in parts}) != len(parts):
-        return iso  # the template asks for a day of a month-only date, or is no date template
-    return separator.join(
-        fields[part[0]][-2:] if part[0] == "y" and len(part) == 2 else fields[part[0]] for part in parts
-    )
 
 
 def _choice_mentions(tokens: list[str], param: _Param, *, fuzzy_too: bool = True) -> list[Mention]:
@@ -198,7 +171,7 @@ def _coerce(param: _Param, mention: Mention) -> Any:
         if mention.percent and "number" in types and percent_is_fraction(param.path[-1], param.schema):
             return round(mention.value / 100, 10)  # "5%" as a rate is 0.05
     if mention.kind == "date":
-        return _format_date(mention.value, str(param.schema.get("description") or ""))
+        return format_date(mention.value, str(param.schema.get("description") or ""))
     return mention.value
 
 

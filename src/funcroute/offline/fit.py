@@ -22,10 +22,12 @@ __all__ = [
     "HINT_KIND",
     "PLACE_PREPOSITIONS",
     "Param",
+    "asks_for_date",
     "compatible",
     "counted_words",
     "counts",
     "described_choices",
+    "format_date",
     "hint",
     "is_place",
     "item_choices",
@@ -392,3 +394,35 @@ def place_mentions(command: str, tokens: list[str], stop: set[str]) -> list[Ment
         if end > index + 1:
             found.append(Mention("place", " ".join(tokens[index + 1 : end]).title(), index + 1, end))
     return found
+
+
+# A date template in a description: "yyyy-mm-dd", "DD/MM/YYYY", "mm-yyyy", "MM-DD-YYY" (sic), or in
+# words, "(month-day-year)".
+_DATE_TEMPLATE = re.compile(r"\b(?:y{2,4}|m{1,2}|d{1,2})(?:([-/.])(?:y{2,4}|m{1,2}|d{1,2})){1,2}\b", re.I)
+_DATE_IN_WORDS = re.compile(r"\b(year|month|day)-(year|month|day)(?:-(year|month|day))?\b", re.I)
+
+
+def format_date(iso: str, description: str) -> str:
+    """An ISO date (or year-month) written in the template the description gives, else as ISO."""
+    template = _DATE_TEMPLATE.search(description)
+    if template is not None:
+        parts, separator = re.split(r"[-/.]", template.group(0).lower()), template.group(1)
+    else:
+        worded = _DATE_IN_WORDS.search(description)
+        if worded is None:
+            return iso
+        parts, separator = (
+            [{"year": "yyyy", "month": "mm", "day": "dd"}[g.lower()] for g in worded.groups() if g],
+            "-",
+        )
+    fields = dict(zip(("y", "m", "d"), iso.split("-"), strict=False))
+    if any(part[0] not in fields for part in parts) or len({part[0] for part in parts}) != len(parts):
+        return iso  # the template asks for a day of a month-only date, or is no date template
+    return separator.join(
+        fields[part[0]][-2:] if part[0] == "y" and len(part) == 2 else fields[part[0]] for part in parts
+    )
+
+
+def asks_for_date(name: str, spec: dict[str, Any]) -> bool:
+    """Whether the parameter ``name`` (JSON Schema ``spec``) asks for a date, as :func:`hint` reads it."""
+    return hint(Param((name,), spec, required=True, cues=[])) == "date"

@@ -37,6 +37,8 @@ _DATES = (
     re.compile(
         rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mn>{_MONTH})(?:,\s*|\s+)(?P<y>\d{{4}})\b", re.I
     ),
+    # The year first: "2023 April 4th", "2023, April 4th".
+    re.compile(rf"\b(?P<y>\d{{4}}),?\s+(?P<mn>{_MONTH})\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b", re.I),
     # A day of a month with no year, "April 15th", "the 4th of July": the year is filled in later.
     re.compile(
         rf"\b(?=(?-i:[A-Z]))(?P<mn>{_MONTH})\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*[,:]?\s*\d)", re.I
@@ -439,8 +441,17 @@ def _add_dates(command: str, today: dt.date | None, found: _Found) -> None:
     for start, end, iso in stated:
         found.add("date", iso, start, end)
     for m in yearless:
-        # "April 15th": of the year today is in, by the command's word if it says ("today is
+        if any(s < m.end() and m.start() < e for s, e, _ in stated):
+            continue  # a part of a date written out whole
+        # "April 15th": of the year of the date the command writes before it ("from 2023 April 4th
+        # to April 8th"), else of the year today is in, by the command's word if it says ("today is
         # 2023.3.1"), else the next such day from today.
+        before = [iso for start, _, iso in stated if start < m.start()]
+        if before:
+            iso = _iso_date(m, int(before[-1][:4]))
+            if iso is not None:
+                found.add("date", iso, *m.span())
+            continue
         iso = _iso_date(m, base.year)
         if iso is not None and not today_said and iso < base.isoformat():
             iso = _iso_date(m, base.year + 1)
