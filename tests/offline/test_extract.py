@@ -318,6 +318,34 @@ def test_a_number_binds_to_the_counted_word_after_it_unless_a_comma_parts_them()
 
 def test_scale_words_quotes_with_apostrophes_pairs_and_sentence_ends() -> None:
     assert kinds("213 million people on 8.5 million km2") == [("number", 213_000_000), ("number", 8_500_000)]
+    # Money with its scale glued on; without a currency sign "0.5M" may be a molarity and stays 0.5.
+    assert kinds("revenues of $1M in 2019 and $1.1M, a $5k bonus") == [
+        ("number", 1_000_000),
+        ("number", 2019),
+        ("number", 1_100_000),
+        ("number", 5_000),
+    ]
+    assert kinds("a 0.5M solution") == [("number", 0.5)]
+    # A calendar year takes no million; the amounts go to the revenues.
+    growth = object_schema(
+        ["year1", "year1_revenue", "year2", "year2_revenue"],
+        year1="integer",
+        year1_revenue="integer",
+        year2="integer",
+        year2_revenue="integer",
+    )
+    command = "the growth for revenues of $1M in 2019 and $1.2M in 2020"
+    assert fill_arguments(command, growth).arguments == {
+        "year1": 2019,
+        "year1_revenue": 1_000_000,
+        "year2": 2020,
+        "year2_revenue": 1_200_000,
+    }
+    history = object_schema(["start_year", "end_year"], start_year="integer", end_year="integer")
+    assert fill_arguments("events between year 300 and 400", history).arguments == {
+        "start_year": 300,
+        "end_year": 400,
+    }
     assert kinds("body 'Let's meet at 10 AM'") == [("quoted", "Let's meet at 10 AM")]
     assert kinds("from A(3,4) to B(1,2)")[0] == ("list", [3, 4])  # as written, not [3.0, 4.0]
     assert ("name", "Texas") in kinds("docket 123456 in Texas. Don't return the text")

@@ -328,6 +328,8 @@ def compatible(param: Param, mention: Mention) -> float:
     if mention.kind == "place":
         return 1.0 if "string" in kinds and is_place(param) else 0.0
     if mention.kind in ("number", "numword"):
+        if _is_year(param) and not (isinstance(mention.value, int) and 0 < mention.value < 10_000):
+            return 0.0  # "$1M in 2019": a million is no year (the year 300 is one)
         # Counts written as words ("two numbers") are usually not values: digits go first.
         weight = 0.6 if mention.kind == "numword" else 1.0
         if ("integer" in kinds and isinstance(mention.value, int)) or "number" in kinds:
@@ -354,6 +356,17 @@ def compatible(param: Param, mention: Mention) -> float:
     if mention.kind == "name" and is_place(param) and is_city(str(mention.value)):
         return 1.1  # "Mountain View" over "Family Therapist" for the city
     return _STRING_PRIOR.get(mention.kind, 0.0)
+
+
+def _is_year(param: Param) -> bool:
+    """Whether the parameter is a calendar year by its name (``year``, ``year1``, ``start_year``).
+
+    The year must be its last word (``year1_revenue`` is an amount, ``periods_per_year`` a rate);
+    not ``years`` (a duration: "over 5 years"), and not a string code.
+    """
+    named = re.findall(r"[a-z]+", name_words(param.path[-1]))  # "year1" -> year
+    calendar = named[-1:] == ["year"] and named[-2:-1] != ["per"]  # not "compounding_periods_per_year"
+    return calendar and json_types(param.schema) <= {"integer", "number"}
 
 
 def _is_code(param: Param) -> bool:

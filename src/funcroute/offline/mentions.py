@@ -86,6 +86,17 @@ _TERM = r"(?:\d+(?:\.\d+)?\s*\*?\s*)?[a-z](?![A-Za-z])(?:\s*(?:\^|\*\*)\s*\d+(?:
 _FORMULA = re.compile(rf"(?<![A-Za-z])(?:[a-z]\s*=\s*)?-?\s*(?:{_TERM})(?:\s*[-+*/]\s*(?:{_TERM}))*")
 # A number, a space, then a unit with a power and no + or -: "4 m/s^2", "10 m^3" are quantities.
 _QUANTITY = re.compile(r"-?\d+(?:\.\d+)?\s+[a-zA-Z][a-zA-Z/*^\d\s]*$")
+# "$1.2M", "$5k", "$3bn": an amount of money with its scale glued on (only after a currency sign:
+# "0.5M" alone may be a molarity, "5k" a distance in kilometres' shorthand).
+_MONEY_SIGNS = frozenset("$€£¥")
+_MONEY_SCALES = {
+    "k": 1_000,
+    "K": 1_000,
+    "M": 1_000_000,
+    "m": 1_000_000,
+    "B": 1_000_000_000,
+    "bn": 1_000_000_000,
+}
 # "213 million", "8.5 billion": the number times its scale word.
 _SCALE = re.compile(r"\s+(thousand|million|billion|trillion)\b", re.I)
 # Units of measure, as a unit parameter takes them: after a number ("4 inches") or after
@@ -499,6 +510,10 @@ def _add_numbers(command: str, found: _Found) -> None:
                 value = int(scaled) if float(scaled).is_integer() else scaled
                 end = scale.end()
             unit = _unit_of(command, m)
+            money = command[max(m.start("num") - 1, 0) : m.start("num")] in _MONEY_SIGNS
+            if money and unit in _MONEY_SCALES and not m.group("pct"):  # "$1.2M" is 1200000
+                scaled = round(value * _MONEY_SCALES[unit], 6)  # 1.1 * 10**6 is 1100000.0000000002
+                value, unit = (int(scaled) if float(scaled).is_integer() else scaled), ""
             found.add("number", value, start, end, pct=bool(m.group("pct")), unit=unit)
     for kind, value, start, end in _spelled_numbers(command):
         found.add(kind, value, start, end)
