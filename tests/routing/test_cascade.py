@@ -313,7 +313,7 @@ def test_a_chosen_tool_filled_with_its_own_name_or_function_words_is_refused(
     assert result.call.arguments["player"] == "top sniper"
 
 
-def test_a_name_split_over_two_parameters_is_refused(semantic: SemanticSelector) -> None:
+def test_a_name_split_over_two_parameters_is_refused(semantic: SemanticSelector, tmp_path: Path) -> None:
     tools = ToolSet()
 
     @tools.tool
@@ -327,6 +327,17 @@ def test_a_name_split_over_two_parameters_is_refused(semantic: SemanticSelector)
         NoSuitableFunctionError, match="season='James', a piece of player_name='LeBron James'"
     ):
         router.route(command, dry_run=True)
+    # An address inside a free-text subject is no split name (the demo's e-mail command).
+    reply = {
+        "function": "send_email",
+        "params": {"to": "bob@example.com", "subject": "Send bob@example.com an e-mail saying", "body": "x"},
+    }
+    text = Path(tmp_path) / "notes.txt"
+    text.write_text(SAMPLE_TEXT, encoding="utf-8")
+    demo = build_demo_tools(text, outbox=Path(tmp_path) / "outbox")
+    model = ScriptedBackend([json.dumps(reply)])
+    result = Router(demo, selector=Cascade(model, semantic=semantic)).route(EMAIL_COMMAND, dry_run=True)
+    assert result.path == "model" and result.call is not None
     command = "The average scoring of LeBron James in the 2019-2020 season"
     reply = {"function": "average_scoring", "params": {"player_name": "LeBron James", "season": "2019-2020"}}
     model = ScriptedBackend([json.dumps(reply)])

@@ -258,7 +258,7 @@ class Cascade(Selector):
             # parameter's own name, or function words, is the look of a tool that does not fit:
             # ``state: "What"``, ``player: "player"``.
             unnamed = _hollow(call, unnamed)
-        piece = _piece(call)
+        piece = "" if _addressed(tools, call) else _piece(tools, call)
         if piece:
             # A small model splits one name over two parameters ("player_name": "LeBron James",
             # "season": "James"); on BFCL a right call has a value inside another in 4 of 1,911.
@@ -362,15 +362,21 @@ def _addressed(tools: ToolSet, call: Call) -> bool:
     )
 
 
-def _piece(call: Call) -> str:
-    """A text value of the call that is a run of words inside another of its text values ("" if none).
+def _piece(tools: ToolSet, call: Call) -> str:
+    """A span-grounded value of the call that is a run of words inside another ("" if none).
 
-    ``season: "James"`` beside ``player_name: "LeBron James"``; equal values are not pieces.
+    ``season: "James"`` beside ``player_name: "LeBron James"``; equal values are not pieces, and
+    only values grounded to spans of the command count (an address inside a free-text subject is
+    no split name).
     """
+    properties = tools[call.function].schema.get("properties") or {}
     texts = {
         name: f" {' '.join(words(value))} "
         for name, value in call.arguments.items()
-        if isinstance(value, str) and words(value)
+        if isinstance(value, str)
+        and words(value)
+        and isinstance(properties.get(name), dict)
+        and grounding_kind(name, properties[name]) == "span"
     }
     for name, text in texts.items():
         for other, whole in texts.items():
