@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pytest
 from pydantic import BaseModel, Field
 
 from funcroute import Free, Grounded, ToolSet
 from funcroute.constrain.grounding import grounded_schema, provenance
+
+Amenity = Literal["Patio", "Wi-Fi", "Happy Hour", "Wheelchair Accessible"]
 
 
 def _mail_tools() -> ToolSet:
@@ -137,6 +139,22 @@ def test_a_date_parameter_takes_the_dates_in_its_form_and_not_the_words_of_a_wri
     # A relative phrase is no written date: it stays a span.
     spans = _params(grounded_schema(tools, ["find_concerts"], "a concert tomorrow night in Boston") or {})
     assert "tomorrow night" in spans["date"]["enum"]  # type: ignore[index]
+
+
+def test_a_list_of_choices_takes_the_choices_named_and_is_no_longer_than_them() -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def find_closest(location: str, cuisine: str, amenities: list[Amenity]) -> None:
+        """Find the closest restaurant."""
+
+    command = "Find the closest sushi restaurant with a patio in Boston."
+    params = _params(grounded_schema(tools, ["find_closest"], command) or {})
+    amenities = params["amenities"]
+    assert amenities["items"]["enum"] == ["Patio"] and amenities["maxItems"] == 1  # type: ignore[index]
+    # Where the command names none, the list keeps every choice (the model may still pick by meaning).
+    params = _params(grounded_schema(tools, ["find_closest"], "a sushi place in Boston") or {})
+    assert len(params["amenities"]["items"]["enum"]) == 4  # type: ignore[index]
 
 
 def test_a_percentage_is_offered_as_the_rate_it_means_and_its_provenance_is_the_span() -> None:

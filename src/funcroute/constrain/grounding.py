@@ -36,7 +36,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from funcroute.offline.fit import asks_for_date, format_date, percent_is_fraction
+from funcroute.offline.extract import named_choices
+from funcroute.offline.fit import asks_for_date, format_date, item_choices, percent_is_fraction
 from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
 from funcroute.offline.places import place_style, qualified, written_qualified
 from funcroute.offline.units import other_dimension, units_of
@@ -222,6 +223,16 @@ def _ground_object(obj: dict[str, Any], mentions: Sequence[Mention], command: st
             del properties[name]
             continue
         target, kind = spec, kinds[name]
+        choices = item_choices(spec)
+        if choices is not None and isinstance(items, dict):
+            # A list of choices takes those the command names, where it names any ("a patio" is
+            # ["Patio"]): a small model otherwise adds the rest of the list ("Wi-Fi", "Fiber"), or
+            # writes the one choice left over and over, so the list is as long as the choices named.
+            named = named_choices(command, choices)
+            if named:
+                spec["items"] = {**items, "enum": named}
+                spec["maxItems"] = min(len(named), int(spec.get("maxItems", len(named))))
+            continue
         if kind is None and isinstance(items, dict):
             # A list of grounded values (recipients, numbers): each item must be one the command gives.
             target, kind = items, grounding_kind(name, {**_overrides(spec), **items})

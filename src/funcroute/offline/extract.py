@@ -42,7 +42,7 @@ from funcroute.offline.units import other_dimension, units_of
 from funcroute.offline.units import readings as read_units
 from funcroute.offline.words import name_words, stem, words
 
-__all__ = ["Chooser", "Filled", "fill_arguments"]
+__all__ = ["Chooser", "Filled", "fill_arguments", "named_choices"]
 
 #: ``choose(command, options) -> similarities``: how close in meaning the command is to each option.
 Chooser = Callable[[str, Sequence[str]], Sequence[float]]
@@ -173,6 +173,13 @@ def _coerce(param: _Param, mention: Mention) -> Any:
     if mention.kind == "date":
         return format_date(mention.value, str(param.schema.get("description") or ""))
     return mention.value
+
+
+def named_choices(command: str, choices: Sequence[Any]) -> list[Any]:
+    """The ``choices`` that ``command`` names (exactly, else fuzzily), in the order it names them."""
+    tokens = [command[s:e].lower() for s, e in word_spans(command)]
+    named = _choice_mentions(tokens, _Param(("choices",), {"enum": list(choices)}, False, []))
+    return list(dict.fromkeys(m.value for m in sorted(named, key=lambda m: m.start)))
 
 
 def fill_arguments(
