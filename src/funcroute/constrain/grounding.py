@@ -11,7 +11,12 @@ For each tool on a shortlist, :func:`grounded_schema` rewrites the reply schema 
 * other strings (names, places, keywords...): a span of the command (up to six words in a row), or
   a quoted string of it; a city also in the form its description asks for ("San Jose, CA", see
   :mod:`funcroute.offline.places`);
-* lists of any of these (``list[EmailStr]`` recipients, ``list[float]`` data): every item;
+* numbers never in another dimension than the parameter's unit ("10 meters" is no weight in
+  kilograms); date parameters: the command's dates in the form the description asks for, not the
+  bare pieces of a written date;
+* lists of any of these (``list[EmailStr]`` recipients, ``list[float]`` data): every item; a list
+  of choices (``list[Literal[...]]``): the choices the command names, where it names any, and no
+  more items than those;
 * nested objects (a pydantic model as a parameter, lists of them): their own parameters, by the
   same rules, at any depth;
 * free text (a parameter named like ``body``, ``message``, ``content``, ``text``, ``note``...),
