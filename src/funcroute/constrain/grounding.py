@@ -195,8 +195,7 @@ def _mention_words(command: str, mention: Mention) -> list[str]:
 
 def _within(part: list[str], whole: list[str]) -> bool:
     """Whether the words ``part`` are a run of the words ``whole`` ("2021" of "Jan 28, 2021")."""
-    size = len(part)
-    return 0 < size <= len(whole) and any(whole[i : i + size] == part for i in range(len(whole) - size + 1))
+    return bool(part) and f" {' '.join(part)} " in f" {' '.join(whole)} "
 
 
 def _is_object(spec: Any) -> bool:

@@ -194,15 +194,13 @@ def fill_arguments(
         today: the date ``today``/``tomorrow`` are relative to (default: the real today).
     """
     params = list(_leaves(schema))
-    names = {p.path[-1].lower() for p in params}
     # "company1 is Apple", "order ID is 123456789": a parameter's name or a word of it, written out,
     # labels a value; it is none.
-    labels = {word for p in params for word in name_words(p.path[-1]).split()}
+    labels = {word for p in params for word in (p.path[-1].lower(), *name_words(p.path[-1]).split())}
     mentions = [
         m
         for m in find_mentions(command, today=today)
-        if not (m.kind == "identifier" and m.value.lower() in names)
-        and not (m.kind in ("name", "identifier") and str(m.value).lower() in labels)
+        if m.kind not in ("name", "identifier") or str(m.value).lower() not in labels
     ]
     tokens = [command[s:e].lower() for s, e in word_spans(command)]
     values: dict[tuple[str, ...], Any] = {}

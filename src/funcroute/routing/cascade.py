@@ -53,8 +53,11 @@ from funcroute.tools.declining import no_call_tool
 from funcroute.tools.toolset import ToolSet
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from funcroute.offline.selector import Decision, SemanticSelector
     from funcroute.prompts.templates import ChatTemplate
+    from funcroute.routing.results import Attempt
 
 __all__ = ["DEFAULT_IRRELEVANCE_FLOOR", "DEFAULT_SOLE_MARGIN", "Cascade"]
 
@@ -169,15 +172,12 @@ class Cascade(Selector):
         try:
             chosen = self.model.select(shown, command, names=names, schema=schema)
         except ModelOutputError as exc:
-            refusal = _refused(command, decision, f"semantic router: {why}; model: {exc}")
-            refusal.attempts = list(exc.attempts)
-            raise refusal from exc
+            raise _refused(command, decision, f"semantic router: {why}; model: {exc}", exc.attempts) from exc
         call = chosen.call
         if call.function == abstain:
             offered = names[:-1]
-            refusal = _refused(command, decision, f"semantic router: {why}; model: none of {offered} fits")
-            refusal.attempts = list(chosen.attempts)
-            raise refusal
+            reason = f"semantic router: {why}; model: none of {offered} fits"
+            raise _refused(command, decision, reason, chosen.attempts)
         reason = f"semantic router: {why}; the model chose among {names}"
         if self.grounded:
             chosen, reason = self._grounded_checks(shown, command, schema, chosen, decision, why, reason)
@@ -258,27 +258,24 @@ class Cascade(Selector):
             # parameter's own name, or function words, is the look of a tool that does not fit:
             # ``state: "What"``, ``player: "player"``.
             unnamed = _hollow(call, unnamed)
-        piece = "" if _addressed(tools, call) else _piece(tools, call)
+        addressed = _addressed(tools, call)
+        piece = "" if addressed else _piece(tools, call)
         if piece:
             # A small model splits one name over two parameters ("player_name": "LeBron James",
             # "season": "James"); on BFCL a right call has a value inside another in 4 of 1,911.
-            refusal = _refused(
-                command, decision, f"semantic router: {why}; model: {call.function} with {piece}"
-            )
-            refusal.attempts = list(chosen.attempts)
-            raise refusal
-        if unnamed and not _addressed(tools, call):
+            reason = f"semantic router: {why}; model: {call.function} with {piece}"
+            raise _refused(command, decision, reason, chosen.attempts)
+        if unnamed and not addressed:
             # The look of a command no tool serves. Simulated on BFCL: 21 of 240 irrelevance
             # commands refused this way, at a cost of 1 of 400 simple_python and 2 of 200 multiple.
             phrases = ", ".join(f"{name}={call.arguments[name]!r}" for name in unnamed)
-            refusal = _refused(
+            raise _refused(
                 command,
                 decision,
                 f"semantic router: {why}; model: {call.function} with {phrases}, "
                 "words of the command that name no value",
+                chosen.attempts,
             )
-            refusal.attempts = list(chosen.attempts)
-            raise refusal
         return chosen, reason
 
     def _one_slot_each(
@@ -329,14 +326,13 @@ class Cascade(Selector):
                 f"{contest.value!r} to {', '.join(contest.names)} (said {contest.said}x)"
                 for contest in contests
             )
-            refusal = _refused(
+            raise _refused(
                 command,
                 decision,
                 f"semantic router: {decision.reason or _missing(decision)}; model: {call.function} "
                 f"gives {copies}, and the command gives no other value for {', '.join(removed)}",
+                chosen.attempts,
             )
-            refusal.attempts = list(chosen.attempts)
-            raise refusal
         try:
             again = self.model.select(tools, command, names=[call.function], schema={"anyOf": [narrowed]})
         except ModelOutputError:
@@ -427,8 +423,12 @@ def _guessed_text(tools: ToolSet, decision: Decision) -> str:
     return ""
 
 
-def _refused(command: str, decision: Decision, reason: str) -> NoSuitableFunctionError:
-    return NoSuitableFunctionError(command, reason, decision.candidates, decision.missing)
+def _refused(
+    command: str, decision: Decision, reason: str, attempts: Sequence[Attempt] = ()
+) -> NoSuitableFunctionError:
+    refusal = NoSuitableFunctionError(command, reason, decision.candidates, decision.missing)
+    refusal.attempts = list(attempts)  # what the model tried before the refusal
+    return refusal
 
 
 def _missing(decision: Decision) -> str:
