@@ -56,6 +56,7 @@ from _bfcl import Entry, check_call, load
 from _smollm import CHATML, gguf_path, load_hf
 
 from funcroute import FuncRouteError, ToolSet
+from funcroute.backends._llama_load import load_llama
 from funcroute.evaluation import NO_CALL_TOOL, with_no_call_tool
 from funcroute.routing.router import Router
 
@@ -340,7 +341,9 @@ def build_systems(names: list[str]) -> dict[str, System]:
     def plain_llm() -> Any:
         nonlocal plain
         if plain is None:
-            plain = llama_cpp.Llama(path, n_ctx=4096, n_threads=THREADS, verbose=False, seed=0)
+            plain = load_llama(
+                llama_cpp, model_path=path, n_ctx=4096, n_threads=THREADS, verbose=False, seed=0
+            )
         return plain
 
     for name in names:
@@ -354,8 +357,10 @@ def build_systems(names: list[str]) -> dict[str, System]:
             elif name == "funcroute-transformers-cascade":
                 systems[name] = cascade_system(transformers(), semantic())
             elif name == "chatml-function-calling":
-                llm = llama_cpp.Llama(
-                    path,
+                # Every system loads the model the same way (without AMX repacking where it crashes).
+                llm = load_llama(
+                    llama_cpp,
+                    model_path=path,
                     n_ctx=CHATML_FC_CTX,
                     n_threads=THREADS,
                     verbose=False,

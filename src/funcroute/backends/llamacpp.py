@@ -27,6 +27,7 @@ from typing import Any
 
 from funcroute._install import require
 from funcroute._lru import LRUCache
+from funcroute.backends._llama_load import load_llama
 from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
 from funcroute.errors import BackendError
@@ -113,6 +114,9 @@ class LlamaCppBackend(Backend):
         prefix_cache: keep the KV cache of the previous request and feed only the tokens after
             the longest prefix the next prompt shares with it (llama-cpp-python's own prefix
             matching). ``False`` evaluates every prompt from scratch.
+        weight_repacking: let llama.cpp repack the weights for this CPU. ``None`` (default): yes,
+            except on CPUs where llama.cpp reports AMX, whose repacked kernels crash the process on
+            some machines (llama.cpp#20824); ``True`` forces it on there.
         **kwargs: passed on to ``llama_cpp.Llama`` (e.g. ``n_gpu_layers=-1``); ``verbose`` defaults
             to ``False``.
 
@@ -139,6 +143,7 @@ class LlamaCppBackend(Backend):
         n_threads: int | None = None,
         grammar: bool = True,
         prefix_cache: bool = True,
+        weight_repacking: bool | None = None,
         **kwargs: Any,
     ) -> None:
         check_allowed(self, "constructed")
@@ -160,8 +165,14 @@ class LlamaCppBackend(Backend):
         if n_threads is not None:
             options.setdefault("n_threads_batch", n_threads)
         try:
-            self._llm: Any = self._llama_cpp.Llama(
-                model_path=str(path), n_ctx=n_ctx, seed=seed, n_threads=n_threads, **options
+            self._llm: Any = load_llama(
+                self._llama_cpp,
+                weight_repacking=weight_repacking,
+                model_path=str(path),
+                n_ctx=n_ctx,
+                seed=seed,
+                n_threads=n_threads,
+                **options,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise BackendError(label, f"cannot load model: {exc}", retryable=False) from exc
