@@ -26,6 +26,13 @@ def test_the_description_says_which_form_is_asked() -> None:
     assert place_style("State names must be abbreviated with two letters.") == "state"
     assert place_style("The city, in the format 'City, Country'.") == "country"
     assert place_style("The city to search in.") is None
+    # Unquoted: "city and state", an e.g. example (BFCL's usual wording).
+    assert place_style("The city and state, e.g. Boston, MA") == "state"
+    assert place_style("The city, e.g. Denver, CO") == "state"
+    assert place_style("The city and country where it is") == "country"
+    # An example whose tail is no US state asks no one form: "London" stays "London".
+    assert place_style("The city and state, e.g. London, UK") is None
+    assert place_style("The location, e.g. Paris") is None
 
 
 def test_cities_get_their_state_or_country_in_the_commands_spelling() -> None:
@@ -49,6 +56,15 @@ def test_the_extractor_writes_the_asked_form_and_leaves_other_parameters_alone()
     assert asked.arguments == {"city": "San Jose, CA"}
     written = fill_arguments("Trains from Portland, OR please", _schema(CITY_STATE))
     assert written.arguments == {"city": "Portland, OR"}
+    example = _schema("The city and state, e.g. Boston, MA")
+    assert fill_arguments("A vegan restaurant in Los Angeles.", example).arguments == {
+        "city": "Los Angeles, CA"
+    }
+    assert fill_arguments("A library in Boston, Massachusetts with Wi-Fi.", example).arguments == {
+        "city": "Boston, Massachusetts"
+    }
+    london = fill_arguments("A park in London.", _schema("The city and state, e.g. London, UK"))
+    assert london.arguments == {"city": "London"}
     plain = fill_arguments("Any movies showing in San Jose tonight?", _schema("The city."))
     assert plain.arguments == {"city": "San Jose"}
 

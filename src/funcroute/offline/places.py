@@ -29,10 +29,12 @@ _SHORT_COUNTRIES = frozenset({"UK", "USA", "US", "UAE"})
 #: A city elsewhere this many times larger than the US city of its name is the one meant.
 _FAR_LARGER = 20
 
-_ASKS_STATE = re.compile(r"city\s*,\s*state|state names? must be abbreviated", re.I)
-_ASKS_COUNTRY = re.compile(r"city\s*,\s*country", re.I)
-# An example in the description such as 'New York, NY' or "Austin, TX".
-_STATE_EXAMPLE = re.compile(r"['\"][A-Z][a-z]+(?: [A-Z][a-z]+)*, [A-Z]{2}['\"]")
+_ASKS_STATE = re.compile(r"city\s*(?:,|and)\s*state|state names? must be abbreviated", re.I)
+_ASKS_COUNTRY = re.compile(r"city\s*(?:,|and)\s*country", re.I)
+# An example in the description such as 'New York, NY', "Austin, TX" or e.g. Boston, MA.
+_STATE_EXAMPLE = re.compile(
+    r"(?:['\"]|\b(?:e\.g\.?|such as|for example),?\s+)[A-Z][a-z]+(?: [A-Z][a-z]+)*, ([A-Z]{2})(?:['\"]|\b)"
+)
 
 
 # "The U.S. state abbreviation, such as 'CA' for California"; "ISO 3166-1 alpha-2 country codes".
@@ -89,7 +91,11 @@ def _codes_by_name() -> tuple[dict[str, str], dict[str, str]]:
 
 def place_style(description: str) -> PlaceStyle | None:
     """The form a place parameter's description asks for, if any."""
-    if _ASKS_STATE.search(description) or _STATE_EXAMPLE.search(description):
+    example = _STATE_EXAMPLE.search(description)
+    states = _gazetteer()[2]
+    if example is not None and states and example.group(1) not in states:
+        return None  # "The city and state, e.g. London, UK": no one form is asked
+    if example is not None or _ASKS_STATE.search(description):
         return "state"
     if _ASKS_COUNTRY.search(description):
         return "country"
