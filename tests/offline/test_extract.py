@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from funcroute.cli.demo_tools import build_demo_tools
-from funcroute.offline.extract import fill_arguments
+from funcroute.offline.extract import fill_arguments, named_choices
 from funcroute.offline.fit import described_choices
 from funcroute.offline.mentions import find_mentions
 from funcroute.offline.units import other_dimension, readings, units_of
@@ -239,6 +239,26 @@ def test_lists_of_choices_take_every_choice_named() -> None:
     assert fill_arguments("lock the garage and front doors", schema).arguments == {
         "doors": ["garage", "front"]
     }
+    # One choice named exactly does not stop another named fuzzily ("toll roads" for "tolls").
+    avoid = {
+        "type": "object",
+        "properties": {"avoid": {"type": "array", "items": {"enum": ["tolls", "highways", "ferries"]}}},
+        "required": ["avoid"],
+    }
+    assert fill_arguments("directions avoiding highways and toll roads", avoid).arguments == {
+        "avoid": ["highways", "tolls"]
+    }
+    # ...but never on the words an exact match took: "highways" is not also fuzzily another choice.
+    near = {
+        "type": "object",
+        "properties": {"avoid": {"type": "array", "items": {"enum": ["highways", "highway"]}}},
+        "required": ["avoid"],
+    }
+    assert fill_arguments("avoid highways", near).arguments == {"avoid": ["highways"]}
+    assert named_choices("camping with scenic views", ["Camping", "Scenic View"]) == [
+        "Camping",
+        "Scenic View",
+    ]
 
 
 def test_unplaced_quotes_and_rival_guesses_are_reported() -> None:

@@ -82,20 +82,30 @@ class Filled:
         return 1.0 - len(self.missing) / self.required if self.required else 1.0
 
 
-def _choice_mentions(tokens: list[str], param: _Param, *, fuzzy_too: bool = True) -> list[Mention]:
-    """Where the command names one of the parameter's choices: exactly, else fuzzily."""
+def _choice_mentions(
+    tokens: list[str], param: _Param, *, fuzzy_too: bool = True, each: bool = False
+) -> list[Mention]:
+    """Where the command names one of the parameter's choices: exactly, else fuzzily.
+
+    ``each``: every choice may be named fuzzily where it is not named exactly, on words no exact
+    match took (a list: "avoiding highways and toll roads" names "highways" and "tolls"); else
+    fuzzy matches count only when nothing is named exactly.
+    """
     found: list[Mention] = []
     labels = [(o, " ".join(words(str(o)))) for o in param.schema["enum"]]
     for fuzzy in (False, True) if fuzzy_too else (False,):
+        named = {m.value for m in found}
         for option, label in labels:
             size = len(label.split())
-            if not label or (fuzzy and len(label) < 4):
+            if not label or (fuzzy and (len(label) < 4 or option in named)):
                 continue
             for i in range(max(len(tokens) - size + 1, 0)):
                 gram = " ".join(tokens[i : i + size])
+                if fuzzy and any(m.start < i + size and i < m.end for m in found if m.value in named):
+                    continue
                 if gram == label or (fuzzy and difflib.SequenceMatcher(None, gram, label).ratio() >= 0.85):
                     found.append(Mention("choice", option, i, i + size))
-        if found:
+        if found and not each:
             break
     return found
 
@@ -178,7 +188,7 @@ def _coerce(param: _Param, mention: Mention) -> Any:
 def named_choices(command: str, choices: Sequence[Any]) -> list[Any]:
     """The ``choices`` that ``command`` names (exactly, else fuzzily), in the order it names them."""
     tokens = [command[s:e].lower() for s, e in word_spans(command)]
-    named = _choice_mentions(tokens, _Param(("choices",), {"enum": list(choices)}, False, []))
+    named = _choice_mentions(tokens, _Param(("choices",), {"enum": list(choices)}, False, []), each=True)
     return list(dict.fromkeys(m.value for m in sorted(named, key=lambda m: m.start)))
 
 
@@ -315,7 +325,7 @@ def _read_named(
             mentions.extend(_choice_mentions(tokens, param))
             pending.append(param)
         elif choices is not None:
-            named = _choice_mentions(tokens, _Param(param.path, {"enum": choices}, False, []))
+            named = _choice_mentions(tokens, _Param(param.path, {"enum": choices}, False, []), each=True)
             if named:  # "lock the front and back doors": every choice named, in order, once
                 values[param.path] = list(
                     dict.fromkeys(m.value for m in sorted(named, key=lambda m: m.start))
