@@ -54,6 +54,10 @@ def test_names_skip_the_capital_that_opens_a_sentence() -> None:
     assert kinds("When was the signing of the Treaty of Lisbon?") == [("name", "Treaty of Lisbon")]
     assert kinds("Solve x = 3. Find Paris weather") == [("number", 3), ("name", "Paris")]
     assert kinds("What did Albert Einstein's paper say?") == [("name", "Albert Einstein")]
+    # "The" with a capital inside a sentence is the name's; opening one, it is the sentence's.
+    assert kinds("When is The Weeknd's concert?") == [("name", "The Weeknd")]
+    assert kinds("The British Museum opens when?") == [("name", "British Museum")]
+    assert kinds("Where is the British Museum?") == [("name", "British Museum")]
 
 
 def test_apostrophes_are_not_quotes() -> None:

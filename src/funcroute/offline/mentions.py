@@ -539,7 +539,9 @@ def _add_names(command: str, found: _Found) -> None:
         text = text.removesuffix(" I")  # "directed by Quentin Tarantino I think"
         head = text.split()[0].lower()
         opening = m.start() == 0 or command[: m.start()].rstrip()[-1:] in (".", "!", "?")
-        if (opening and " " not in text) or head in STOPWORDS or head in _LEADING_VERBS:
+        # "The" written with a capital inside a sentence is part of the name: "The Weeknd's concert".
+        titled = head == "the" and text.startswith("The ") and not opening
+        if (opening and " " not in text) or (head in STOPWORDS and not titled) or head in _LEADING_VERBS:
             # A capital that only opens the sentence ("Solve ...", "Find Paris") is not a name.
             text = " ".join(text.split()[1:])
         if len(text) > 1 and not all(w.lower() in STOPWORDS or w.lower() in _NOT_NAMES for w in text.split()):
