@@ -58,6 +58,9 @@ def test_names_skip_the_capital_that_opens_a_sentence() -> None:
     assert kinds("When is The Weeknd's concert?") == [("name", "The Weeknd")]
     assert kinds("The British Museum opens when?") == [("name", "British Museum")]
     assert kinds("Where is the British Museum?") == [("name", "British Museum")]
+    # After an abbreviation, a request word opens the next sentence; the abbreviation keeps its stop.
+    assert kinds("The last game of Liverpool F.C. Include its statistics.") == [("name", "Liverpool F.C.")]
+    assert kinds("I work in Washington D.C. and live there") == [("name", "Washington D.C.")]
 
 
 def test_apostrophes_are_not_quotes() -> None:

@@ -202,7 +202,12 @@ def _is_quantity(token: str) -> bool:
 
 # A full stop after a word of three or more letters, then a capital: a new sentence ("Mr. X" and
 # "F.C." are not sentence ends).
-_SENTENCE_END = re.compile(r"(?<=[a-z]{3})\.\s+(?=[A-Z])")
+# A full stop after a word of three small letters ends a sentence; after an abbreviation ("F.C.")
+# only when a verb or a request word opens the next ("Liverpool F.C. Include its statistics").
+_SENTENCE_END = re.compile(
+    r"(?<=[a-z]{3})\.\s+(?=[A-Z])|(?<=\.)\s+(?=(?:Include|Also|Please|Then|Find|Calculate|Compute|Get|Show|Tell"
+    r"|Give|List|Search|Send|What|Who|How|Provide|Return|Make|Add)\b)"
+)
 _LEADING_VERBS = frozenset("find calculate compute get show tell give list search send what who how".split())
 # Capitalised words that are units or filler, not names of things.
 _NOT_NAMES = frozenset(
@@ -535,7 +540,9 @@ def _add_names(command: str, found: _Found) -> None:
     for m in _NAME.finditer(command):
         # A name ends with its sentence: "in Texas. Don't return..." names Texas.
         whole = _SENTENCE_END.split(m.group(0))[0]
-        text = re.sub(r"(?:'s|')$", "", whole.rstrip("."))
+        # The full stop of an abbreviation stays ("Liverpool F.C."); a sentence's goes.
+        kept = whole if re.search(r"(?:\b[A-Z]\.){2,}$", whole) else whole.rstrip(".")
+        text = re.sub(r"(?:'s|')$", "", kept)
         text = text.removesuffix(" I")  # "directed by Quentin Tarantino I think"
         head = text.split()[0].lower()
         opening = m.start() == 0 or command[: m.start()].rstrip()[-1:] in (".", "!", "?")
