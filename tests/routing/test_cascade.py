@@ -280,13 +280,24 @@ def test_a_copy_the_command_has_no_other_value_for_is_refused(semantic: Semantic
     with pytest.raises(NoSuitableFunctionError, match=copied):
         router.route(command, dry_run=True)
     assert len(model.prompts) == 1  # nothing left to ask the model again with
-    # A command that gives the second value: the copy is placed again, and the call stands.
+    # A command that gives another number: which number is which is the model's guess, so the
+    # copy is refused all the same, with no second try (text copies are placed again: above).
     second = {"function": "get_closest_prime", "params": {"number": 30, "skip": 2}}
     model = ScriptedBackend([json.dumps(reply), json.dumps(second)])
-    result = Router(tools, selector=Cascade(model, semantic=semantic, fast_path=False)).route(
-        "The closest prime to 30, skipping 2 of them", dry_run=True
-    )
-    assert result.call is not None and result.call.arguments == {"number": 30, "skip": 2}
+    router = Router(tools, selector=Cascade(model, semantic=semantic, fast_path=False))
+    with pytest.raises(NoSuitableFunctionError, match=r"gives 30 to number, skip.*a guess"):
+        router.route("The closest prime to 30, skipping 2 of them", dry_run=True)
+    assert len(model.prompts) == 1
+
+
+def test_a_second_call_that_copies_again_is_refused(semantic: SemanticSelector) -> None:
+    tools, command, first = _concerts()
+    again = {"function": "find_concerts", "params": {"location": "jazz", "genre": "jazz"}}
+    model = ScriptedBackend([json.dumps(first), json.dumps(again)])
+    router = Router(tools, selector=Cascade(model, semantic=semantic, fast_path=False))
+    with pytest.raises(NoSuitableFunctionError, match="copies a value again") as refused:
+        router.route(command, dry_run=True)
+    assert len(refused.value.attempts) == 2  # both calls are on the refusal
 
 
 def test_a_chosen_tool_filled_with_its_own_name_or_function_words_is_refused(

@@ -318,19 +318,28 @@ class Cascade(Selector):
                 else:
                     removed[name] = contest.value
         narrowed = without_values(variant, removed, pinned)
-        if narrowed is None:
+        numeric = [c for c in contests if isinstance(c.value, (int, float))]
+        if narrowed is None or numeric:
             # Without the copy a required parameter has no value the command gives: the model
             # copied for want of one, which is a call of a tool the command does not fill (on BFCL
             # a right call gives a value more often than the command says it in 2 of 1,911 cases).
+            # A number copied is refused even where other numbers remain: the model did not know
+            # which number fills which parameter, and its second try shuffles them (on BFCL's
+            # simple_python, multiple and irrelevance, 0 of 9 such second calls were right).
             copies = "; ".join(
                 f"{contest.value!r} to {', '.join(contest.names)} (said {contest.said}x)"
                 for contest in contests
+            )
+            why = (
+                f"the command gives no other value for {', '.join(removed)}"
+                if narrowed is None
+                else "so which number fills which parameter is a guess"
             )
             raise _refused(
                 command,
                 decision,
                 f"semantic router: {decision.reason or _missing(decision)}; model: {call.function} "
-                f"gives {copies}, and the command gives no other value for {', '.join(removed)}",
+                f"gives {copies}, and {why}",
                 chosen.attempts,
             )
         try:
@@ -338,6 +347,16 @@ class Cascade(Selector):
         except ModelOutputError:
             return chosen, ""
         again.attempts = [*chosen.attempts, *again.attempts]
+        still = contested(command, again.call.arguments)
+        if still:
+            # It copied again, another value this time: it has no value for that parameter.
+            raise _refused(
+                command,
+                decision,
+                f"semantic router: {decision.reason or _missing(decision)}; model: {call.function} "
+                f"copies a value again when asked not to ({still[0].value!r} to {', '.join(still[0].names)})",
+                again.attempts,
+            )
         return again, repr(contests[0].value)
 
     def close(self) -> None:
