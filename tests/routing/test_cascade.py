@@ -372,3 +372,38 @@ def test_a_list_item_the_model_repeats_is_dropped(semantic: SemanticSelector) ->
     result = Router(tools, selector=Cascade(model, semantic=semantic, fast_path=False)).route(command)
     assert result.call is not None and result.call.arguments == {"names": ["Sam", "Alice", "Jack"]}
     assert result.value == ["Alice", "Jack", "Sam"] and "a list item it repeated was dropped" in result.reason
+
+
+def _sun_tools() -> ToolSet:
+    tools = ToolSet()
+
+    @tools.tool
+    def calculate_sunrise(location: str) -> str:
+        """Calculate the time of sunrise at a location."""
+        return location
+
+    @tools.tool
+    def calculate_sunset(location: str) -> str:
+        """Calculate the time of sunset at a location."""
+        return location
+
+    return tools
+
+
+def test_a_tool_named_for_the_opposite_is_neither_fast_nor_called(semantic: SemanticSelector) -> None:
+    tools = _sun_tools()
+    command = "When will be sunset in Beijing today?"
+    # The model writes the sunrise call: refused, with why.
+    wrong = {"function": "calculate_sunrise", "params": {"location": "Beijing"}}
+    model = ScriptedBackend([json.dumps(wrong)], cycle=True)
+    router = Router(tools.subset(["calculate_sunrise"]), selector=Cascade(model, semantic=semantic))
+    decision = semantic.decide(router.tools, command)
+    assert decision.routed and decision.function == "calculate_sunrise"  # the encoder alone is fooled
+    with pytest.raises(NoSuitableFunctionError, match="is for 'sunrise', and the command asks for 'sunset'"):
+        router.route(command, dry_run=True)
+    assert len(model.prompts) == 1  # no fast path: the model was asked
+    # Where the tool asked for exists, the model's call of it stands.
+    right = {"function": "calculate_sunset", "params": {"location": "Beijing"}}
+    model = ScriptedBackend([json.dumps(right)])
+    result = Router(tools, selector=Cascade(model, semantic=semantic)).route(command, dry_run=True)
+    assert result.call is not None and result.call.function == "calculate_sunset"

@@ -5,8 +5,10 @@ refuses when it cannot extract a required value; a small instruct model understa
 cannot be trusted to pick among many tools. So, per command:
 
 1. **fast** — the semantic router alone, when its tool clears the threshold, every required value
-   was extracted from the command, the values validate and no text value is a word of the tool's
-   own name (the extractor's telltale misreading): milliseconds, no model call;
+   was extracted from the command, the values validate, no text value is a word of the tool's
+   own name (the extractor's telltale misreading) and the tool's name is not the opposite of what
+   the command asks (``calculate_sunrise`` for "sunset", :mod:`funcroute.offline.opposites`):
+   milliseconds, no model call;
 2. **refused** at once when even the closest tool is far from the command (below
    ``irrelevance_floor``): nothing to ask the model about;
 3. **model** — otherwise the model writes the call, constrained to valid calls (grounded values
@@ -14,12 +16,14 @@ cannot be trusted to pick among many tools. So, per command:
    tool alone when that tool leads the runner-up by ``sole_margin`` (the router picks the tool far
    more reliably than a small model, which tends to take the first tool listed), else the ``top_k``
    tools the retrieval ranks first; with ``abstain`` it may also answer "no suitable function".
-   A value the model gives two parameters though the command says it once is placed again: the
-   extractor's reading keeps it where it belongs and the model rewrites the call without it
-   elsewhere ("temp": 298, "volume": 298 for "298K and volume is 10 m^3");
+   A text value the model gives two parameters though the command says it once is placed again:
+   the extractor's reading keeps it where it belongs and the model rewrites the call without it
+   elsewhere ("location": "Seattle", "genre": "Seattle" for "concerts in Seattle that play jazz");
 4. **refused** with both reasons when both fail (:class:`NoSuitableFunctionError`), and where the
    model's call has the look of a command no tool serves: a copied value for which the command
-   gives no other ("number": 30, "skip": 30 for "the closest integer to 30"); a text value of words
+   gives no other ("number": 30, "skip": 30 for "the closest integer to 30"), a copied number, a
+   value copied again in the rewritten call; a tool named for the opposite of what the command
+   asks; a text value of words
    that name nothing (``state: "What's"``; :func:`~funcroute.constrain.grounding.unnamed_values`)
    when no tool cleared the semantic threshold, or, when one did, a value holding nothing but
    function words and words of the tool's or the parameter's own name (``player: "player"``).
@@ -45,6 +49,7 @@ from funcroute.constrain.grounding import (
 )
 from funcroute.errors import ModelOutputError, NoSuitableFunctionError, UsageError
 from funcroute.offline.extract import fill_arguments
+from funcroute.offline.opposites import clash
 from funcroute.offline.words import content_words, name_words, words
 from funcroute.routing.llm import LLMSelector
 from funcroute.routing.selector import Selection, Selector, checked_command
@@ -178,6 +183,9 @@ class Cascade(Selector):
             offered = names[:-1]
             reason = f"semantic router: {why}; model: none of {offered} fits"
             raise _refused(command, decision, reason, chosen.attempts)
+        opposite = clash(call.function, command)
+        if opposite:
+            raise _refused(command, decision, f"semantic router: {why}; model: {opposite}", chosen.attempts)
         reason = f"semantic router: {why}; the model chose among {names}"
         if self.grounded:
             chosen, reason = self._grounded_checks(shown, command, schema, chosen, decision, why, reason)
@@ -207,6 +215,8 @@ class Cascade(Selector):
             return None
         if _guessed_text(tools, decision):
             return None  # the extractor took the tool's own name for a value: let the model place it
+        if clash(decision.function, command):
+            return None  # "sunset" for calculate_sunrise: the model may find the tool asked for
         try:
             call = tools.validate(decision.function, decision.arguments)
         except ModelOutputError:
