@@ -402,6 +402,15 @@ def test_units_fill_unit_parameters_and_counts_are_not_values() -> None:
     }
 
 
+def test_a_relative_day_followed_by_the_date_written_out_is_that_date() -> None:
+    assert kinds("the UV index for Tokyo for tomorrow, June 1 2023") == [
+        ("name", "UV"),
+        ("name", "Tokyo"),
+        ("date", "2023-06-01"),
+    ]
+    assert ("date", (TODAY + dt.timedelta(days=1)).isoformat()) in kinds("rain tomorrow and on June 1 2023?")
+
+
 def test_more_date_forms_and_a_name_whose_role_follows_it() -> None:
     assert kinds("on April 9th of 2023") == [("date", "2023-04-09")]
     assert kinds("for 2023.10.02 and 2022/08/16") == [("date", "2023-10-02"), ("date", "2022-08-16")]

@@ -474,6 +474,8 @@ def _add_dates(command: str, today: dt.date | None, found: _Found) -> None:
         if iso is not None:
             found.add("date", iso, *m.span())
     for m in re.finditer(r"\b(today|tomorrow|yesterday)\b", command, re.I):
+        if any(start >= m.end() and not command[m.end() : start].strip(" ,") for start, _, _ in stated):
+            continue  # "for tomorrow, June 1 2023": the date written out is the day meant
         found.add(
             "date", (base + dt.timedelta(days=_RELATIVE_DAYS[m.group(1).lower()])).isoformat(), *m.span()
         )
