@@ -526,6 +526,30 @@ def test_colours_known_cities_and_counted_things_fill_optional_parameters() -> N
     assert filled.arguments == {"century": 16, "count": 10}
 
 
+def test_a_number_in_another_unit_of_the_measured_dimension_is_converted() -> None:
+    track = {
+        "type": "object",
+        "properties": {"track_length": described("integer", "The length of the track in seconds.")},
+        "required": ["track_length"],
+    }
+    assert fill_arguments("a mix with a duration of 3 minutes", track).arguments == {"track_length": 180}
+    assert fill_arguments("a mix of 1 hour", track).arguments == {"track_length": 3600}
+    assert fill_arguments("a mix of 90 seconds", track).arguments == {"track_length": 90}
+    distance = {
+        "type": "object",
+        "properties": {"distance": described("number", "The distance in kilometers.")},
+        "required": ["distance"],
+    }
+    assert fill_arguments("a run of 5 miles", distance).arguments == {"distance": 8.04672}
+    # Temperatures are not converted (offsets, not factors).
+    heat = {
+        "type": "object",
+        "properties": {"temperature": described("number", "The temperature in Kelvin.")},
+        "required": ["temperature"],
+    }
+    assert fill_arguments("water at 25 degrees Celsius", heat).arguments == {"temperature": 25}
+
+
 def test_a_number_goes_where_its_unit_is_measured_and_prefixed_units_are_converted() -> None:
     entropy = {
         "type": "object",

@@ -38,7 +38,7 @@ from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.fit import shared_cues as _shared_cues
 from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
 from funcroute.offline.places import coded, is_city, place_style, qualified, written_qualified
-from funcroute.offline.units import other_dimension, units_of
+from funcroute.offline.units import convert, other_dimension, units_of
 from funcroute.offline.units import readings as read_units
 from funcroute.offline.words import name_words, stem, words
 
@@ -178,6 +178,12 @@ def _coerce(param: _Param, mention: Mention) -> Any:
             for name, factor in read_units(mention.unit):
                 if factor != 1.0 and (name, 1.0) in measured:  # "50mH" for henries is 0.05
                     return float(f"{mention.value * factor:.12g}")
+        if mention.unit and isinstance(mention.value, (int, float)):
+            # "a duration of 3 minutes" for a length in seconds is 180 (an integer stays one where
+            # the conversion leaves a whole number).
+            converted = convert(mention.value, mention.unit, _measured_in(param))
+            if converted is not None and ("number" in types or converted.is_integer()):
+                return converted if "number" in types else int(converted)
         if mention.percent and "number" in types and percent_is_fraction(param.path[-1], param.schema):
             return round(mention.value / 100, 10)  # "5%" as a rate is 0.05
     if mention.kind == "date":

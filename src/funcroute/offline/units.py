@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["other_dimension", "readings", "units_of"]
+__all__ = ["convert", "other_dimension", "readings", "units_of"]
 
 # Each unit's spellings, keyed by the unit's name. Single letters are units only as written in
 # capitals beside a number or in a description ("300K", "in J/K"), never as words.
@@ -70,6 +70,23 @@ _DIMENSIONS = {
     "amount": "mole",
 }
 _DIMENSION_OF = {unit: dimension for dimension, units in _DIMENSIONS.items() for unit in units.split()}
+# Each unit in its dimension's base unit, where a factor converts it (temperatures need offsets:
+# not converted).
+_IN_BASE = {
+    "meter": 1.0,
+    "kilometer": 1000.0,
+    "centimeter": 0.01,
+    "millimeter": 0.001,
+    "mile": 1609.344,
+    "foot": 0.3048,
+    "inch": 0.0254,
+    "second": 1.0,
+    "minute": 60.0,
+    "hour": 3600.0,
+    "kilogram": 1.0,
+    "gram": 0.001,
+    "pound": 0.45359237,
+}
 _BY_SPELLING: dict[str, list[str]] = {}
 for _name, _spelled in _SPELLINGS.items():
     for _spelling in _spelled.split():
@@ -147,3 +164,21 @@ def other_dimension(written: str, measured: frozenset[tuple[str, float]]) -> boo
     if not written_dimensions or not measured_dimensions or None in written_dimensions | measured_dimensions:
         return False
     return not written_dimensions & measured_dimensions
+
+
+def convert(value: float, written: str, measured: frozenset[tuple[str, float]]) -> float | None:
+    """``value`` in the unit ``written`` as the one unit of its dimension the parameter measures in.
+
+    "3 minutes" for a length "in seconds" is 180; "5 ft" for a height "in inches" is 60. ``None``
+    where nothing is to convert: no unit read, the parameter's own unit, several or no measured
+    units of that dimension, or one without a factor (temperatures).
+    """
+    for name, factor in readings(written):
+        dimension = _DIMENSION_OF.get(name)
+        targets = {unit for unit, _ in measured if _DIMENSION_OF.get(unit) == dimension}
+        if dimension is None or len(targets) != 1 or name in targets:
+            continue
+        (target,) = targets
+        if name in _IN_BASE and target in _IN_BASE:
+            return float(f"{value * factor * _IN_BASE[name] / _IN_BASE[target]:.12g}")
+    return None
