@@ -209,7 +209,9 @@ def test_upstream_llama_cpp_server_behind_funcroute_serve() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", "smollm2"]
+    # llama-cpp-python's server, loading without AMX repacking where that crashes (its only change).
+    server = "funcroute.backends.llama_server"
+    command = [sys.executable, "-m", server, "--model", str(path), "--model_alias", "smollm2"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--n_threads", "1", "--n_ctx", "2048"]
     upstream = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

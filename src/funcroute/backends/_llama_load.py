@@ -12,9 +12,11 @@ while the model loads the default parameters it starts from are swapped for ones
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["amx_reported", "load_llama"]
+__all__ = ["amx_reported", "load_llama", "repacking"]
 
 # Serializes loads: the swap of the low-level module's default-parameters function is process-wide.
 _LOADING = threading.Lock()
@@ -30,15 +32,17 @@ def amx_reported(llama_cpp: Any) -> bool:
     return "AMX_INT8 = 1" in text
 
 
-def load_llama(llama_cpp: Any, *, weight_repacking: bool | None = None, **kwargs: Any) -> Any:
-    """``llama_cpp.Llama(**kwargs)``, with weight repacking as asked.
+@contextmanager
+def repacking(llama_cpp: Any, enabled: bool | None = None) -> Iterator[None]:
+    """While inside, llama.cpp loads models with weight repacking as asked.
 
-    ``weight_repacking``: let llama.cpp repack weights into its extra CPU buffer types (AMX, and the
+    ``enabled``: let llama.cpp repack weights into its extra CPU buffer types (AMX, and the
     AVX2/AVX-512 repacked layouts). ``None``: on, except where AMX is reported (see the module
-    docstring), where it is off.
+    docstring), where it is off. Loads in other threads wait (the swap is process-wide); a process
+    that only serves one model (``llama_cpp.server``) may stay inside for its whole life.
     """
-    if weight_repacking is None:
-        weight_repacking = not amx_reported(llama_cpp)
+    if enabled is None:
+        enabled = not amx_reported(llama_cpp)
     low: Any = getattr(llama_cpp, "llama_cpp", None)
     default: Any = getattr(low, "llama_model_default_params", None)
 
@@ -50,10 +54,17 @@ def load_llama(llama_cpp: Any, *, weight_repacking: bool | None = None, **kwargs
 
     # Every load holds the lock, so none starts while another's swap is in place.
     with _LOADING:
-        if weight_repacking or default is None:
-            return llama_cpp.Llama(**kwargs)
+        if enabled or default is None:
+            yield
+            return
         low.llama_model_default_params = without_repacking
         try:
-            return llama_cpp.Llama(**kwargs)
+            yield
         finally:
             low.llama_model_default_params = default
+
+
+def load_llama(llama_cpp: Any, *, weight_repacking: bool | None = None, **kwargs: Any) -> Any:
+    """``llama_cpp.Llama(**kwargs)``, with weight repacking as asked (see :func:`repacking`)."""
+    with repacking(llama_cpp, weight_repacking):
+        return llama_cpp.Llama(**kwargs)
