@@ -237,6 +237,10 @@ def test_a_value_said_once_but_given_to_two_parameters_is_contested() -> None:
     assert contested("from 5 to 5 stars", {"low": 5, "high": 5}) == []
     (text,) = contested("jazz concerts in Seattle", {"location": "Seattle", "genre": "seattle"})
     assert text.names == ("location", "genre")
+    # A place in the form the tool asks for and the city alone are one value, said once.
+    (place,) = contested("jazz concerts in Seattle", {"location": "Seattle, WA", "genre": "Seattle"})
+    assert place.names == ("location", "genre") and place.said == 1 and place.value == "Seattle, WA"
+    assert contested("from Paris, France to Paris, TX", {"start": "Paris, France", "end": "Paris, TX"}) == []
     assert contested("x", {"a": True, "b": True}) == []
 
     tools = ToolSet()

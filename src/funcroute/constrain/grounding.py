@@ -424,22 +424,28 @@ def contested(command: str, arguments: Mapping[str, Any]) -> list[Contest]:
     used twice ("a six on a six-sided die" is not a contest).
     """
     users: dict[tuple[str, Any], list[str]] = {}
+    texts = {v.lower() for v in arguments.values() if isinstance(v, str)}
     for name, value in arguments.items():
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             continue
         if isinstance(value, str) and not value.strip():
             continue
-        key = ("text", value.lower()) if isinstance(value, str) else ("number", float(value))
+        if isinstance(value, str):
+            # "Seattle, WA" beside "Seattle": the place as the tool asks for it, and a copy of it.
+            head = value.split(",")[0].strip().lower()
+            key: tuple[str, Any] = ("text", head if head in texts else value.lower())
+        else:
+            key = ("number", float(value))
         users.setdefault(key, []).append(name)
     mentions: Sequence[Mention] | None = None
     found = []
-    for names in users.values():
+    for (kind, said_as), names in users.items():
         if len(names) < 2:
             continue
         if mentions is None:
             mentions = find_mentions(command)
         value = arguments[names[0]]
-        said = _times_said(command, value, mentions)
+        said = _times_said(command, said_as if kind == "text" else value, mentions)
         if 0 < said < len(names):
             found.append(Contest(value, tuple(names), said))
     return found
