@@ -200,15 +200,16 @@ def _is_quantity(token: str) -> bool:
     return not suffix or suffix.lower() in ("st", "nd", "rd", "th") or bool(read_units(suffix))
 
 
-# A full stop after a word of three or more letters, then a capital: a new sentence ("Mr. X" and
-# "F.C." are not sentence ends).
-# A full stop after a word of three small letters ends a sentence; after an abbreviation ("F.C.")
-# only when a verb or a request word opens the next ("Liverpool F.C. Include its statistics").
-_SENTENCE_END = re.compile(
-    r"(?<=[a-z]{3})\.\s+(?=[A-Z])|(?<=\.)\s+(?=(?:Include|Also|Please|Then|Find|Calculate|Compute|Get|Show|Tell"
-    r"|Give|List|Search|Send|What|Who|How|Provide|Return|Make|Add)\b)"
-)
 _LEADING_VERBS = frozenset("find calculate compute get show tell give list search send what who how".split())
+# A full stop after a word of three small letters, then a capital, ends a sentence ("Mr. X" does
+# not); after an abbreviation ("F.C.") only when a request word opens the next ("Liverpool F.C.
+# Include its statistics").
+_OPENING_WORDS = sorted(
+    _LEADING_VERBS | {"include", "also", "please", "then", "provide", "return", "make", "add"}
+)
+_SENTENCE_END = re.compile(
+    r"(?<=[a-z]{3})\.\s+(?=[A-Z])|(?<=\.)\s+(?=(?:" + "|".join(w.title() for w in _OPENING_WORDS) + r")\b)"
+)
 # Capitalised words that are units or filler, not names of things.
 _NOT_NAMES = frozenset(
     "joules joule kelvin celsius fahrenheit hz newton newtons watts volts i i'm i'd i'll i've "

@@ -92,8 +92,8 @@ def _codes_by_name() -> tuple[dict[str, str], dict[str, str]]:
 def place_style(description: str) -> PlaceStyle | None:
     """The form a place parameter's description asks for, if any."""
     example = _STATE_EXAMPLE.search(description)
-    states = _gazetteer()[2]
-    if example is not None and states and example.group(1) not in states:
+    # The gazetteer loads (about a second) only for a description that gives an example.
+    if example is not None and _gazetteer()[2] and example.group(1) not in _gazetteer()[2]:
         return None  # "The city and state, e.g. London, UK": no one form is asked
     if example is not None or _ASKS_STATE.search(description):
         return "state"

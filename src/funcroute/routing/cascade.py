@@ -329,6 +329,7 @@ class Cascade(Selector):
                     removed[name] = contest.value
         narrowed = without_values(variant, removed, pinned)
         numeric = [c for c in contests if isinstance(c.value, (int, float))]
+        copied = f"semantic router: {decision.reason or _missing(decision)}; model: {call.function}"
         if narrowed is None or numeric:
             # Without the copy a required parameter has no value the command gives: the model
             # copied for want of one, which is a call of a tool the command does not fill (on BFCL
@@ -348,8 +349,7 @@ class Cascade(Selector):
             raise _refused(
                 command,
                 decision,
-                f"semantic router: {decision.reason or _missing(decision)}; model: {call.function} "
-                f"gives {copies}, and {why}",
+                f"{copied} gives {copies}, and {why}",
                 chosen.attempts,
             )
         try:
@@ -363,8 +363,8 @@ class Cascade(Selector):
             raise _refused(
                 command,
                 decision,
-                f"semantic router: {decision.reason or _missing(decision)}; model: {call.function} "
-                f"copies a value again when asked not to ({still[0].value!r} to {', '.join(still[0].names)})",
+                f"{copied} copies a value again when asked not to "
+                f"({still[0].value!r} to {', '.join(still[0].names)})",
                 again.attempts,
             )
         return again, repr(contests[0].value)
