@@ -775,3 +775,22 @@ def test_days_without_a_year_journeys_and_names_with_particles() -> None:
     assert filled.arguments == {"to": "Phoenix"} and filled.missing == ["date"]  # "AZ" is no date
     house = object_schema([], has_garage="boolean")
     assert fill_arguments("I don't care about garage space", house).arguments == {"has_garage": False}
+
+
+def test_a_preposition_in_a_name_cues_nothing_and_a_comma_ends_a_clause() -> None:
+    # "period_in_years" is no cue for "in": "$3000 in a period of 4 years" gave the period 3000.
+    schema = {
+        "type": "object",
+        "properties": {"amount": {"type": "integer"}, "period_in_years": {"type": "integer"}},
+        "required": ["amount", "period_in_years"],
+    }
+    filled = fill_arguments("Invest an amount of $3000 in a period of 4 years.", schema)
+    assert filled.arguments == {"amount": 3000, "period_in_years": 4}
+    # The cue after a comma belongs to the next clause: "20 apples, pears 5" gives pears 5.
+    schema = {
+        "type": "object",
+        "properties": {"apples": {"type": "integer"}, "pears": {"type": "integer"}},
+        "required": ["apples", "pears"],
+    }
+    filled = fill_arguments("Buy the apples: 20, pears 5", schema)
+    assert filled.arguments == {"apples": 20, "pears": 5}

@@ -39,7 +39,9 @@ __all__ = [
     "shared_cues",
 ]
 
-_FILLER = frozenset("a an the of is are and or".split())
+# Words of a parameter's name that cue nothing: "period_in_years" is no cue for "in" ("$3000 in a
+# period of 4 years" gave the period 3000). "from"/"to" stay: they tell from_unit and to_unit apart.
+_FILLER = frozenset("a an the of is are and or in at on for with".split())
 _STARTS = frozenset("origin departure depart start source pickup begin".split())
 _ENDS = frozenset("destination arrival arrive end dropoff".split())
 _HINTS = {
@@ -260,6 +262,10 @@ def proximity(
                     gap = index - mention.end + 0.5
                 else:
                     gap = (index - mention.end) * 1.5 + 1
+                past_comma = any(b in breaks for b in range(mention.end - 1, index))
+                if index >= mention.end and mention.kind != "name" and past_comma:
+                    # "$2000, final value of $3000": a cue past a comma opens the next clause.
+                    gap += 3
                 best = max(best, weight / (1.0 + max(gap, 0.0)))
     return best
 
