@@ -779,18 +779,17 @@ def test_days_without_a_year_journeys_and_names_with_particles() -> None:
 
 def test_a_preposition_in_a_name_cues_nothing_and_a_comma_ends_a_clause() -> None:
     # "period_in_years" is no cue for "in": "$3000 in a period of 4 years" gave the period 3000.
-    schema = {
-        "type": "object",
-        "properties": {"amount": {"type": "integer"}, "period_in_years": {"type": "integer"}},
-        "required": ["amount", "period_in_years"],
-    }
-    filled = fill_arguments("Invest an amount of $3000 in a period of 4 years.", schema)
+    invest = object_schema(["amount", "period_in_years"], amount="integer", period_in_years="integer")
+    filled = fill_arguments("Invest an amount of $3000 in a period of 4 years.", invest)
     assert filled.arguments == {"amount": 3000, "period_in_years": 4}
-    # The cue after a comma belongs to the next clause: "20 apples, pears 5" gives pears 5.
-    schema = {
-        "type": "object",
-        "properties": {"apples": {"type": "integer"}, "pears": {"type": "integer"}},
-        "required": ["apples", "pears"],
+    # A cue past a comma belongs to the next clause: "'PrimaryDB', host is ..." does not make
+    # 'PrimaryDB' the host (it did, and the nickname took the address).
+    server = object_schema(["nickname", "host", "port"], nickname="string", host="string", port="integer")
+    command = "The nickname will be 'PrimaryDB', host is '192.168.0.12', port is 5432"
+    assert fill_arguments(command, server).arguments == {
+        "nickname": "PrimaryDB",
+        "host": "192.168.0.12",
+        "port": 5432,
     }
-    filled = fill_arguments("Buy the apples: 20, pears 5", schema)
-    assert filled.arguments == {"apples": 20, "pears": 5}
+    fruit = object_schema(["apples", "pears"], apples="integer", pears="integer")
+    assert fill_arguments("Buy the apples: 20, pears 5", fruit).arguments == {"apples": 20, "pears": 5}

@@ -262,10 +262,9 @@ def proximity(
                     gap = index - mention.end + 0.5
                 else:
                     gap = (index - mention.end) * 1.5 + 1
-                past_comma = any(b in breaks for b in range(mention.end - 1, index))
-                if index >= mention.end and mention.kind != "name" and past_comma:
-                    # "$2000, final value of $3000": a cue past a comma opens the next clause.
-                    gap += 3
+                    if any(b in breaks for b in range(mention.end - 1, index)):
+                        # "'PrimaryDB', host is ...": a cue past a comma opens the next clause.
+                        gap += 3
                 best = max(best, weight / (1.0 + max(gap, 0.0)))
     return best
 
