@@ -286,7 +286,8 @@ def test_unplaced_quotes_and_rival_guesses_are_reported() -> None:
         "required": ["company1", "company2", "country"],
     }
     filled = fill_arguments("the latest court case between Apple and Samsung in USA", case)
-    assert sorted(filled.ambiguous) == ["company1", "company2", "country"]  # which is which: a guess
+    # Which company is which is a guess; USA, a country, is the country.
+    assert sorted(filled.ambiguous) == ["company1", "company2"] and filled.arguments["country"] == "USA"
     named = fill_arguments("a court case where company1 is Apple, company2 Samsung, country USA", case)
     assert named.ambiguous == [] and named.arguments == {
         "company1": "Apple",
@@ -793,3 +794,64 @@ def test_a_preposition_in_a_name_cues_nothing_and_a_comma_ends_a_clause() -> Non
     }
     fruit = object_schema(["apples", "pears"], apples="integer", pears="integer")
     assert fill_arguments("Buy the apples: 20, pears 5", fruit).arguments == {"apples": 20, "pears": 5}
+
+
+def test_glosses_units_after_numbers_and_the_tools_own_name_are_no_values() -> None:
+    # An acronym's spelled-out form names the same thing: it is no second value (it filled the
+    # species of a mutation lookup).
+    names = [v for k, v in kinds("based on SNP (Single Nucleotide Polymorphism) ID rs6034464") if k == "name"]
+    assert "SNP" in names and "Single Nucleotide Polymorphism" not in names
+    names = [v for k, v in kinds("the Gross Domestic Product (GDP) of France") if k == "name"]
+    assert names == ["GDP", "France"]
+    # Capitals right after a number are its unit, unless the number is a year.
+    assert ("name", "BPM") not in kinds("a tempo of 120 BPM in C")
+    assert ("name", "NBA") in kinds("the 2023 NBA finals")
+    # A lower-case noun of geography ends a place's name.
+    assert ("name", "Amazon rainforest") in kinds("rainfall in the Amazon rainforest last year")
+    # The tool's own name is what the command is about, not a value of it.
+    schisms = object_schema(["religion", "count"], religion="string", count="integer")
+    command = "What are the three great Schism in Christianity history?"
+    assert fill_arguments(command, schisms).arguments["religion"] == "Schism"
+    filled = fill_arguments(command, schisms, tool_name="religion_history.get_schisms")
+    assert filled.arguments == {"religion": "Christianity", "count": 3}
+    score = object_schema(["game_name", "site"], game_name="string", site="string")
+    filled = fill_arguments("user score of 'Hades' from GameSpot", score, tool_name="gamespot.getUserScore")
+    assert filled.arguments == {"game_name": "Hades"} and filled.missing == ["site"]
+
+
+def test_a_written_name_owns_its_words_and_and_ends_a_clause() -> None:
+    # "final value" is final_value's name: its "value" does not cue initial_value too.
+    growth = object_schema(["initial_value", "final_value"], initial_value="integer", final_value="integer")
+    filled = fill_arguments("an initial deposit of $500, final value of $800", growth)
+    assert filled.arguments == {"initial_value": 500, "final_value": 800}
+    # A cue after an "and" opens the next clause; "two set of" counts, it is no alpha.
+    test = object_schema(["dataset_A", "dataset_B"], dataset_A="array", dataset_B="array")
+    test["properties"]["alpha"] = {"type": "number", "description": "Significance level of the test."}  # type: ignore[index]
+    command = (
+        "Find the significance between two set of values, dataset_A with the values 1, 2, 3 and dataset_B"
+        " with the values 4, 5, 6."
+    )
+    assert fill_arguments(command, test).arguments == {"dataset_A": [1, 2, 3], "dataset_B": [4, 5, 6]}
+    # "user" names the username (a compound of it), not the platform "the user plays on".
+    stats = object_schema(["game", "username"], game="string", username="string")
+    stats["properties"]["platform"] = {"type": "string", "description": "The platform user is playing on."}  # type: ignore[index]
+    filled = fill_arguments("Fetch statistics of 'Hades' for user 'Ann'", stats)
+    assert filled.arguments == {"game": "Hades", "username": "Ann"}
+    # A country named as one fills the country, not the companies' names.
+    case = object_schema(["company1", "company2"], company1="string", company2="string", country="string")
+    filled = fill_arguments("the latest court case between Sony and Nintendo filed in UK", case)
+    assert filled.arguments == {"company1": "Sony", "company2": "Nintendo", "country": "UK"}
+
+
+def test_the_article_a_names_no_choice_a() -> None:
+    dna = {
+        "type": "object",
+        "properties": {
+            "length": {"type": "integer"},
+            "preferences": {"type": "array", "items": {"type": "string", "enum": ["A", "T", "C", "G"]}},
+        },
+        "required": ["length"],
+    }
+    filled = fill_arguments("Generate a sequence of 50 bases with more G and C", dna)
+    assert filled.arguments == {"length": 50, "preferences": ["G", "C"]}
+    assert fill_arguments("more A than T in 10 bases", dna).arguments["preferences"] == ["A", "T"]

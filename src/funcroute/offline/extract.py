@@ -36,11 +36,12 @@ from funcroute.offline.fit import leaves as _leaves
 from funcroute.offline.fit import place_mentions as _place_mentions
 from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.fit import shared_cues as _shared_cues
+from funcroute.offline.fit import written_names as _written_names
 from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
-from funcroute.offline.places import coded, is_city, place_style, qualified, written_qualified
+from funcroute.offline.places import coded, is_city, is_country, place_style, qualified, written_qualified
 from funcroute.offline.units import convert, other_dimension, units_of
 from funcroute.offline.units import readings as read_units
-from funcroute.offline.words import name_words, stem, words
+from funcroute.offline.words import STOPWORDS, name_words, stem, words
 
 __all__ = ["Chooser", "Filled", "fill_arguments", "named_choices"]
 
@@ -85,13 +86,16 @@ class Filled:
 def _choice_mentions(
     tokens: list[str], param: _Param, *, fuzzy_too: bool = True, each: bool = False
 ) -> list[Mention]:
-    """Where the command names one of the parameter's choices: exactly, else fuzzily.
+    """Where the command (its words as written, ``tokens``) names one of the parameter's choices.
+
+    Exactly, else fuzzily; a choice of one letter that is also a small word ("A", "I") only as written.
 
     ``each``: every choice may be named fuzzily where it is not named exactly, on words no exact
     match took (a list: "avoiding highways and toll roads" names "highways" and "tolls"); else
     fuzzy matches count only when nothing is named exactly.
     """
     found: list[Mention] = []
+    lowered = [token.lower() for token in tokens]
     labels = [(o, " ".join(words(str(o)))) for o in param.schema["enum"]]
     for fuzzy in (False, True) if fuzzy_too else (False,):
         named = {m.value for m in found}
@@ -100,9 +104,11 @@ def _choice_mentions(
             if not label or (fuzzy and (len(label) < 4 or option in named)):
                 continue
             for i in range(max(len(tokens) - size + 1, 0)):
-                gram = " ".join(tokens[i : i + size])
+                gram = " ".join(lowered[i : i + size])
                 if fuzzy and any(m.start < i + size and i < m.end for m in found if m.value in named):
                     continue
+                if len(str(option)) == 1 and tokens[i] != option and lowered[i] in STOPWORDS:
+                    continue  # the article "a" names no nucleotide "A"
                 if gram == label or (fuzzy and difflib.SequenceMatcher(None, gram, label).ratio() >= 0.85):
                     found.append(Mention("choice", option, i, i + size))
         if found and not each:
@@ -193,13 +199,18 @@ def _coerce(param: _Param, mention: Mention) -> Any:
 
 def named_choices(command: str, choices: Sequence[Any]) -> list[Any]:
     """The ``choices`` that ``command`` names (exactly, else fuzzily), in the order it names them."""
-    tokens = [command[s:e].lower() for s, e in word_spans(command)]
+    tokens = [command[s:e] for s, e in word_spans(command)]
     named = _choice_mentions(tokens, _Param(("choices",), {"enum": list(choices)}, False, []), each=True)
     return list(dict.fromkeys(m.value for m in sorted(named, key=lambda m: m.start)))
 
 
 def fill_arguments(
-    command: str, schema: dict[str, Any], *, choose: Chooser | None = None, today: dt.date | None = None
+    command: str,
+    schema: dict[str, Any],
+    *,
+    choose: Chooser | None = None,
+    today: dt.date | None = None,
+    tool_name: str = "",
 ) -> Filled:
     """Arguments for a tool with JSON Schema ``schema``, read from ``command``.
 
@@ -208,6 +219,7 @@ def fill_arguments(
         schema: JSON Schema of the tool's arguments.
         choose: picks a choice by meaning when no option is named (see :data:`Chooser`).
         today: the date ``today``/``tomorrow`` are relative to (default: the real today).
+        tool_name: the tool's name, whose words are no values ("Schism" for ``get_schisms``).
     """
     params = list(_leaves(schema))
     # "company1 is Apple", "order ID is 123456789": a parameter's name or a word of it, written out,
@@ -218,15 +230,20 @@ def fill_arguments(
         for m in find_mentions(command, today=today)
         if m.kind not in ("name", "identifier") or str(m.value).lower() not in labels
     ]
+    if tool_name:
+        mentions = [m for m in mentions if m.kind != "name" or not _names_the_tool(str(m.value), tool_name)]
     tokens = [command[s:e].lower() for s, e in word_spans(command)]
     values: dict[tuple[str, ...], Any] = {}
-    pending, chosen = _read_named(params, tokens, mentions, values)
+    cased = [command[s:e] for s, e in word_spans(command)]
+    pending, chosen = _read_named(params, tokens, cased, mentions, values)
     mentions = _with_places(command, tokens, params, pending, mentions)
     mentions = without_counts(mentions, tokens, _counted_words(params))
     taken: list[tuple[int, int]] = list(chosen)  # word ranges already used: a list's numbers, a name...
     shared = _shared_cues(params)
     breaks = _breaks(command)
-    guessed = _assign_by_score(pending, mentions, [stem(t) for t in tokens], values, taken, shared, breaks)
+    stems = [stem(t) for t in tokens]
+    owned = _written_names(params, stems)
+    guessed = _assign_by_score(pending, mentions, stems, values, taken, shared, breaks, owned)
     _fill_required(command, pending, mentions, values, taken, choose)
     _units_of_quantities(params, mentions, values, taken)
     _qualify_places(command, params, values)
@@ -234,6 +251,20 @@ def fill_arguments(
     filled = _nest(params, values, unplaced)
     filled.ambiguous = _ambiguous(guessed, mentions, taken)
     return filled
+
+
+def _names_the_tool(text: str, tool_name: str) -> bool:
+    """Whether a name in the command is the tool's own ("GameSpot" for ``gamespot.getAverageUserScore``).
+
+    The command names what the tool is about ("the three great Schism in Christianity" for
+    ``religion_history.get_schisms``); its value is another word.
+    """
+    parts = {part for part in re.split(r"[^a-z0-9]+", tool_name.lower()) if part}
+    if re.sub(r"[^a-z0-9]+", "", text.lower()) in parts:
+        return True
+    own = {stem(word) for word in name_words(tool_name).split()}
+    said = [stem(word) for word in words(text)]
+    return bool(said) and set(said) <= own
 
 
 def _breaks(command: str) -> frozenset[int]:
@@ -316,7 +347,11 @@ def _overlaps(mention: Mention, taken: list[tuple[int, int]]) -> bool:
 
 
 def _read_named(
-    params: list[_Param], tokens: list[str], mentions: list[Mention], values: dict[tuple[str, ...], Any]
+    params: list[_Param],
+    tokens: list[str],
+    cased: list[str],
+    mentions: list[Mention],
+    values: dict[tuple[str, ...], Any],
 ) -> tuple[list[_Param], list[tuple[int, int]]]:
     """Fill lists of named choices and booleans at once; add choice mentions for enum parameters.
 
@@ -328,10 +363,10 @@ def _read_named(
     for param in params:
         choices = _item_choices(param.schema)
         if "enum" in param.schema:
-            mentions.extend(_choice_mentions(tokens, param))
+            mentions.extend(_choice_mentions(cased, param))
             pending.append(param)
         elif choices is not None:
-            named = _choice_mentions(tokens, _Param(param.path, {"enum": choices}, False, []), each=True)
+            named = _choice_mentions(cased, _Param(param.path, {"enum": choices}, False, []), each=True)
             if named:  # "lock the front and back doors": every choice named, in order, once
                 values[param.path] = list(
                     dict.fromkeys(m.value for m in sorted(named, key=lambda m: m.start))
@@ -346,7 +381,7 @@ def _read_named(
                 offered = _Param(param.path, {"enum": list(param.examples)}, False, [])
                 named = [  # "milk" as an example does not cut 'oat milk' short
                     m
-                    for m in _choice_mentions(tokens, offered, fuzzy_too=False)
+                    for m in _choice_mentions(cased, offered, fuzzy_too=False)
                     if not any(_within(m, q) for q in mentions if q.kind == "quoted")
                 ]
                 if named and "array" in _types(param.schema):
@@ -388,6 +423,7 @@ def _assign_by_score(
     taken: list[tuple[int, int]],
     shared: Mapping[str, int],
     breaks: frozenset[int],
+    owned: Mapping[int, tuple[str, ...]],
 ) -> list[tuple[_Param, Mention]]:
     """Give each parameter its best-fitting free mention, best pairs first; fills ``values``, ``taken``.
 
@@ -399,7 +435,7 @@ def _assign_by_score(
         for m_index, mention in enumerate(mentions):
             fit = _compatible(param, mention)
             if fit > 0:
-                closeness = _proximity(param, mention, stems, shared, breaks)
+                closeness = _proximity(param, mention, stems, shared, breaks, owned)
                 agreement = _unit_agreement(param, mention)
                 if agreement == -2:  # "20 kg of water" is no temperature "(Celsius)"
                     continue
@@ -407,6 +443,9 @@ def _assign_by_score(
                     closeness += 0.25
                 elif agreement < 0:  # "500 g" for "(kg)", "3 m/s" for "(km/h)": perhaps
                     fit *= 0.5
+                if mention.kind == "name" and "country" in param.path[-1].lower():
+                    # "between Apple and Samsung occurred in USA": a country by its name
+                    closeness += 0.5 if is_country(str(mention.value)) else 0.0
                 pairs.append((fit * (0.2 + closeness), closeness, p_index, m_index))
     guessed: list[tuple[_Param, Mention]] = []
     for score, closeness, p_index, m_index in sorted(pairs, key=lambda t: (-t[0], t[3], t[2])):

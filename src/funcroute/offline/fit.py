@@ -232,18 +232,22 @@ def proximity(
     stems: list[str],
     shared: Mapping[str, int] | None = None,
     breaks: frozenset[int] = frozenset(),
+    owned: Mapping[int, tuple[str, ...]] | None = None,
 ) -> float:
     """Closeness in words between the parameter's cue words and the mention (cues before count more).
 
     A number also binds to the word right after it ("3 bedrooms, 2 bathrooms") when that word is in
     this parameter's name and no other's (``shared``: how many of the tool's parameters have each
     cue) and no punctuation parts them (``breaks``: the indices ``i`` where punctuation parts word
-    ``i`` from word ``i + 1``): "a=1, b=-3" keeps ``b`` for -3.
+    ``i`` from word ``i + 1``): "a=1, b=-3" keeps ``b`` for -3. A word inside another parameter's
+    name written out (``owned``, see :func:`written_names`) cues that parameter only.
     """
     best = 0.0
     for index, word in enumerate(stems):
+        if owned and owned.get(index, param.path) != param.path:
+            continue  # "initial investment of $2000, final value of $3000": "value" is final_value's
         for cue, weight in param.cues:
-            if word == cue or _abbreviates(cue, word) or _misspells(word, cue):
+            if word == cue or _abbreviates(cue, word) or _misspells(word, cue) or _heads(word, cue, weight):
                 if cue in ("from", "to") and weight < 1.0 and index >= mention.start:
                     continue  # a journey's "from"/"to" comes before its place, never after
                 if index < mention.start:
@@ -262,11 +266,37 @@ def proximity(
                     gap = index - mention.end + 0.5
                 else:
                     gap = (index - mention.end) * 1.5 + 1
-                    if any(b in breaks for b in range(mention.end - 1, index)):
-                        # "'PrimaryDB', host is ...": a cue past a comma opens the next clause.
+                    if (
+                        any(b in breaks for b in range(mention.end - 1, index))
+                        or "and" in stems[mention.end : index]
+                    ):
+                        # "'PrimaryDB', host is ...", "12, 24, 36 and dataset_B with ...": a cue
+                        # past a comma or an "and" opens the next clause.
                         gap += 3
                 best = max(best, weight / (1.0 + max(gap, 0.0)))
     return best
+
+
+def written_names(params: Iterable[Param], stems: list[str]) -> dict[int, tuple[str, ...]]:
+    """The word indices where a parameter's name of two or more words is written out, by owner.
+
+    "final value" in the command is ``final_value``'s name; its "value" does not also cue
+    ``initial_value``. (Only names that one parameter has: two with the same last name part, such
+    as ``location`` under two objects, own nothing.)
+    """
+    owners: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for param in params:
+        name = tuple(stem(word) for word in name_words(param.path[-1]).split())
+        if len(name) > 1:
+            owners.setdefault(name, []).append(param.path)
+    owned: dict[int, tuple[str, ...]] = {}
+    for name, paths in owners.items():
+        if len(paths) > 1:
+            continue
+        for start in range(len(stems) - len(name) + 1):
+            if tuple(stems[start : start + len(name)]) == name:
+                owned.update((index, paths[0]) for index in range(start, start + len(name)))
+    return owned
 
 
 _COUNT_NAMES = frozenset("count number num n top limit max total quantity amount size".split())
@@ -297,6 +327,14 @@ def counts(param: Param) -> frozenset[str]:
 def _abbreviates(cue: str, word: str) -> bool:
     """``temp`` for "temperature", ``init`` for "initial": a name's abbreviation of a command word."""
     return 4 <= len(cue) < len(word) and word.startswith(cue)
+
+
+_COMPOUND_TAILS = ("nam", "name", "id", "type", "code")
+
+
+def _heads(word: str, cue: str, weight: float) -> bool:
+    """The word that a parameter's name compounds: "user" for ``username``, "file" for ``filename``."""
+    return weight == 1.0 and len(word) >= 3 and cue[len(word) :] in _COMPOUND_TAILS and cue.startswith(word)
 
 
 def _misspells(word: str, cue: str) -> bool:

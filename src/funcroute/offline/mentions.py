@@ -188,6 +188,16 @@ _IDENTIFIER = re.compile(r"(?<![\w.@/:-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-
 _NOT_IDENTIFIER = re.compile(
     r"\d?[a-z]\d?|\d+(?:-[A-Za-z]+)+|\d+(?:\.\d+)?[eE][-+]?\d+|(?:[A-Z][a-z]?\d{0,2}){2,}"
 )
+# An acronym and its spelled-out form in parentheses, either way round: "SNP (Single Nucleotide
+# Polymorphism)", "Compound Annual Growth Rate (CAGR)".
+_GLOSS_AFTER = re.compile(r"\b([A-Z]{2,6})\s*\(([A-Za-z][\w\s-]{2,80}?)\)")
+_GLOSS_BEFORE = re.compile(r"[A-Za-z]\s*\(([A-Z]{2,6})\)")
+# Lower-case nouns of geography that end a place's name: "the Amazon rainforest", "Mississippi river".
+_FEATURE_AFTER = re.compile(
+    r" (?:rainforest|river|lake|mountains?|desert|ocean|sea|bay|valley|island|canyon|glacier|peninsula"
+    r"|gulf|delta|basin|reef|volcano|strait|forest|jungle|savanna|plateau|coast)\b"
+)
+_YEAR = re.compile(r"1[5-9]\d\d|20\d\d")
 _NUMBER_WITH_UNIT = re.compile(r"[-−]?\d+(?:[.,]\d+)*(?P<suffix>[A-Za-zµ°Ω]{1,4})?")
 
 
@@ -427,6 +437,7 @@ def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention
         found.add("currency", "CNY" if m.group(0) == "RMB" else m.group(0), *m.span())
     for m in _UNIT.finditer(command):
         found.add("unit", m.group(0), *m.span())
+    _claim_glosses(command, found)
     _add_names(command, found)
     for m in _COLOR.finditer(command):
         found.add("color", m.group(0), *m.span())
@@ -539,6 +550,29 @@ def _unit_of(command: str, number: re.Match[str]) -> str:
     return written if len(written) > 1 or written.startswith("°") or written in ("K", "J") else ""
 
 
+def _initials(words: list[str]) -> str:
+    return "".join(w[0] for w in words if w.lower() not in STOPWORDS).upper()
+
+
+def _claim_glosses(command: str, found: _Found) -> None:
+    """Claim an acronym's spelled-out form, so that it is no value: the acronym stands for both.
+
+    "SNP (Single Nucleotide Polymorphism) ID rs6034464" names one thing twice; read as two names,
+    the gloss filled the species. The acronym, left as written, is the mention.
+    """
+    for m in _GLOSS_AFTER.finditer(command):
+        if _initials(m.group(2).split()) == m.group(1):
+            found.taken.append(m.span(2))
+    for m in _GLOSS_BEFORE.finditer(command):
+        acronym, before = m.group(1), command[: m.start(1) - 1].rstrip()
+        spelled = list(re.finditer(r"[A-Za-z][\w-]*", before))[-2 * len(acronym) :]
+        for first in range(len(spelled)):  # the shortest run of words before "(" with those initials
+            run = spelled[len(spelled) - 1 - first :]
+            if _initials([w.group(0) for w in run]) == acronym:
+                found.taken.append((run[0].start(), run[-1].end()))
+                break
+
+
 def _add_names(command: str, found: _Found) -> None:
     for m in _NAME.finditer(command):
         # A name ends with its sentence: "in Texas. Don't return..." names Texas.
@@ -554,8 +588,14 @@ def _add_names(command: str, found: _Found) -> None:
         if (opening and " " not in text) or (head in STOPWORDS and not titled) or head in _LEADING_VERBS:
             # A capital that only opens the sentence ("Solve ...", "Find Paris") is not a name.
             text = " ".join(text.split()[1:])
+        start = m.start() + m.group(0).find(text)
+        feature = _FEATURE_AFTER.match(command, m.end()) if start + len(text) == m.end() else None
+        if feature is not None:  # "the Amazon rainforest", "Mississippi river": one place
+            text += feature.group(0)
+        number = re.search(r"(\d[\d.,]*)\s?$", command[:start])
+        if number and re.fullmatch(r"[A-Z]{2,4}", text) and not _YEAR.fullmatch(number.group(1)):
+            continue  # "25 MPG", "80 BPM": capitals right after a number are its unit ("2023 NBA" no)
         if len(text) > 1 and not all(w.lower() in STOPWORDS or w.lower() in _NOT_NAMES for w in text.split()):
-            start = m.start() + m.group(0).find(text)
             found.add("name", text, start, start + len(text))
 
 
@@ -564,18 +604,20 @@ def without_counts(
 ) -> list[Mention]:
     """The mentions less the counts, when the command has numbers in digits.
 
-    A number word before a plural ("two charges of 5C and 7C", "its three sides: 3, 4 and 5")
-    counts the values that follow in digits; it is not one of them. With no digits it is the value
-    ("add two apples"), and so it is where a parameter counts that plural (``counted``: stems of the
-    things the tool's count parameters count, "Number of events to return" gives "event"): "ten
-    major events in the 16th century".
+    A number word before a plural or a measure word ("two charges of 5C and 7C", "its three sides:
+    3, 4 and 5", "two set of variables") counts the values that follow in digits; it is not one of
+    them. With no digits it is the value ("add two apples"), and so it is where a parameter counts
+    that plural (``counted``: stems of the things the tool's count parameters count, "Number of
+    events to return" gives "event"): "ten major events in the 16th century".
     """
     if not any(m.kind == "number" for m in mentions):
         return mentions
 
     def is_count(m: Mention) -> bool:
         after = tokens[m.end] if m.end < len(tokens) else ""
-        if m.kind != "numword" or not after.endswith("s") or stem(after) == after:
+        # "two set of variables", "three pairs of shoes": a measure word and "of" count too.
+        measured = m.end + 1 < len(tokens) and tokens[m.end + 1] == "of"
+        if m.kind != "numword" or not (measured or (after.endswith("s") and stem(after) != after)):
             return False
         counts = tokens[m.end : m.end + 3]  # "ten events", "ten major historical events"
         return not any(stem(word) in counted for word in counts if word.endswith("s"))

@@ -16,7 +16,7 @@ import functools
 import re
 from typing import Literal
 
-__all__ = ["PlaceStyle", "coded", "is_city", "place_style", "qualified", "written_qualified"]
+__all__ = ["PlaceStyle", "coded", "is_city", "is_country", "place_style", "qualified", "written_qualified"]
 
 #: ``state``: "City, ST" for a US city (``City, Country`` elsewhere when the description allows it).
 #: ``country``: "City, Country" everywhere.
@@ -156,6 +156,12 @@ def qualified(city: str, style: PlaceStyle) -> str | None:
 def is_city(text: str) -> bool:
     """Whether ``text`` is the name of a city the gazetteer knows (always ``False`` without it)."""
     return " ".join(text.split()).lower() in _gazetteer()[0]
+
+
+def is_country(text: str) -> bool:
+    """Whether ``text`` names a country: "USA", "Japan" (without the gazetteer only short names)."""
+    name = " ".join(text.split()).lower()
+    return name in _COUNTRY_ALIASES or name in _codes_by_name()[1]
 
 
 def written_qualified(command: str, city: str) -> str | None:

@@ -143,7 +143,7 @@ class SemanticSelector(Selector):
         ranked: list[tuple[float, float, str, Filled, str]] = []
         for row in np.argsort(-selection, kind="stable")[: self.candidates]:
             tool = tools[scores.names[row]]
-            filled = fill_arguments(command, tool.schema, choose=self._chooser(vector))
+            filled = fill_arguments(command, tool.schema, choose=self._chooser(vector), tool_name=tool.name)
             doubt = _doubt(tools, tool.name, filled)
             # A tool that leaves part of the command unused, or whose values do not validate,
             # fits worse than one that takes everything.

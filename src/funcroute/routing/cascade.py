@@ -317,7 +317,9 @@ class Cascade(Selector):
         if decision.function == call.function:
             extracted = decision.arguments
         else:
-            extracted = fill_arguments(command, tools[call.function].schema).arguments
+            extracted = fill_arguments(
+                command, tools[call.function].schema, tool_name=call.function
+            ).arguments
         removed: dict[str, Any] = {}
         pinned: dict[str, Any] = {}
         for contest in contests:
