@@ -855,3 +855,57 @@ def test_the_article_a_names_no_choice_a() -> None:
     filled = fill_arguments("Generate a sequence of 50 bases with more G and C", dna)
     assert filled.arguments == {"length": 50, "preferences": ["G", "C"]}
     assert fill_arguments("more A than T in 10 bases", dna).arguments["preferences"] == ["A", "T"]
+
+
+def test_a_switch_abbreviated_a_nationality_and_a_numbered_name() -> None:
+    # "include_stats", described as "... statistics": "Include its statistics" sets it.
+    match = object_schema(["team_name"], team_name="string")
+    match["properties"]["include_stats"] = {  # type: ignore[index]
+        "type": "boolean",
+        "description": "Whether to include match statistics.",
+    }
+    filled = fill_arguments("Get the last game of Arsenal. Include its statistics.", match)
+    assert filled.arguments == {"team_name": "Arsenal", "include_stats": True}
+    assert fill_arguments("Get the last game of Arsenal and its status", match).arguments == {
+        "team_name": "Arsenal"
+    }
+    # A nationality names its country, for a country parameter only.
+    events = object_schema(["country", "start_year"], country="string", start_year="integer")
+    filled = fill_arguments("key events in Italian history since 1861", events)
+    assert filled.arguments == {"country": "Italy", "start_year": 1861}
+    dish = object_schema(["cuisine"], cuisine="string")
+    assert fill_arguments("a recipe of Italian food", dish).arguments == {"cuisine": "Italian"}
+    # side3's "3" cues it in "side 3 is 5", not in "sides: 3, 4 and 5".
+    triangle = object_schema(["side1", "side2", "side3"], side1="integer", side2="integer", side3="integer")
+    command = "a triangle with three sides: 3, 4, and 5"
+    assert fill_arguments(command, triangle).arguments == {"side1": 3, "side2": 4, "side3": 5}
+    command = "a triangle where side 3 is 5, side 1 is 3 and side 2 is 4"
+    assert fill_arguments(command, triangle).arguments == {"side1": 3, "side2": 4, "side3": 5}
+
+
+def test_a_numbers_own_digits_cue_nothing_and_a_kind_is_the_word_before_its_thing() -> None:
+    # The "1" and "e" of "1e-9" are no cues (charge1, a constant "e"), and "two charged bodies" counts.
+    charges = object_schema(
+        ["charge1", "charge2", "distance"], charge1="number", charge2="number", distance="number"
+    )
+    charges["properties"]["constant"] = {"type": "number", "description": "The constant e, default 8.99e9."}  # type: ignore[index]
+    command = "the potential between two charged bodies of 1e-9 and 2e-9 at a distance of 0.05"
+    assert fill_arguments(command, charges).arguments == {"charge1": 1e-9, "charge2": 2e-9, "distance": 0.05}
+    # "a luxury room" gives the room_type; a word of the tool's own name does not.
+    booking = object_schema(["hotel_name", "room_type"], hotel_name="string", room_type="string")
+    filled = fill_arguments("Book a luxury room at the Ritz", booking, tool_name="book_room")
+    assert filled.arguments == {"hotel_name": "Ritz", "room_type": "luxury"}
+    room = object_schema(["room_type"], room_type="string")
+    assert fill_arguments("Book a hotel room", room, tool_name="hotel.book").missing == ["room_type"]
+    assert fill_arguments("Book a hotel room", room).arguments == {"room_type": "hotel"}
+    # A kind among choices is a choice; a word after a hyphen is half a compound.
+    events = {
+        "type": "object",
+        "properties": {"event_type": {"type": "string", "enum": ["Music", "Theater"]}},
+        "required": ["event_type"],
+    }
+    assert fill_arguments("an interesting event: a Theater event", events).arguments == {
+        "event_type": "Theater"
+    }
+    vehicle = object_schema(["vehicle_type"], vehicle_type="string")
+    assert fill_arguments("a gas-powered vehicle", vehicle).arguments == {}

@@ -30,6 +30,7 @@ from funcroute.offline.fit import counts as _counts
 from funcroute.offline.fit import format_date, percent_is_fraction
 from funcroute.offline.fit import hint as _hint
 from funcroute.offline.fit import is_place as _is_place
+from funcroute.offline.fit import is_year as _is_year
 from funcroute.offline.fit import item_choices as _item_choices
 from funcroute.offline.fit import json_types as _types
 from funcroute.offline.fit import leaves as _leaves
@@ -38,10 +39,18 @@ from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.fit import shared_cues as _shared_cues
 from funcroute.offline.fit import written_names as _written_names
 from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
-from funcroute.offline.places import coded, is_city, is_country, place_style, qualified, written_qualified
+from funcroute.offline.places import (
+    coded,
+    country_of,
+    is_city,
+    is_country,
+    place_style,
+    qualified,
+    written_qualified,
+)
 from funcroute.offline.units import convert, other_dimension, units_of
 from funcroute.offline.units import readings as read_units
-from funcroute.offline.words import STOPWORDS, name_words, stem, words
+from funcroute.offline.words import STOPWORDS, name_words, names_the_tool, stem, words
 
 __all__ = ["Chooser", "Filled", "fill_arguments", "named_choices"]
 
@@ -143,10 +152,15 @@ _SWITCH_WORDS = frozenset(
 def _boolean(tokens: list[str], param: _Param) -> tuple[Any, bool]:
     cues = [c for c, weight in param.cues if weight == 1.0]
     named = [c for c in cues if c not in _SWITCH_WORDS] or cues
-    stems = {stem(token) for token in tokens}
+    # "stats" for "statistics" where the description says so ("include_stats": "... statistics").
+    described = {c for c, weight in param.cues if weight < 1.0}
+    spelled = {c: c for c in cues} | {
+        w: c for w in described for c in cues if len(c) >= 4 and w.startswith(c) and w != c
+    }
+    stems = {spelled.get(stem(token), stem(token)) for token in tokens}
     if not named or not all(c in stems for c in named):
         return None, False
-    hits = [i for i, token in enumerate(tokens) if stem(token) in cues]
+    hits = [i for i, token in enumerate(tokens) if spelled.get(stem(token), stem(token)) in cues]
     before = " ".join(tokens[max(hits[0] - 5, 0) : hits[0]])  # "I don't care about garage space"
     return not _NEGATION.search(before), True
 
@@ -231,8 +245,19 @@ def fill_arguments(
         if m.kind not in ("name", "identifier") or str(m.value).lower() not in labels
     ]
     if tool_name:
-        mentions = [m for m in mentions if m.kind != "name" or not _names_the_tool(str(m.value), tool_name)]
+        mentions = [m for m in mentions if m.kind != "name" or not names_the_tool(str(m.value), tool_name)]
     tokens = [command[s:e].lower() for s, e in word_spans(command)]
+    # "side 3 is 5": the 3 is part of side3's name, written out.
+    joined = {re.sub(r"[^a-z0-9]", "", p.path[-1].lower()) for p in params}
+    mentions = [
+        m
+        for m in mentions
+        if not (
+            m.kind == "number"
+            and m.end == m.start + 1 > 1
+            and tokens[m.start - 1] + tokens[m.start] in joined
+        )
+    ]
     values: dict[tuple[str, ...], Any] = {}
     cased = [command[s:e] for s, e in word_spans(command)]
     pending, chosen = _read_named(params, tokens, cased, mentions, values)
@@ -242,6 +267,7 @@ def fill_arguments(
     shared = _shared_cues(params)
     breaks = _breaks(command)
     stems = [stem(t) for t in tokens]
+    _read_kinds(command, pending, cased, stems, mentions, tool_name, values, taken)
     owned = _written_names(params, stems)
     guessed = _assign_by_score(pending, mentions, stems, values, taken, shared, breaks, owned)
     _fill_required(command, pending, mentions, values, taken, choose)
@@ -251,20 +277,6 @@ def fill_arguments(
     filled = _nest(params, values, unplaced)
     filled.ambiguous = _ambiguous(guessed, mentions, taken)
     return filled
-
-
-def _names_the_tool(text: str, tool_name: str) -> bool:
-    """Whether a name in the command is the tool's own ("GameSpot" for ``gamespot.getAverageUserScore``).
-
-    The command names what the tool is about ("the three great Schism in Christianity" for
-    ``religion_history.get_schisms``); its value is another word.
-    """
-    parts = {part for part in re.split(r"[^a-z0-9]+", tool_name.lower()) if part}
-    if re.sub(r"[^a-z0-9]+", "", text.lower()) in parts:
-        return True
-    own = {stem(word) for word in name_words(tool_name).split()}
-    said = [stem(word) for word in words(text)]
-    return bool(said) and set(said) <= own
 
 
 def _breaks(command: str) -> frozenset[int]:
@@ -322,6 +334,8 @@ def _qualify_places(command: str, params: list[_Param], values: dict[tuple[str, 
         value = values.get(param.path)
         if not isinstance(value, str) or "string" not in _types(param.schema):
             continue
+        if "country" in param.path[-1].lower() and not is_country(value):
+            value = values[param.path] = country_of(value) or value  # "German history": Germany's
         code = coded(value, name_words(param.path[-1]), str(param.schema.get("description") or ""))
         if code is not None:  # "California" for "the state abbreviation, such as 'CA'"
             values[param.path] = code
@@ -334,6 +348,58 @@ def _qualify_places(command: str, params: list[_Param], values: dict[tuple[str, 
             values[param.path] = written
         elif "," not in value:
             values[param.path] = qualified(value, style) or value
+
+
+def _read_kinds(
+    command: str,
+    pending: list[_Param],
+    cased: list[str],
+    stems: list[str],
+    mentions: list[Mention],
+    tool_name: str,
+    values: dict[tuple[str, ...], Any],
+    taken: list[tuple[int, int]],
+) -> None:
+    """A kind of thing, written as the small word before the thing: "a luxury room" for ``room_type``.
+
+    Only a text parameter named ``<thing>_type`` with no choices, and a lower-case word that is no
+    function word, no value found otherwise and no word of the tool's own name ("a hotel room" for
+    ``hotel.book`` says nothing of the room's type).
+    """
+    spans = word_spans(command)
+    for param in pending:
+        name = name_words(param.path[-1]).split()
+        if (
+            len(name) != 2
+            or name[1] != "type"
+            or _types(param.schema) != {"string"}
+            or "enum" in param.schema
+        ):
+            continue
+        for index in range(1, len(stems)):
+            word, start = cased[index - 1], spans[index - 1][0]
+            if stems[index] != stem(name[0]) or not (word.isalpha() and word.islower()):
+                continue
+            if command[start - 1 : start] == "-":
+                continue  # "a gas-powered vehicle": the kind is not "powered"
+            if word in STOPWORDS or names_the_tool(word, tool_name):
+                continue
+            if any(m.start <= index - 1 < m.end for m in mentions) or _overlaps(
+                Mention("", None, index - 1, index), taken
+            ):
+                continue
+            values[param.path] = word
+            taken.append((index - 1, index))
+            break
+
+
+def _looks_like_year(mention: Mention) -> bool:
+    return (
+        mention.kind == "number"
+        and not mention.unit
+        and isinstance(mention.value, int)
+        and 1500 <= mention.value <= 2100
+    )
 
 
 def _within(inner: Mention, outer: Mention) -> bool:
@@ -431,6 +497,7 @@ def _assign_by_score(
         The values placed by type and order alone, with no cue word (candidates for ambiguity).
     """
     pairs = []
+    years = any(_is_year(param) for param in pending)
     for p_index, param in enumerate(pending):
         for m_index, mention in enumerate(mentions):
             fit = _compatible(param, mention)
@@ -443,6 +510,8 @@ def _assign_by_score(
                     closeness += 0.25
                 elif agreement < 0:  # "500 g" for "(kg)", "3 m/s" for "(km/h)": perhaps
                     fit *= 0.5
+                if years and not _is_year(param) and _looks_like_year(mention):
+                    fit *= 0.5  # "revenues of $1M in 2019": 2019 is year1's, not an amount
                 if mention.kind == "name" and "country" in param.path[-1].lower():
                     # "between Apple and Samsung occurred in USA": a country by its name
                     closeness += 0.5 if is_country(str(mention.value)) else 0.0

@@ -243,13 +243,22 @@ def proximity(
     name written out (``owned``, see :func:`written_names`) cues that parameter only.
     """
     best = 0.0
+    number = mention.kind in ("number", "numword")
     for index, word in enumerate(stems):
+        if number and mention.start <= index < mention.end:
+            continue  # the "e" and "1" of "1e-9" cue no constant "e" and no charge1
         if owned and owned.get(index, param.path) != param.path:
             continue  # "initial investment of $2000, final value of $3000": "value" is final_value's
         for cue, weight in param.cues:
             if word == cue or _abbreviates(cue, word) or _misspells(word, cue) or _heads(word, cue, weight):
                 if cue in ("from", "to") and weight < 1.0 and index >= mention.start:
                     continue  # a journey's "from"/"to" comes before its place, never after
+                if cue.isdigit() and (
+                    index == 0
+                    or stems[index - 1] not in {c for c, _ in param.cues}
+                    or "".join(stems[index + 1 : index + 2])[:1].isdigit()
+                ):
+                    continue  # side3's "3" is in "side 3 is 5", not in "sides: 3, 4, and 5"
                 if index < mention.start:
                     gap = float(mention.start - index - 1)
                     if "and" in stems[index + 1 : mention.start]:  # "the director and include Alex King"
@@ -371,7 +380,7 @@ def compatible(param: Param, mention: Mention) -> float:
     if mention.kind == "place":
         return 1.0 if "string" in kinds and is_place(param) else 0.0
     if mention.kind in ("number", "numword"):
-        if _is_year(param) and not (isinstance(mention.value, int) and 0 < mention.value < 10_000):
+        if is_year(param) and not (isinstance(mention.value, int) and 0 < mention.value < 10_000):
             return 0.0  # "$1M in 2019": a million is no year (the year 300 is one)
         # Counts written as words ("two numbers") are usually not values: digits go first.
         weight = 0.6 if mention.kind == "numword" else 1.0
@@ -401,7 +410,7 @@ def compatible(param: Param, mention: Mention) -> float:
     return _STRING_PRIOR.get(mention.kind, 0.0)
 
 
-def _is_year(param: Param) -> bool:
+def is_year(param: Param) -> bool:
     """Whether the parameter is a calendar year by its name (``year``, ``year1``, ``start_year``).
 
     The year must be its last word (``year1_revenue`` is an amount, ``periods_per_year`` a rate);

@@ -614,10 +614,11 @@ def without_counts(
         return mentions
 
     def is_count(m: Mention) -> bool:
-        after = tokens[m.end] if m.end < len(tokens) else ""
         # "two set of variables", "three pairs of shoes": a measure word and "of" count too.
         measured = m.end + 1 < len(tokens) and tokens[m.end + 1] == "of"
-        if m.kind != "numword" or not (measured or (after.endswith("s") and stem(after) != after)):
+        # "two charged bodies": a plural within two words.
+        plural = any(w.endswith("s") and stem(w) != w for w in tokens[m.end : m.end + 2])
+        if m.kind != "numword" or not (measured or plural):
             return False
         counts = tokens[m.end : m.end + 3]  # "ten events", "ten major historical events"
         return not any(stem(word) in counted for word in counts if word.endswith("s"))

@@ -16,7 +16,16 @@ import functools
 import re
 from typing import Literal
 
-__all__ = ["PlaceStyle", "coded", "is_city", "is_country", "place_style", "qualified", "written_qualified"]
+__all__ = [
+    "PlaceStyle",
+    "coded",
+    "country_of",
+    "is_city",
+    "is_country",
+    "place_style",
+    "qualified",
+    "written_qualified",
+]
 
 #: ``state``: "City, ST" for a US city (``City, Country`` elsewhere when the description allows it).
 #: ``country``: "City, Country" everywhere.
@@ -162,6 +171,26 @@ def is_country(text: str) -> bool:
     """Whether ``text`` names a country: "USA", "Japan" (without the gazetteer only short names)."""
     name = " ".join(text.split()).lower()
     return name in _COUNTRY_ALIASES or name in _codes_by_name()[1]
+
+
+def country_of(adjective: str) -> str | None:
+    """The country an adjective of nationality names: "German" -> "Germany", "Japanese" -> "Japan".
+
+    By the ending English adds to a country's name: the one country whose name starts with what is
+    left ("germ", "japan"), else ``None`` ("Turkish" fits Turkey and Turkmenistan; without the
+    gazetteer, always ``None``).
+    """
+    word = adjective.strip().lower()
+    if not word.isalpha():
+        return None
+    names = [name for name in _gazetteer()[3].values() if " " not in name]
+    for ending in ("ian", "ese", "ish", "an", "i"):
+        root = word.removesuffix(ending)
+        if root != word and len(root) >= 4:
+            found = [name for name in names if name.lower().startswith(root)]
+            if len(found) == 1:
+                return found[0]
+    return None
 
 
 def written_qualified(command: str, city: str) -> str | None:

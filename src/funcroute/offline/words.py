@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["STOPWORDS", "content_words", "name_words", "stem", "word_spans", "words"]
+__all__ = ["STOPWORDS", "content_words", "name_words", "names_the_tool", "stem", "word_spans", "words"]
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?")
@@ -63,3 +63,17 @@ def word_spans(text: str) -> list[tuple[int, int]]:
 def content_words(text: str) -> list[str]:
     """Stemmed words of ``text``, without stopwords and numbers."""
     return [stem(w) for w in words(text) if w not in STOPWORDS and not w[0].isdigit()]
+
+
+def names_the_tool(text: str, tool_name: str) -> bool:
+    """Whether a name in the command is the tool's own ("GameSpot" for ``gamespot.getAverageUserScore``).
+
+    The command names what the tool is about ("the three great Schism in Christianity" for
+    ``religion_history.get_schisms``); its value is another word.
+    """
+    parts = {part for part in re.split(r"[^a-z0-9]+", tool_name.lower()) if part}
+    if re.sub(r"[^a-z0-9]+", "", text.lower()) in parts:
+        return True
+    own = {stem(word) for word in name_words(tool_name).split()}
+    said = [stem(word) for word in words(text)]
+    return bool(said) and set(said) <= own
