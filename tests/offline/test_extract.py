@@ -909,3 +909,62 @@ def test_a_numbers_own_digits_cue_nothing_and_a_kind_is_the_word_before_its_thin
     }
     vehicle = object_schema(["vehicle_type"], vehicle_type="string")
     assert fill_arguments("a gas-powered vehicle", vehicle).arguments == {}
+
+
+def test_units_as_described_years_titles_and_listed_names() -> None:
+    # A unit in the spelling the description offers.
+    distance = object_schema(["start"], start="string")
+    distance["properties"]["units"] = {"type": "string", "description": "Units ('miles' or 'kilometers')."}  # type: ignore[index]
+    assert fill_arguments("how far is it from Boston in mile?", distance).arguments["units"] == "miles"
+    weather = object_schema(["city"], city="string")
+    weather["properties"]["measurement"] = {  # type: ignore[index]
+        "type": "string",
+        "description": "Which unit to display the temperature in, 'c' for Celsius, 'f' for Fahrenheit.",
+    }
+    filled = fill_arguments("Is the temperature in Fahrenheit in the city of Oslo high?", weather)
+    assert filled.arguments == {"city": "Oslo", "measurement": "f"}
+    # A year-shaped number is its own evidence for an optional year, one written as text too.
+    turtles = object_schema(["location"], location="string", year="integer")
+    assert fill_arguments("turtles in Lake Tahoe in 2020", turtles).arguments == {
+        "location": "Lake Tahoe",
+        "year": 2020,
+    }
+    density = object_schema(["country", "year"], country="string", year="string")
+    assert fill_arguments("the density of Brazil in 2022", density).arguments == {
+        "country": "Brazil",
+        "year": "2022",
+    }
+    # A first word that names the tool is a title, before a person's name only.
+    lawyer = object_schema(["name"], name="string")
+    filled = fill_arguments("the experience of Lawyer Jane Roe", lawyer, tool_name="lawyer.get_experience")
+    assert filled.arguments == {"name": "Jane Roe"}
+    battle = object_schema(["battle"], battle="string")
+    filled = fill_arguments("details of the Battle of Hastings", battle, tool_name="battle_details")
+    assert filled.arguments == {"battle": "Battle of Hastings"}
+    # Names listed after a list parameter's name fill it, and no other parameter.
+    route = object_schema(["start", "end"], start="string", end="string")
+    route["properties"]["stops"] = {"type": "array", "items": {"type": "string"}}  # type: ignore[index]
+    filled = fill_arguments("from Paris to Rome with stops at Lyon, Turin and Milan", route)
+    assert filled.arguments == {"start": "Paris", "end": "Rome", "stops": ["Lyon", "Turin", "Milan"]}
+
+
+def test_a_unit_fits_the_dimension_a_name_says_and_the_second_sample_is_no_time() -> None:
+    described = "The {} of the {} sample of gas."
+    gas = {
+        "type": "object",
+        "properties": {
+            f"{what}{n}": {"type": "integer", "description": described.format(what, order)}
+            for n, order in ((1, "first"), (2, "second"))
+            for what in ("quantity", "temperature")
+        },
+        "required": ["quantity1", "temperature1", "quantity2", "temperature2"],
+    }
+    command = "the final temperature when 2 moles of gas at 300 K mix with 3 moles at 400 K"
+    assert fill_arguments(command, gas).arguments == {
+        "quantity1": 2,
+        "temperature1": 300,
+        "quantity2": 3,
+        "temperature2": 400,
+    }
+    assert units_of("The quantity of the second sample") == frozenset()
+    assert units_of("Time in seconds") != frozenset()

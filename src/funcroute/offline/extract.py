@@ -18,7 +18,7 @@ import difflib
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from funcroute.offline.fit import HINT_KIND as _HINT_KIND
@@ -48,7 +48,7 @@ from funcroute.offline.places import (
     qualified,
     written_qualified,
 )
-from funcroute.offline.units import convert, other_dimension, units_of
+from funcroute.offline.units import convert, measures_named, other_dimension, units_of
 from funcroute.offline.units import readings as read_units
 from funcroute.offline.words import STOPWORDS, name_words, names_the_tool, stem, words
 
@@ -179,6 +179,9 @@ def _unit_agreement(param: _Param, mention: Mention) -> int:
     """
     if not mention.unit or mention.kind != "number":
         return 0
+    named = measures_named(name_words(re.sub(r"\d+", " ", param.path[-1])), mention.unit)
+    if named is not None:  # "300 K" for temperature1, not "2 moles"
+        return 1 if named else -2
     units = _measured_in(param)
     if not units:
         return 0
@@ -208,7 +211,20 @@ def _coerce(param: _Param, mention: Mention) -> Any:
             return round(mention.value / 100, 10)  # "5%" as a rate is 0.05
     if mention.kind == "date":
         return format_date(mention.value, str(param.schema.get("description") or ""))
+    if mention.kind == "unit":
+        return _unit_as_described(str(mention.value), param.examples)
     return mention.value
+
+
+def _unit_names(text: str) -> set[str]:
+    names = {name for name, _ in read_units(text)}
+    return names | {name for name, _ in read_units(text.upper())} if len(text) == 1 else names
+
+
+def _unit_as_described(unit: str, options: Sequence[str]) -> str:
+    """A unit in the spelling the parameter's description offers: "mile" as 'miles', "celsius" as 'c'."""
+    said = _unit_names(unit)
+    return next((option for option in options if said & _unit_names(option)), unit)
 
 
 def named_choices(command: str, choices: Sequence[Any]) -> list[Any]:
@@ -245,7 +261,11 @@ def fill_arguments(
         if m.kind not in ("name", "identifier") or str(m.value).lower() not in labels
     ]
     if tool_name:
-        mentions = [m for m in mentions if m.kind != "name" or not names_the_tool(str(m.value), tool_name)]
+        mentions = [
+            _without_title(m, tool_name)
+            for m in mentions
+            if m.kind != "name" or not names_the_tool(str(m.value), tool_name)
+        ]
     tokens = [command[s:e].lower() for s, e in word_spans(command)]
     # "side 3 is 5": the 3 is part of side3's name, written out.
     joined = {re.sub(r"[^a-z0-9]", "", p.path[-1].lower()) for p in params}
@@ -350,6 +370,32 @@ def _qualify_places(command: str, params: list[_Param], values: dict[tuple[str, 
             values[param.path] = qualified(value, style) or value
 
 
+def _listed_names(
+    param: _Param, tokens: list[str], mentions: list[Mention], chosen: list[tuple[int, int]]
+) -> list[Mention] | None:
+    """Two or more names listed right after a list parameter's name, or ``None``.
+
+    "with stops at Santa Barbara and Monterey" gives ``stops`` both; the names are no one's else.
+    """
+    items = param.schema.get("items")
+    if _types(param.schema) != {"array"} or not isinstance(items, dict) or _types(items) != {"string"}:
+        return None
+    cues = {cue for cue, weight in param.cues if weight == 1.0}
+    names = [m for m in mentions if m.kind == "name" and not _overlaps(m, chosen)]
+    for index, token in enumerate(tokens):
+        after = [m for m in names if m.start > index]
+        if stem(token) not in cues or not after or after[0].start > index + 3:
+            continue
+        listed = after[:1]
+        for mention in after[1:]:
+            if not set(tokens[listed[-1].end : mention.start]) <= {"and", "or"}:
+                break
+            listed.append(mention)
+        if len(listed) >= 2:
+            return listed
+    return None
+
+
 def _read_kinds(
     command: str,
     pending: list[_Param],
@@ -391,6 +437,16 @@ def _read_kinds(
             values[param.path] = word
             taken.append((index - 1, index))
             break
+
+
+def _without_title(mention: Mention, tool_name: str) -> Mention:
+    """A name less a first word that names the tool: "a Lawyer John Doe" for ``lawyer.get_experience``."""
+    first, *rest = str(mention.value).split()
+    if mention.kind != "name" or len(rest) < 2 or not all(word[0].isupper() for word in rest):
+        return mention  # "Battle of Stalingrad" for battle_details keeps its "Battle"
+    if not names_the_tool(first, tool_name):
+        return mention
+    return replace(mention, value=" ".join(rest), start=mention.start + 1)
 
 
 def _looks_like_year(mention: Mention) -> bool:
@@ -438,6 +494,9 @@ def _read_named(
                     dict.fromkeys(m.value for m in sorted(named, key=lambda m: m.start))
                 )
                 chosen += [(m.start, m.end) for m in named]
+        elif (listed := _listed_names(param, tokens, mentions, chosen)) is not None:
+            values[param.path] = [str(m.value) for m in listed]
+            chosen += [(m.start, m.end) for m in listed]
         elif _types(param.schema) == {"boolean"}:
             value, ok = _boolean(tokens, param)
             if ok:
@@ -529,6 +588,8 @@ def _assign_by_score(
         if not evident and mention.kind in ("number", "numword") and isinstance(mention.value, int):
             # "ten major historical events" for the "Number of events to return".
             evident = bool(set(stems[mention.end : mention.end + 3]) & _counts(param))
+        if not evident and _is_year(param) and _looks_like_year(mention):
+            evident = True  # "turtles in Mississippi river in 2020": the year of the data
         if not evident and mention.kind == "name" and mention.start > 0 and _is_place(param):
             # "sculptures of Michelangelo in Rome": a known city after "in" is where to look.
             evident = stems[mention.start - 1] in _PLACE_PREPOSITIONS and is_city(str(mention.value))

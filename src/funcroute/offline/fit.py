@@ -387,6 +387,13 @@ def compatible(param: Param, mention: Mention) -> float:
         if ("integer" in kinds and isinstance(mention.value, int)) or "number" in kinds:
             return weight
         # "2 kg of apples": a number is not a name; only a code-like text parameter takes one.
+        if (
+            "string" in kinds
+            and _named_year(param)
+            and isinstance(mention.value, int)
+            and 0 < mention.value < 10_000
+        ):
+            return weight  # "in 2022" for a year written as text
         return weight * _STRING_PRIOR["number"] if "string" in kinds and _is_code(param) else 0.0
     if "string" not in kinds:
         return 0.0
@@ -416,9 +423,12 @@ def is_year(param: Param) -> bool:
     The year must be its last word (``year1_revenue`` is an amount, ``periods_per_year`` a rate);
     not ``years`` (a duration: "over 5 years"), and not a string code.
     """
+    return _named_year(param) and json_types(param.schema) <= {"integer", "number"}
+
+
+def _named_year(param: Param) -> bool:
     named = re.findall(r"[a-z]+", name_words(param.path[-1]))  # "year1" -> year
-    calendar = named[-1:] == ["year"] and named[-2:-1] != ["per"]  # not "compounding_periods_per_year"
-    return calendar and json_types(param.schema) <= {"integer", "number"}
+    return named[-1:] == ["year"] and named[-2:-1] != ["per"]  # not "compounding_periods_per_year"
 
 
 def _is_code(param: Param) -> bool:

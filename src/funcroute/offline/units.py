@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["convert", "other_dimension", "readings", "units_of"]
+__all__ = ["convert", "measures_named", "other_dimension", "readings", "units_of"]
 
 # Each unit's spellings, keyed by the unit's name. Single letters are units only as written in
 # capitals beside a number or in a description ("300K", "in J/K"), never as words.
@@ -130,9 +130,13 @@ def readings(written: str) -> frozenset[tuple[str, float]]:
     return frozenset((name, 1.0) for name in names)
 
 
+_ORDINAL_SECOND = re.compile(r"\bthe second\b", re.I)
+
+
 @lru_cache(maxsize=4096)
 def units_of(described: str) -> frozenset[tuple[str, float]]:
     """The units a parameter's name and description name, with their factors ("in J/K" -> joule, kelvin)."""
+    described = _ORDINAL_SECOND.sub("the", described)  # "the second sample of gas" measures no time
     found = {unit for m in _SQUARE.finditer(described) for unit in readings(m.group(0))}
     for word in _DESCRIBED.findall(_SQUARE.sub(" ", described)):
         # One letter names a unit only in capitals ("in K"); "a", "s", "m" are words or letters.
@@ -149,6 +153,31 @@ def _dimension(unit: str) -> str | None:
         base = _DIMENSION_OF.get(unit.removeprefix("square "))
         return None if base is None else f"square {base}"
     return _DIMENSION_OF.get(unit)
+
+
+# What a parameter's name says it measures: "temperature1", "distance", "duration" ("length" is
+# no word of this: a track's length is a time; "current" is mostly "now").
+_NAMED_DIMENSIONS = {d: d for d in _DIMENSIONS if d not in ("length", "current")} | {
+    "distance": "length",
+    "height": "length",
+    "width": "length",
+    "depth": "length",
+    "duration": "time",
+    "weight": "mass",
+}
+
+
+def measures_named(name: str, written: str) -> bool | None:
+    """Whether a number written with unit ``written`` measures what the parameter's name says.
+
+    ``name`` is the name's words ("temperature 1"); ``None`` when the name names no dimension or the
+    unit's is unknown ("2 moles" for ``quantity1``).
+    """
+    named = {_NAMED_DIMENSIONS[word] for word in name.split() if word in _NAMED_DIMENSIONS}
+    dimensions = {_dimension(unit) for unit, _ in readings(written)}
+    if not named or not dimensions or None in dimensions:
+        return None
+    return bool(named & dimensions)
 
 
 def other_dimension(written: str, measured: frozenset[tuple[str, float]]) -> bool:
