@@ -188,20 +188,6 @@ def test_values_never_begin_or_end_with_a_function_word() -> None:
     assert not {"for pasta carbonara", "Find a recipe", "for", "a", "carbonara which"} & set(offered)
 
 
-def test_a_span_that_names_the_tool_is_no_value_of_it() -> None:
-    tools = ToolSet()
-
-    @tools.tool(name="whole_foods.check_price")
-    def check_price(location: str, item: str) -> str:
-        """Check a price at a Whole Foods store."""
-        return location
-
-    command = "Check the price of tomatoes at the Whole Foods in Los Angeles"
-    offered = _params(grounded_schema(tools, ["whole_foods.check_price"], command) or {})["location"]["enum"]  # type: ignore[index]
-    assert "Los Angeles" in offered and "Whole Foods in Los Angeles" in offered
-    assert not {"Whole Foods", "Foods", "Whole", "price"} & set(offered)
-
-
 class Stop(BaseModel):
     city: str
     nights: int

@@ -46,7 +46,6 @@ from funcroute.offline.fit import asks_for_date, format_date, item_choices, perc
 from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
 from funcroute.offline.places import place_style, qualified, written_qualified
 from funcroute.offline.units import other_dimension, units_of
-from funcroute.offline.words import names_the_tool
 from funcroute.offline.words import words as split_words
 from funcroute.tools.toolset import ToolSet
 
@@ -203,13 +202,8 @@ def _is_object(spec: Any) -> bool:
     return isinstance(spec, dict) and spec.get("type") == "object" and bool(spec.get("properties"))
 
 
-def _ground_object(
-    obj: dict[str, Any], mentions: Sequence[Mention], command: str, tool_name: str = ""
-) -> bool:
+def _ground_object(obj: dict[str, Any], mentions: Sequence[Mention], command: str) -> bool:
     """Limit the grounded parameters of the object schema ``obj``, in place, nested ones included.
-
-    A span that names the tool itself ("the Whole Foods in Los Angeles" for ``whole_foods.check_price``)
-    is no value of it: a small model copies it into the first text parameter.
 
     Returns:
         ``False`` when a required parameter has no value in the command (the object cannot be built).
@@ -226,7 +220,7 @@ def _ground_object(
         items = spec.get("items") if spec.get("type") == "array" else None
         nested = spec if _is_object(spec) else items if _is_object(items) else None
         if nested is not None:  # an object (or a list of them): its own values, grounded alike
-            if _ground_object(nested, mentions, command, tool_name):
+            if _ground_object(nested, mentions, command):
                 continue
             if name in required:
                 return False
@@ -255,8 +249,6 @@ def _ground_object(
             del properties[name]
             continue
         values = _candidates(name, kind, mentions, target, command, name in required and target is spec)
-        if kind == "span" and tool_name:
-            values = [v for v in values if not (isinstance(v, str) and names_the_tool(v, tool_name))]
         if name not in required and values:
             # An optional value is offered only when the command gives more values of its kind
             # than the required parameters take: else a small model copies one of those into
@@ -299,8 +291,7 @@ def grounded_schema(tools: ToolSet, names: Sequence[str], command: str) -> dict[
     mentions = without_counts(find_mentions(command), words)  # "two charges of 5C and 7C": not 2
     variants = []
     for variant in tools.subset(list(names)).json_schema()["anyOf"]:
-        tool_name = str(variant["properties"]["function"].get("const") or "")
-        callable_ = _ground_object(variant["properties"]["params"], mentions, command, tool_name)
+        callable_ = _ground_object(variant["properties"]["params"], mentions, command)
         if callable_:
             variants.append(copy.deepcopy(variant))
     if not variants:
