@@ -162,9 +162,10 @@ def test_a_value_that_is_the_tools_own_name_goes_to_the_model(semantic: Semantic
         result = Router(tools, selector=cascade).route(command, dry_run=True)
         return result.path, result.reason, len(model.prompts)
 
-    # The extractor reads category="BoardGameGeek" (the tool's own name): the model places the words.
+    # "BoardGameGeek" is the tool's own name, no category: the extractor leaves it, the model places
+    # the words.
     command = "Recommend strategy board games for 2 players from BoardGameGeek"
-    assert semantic.decide(tools, command).arguments["category"] == "BoardGameGeek"
+    assert "category" not in semantic.decide(tools, command).arguments
     games = {"function": "BoardGameGeek_recommend", "params": {"players": 2, "category": "strategy"}}
     assert routed(command, games)[::2] == ("model", 1)
     # Values that are not the tool's name keep the fast path.
