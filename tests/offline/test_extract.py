@@ -949,22 +949,14 @@ def test_units_as_described_years_titles_and_listed_names() -> None:
 
 
 def test_a_unit_fits_the_dimension_a_name_says_and_the_second_sample_is_no_time() -> None:
-    described = "The {} of the {} sample of gas."
-    gas = {
-        "type": "object",
-        "properties": {
-            f"{what}{n}": {"type": "integer", "description": described.format(what, order)}
-            for n, order in ((1, "first"), (2, "second"))
-            for what in ("quantity", "temperature")
-        },
-        "required": ["quantity1", "temperature1", "quantity2", "temperature2"],
-    }
+    # "the second sample" read as seconds had made every number with a unit misfit quantity2.
+    names = [f"{what}{n}" for n in (1, 2) for what in ("quantity", "temperature")]
+    gas = object_schema(names, **dict.fromkeys(names, "integer"))
+    for name in names:
+        order = "first" if name.endswith("1") else "second"
+        gas["properties"][name]["description"] = f"The {name[:-1]} of the {order} sample of gas."  # type: ignore[index]
     command = "the final temperature when 2 moles of gas at 300 K mix with 3 moles at 400 K"
-    assert fill_arguments(command, gas).arguments == {
-        "quantity1": 2,
-        "temperature1": 300,
-        "quantity2": 3,
-        "temperature2": 400,
-    }
+    filled = fill_arguments(command, gas).arguments
+    assert filled == dict(zip(names, [2, 300, 3, 400], strict=True))
     assert units_of("The quantity of the second sample") == frozenset()
     assert units_of("Time in seconds") != frozenset()
