@@ -960,3 +960,10 @@ def test_a_unit_fits_the_dimension_a_name_says_and_the_second_sample_is_no_time(
     assert filled == dict(zip(names, [2, 300, 3, 400], strict=True))
     assert units_of("The quantity of the second sample") == frozenset()
     assert units_of("Time in seconds") != frozenset()
+
+
+def test_a_blank_quote_beside_the_tools_name_is_no_crash() -> None:
+    # The title rule splits names; a quoted blank ("'  '") is no name and has no first word.
+    note = object_schema(["text"], text="string")
+    filled = fill_arguments("send '  ' to Lawyer Jane Roe", note, tool_name="lawyer.send")
+    assert filled.arguments == {"text": ""}  # the quote, as written (stripped), not the name

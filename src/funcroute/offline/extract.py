@@ -266,7 +266,9 @@ def fill_arguments(
             for m in mentions
             if m.kind != "name" or not names_the_tool(str(m.value), tool_name)
         ]
-    tokens = [command[s:e].lower() for s, e in word_spans(command)]
+    spans = word_spans(command)
+    cased = [command[s:e] for s, e in spans]
+    tokens = [word.lower() for word in cased]
     # "side 3 is 5": the 3 is part of side3's name, written out.
     joined = {re.sub(r"[^a-z0-9]", "", p.path[-1].lower()) for p in params}
     mentions = [
@@ -279,7 +281,6 @@ def fill_arguments(
         )
     ]
     values: dict[tuple[str, ...], Any] = {}
-    cased = [command[s:e] for s, e in word_spans(command)]
     pending, chosen = _read_named(params, tokens, cased, mentions, values)
     mentions = _with_places(command, tokens, params, pending, mentions)
     mentions = without_counts(mentions, tokens, _counted_words(params))
@@ -441,8 +442,10 @@ def _read_kinds(
 
 def _without_title(mention: Mention, tool_name: str) -> Mention:
     """A name less a first word that names the tool: "a Lawyer John Doe" for ``lawyer.get_experience``."""
+    if mention.kind != "name":
+        return mention  # a quoted value is as written (and may be blank: "call '  ' now")
     first, *rest = str(mention.value).split()
-    if mention.kind != "name" or len(rest) < 2 or not all(word[0].isupper() for word in rest):
+    if len(rest) < 2 or not all(word[0].isupper() for word in rest):
         return mention  # "Battle of Stalingrad" for battle_details keeps its "Battle"
     if not names_the_tool(first, tool_name):
         return mention
@@ -571,9 +574,9 @@ def _assign_by_score(
                     fit *= 0.5
                 if years and not _is_year(param) and _looks_like_year(mention):
                     fit *= 0.5  # "revenues of $1M in 2019": 2019 is year1's, not an amount
-                if mention.kind == "name" and "country" in param.path[-1].lower():
-                    # "between Apple and Samsung occurred in USA": a country by its name
-                    closeness += 0.5 if is_country(str(mention.value)) else 0.0
+                country = mention.kind == "name" and "country" in param.path[-1].lower()
+                if country and is_country(str(mention.value)):
+                    closeness += 0.5  # "between Apple and Samsung occurred in USA": a country by name
                 pairs.append((fit * (0.2 + closeness), closeness, p_index, m_index))
     guessed: list[tuple[_Param, Mention]] = []
     for score, closeness, p_index, m_index in sorted(pairs, key=lambda t: (-t[0], t[3], t[2])):
