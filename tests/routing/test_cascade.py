@@ -408,3 +408,26 @@ def test_a_tool_named_for_the_opposite_is_neither_fast_nor_called(semantic: Sema
     model = ScriptedBackend([json.dumps(right)])
     result = Router(tools, selector=Cascade(model, semantic=semantic)).route(command, dry_run=True)
     assert result.call is not None and result.call.function == "calculate_sunset"
+
+
+def test_a_tool_named_for_another_measure_is_neither_fast_nor_called(semantic: SemanticSelector) -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def calculate_maximum_height(initial_velocity: float) -> float:
+        """Calculate the maximum height an object reaches when thrown straight upwards."""
+        return initial_velocity**2 / 19.6
+
+    command = "What is the acceleration a ball will reach if thrown straight up with a velocity of 5 m/s?"
+    decision = semantic.decide(tools, command)
+    assert decision.routed and decision.arguments == {"initial_velocity": 5}  # the fast path had it all
+    call = {"function": "calculate_maximum_height", "params": {"initial_velocity": 5}}
+    model = ScriptedBackend([json.dumps(call)], cycle=True)
+    why = "is for 'height', and the command asks for 'acceleration'"
+    with pytest.raises(NoSuitableFunctionError, match=why):
+        Router(tools, selector=Cascade(model, semantic=semantic)).route(command, dry_run=True)
+    assert len(model.prompts) == 1  # not the fast path: the model was asked, and its call refused
+    asked = "What is the maximum height a ball will reach if it's thrown straight upwards at 5 m/s?"
+    result = Router(tools, selector=Cascade(model, semantic=semantic)).route(asked, dry_run=True)
+    assert result.path == "fast" and result.call is not None
+    assert result.call.arguments == {"initial_velocity": 5}

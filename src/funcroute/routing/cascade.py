@@ -49,6 +49,7 @@ from funcroute.constrain.grounding import (
 )
 from funcroute.errors import ModelOutputError, NoSuitableFunctionError, UsageError
 from funcroute.offline.extract import fill_arguments
+from funcroute.offline.measures import other_measure
 from funcroute.offline.opposites import clash
 from funcroute.offline.words import content_words, name_words, words
 from funcroute.routing.llm import LLMSelector
@@ -183,7 +184,7 @@ class Cascade(Selector):
             offered = names[:-1]
             reason = f"semantic router: {why}; model: none of {offered} fits"
             raise _refused(command, decision, reason, chosen.attempts)
-        opposite = clash(call.function, command)
+        opposite = _not_for(call.function, command)
         if opposite:
             raise _refused(command, decision, f"semantic router: {why}; model: {opposite}", chosen.attempts)
         reason = f"semantic router: {why}; the model chose among {names}"
@@ -215,7 +216,7 @@ class Cascade(Selector):
             return None
         if _guessed_text(tools, decision):
             return None  # the extractor took the tool's own name for a value: let the model place it
-        if clash(decision.function, command):
+        if _not_for(decision.function, command):
             return None  # "sunset" for calculate_sunrise: the model may find the tool asked for
         try:
             call = tools.validate(decision.function, decision.arguments)
@@ -373,6 +374,11 @@ class Cascade(Selector):
 
     def close(self) -> None:
         """The model backend is the caller's to close; nothing else is held."""
+
+
+def _not_for(function: str, command: str) -> str:
+    """Why the tool is not for what the command asks: named for its opposite, or another measure."""
+    return clash(function, command) or other_measure(function, command)
 
 
 def _addressed(tools: ToolSet, call: Call) -> bool:
