@@ -80,10 +80,11 @@ def tiny_gguf(tiny_model_dir: pathlib.Path, tmp_path_factory: pytest.TempPathFac
     return convert_to_gguf(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny.gguf")
 
 
-@pytest.fixture(scope="module")
-def backend(tiny_gguf: pathlib.Path) -> Iterator[LlamaCppBackend]:
-    with LlamaCppBackend(tiny_gguf, n_ctx=1024, n_threads=1) as b:
-        assert isinstance(b, LlamaCppBackend)
+@pytest.fixture(scope="module", params=["llguidance", "gbnf"])
+def backend(tiny_gguf: pathlib.Path, request: pytest.FixtureRequest) -> Iterator[LlamaCppBackend]:
+    """The backend on each grammar engine in turn (llguidance is the default where installed)."""
+    with LlamaCppBackend(tiny_gguf, n_ctx=1024, n_threads=1, grammar_engine=request.param) as b:
+        assert isinstance(b, LlamaCppBackend) and b.grammar_engine == request.param
         yield b
 
 
@@ -206,8 +207,11 @@ def test_stop_when(backend: LlamaCppBackend) -> None:
     assert result.completion_tokens is not None and result.completion_tokens < 50
 
 
-def _without_separator_spaces(text: str) -> str:
-    """``text`` less the single spaces after ':' and ',' outside strings; any other space stays."""
+def _without_separator_spaces(text: str, anywhere: bool = False) -> str:
+    """``text`` less single spaces outside strings: after ':' and ',' only, or ``anywhere``.
+
+    A run of two spaces keeps its second one, so the text no longer equals its compact JSON.
+    """
     out: list[str] = []
     in_string = escaped = False
     for index, char in enumerate(text):
@@ -215,8 +219,9 @@ def _without_separator_spaces(text: str) -> str:
             escaped, in_string = (not escaped and char == "\\"), in_string and (escaped or char != '"')
         elif char == '"':
             in_string = True
-        elif char == " " and index and text[index - 1] in ":,":
-            continue
+        elif char == " " and text[index - 1 : index] != " ":
+            if anywhere or text[index - 1 : index] in (":", ","):
+                continue
         out.append(char)
     return "".join(out)
 
@@ -229,12 +234,35 @@ def test_grammar_constrained_output_is_always_valid(backend: LlamaCppBackend) ->
         assert not CONTROL.search(result.text), repr(result.text)
         value = json.loads(result.text)
         jsonschema.validate(value, CALL_SCHEMA)
-        # The JSON spacing real models write: at most one space, and only after ':' or ','.
+        # The JSON spacing real models write: at most one space, only after ':' or ',' (GBNF), or
+        # between any two JSON tokens (llguidance), never a run of them.
         assert json.dumps(value, separators=(",", ":"), ensure_ascii=False) == _without_separator_spaces(
-            result.text
+            result.text, anywhere=backend.grammar_engine == "llguidance"
         )
         seen.add(result.text)
     assert len(PROMPTS) == 20
+
+
+def test_llguidance_feeds_forced_tokens_in_fewer_passes_than_tokens(tiny_gguf: pathlib.Path) -> None:
+    with LlamaCppBackend(tiny_gguf, n_ctx=512, n_threads=1, grammar_engine="llguidance") as guided:
+        result = guided.complete(Request(prompt=PROMPTS[0], max_new_tokens=160, schema=CALL_SCHEMA))
+    assert result.finish_reason == "stop" and result.text.lstrip().startswith('{"function"')
+    assert result.forward_passes is not None and result.completion_tokens is not None
+    # '{"function": "' and '"params":' are forced: fed with the next pass, not one pass per token
+    assert result.forward_passes < result.completion_tokens
+
+
+def test_grammar_engine_is_checked(tiny_gguf: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from funcroute.backends import llamacpp
+    from funcroute.errors import UsageError
+
+    with pytest.raises(UsageError, match="grammar_engine"):
+        LlamaCppBackend(tiny_gguf, grammar_engine="xgrammar")  # type: ignore[arg-type]
+    monkeypatch.setattr(llamacpp, "guidance_for_llama", lambda: False)
+    with pytest.raises(BackendError, match="llguidance"):
+        LlamaCppBackend(tiny_gguf, grammar_engine="llguidance")
+    with LlamaCppBackend(tiny_gguf, n_ctx=256, n_threads=1) as fallback:
+        assert fallback.grammar_engine == "gbnf"  # auto, without llguidance
 
 
 def test_grammar_off_ignores_schema(tiny_gguf: pathlib.Path) -> None:
@@ -252,7 +280,7 @@ def test_grammar_and_stop_when_together(backend: LlamaCppBackend) -> None:
             stop_when=lambda t: t.find(",") if "," in t else None,
         )
     )
-    assert re.match(r'\{"function": ?"', result.text) and "," not in result.text, result.text
+    assert re.match(r' ?\{ ?"function": ?"', result.text) and "," not in result.text, result.text
 
 
 def test_prompt_too_long(backend: LlamaCppBackend) -> None:

@@ -1,9 +1,10 @@
 """Constrained decoding on SmolLM2 through both backends: BFCL calls valid, jump-forward text unchanged.
 
-Jump-forward (feeding every token the grammar forces in one forward pass) exists in
-``TransformersBackend`` only: llama-cpp-python applies the GBNF grammar as a sampler inside its
-one-token-per-step ``generate`` loop and exposes no forced-token fast path, so ``LlamaCppBackend`` has
-no jump-forward switch to compare.
+Both backends decode with llguidance: the grammar's forced text goes to the model as the tokenizer's
+own tokens, all in one forward pass (jump-forward). ``TransformersBackend`` can switch jump-forward
+off, so the test below compares it with the token-by-token loop; ``LlamaCppBackend`` is compared
+with llama.cpp's own grammar sampler (``grammar_engine="gbnf"``), which lets the model spell forced
+text in any tokens.
 """
 
 from __future__ import annotations
@@ -81,3 +82,24 @@ def test_transformers_jump_forward_gives_the_token_by_token_text_in_fewer_passes
         assert fast.forward_passes is not None and slow.forward_passes is not None
         assert slow.forward_passes == slow.completion_tokens  # one pass per token
         assert fast.forward_passes < slow.forward_passes
+
+
+def test_llamacpp_feeds_forced_text_as_the_tokenizers_own_tokens(smol_llamacpp: Preset) -> None:
+    """BFCL simple_python_292: with llama.cpp's sampler SmolLM2 spelled ``{`` ``"`` ``function`` and
+    `` [`` ``".``, and wrote the chords as ``[".C, F, G"]``; fed canonical tokens, it writes them."""
+    try:
+        case = next(c for c in read_bfcl("simple_python") if c.id == "simple_python_292")
+    except UsageError as exc:
+        pytest.skip(f"BFCL corpus not found: {exc}")
+    backend = smol_llamacpp.backend
+    assert getattr(backend, "grammar_engine", None) == "llguidance"
+    router = Router(
+        case.tools, backend, template=smol_llamacpp.template, max_retries=0, max_new_tokens=MAX_NEW_TOKENS
+    )
+    result = router.route(case.input, dry_run=True)
+    assert result.call is not None and result.call.function == "compose_melody"
+    assert result.call.arguments["progression"] == ["C", "F", "G"], result.attempts[0].reply
+    completion = result.attempts[0].completion
+    assert completion is not None and completion.forward_passes is not None
+    assert completion.completion_tokens is not None
+    assert completion.forward_passes < completion.completion_tokens  # forced runs cost one pass

@@ -3,9 +3,11 @@
 Needs the ``llamacpp`` extra (``pip install "funcroute-llm[llamacpp]"``); ``llama_cpp`` is imported when a
 backend is created, so importing this module is free. Generation is greedy by default and runs
 token by token, so stop strings and the request's ``stop_when`` detector end it as soon as they
-match, and the reply is cut exactly there. When a request carries a JSON Schema (and ``grammar`` is
-on), decoding is constrained by :func:`funcroute.constrain.gbnf.schema_to_gbnf`'s whitespace-free
-GBNF grammar, so every reply is compact JSON of the schema's shape.
+match, and the reply is cut exactly there. When a request carries a JSON Schema or a format's
+grammar (and ``grammar`` is on), decoding is constrained to it: by llguidance where it is installed
+(:mod:`funcroute.backends._llama_guided`: the grammar's forced text goes to the model as the
+tokenizer's own tokens, in one pass), else by llama.cpp's grammar sampler with
+:func:`funcroute.constrain.gbnf.schema_to_gbnf`'s GBNF grammar (``grammar_engine`` chooses).
 
 Replies are always valid UTF-8. llama.cpp's grammar engine decodes UTF-8 leniently (an overlong
 ``F0 8D 8D 8D`` passes as one character), and byte-level vocabularies let a model emit exactly such
@@ -23,14 +25,17 @@ import threading
 import time
 from collections.abc import Mapping
 from contextlib import closing
-from typing import Any
+from typing import Any, Literal
 
-from funcroute._install import require
+from funcroute._install import install_hint, require
 from funcroute._lru import LRUCache
+from funcroute.backends._llama_guided import GuidedDecoder, guidance_for_llama
 from funcroute.backends._llama_load import load_llama
 from funcroute.backends._stops import stop_index
 from funcroute.backends.base import Backend, Completion, Request
-from funcroute.errors import BackendError
+from funcroute.constrain.bounds import DecodeBounds
+from funcroute.constrain.engine import shared_cache
+from funcroute.errors import BackendError, UsageError
 from funcroute.testing.guard import check_allowed
 
 __all__ = ["LlamaCppBackend"]
@@ -110,7 +115,14 @@ class LlamaCppBackend(Backend):
         seed: sampling seed (only matters when a request asks for a temperature above 0).
         n_threads: CPU threads for generation and prompt processing (``n_threads_batch`` in
             ``kwargs`` overrides the latter); llama-cpp-python's defaults when ``None``.
-        grammar: constrain decoding to the request's JSON Schema when it has one.
+        grammar: constrain decoding to the request's JSON Schema (or format grammar) when it has one.
+        grammar_engine: ``"llguidance"`` (canonical forced tokens, jump-forward; needs the
+            ``constrained`` extra), ``"gbnf"`` (llama.cpp's own grammar sampler: the model may spell
+            forced text in any tokens, which throws a small model off: see
+            :mod:`funcroute.backends._llama_guided`), or ``"auto"`` (default): llguidance when it
+            is installed and can read llama.cpp vocabularies, else GBNF.
+        decode_bounds: limits that keep a weak model from writing one value forever (llguidance
+            engine; see :class:`funcroute.constrain.bounds.DecodeBounds`).
         prefix_cache: keep the KV cache of the previous request and feed only the tokens after
             the longest prefix the next prompt shares with it (llama-cpp-python's own prefix
             matching). ``False`` evaluates every prompt from scratch.
@@ -142,6 +154,8 @@ class LlamaCppBackend(Backend):
         seed: int = 0,
         n_threads: int | None = None,
         grammar: bool = True,
+        grammar_engine: Literal["auto", "llguidance", "gbnf"] = "auto",
+        decode_bounds: DecodeBounds | None = None,
         prefix_cache: bool = True,
         weight_repacking: bool | None = None,
         **kwargs: Any,
@@ -156,6 +170,20 @@ class LlamaCppBackend(Backend):
             raise BackendError(label, f"model file not found: {path}", retryable=False)
         self.model_path = path
         self.grammar = grammar
+        if grammar_engine not in ("auto", "llguidance", "gbnf"):
+            raise UsageError(f"grammar_engine must be 'auto', 'llguidance' or 'gbnf', not {grammar_engine!r}")
+        if grammar_engine == "llguidance" and not guidance_for_llama():
+            raise BackendError(
+                label,
+                "grammar_engine='llguidance' needs llguidance with llama.cpp support "
+                f"({install_hint('constrained')})",
+                retryable=False,
+            )
+        self.grammar_engine = (
+            grammar_engine if grammar_engine != "auto" else ("llguidance" if guidance_for_llama() else "gbnf")
+        )
+        self.decode_bounds = decode_bounds or DecodeBounds()
+        self._guided: GuidedDecoder | None = None
         self.prefix_cache = prefix_cache
         self._label = label
         self._lock = threading.Lock()
@@ -263,9 +291,19 @@ class LlamaCppBackend(Backend):
             )
         return tokens, min(request.max_new_tokens, room)
 
+    def _guided_decoder(self) -> GuidedDecoder:
+        if self._guided is None:
+            self._guided = GuidedDecoder(
+                self.llm, self._llama_cpp, shared_cache(), self.decode_bounds, self._utf8_masks()
+            )
+        return self._guided
+
     def _complete(self, request: Request) -> Completion:
-        llm = self.llm
         start = time.perf_counter()
+        constrained = request.grammar is not None or request.schema is not None
+        if self.grammar and constrained and self.grammar_engine == "llguidance":
+            return self._complete_guided(request, start)
+        llm = self.llm
         grammar = self._request_grammar(request)
         tokens, budget = self._tokens_and_budget(request)
         temperature = float(request.extra.get("temperature", 0.0))
@@ -313,6 +351,32 @@ class LlamaCppBackend(Backend):
             prompt_tokens=len(tokens),
             completion_tokens=generated,
             elapsed_s=time.perf_counter() - start,
+        )
+
+    def _complete_guided(self, request: Request, start: float) -> Completion:
+        decoder = self._guided_decoder()
+        tokens, budget = self._tokens_and_budget(request)
+        try:
+            result = decoder.generate(
+                request,
+                tokens,
+                budget,
+                temperature=float(request.extra.get("temperature", 0.0)),
+                reuse_prefix=self.prefix_cache,
+                is_end=self._is_end,
+                stop_at=lambda text: stop_index(text, request.stop, request.stop_when),
+            )
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise BackendError(self._label, f"generation failed: {exc}", retryable=False) from exc
+        return Completion(
+            text=result.text,
+            finish_reason=result.finish_reason,
+            prompt_tokens=len(tokens),
+            completion_tokens=result.tokens,
+            elapsed_s=time.perf_counter() - start,
+            forward_passes=result.forward_passes,
         )
 
     def chat_template(self, **variables: Any) -> Any:

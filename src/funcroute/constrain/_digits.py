@@ -42,14 +42,14 @@ class DigitGuard:
         max_run: int = MAX_DIGIT_RUN,
         max_exponent: int = MAX_EXPONENT_DIGITS,
     ) -> None:
-        import torch
+        import numpy as np
 
         self.max_run = max_run
         self.max_exponent = max_exponent
         self.pieces = [piece or "" for piece in pieces]
         # Leading digits of each token: a token may follow only if they fit in what the bound leaves.
-        self.leading_digits = torch.tensor(
-            [len(piece) - len(piece.lstrip("0123456789")) for piece in self.pieces], dtype=torch.int32
+        self.leading_digits = np.array(
+            [len(piece) - len(piece.lstrip("0123456789")) for piece in self.pieces], dtype=np.int32
         )
         self._longest = int(self.leading_digits.max()) if len(self.pieces) else 0
 
@@ -79,13 +79,24 @@ class DigitGuard:
         return self.room(tail) == 0
 
     def apply(self, logits: Any, tail: str) -> None:
-        """Mask the tokens whose leading digits would pass a bound, in a (vocab,) logits row."""
+        """Mask the tokens whose leading digits would pass a bound, in a (vocab,) logits row.
+
+        ``logits`` is a torch tensor (the transformers loop) or a numpy array (the llama.cpp loop).
+        """
         room = self.room(tail)
         if room >= self._longest:
             return  # no token can pass the bound here: skip the masking work
-        import torch
+        import numpy as np
 
         width = min(logits.shape[-1], self.leading_digits.shape[0])
-        others = logits[:width].masked_fill(self.leading_digits[:width] > room, float("-inf"))
-        if bool(torch.isfinite(others).any()):  # never mask the only way forward
+        over = self.leading_digits[:width] > room
+        if isinstance(logits, np.ndarray):
+            row = logits[:width]
+            if bool(np.isfinite(row[~over]).any()):  # never mask the only way forward
+                row[over] = -np.inf
+            return
+        import torch
+
+        others = logits[:width].masked_fill(torch.from_numpy(over).to(logits.device), float("-inf"))
+        if bool(torch.isfinite(others).any()):
             logits[:width] = others

@@ -35,6 +35,10 @@ class MaskWorker:
         """Start computing ``matcher``'s next-token mask into ``bitmask[row]``; wait on the result."""
         return self._pool.submit(_fill, matcher, bitmask, row)
 
+    def fill_array(self, matcher: Any, bitmask: Any) -> Future[None]:
+        """Start computing ``matcher``'s next-token mask into a contiguous int32 numpy ``bitmask``."""
+        return self._pool.submit(_fill_array, matcher, bitmask)
+
     def fill_many(self, jobs: list[tuple[Any, int]], bitmask: Any) -> Future[None]:
         """Start computing the masks of several ``(matcher, row)`` pairs into ``bitmask``."""
         return self._pool.submit(_fill_many, jobs, bitmask)
@@ -61,6 +65,10 @@ def mask_worker() -> MaskWorker:
 def _fill(matcher: Any, bitmask: Any, row: int) -> None:
     view = bitmask[row]
     matcher.unsafe_compute_mask_ptr(view.data_ptr(), view.numel() * view.element_size())
+
+
+def _fill_array(matcher: Any, bitmask: Any) -> None:
+    matcher.unsafe_compute_mask_ptr(bitmask.ctypes.data, bitmask.nbytes)
 
 
 def _fill_many(jobs: list[tuple[Any, int]], bitmask: Any) -> None:

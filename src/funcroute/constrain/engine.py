@@ -63,19 +63,26 @@ class GrammarCache:
         self._fingerprints: dict[int, tuple[Any, str]] = {}
 
     def tokenizer(self, hf_tokenizer: Any, n_vocab: int) -> Any:
-        """The llguidance view of a Hugging Face fast tokenizer (built once: it costs ~50 ms-1 s)."""
+        """The llguidance view of a Hugging Face fast tokenizer (built once: it costs ~50 ms-1 s).
+
+        An ``llguidance.LLTokenizer`` (the llama.cpp backend builds its own from the GGUF's
+        vocabulary) is used as it is.
+        """
         key = (id(hf_tokenizer), n_vocab)
         with self._lock:
             found = self._tokenizers.get(key)
             if found is not None and found[0] is hf_tokenizer:
                 return found[1]
-        _import_engine()
-        import llguidance.hf
+        llguidance = _import_engine()
+        if isinstance(hf_tokenizer, llguidance.LLTokenizer):
+            wrapped = hf_tokenizer
+        else:
+            import llguidance.hf
 
-        try:
-            wrapped = llguidance.hf.from_tokenizer(hf_tokenizer, n_vocab=n_vocab)
-        except ValueError as exc:
-            raise UsageError(f"constrained decoding needs a fast (Rust) tokenizer: {exc}") from exc
+            try:
+                wrapped = llguidance.hf.from_tokenizer(hf_tokenizer, n_vocab=n_vocab)
+            except ValueError as exc:
+                raise UsageError(f"constrained decoding needs a fast (Rust) tokenizer: {exc}") from exc
         with self._lock:
             # Keep the tokenizer itself alive with its wrapper so its id() cannot be reused.
             self._tokenizers[key] = (hf_tokenizer, wrapped)
