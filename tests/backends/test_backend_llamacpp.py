@@ -252,6 +252,24 @@ def test_llguidance_feeds_forced_tokens_in_fewer_passes_than_tokens(tiny_gguf: p
     assert result.forward_passes < result.completion_tokens
 
 
+def test_llguidance_sampling_stays_valid_and_follows_the_seed(tiny_gguf: pathlib.Path) -> None:
+    def sampled(seed: int) -> list[str]:
+        with LlamaCppBackend(tiny_gguf, n_ctx=512, n_threads=1, seed=seed) as b:
+            assert b.grammar_engine == "llguidance"
+            return [
+                b.complete(
+                    Request(prompt=p, max_new_tokens=160, schema=CALL_SCHEMA, extra={"temperature": 1.0})
+                ).text
+                for p in PROMPTS[:4]
+            ]
+
+    first, again, other = sampled(1), sampled(1), sampled(2)
+    for text in first:
+        jsonschema.validate(json.loads(text), CALL_SCHEMA)
+    assert first == again  # the backend's seed drives the sampler
+    assert first != other
+
+
 def test_grammar_engine_is_checked(tiny_gguf: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from funcroute.backends import llamacpp
     from funcroute.errors import UsageError

@@ -94,6 +94,15 @@ def test_digit_guard_ends_long_digit_runs_and_keeps_exponents_finite() -> None:
     near = torch.zeros(len(pieces))
     guard.apply(near, "123")  # one digit of room: "3" and "5," fit, "12" would pass the bound
     assert [i for i in range(len(pieces)) if near[i] == float("-inf")] == [0]
+    import numpy as np
+
+    rows = np.zeros(len(pieces), dtype=np.float32)  # the llama.cpp loop's logits: a numpy row
+    guard.apply(rows, "123")
+    assert np.flatnonzero(np.isinf(rows)).tolist() == [0]
+    only_digits = DigitGuard(["12", "34"], max_run=2)
+    stuck = np.zeros(2, dtype=np.float32)
+    only_digits.apply(stuck, "12")
+    assert np.isfinite(stuck).all()  # never masks the only way forward
     assert not guard.blocked(guard.advance(tail, 3))  # ".5": the run restarts at the fraction digit
     exponent = guard.advance(guard.advance("1.5", 5), 1)  # "1.5e3"
     assert not guard.blocked(exponent)

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from funcroute.backends.base import Request
+from funcroute.constrain._digits import DigitGuard
 from funcroute.constrain._mask import mask_worker
 from funcroute.constrain.bounds import DecodeBounds
-from funcroute.constrain.decode import DigitGuard
 from funcroute.constrain.engine import GrammarCache
 
 __all__ = ["GuidedDecoder", "GuidedResult", "guidance_for_llama"]
@@ -65,12 +65,21 @@ class GuidedDecoder:
         llama_cpp: the ``llama_cpp`` module.
         cache: where compiled grammars are kept.
         bounds: limits on open-ended values (see :class:`funcroute.constrain.bounds.DecodeBounds`).
+        pieces: the bytes of every token (the backend reads them once, for its UTF-8 guard too).
         utf8: ``(table, masks)`` of the backend's UTF-8 guard (``table[state, token]``: the state
             after the token, ``masks[state]``: the tokens allowed in that state).
+        seed: seeds the sampler for requests with a temperature above 0.
     """
 
     def __init__(
-        self, llm: Any, llama_cpp: Any, cache: GrammarCache, bounds: DecodeBounds, utf8: tuple[Any, Any]
+        self,
+        llm: Any,
+        llama_cpp: Any,
+        cache: GrammarCache,
+        bounds: DecodeBounds,
+        pieces: list[bytes],
+        utf8: tuple[Any, Any],
+        seed: int = 0,
     ) -> None:
         import llguidance.llamacpp
         import numpy as np
@@ -85,10 +94,9 @@ class GuidedDecoder:
             )
             self.tokenizer = llguidance.llamacpp.lltokenizer_from_vocab(llm._model.vocab)
         self.bitmask = np.zeros((self.n_vocab + 31) // 32, dtype=np.int32)
-        pieces = [llm.detokenize([i]).decode("utf-8", "replace") for i in range(self.n_vocab)]
-        self.digit_guard = DigitGuard(pieces)
+        self.digit_guard = DigitGuard([piece.decode("utf-8", "replace") for piece in pieces])
         self.utf8_table, self.utf8_masks = utf8
-        self.rng = np.random.default_rng(0)
+        self.rng = np.random.default_rng(seed)
 
     def matcher(self, request: Request) -> Any:
         """A fresh matcher for the request's grammar (a format's) or its JSON Schema."""
@@ -171,12 +179,15 @@ class GuidedDecoder:
                 continue
             if matcher.is_accepting():
                 # The reply may be complete: when nothing but the end may follow, no pass is needed.
-                worker.fill_array(matcher, self.bitmask).result()
+                # The mask is computed first here (it decides), and then reused for the token.
+                mask = worker.fill_array(matcher, self.bitmask)
+                mask.result()
                 if self._only_end(self._allowed(), is_end):
                     finish = "stop"
                     break
-            # The matcher is busy on the worker until ``mask.result()``: no other call on it before.
-            mask = worker.fill_array(matcher, self.bitmask)  # computed while the model runs
+            else:
+                # Computed while the model runs; the matcher is the worker's until ``mask.result()``.
+                mask = worker.fill_array(matcher, self.bitmask)
             try:
                 llm.eval(pending)
             finally:
@@ -208,10 +219,10 @@ class GuidedDecoder:
         return np.unpackbits(self.bitmask.view(np.uint8), bitorder="little", count=self.n_vocab)
 
     def _only_end(self, allowed: Any, is_end: Callable[[int], bool]) -> bool:
+        """Whether every allowed token ends the generation (also when none is left)."""
         import numpy as np
 
-        ids = np.flatnonzero(allowed)
-        return len(ids) <= 4 and all(is_end(int(token)) for token in ids)  # also when none is left
+        return all(is_end(int(token)) for token in np.flatnonzero(allowed))
 
     def _choose(self, logits: Any, temperature: float) -> int:
         import numpy as np

@@ -189,6 +189,8 @@ class LlamaCppBackend(Backend):
         self._lock = threading.Lock()
         self._grammars: LRUCache[Any] = LRUCache(64)
         self._utf8: Any = None
+        self._token_bytes: list[bytes] | None = None
+        self._seed = seed
         options: dict[str, Any] = {"verbose": False, **kwargs}
         if n_threads is not None:
             options.setdefault("n_threads_batch", n_threads)
@@ -233,11 +235,17 @@ class LlamaCppBackend(Backend):
         llama_cpp.llama_sampler_free(sampler)
         return llama_cpp.LlamaGrammar.from_string(text, verbose=False)
 
+    def _pieces(self) -> list[bytes]:
+        """The bytes of every token (read once: the UTF-8 guard and the digit guard need them)."""
+        if self._token_bytes is None:
+            llm = self.llm
+            self._token_bytes = [llm.detokenize([i]) for i in range(llm.n_vocab())]
+        return self._token_bytes
+
     def _utf8_masks(self) -> tuple[Any, Any]:
         """The per-state token table and the boolean masks derived from it (built once)."""
         if self._utf8 is None:
-            llm = self.llm
-            table = _utf8_table([llm.detokenize([i]) for i in range(llm.n_vocab())])
+            table = _utf8_table(self._pieces())
             self._utf8 = (table, table >= 0)
         table, masks = self._utf8
         return table, masks
@@ -294,7 +302,13 @@ class LlamaCppBackend(Backend):
     def _guided_decoder(self) -> GuidedDecoder:
         if self._guided is None:
             self._guided = GuidedDecoder(
-                self.llm, self._llama_cpp, shared_cache(), self.decode_bounds, self._utf8_masks()
+                self.llm,
+                self._llama_cpp,
+                shared_cache(),
+                self.decode_bounds,
+                self._pieces(),
+                self._utf8_masks(),
+                seed=self._seed,
             )
         return self._guided
 
