@@ -198,7 +198,7 @@ def main() -> None:
                     }
                     out.write(json.dumps({**scored.to_dict(), **record}, default=str) + "\n")
                     out.flush()
-    header = f"{'category':18} {'n':>3} " + " ".join(f"{m:>22}" for m in MODES) + f" {'fast path':>10}"
+    header = f"{'category':18} {'n':>4} " + " ".join(f"{m:>22}" for m in MODES) + f" {'fast path':>10}"
     print("knobs (cascade):", knobs(args))
     print(header)
     print("(each cell: accuracy / p50 s / p95 s)")
@@ -212,8 +212,10 @@ def main() -> None:
             acc = sum(ok for ok, _, _ in data) / len(data)
             times = [t for _, t, _ in data]
             cells.append(f"{acc:>8.0%} {statistics.median(times):>6.2f} {percentile(times, 0.95):>6.2f}")
-        n = len(rows.get((category, "cascade"), []))
-        print(f"{category:18} {n:>3} " + " ".join(cells) + f" {fast[category] / max(n, 1):>10.0%}")
+        n = max((len(rows.get((category, mode), [])) for mode in MODES), default=0)
+        served = len(rows.get((category, "cascade"), []))
+        share = f"{fast[category] / served:>10.0%}" if served else f"{'-':>10}"
+        print(f"{category:18} {n:>4} " + " ".join(cells) + f" {share}")
     print("\ncascade error kinds:", dict(kinds.most_common()))
     print("cascade paths:", dict(sorted(paths.items())))
     if fast_s:

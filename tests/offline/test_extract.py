@@ -10,7 +10,7 @@ import pytest
 from funcroute.cli.demo_tools import build_demo_tools
 from funcroute.offline.extract import fill_arguments, named_choices
 from funcroute.offline.fit import described_choices
-from funcroute.offline.mentions import find_mentions
+from funcroute.offline.mentions import find_mentions, unwrapped
 from funcroute.offline.units import other_dimension, readings, units_of
 from funcroute.tools import ToolSet
 
@@ -228,6 +228,41 @@ def test_number_words_are_read_whole_with_their_sign(text: str, value: int) -> N
         "required": ["temperature"],
     }
     assert fill_arguments(f"set it to {text} degrees", schema).arguments == {"temperature": value}
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("Book a room for two adults and one child", [("numword", 2), ("numword", 1)]),
+        ("Book one ticket to Paris", [("numword", 1), ("name", "Paris")]),
+        ("Find the one with a pool", []),
+        ("Which one is cheaper?", []),
+        ("Pick one of them", []),
+        ("Add one more", []),
+        ("Book a one-way ticket", []),
+        ("Roll a six twice in a row", [("numword", 6), ("numword", 2)]),
+    ],
+)
+def test_a_lone_one_is_a_count_only_before_a_noun_and_twice_is_two(
+    command: str, expected: list[tuple[str, object]]
+) -> None:
+    assert kinds(command) == expected
+
+
+def test_a_command_wholly_in_quotes_is_no_quoted_value() -> None:
+    assert unwrapped("'Get the stock price of Apple.'") == " Get the stock price of Apple. "
+    assert unwrapped('  "Say it\'s fine" ') == "   Say it's fine  "  # offsets unchanged
+    for kept in ("Say 'hi'", "'Hi' and 'Bob'", '"a" b "c"', "'", "''", "'It's' fine'"):
+        assert unwrapped(kept) == kept
+    assert kinds("'Get stock price of Apple for the last 5 days in NASDAQ.'") == [
+        ("name", "Apple"),
+        ("number", 5),
+        ("name", "NASDAQ"),
+    ]
+    assert kinds("'Get Apple'") == [("name", "Apple")]  # the capital that opens it is no name
+    schema = object_schema(["message"], message="string")
+    # The quote inside is still a value; the whole command is not.
+    assert fill_arguments("\"Post 'hello world' now\"", schema).arguments == {"message": "hello world"}
 
 
 def test_a_number_is_not_a_name_but_may_be_a_code() -> None:

@@ -61,6 +61,17 @@ def test_demo_commands_route_to_the_right_call(
     assert result.dispatched
 
 
+@pytest.mark.parametrize("quotes", ["''", '""', "\u201c\u201d"], ids=["single", "double", "curly"])
+def test_a_command_pasted_in_quotes_routes_as_the_command_itself(
+    demo: ToolSet, backend: SemanticSelector, quotes: str
+) -> None:
+    # Read as a quoted value, the whole command would hide what it asks for from the tool choice.
+    command = COMMANDS[2]
+    result = Router(demo, selector=backend).route(f"{quotes[0]}{command}{quotes[1]}")
+    assert result.call is not None
+    assert (result.call.function, result.call.arguments) == EXPECTED[command]
+
+
 def test_the_seed_example_runs_its_real_handler(demo: ToolSet, backend: SemanticSelector) -> None:
     result = Router(demo, selector=backend).route(COMMANDS[0])
     assert result.value == "'Python' occurs 3 times in notes.txt"

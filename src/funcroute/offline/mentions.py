@@ -17,7 +17,7 @@ from typing import Any
 from funcroute.offline.units import readings as read_units
 from funcroute.offline.words import STOPWORDS, stem, word_spans
 
-__all__ = ["Mention", "find_mentions", "without_counts", "word_spans"]
+__all__ = ["Mention", "find_mentions", "unwrapped", "without_counts", "word_spans"]
 
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 # Whole month names or their abbreviations ("dec" but not "decimal").
@@ -68,6 +68,8 @@ _FILE = re.compile(
     r"(?<![\w@/])(?:[\w\-.~]*/)*[\w\-]+\.(?:txt|csv|tsv|json|jsonl|ya?ml|xml|html?|md|pdf|docx?|xlsx?|"
     r"pptx?|png|jpe?g|gif|svg|mp3|mp4|wav|zip|tar|gz|log|py|js|ts|java|cpp|go|rs|sh|sql|db|ini|cfg|toml)\b"
 )
+# The closing quote for each opening one, for a command wholly in quotes (:func:`unwrapped`).
+_ENCLOSING = {"'": "'", '"': '"', "“": "”", "`": "`"}
 # Single quotes may hold an apostrophe between letters: 'Let's meet at 10'.
 _QUOTED = re.compile(
     r"(?<![A-Za-z])'((?:[^'\n]|(?<=[A-Za-z])'(?=[A-Za-z])){1,200})'(?![A-Za-z])|\"([^\"\n]{1,200})\"|“([^”\n]{1,200})”|`([^`\n]{1,200})`"
@@ -175,7 +177,12 @@ _SCALE_WORDS = {
     "trillion": 10**12,
     "dozen": 12,
 }
+_TIMES_WORDS = {"twice": 2, "thrice": 3}  # counts of times, read as small number words
 _NUMWORD = re.compile(r"[a-z]+(?:-[a-z]+)?", re.I)
+# Words before "one" that make it a pronoun ("the one", "which one", "each one").
+_DETERMINERS = frozenset(
+    "the this that which any each every no another some last next only same other such".split()
+)
 _SIGN_WORDS = re.compile(r"\b(?:minus|negative)\s+$", re.I)
 _NAME = re.compile(
     r"\b[A-Z][\w'&.-]*(?:\s+(?:(?:of|the|de|del|della|da|di|du|la|le|von|van|der|bin)\s+)?[A-Z][\w'&.-]*)*"
@@ -306,12 +313,19 @@ def _spelled_numbers(command: str) -> list[tuple[str, int, int, int]]:
     """Numbers written in words, read whole: ``seventy two`` is 72, ``minus five`` is -5.
 
     Returns ``(kind, value, start, end)``: a single small word is a ``numword`` (often a count,
-    "two numbers"), a compound or signed one a ``number``. A lone "one" is a pronoun, not a value.
+    "two numbers"; "twice" is one too), a compound or signed one a ``number``. A lone "one" is a
+    pronoun ("the one with a pool", "one of them"), not a value, unless it counts a noun that
+    follows (:func:`_counts_one`).
     """
     words = [(m.group(0).lower(), m.start(), m.end()) for m in _NUMWORD.finditer(command)]
     found: list[tuple[str, int, int, int]] = []
     index = 0
     while index < len(words):
+        times = _TIMES_WORDS.get(words[index][0])
+        if times is not None:  # "rolling a six twice": a count of 2
+            found.append(("numword", times, words[index][1], words[index][2]))
+            index += 1
+            continue
         parts: list[str] = []
         end_index = index
         for word, _, _ in words[index:]:
@@ -329,7 +343,8 @@ def _spelled_numbers(command: str) -> list[tuple[str, int, int, int]]:
         while parts and parts[-1] == "and":
             parts.pop()
             end_index -= 1
-        if not parts or parts == ["one"] or parts[0] in _SCALE_WORDS.keys() - {"dozen"}:
+        lone_one = parts == ["one"] and not _counts_one(command, words, index)
+        if not parts or lone_one or parts[0] in _SCALE_WORDS.keys() - {"dozen"}:
             index = max(end_index, index + 1)
             continue
         value = _words_value(parts)
@@ -341,6 +356,25 @@ def _spelled_numbers(command: str) -> list[tuple[str, int, int, int]]:
         found.append(("number" if compound else "numword", value, start, end))
         index = end_index
     return found
+
+
+def _counts_one(command: str, words: list[tuple[str, int, int]], index: int) -> bool:
+    """Whether the lone "one" at ``words[index]`` counts the noun right after it ("one child").
+
+    It does when the next word follows it directly and is no function word ("one of", "one more",
+    "one that" are pronouns) and no determiner stands before it ("the one", "which one").
+    """
+    _, _, end = words[index]
+    if index + 1 >= len(words):
+        return False
+    following, start, _ = words[index + 1]
+    if command[end:start].strip() or following in STOPWORDS:
+        return False
+    if index > 0:
+        before, _, before_end = words[index - 1]
+        if not command[before_end : words[index][1]].strip() and before in _DETERMINERS:
+            return False
+    return True
 
 
 def _continues(parts: list[str], pieces: list[str]) -> bool:
@@ -411,8 +445,39 @@ class _Found:
         return [mention for _, mention in sorted(self.found, key=lambda item: item[0])]
 
 
+def unwrapped(command: str) -> str:
+    """``command`` with the quotes around the whole of it blanked, when it is one quoted text.
+
+    A command pasted in quotes (``'Get the stock price of Apple for the last 5 days.'``) is a
+    command, not a quoted value to pass on; read as a value it fills a text parameter with the
+    whole command and hides what it asks for from the tool choice. The two quote characters become
+    spaces, so every offset into the command stays where it was. A command that only starts and
+    ends with quoted values (``"Hi" to 'Bob'``) is left as it is.
+
+    Example:
+        >>> unwrapped("'Get the stock price of Apple.'")
+        ' Get the stock price of Apple. '
+        >>> unwrapped("Say 'hi'")
+        "Say 'hi'"
+    """
+    text = command.strip()
+    close = _ENCLOSING.get(text[:1])
+    if close is None or len(text) < 3 or text[-1] != close:
+        return command
+    inner = text[1:-1]
+    if close == "'":
+        if re.search(r"(?<![A-Za-z])'|'(?![A-Za-z])", inner):  # an apostrophe between letters is no quote
+            return command
+    elif close in inner or text[0] in inner:
+        return command
+    start = command.index(text)
+    end = start + len(text) - 1
+    return f"{command[:start]} {command[start + 1 : end]} {command[end + 1 :]}"
+
+
 def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention]:
     """Every value mentioned in ``command``, in order of position."""
+    command = unwrapped(command)
     # Order matters: what is found first claims its characters (a URL's digits are no number).
     found = _Found(command)
     for pattern, kind in ((_URL, "url"), (_EMAIL, "email"), (_FILE, "file")):
@@ -582,7 +647,8 @@ def _add_names(command: str, found: _Found) -> None:
         text = re.sub(r"(?:'s|')$", "", kept)
         text = text.removesuffix(" I")  # "directed by Quentin Tarantino I think"
         head = text.split()[0].lower()
-        opening = m.start() == 0 or command[: m.start()].rstrip()[-1:] in (".", "!", "?")
+        before = command[: m.start()].rstrip()  # leading blanks (an unwrapped quote) open it too
+        opening = not before or before[-1] in (".", "!", "?")
         # "The" written with a capital inside a sentence is part of the name: "The Weeknd's concert".
         titled = head == "the" and text.startswith("The ") and not opening
         if (opening and " " not in text) or (head in STOPWORDS and not titled) or head in _LEADING_VERBS:

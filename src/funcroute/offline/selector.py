@@ -30,6 +30,7 @@ import numpy as np
 
 from funcroute.errors import CallValidationError, NoSuitableFunctionError
 from funcroute.offline.extract import Filled, fill_arguments
+from funcroute.offline.mentions import unwrapped
 from funcroute.offline.retrieval import ToolIndex
 from funcroute.routing.selector import Outcome, Selection, Selector, checked_command
 
@@ -134,7 +135,8 @@ class SemanticSelector(Selector):
         index = self.index(tools)
         # Quoted text is a value ("play 'Abbey Road'"), not what the command asks for: the tool is
         # chosen from the command with each quote as a placeholder; values come from the original.
-        intent = _QUOTE.sub("something", command)
+        # A command wholly in quotes is no quoted value (:func:`~funcroute.offline.mentions.unwrapped`).
+        intent = _QUOTE.sub("something", unwrapped(command))
         vector = self.encoder.encode_query(intent)
         scores = index.scores(intent, query_vector=vector)
         relevance, selection = scores.relevance, scores.selection
