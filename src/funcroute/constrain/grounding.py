@@ -7,7 +7,8 @@ For each tool on a shortlist, :func:`grounded_schema` rewrites the reply schema 
 * ``integer`` / ``number`` parameters: the numbers of the command (digits or number words; "5%" is
   0.05 for a rate, see :func:`funcroute.offline.fit.percent_is_fraction`);
 * e-mail addresses, URLs and file paths (``format`` ``email``/``uri``, or the parameter's name
-  saying so): the addresses, URLs and paths the command contains;
+  saying so): the addresses, URLs and paths the command contains; a currency (a parameter named
+  for one): the currencies the command names, as ISO codes ("US dollars" is ``USD``) or as written;
 * other strings (names, places, keywords...): a span of the command (up to six words in a row), or
   a quoted string of it; a city also in the form its description asks for ("San Jose, CA", see
   :mod:`funcroute.offline.places`);
@@ -46,6 +47,7 @@ from funcroute.offline.fit import asks_for_date, format_date, item_choices, perc
 from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
 from funcroute.offline.places import place_style, qualified, written_qualified
 from funcroute.offline.units import other_dimension, units_of
+from funcroute.offline.words import name_words
 from funcroute.offline.words import words as split_words
 from funcroute.tools.toolset import ToolSet
 
@@ -61,10 +63,17 @@ __all__ = [
     "without_values",
 ]
 
-_KIND_BY_HINT = (
-    ("email", ("email", "e_mail", "recipient", "mail_to")),
-    ("url", ("url", "uri", "link", "website")),
-    ("file", ("path", "file", "filename")),
+# The kind a parameter's name says, by its last word (its head noun) or last two: ``image_path`` is
+# a path and ``file_type`` is not, ``redirect_uris`` is a URL and ``jurisdiction`` (which holds
+# "uri") or ``websiteId`` is not.
+_KIND_BY_HEAD = (
+    (
+        "email",
+        frozenset({"email", "emails", "recipient", "recipients", "email address", "e mail", "mail to"}),
+    ),
+    ("url", frozenset({"url", "urls", "uri", "uris", "link", "links", "website", "websites", "homepage"})),
+    ("file", frozenset({"path", "paths", "file", "files", "filename", "filenames", "filepath", "filepaths"})),
+    ("currency", frozenset({"currency", "currencies", "currency code"})),
 )
 
 
@@ -106,8 +115,9 @@ def _spans(command: str) -> list[str]:
 def grounding_kind(name: str, spec: dict[str, Any]) -> str | None:
     """How parameter ``name`` (JSON Schema ``spec``) is grounded; ``None``: the model writes it freely.
 
-    The kinds: ``integer``, ``number``, ``email``, ``url``, ``file``, ``date`` or ``span``. Choices,
-    booleans and free text (see the module docstring) are ``None``.
+    The kinds: ``integer``, ``number``, ``email``, ``url``, ``file``, ``date``, ``currency`` (a
+    parameter named for one) or ``span``. Choices, booleans and free text (see the module docstring)
+    are ``None``.
     """
     if "enum" in spec or "const" in spec or spec.get("x-grounded") is False:
         return None
@@ -124,8 +134,10 @@ def grounding_kind(name: str, spec: dict[str, Any]) -> str | None:
     if fmt == "date":
         return "date"  # the command's dates, as ISO dates
     lowered = name.lower()
-    for grounded, hints in _KIND_BY_HINT:
-        if any(hint in lowered for hint in hints):
+    named = name_words(name).split()
+    heads = {" ".join(named[-1:]), " ".join(named[-2:])}
+    for grounded, hints in _KIND_BY_HEAD:
+        if heads & hints:
             return grounded
     description = str(spec.get("description", "")).lower()
     if "e-mail address" in description or "email address" in description:
@@ -139,10 +151,18 @@ def _candidates(
     name: str, kind: str, mentions: Sequence[Mention], spec: dict[str, Any], command: str, required: bool
 ) -> list[Any]:
     values: list[Any] = []
+    if kind == "currency":
+        # "US dollars" is offered as USD and as written; no other words are a currency (a small
+        # model otherwise gives ``base_currency: "Tesla"`` for "the price of a Tesla in India").
+        named = (m.value for m in mentions if m.kind in ("quoted", "currency"))
+        values.extend(value for value in named if isinstance(value, str))
+        for mention in mentions:
+            chars = _mention_chars(command, mention) if mention.kind == "currency" else None
+            if chars is not None:
+                values.append(command[chars[0] : chars[1]])
+        return list(dict.fromkeys(v for v in values if v))
     if kind == "span":
         values.extend(m.value for m in mentions if m.kind == "quoted" and isinstance(m.value, str))
-        if "currency" in name.lower():  # "US dollars" is also offered as USD
-            values.extend(m.value for m in mentions if m.kind == "currency")
         spans = _spans(command)
         dates = [m for m in mentions if m.kind == "date" and isinstance(m.value, str)]
         if dates and asks_for_date(name, spec):
@@ -347,6 +367,22 @@ def _span(command: str, value: Any) -> tuple[int, int] | None:
     return None
 
 
+def _mention_chars(command: str, mention: Mention) -> tuple[int, int] | None:
+    """The characters of ``command`` that ``mention`` covers (its offsets are in words)."""
+    spans = word_spans(command)
+    if 0 <= mention.start < mention.end <= len(spans):
+        return spans[mention.start][0], spans[mention.end - 1][1]
+    return None
+
+
+def _read_as(command: str, value: str) -> tuple[int, int] | None:
+    """The characters of the mention the extractor reads as ``value`` ("US dollars" for ``USD``)."""
+    for mention in find_mentions(command):
+        if mention.value == value:
+            return _mention_chars(command, mention)
+    return None
+
+
 def provenance(
     command: str, schema: Mapping[str, Any], arguments: Mapping[str, Any]
 ) -> dict[str, Provenance]:
@@ -366,6 +402,8 @@ def provenance(
         spec = properties.get(name)
         spec = spec if isinstance(spec, Mapping) else {}
         span = _span(command, value)
+        if span is None and isinstance(value, str):
+            span = _read_as(command, value)
         if span is not None:
             out[name] = Provenance("span", *span)
         elif value in (spec.get("enum") or ()) or ("const" in spec and spec["const"] == value):
