@@ -386,3 +386,26 @@ def test_a_jurisdiction_is_a_span_not_a_url() -> None:
     command = "Find out the possible punishments for the crime of theft in California in detail."
     params = _params(grounded_schema(tools, ["crime_statute_lookup"], command) or {})
     assert "California" in params["jurisdiction"]["enum"]
+
+
+def test_the_next_week_is_seven_days_to_a_parameter_counted_in_days() -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def releases(location: str, timeframe: int) -> None:
+        """Movie releases near a place.
+
+        Args:
+            location: The location of the theaters.
+            timeframe: The number of days for which releases are required from current date.
+        """
+
+    @tools.tool
+    def plan(weeks: Annotated[int, Field(description="How many weeks ahead.")], count: int) -> None:
+        """Plan ahead."""
+
+    command = "Fetch me the list of IMAX movie releases in theaters near LA for the next week."
+    params = _params(grounded_schema(tools, ["releases"], command) or {})
+    assert params["timeframe"]["enum"] == [7]
+    params = _params(grounded_schema(tools, ["plan"], "plan the coming fortnight, 3 items") or {})
+    assert params["weeks"]["enum"] == [2, 3] and params["count"]["enum"] == [3]  # no unit: no weeks

@@ -240,6 +240,7 @@ def test_number_words_are_read_whole_with_their_sign(text: str, value: int) -> N
         ("Pick one of them", []),
         ("Add one more", []),
         ("Book a one-way ticket", []),
+        ("a one time fee of $5", [("number", 5)]),
         ("Roll a six twice in a row", [("numword", 6), ("numword", 2)]),
     ],
 )
@@ -1002,3 +1003,14 @@ def test_a_blank_quote_beside_the_tools_name_is_no_crash() -> None:
     note = object_schema(["text"], text="string")
     filled = fill_arguments("send '  ' to Lawyer Jane Roe", note, tool_name="lawyer.send")
     assert filled.arguments == {"text": ""}  # the quote, as written (stripped), not the name
+
+
+def test_days_and_weeks_convert_like_other_times() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"days": {"type": "integer", "description": "Number of days of the forecast."}},
+        "required": ["days"],
+    }
+    assert fill_arguments("the forecast for 2 weeks", schema).arguments == {"days": 14}
+    assert fill_arguments("the forecast for 5 days", schema).arguments == {"days": 5}
+    assert kinds("releases for the next week") == [("duration", 1)]

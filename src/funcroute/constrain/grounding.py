@@ -46,7 +46,7 @@ from funcroute.offline.extract import named_choices
 from funcroute.offline.fit import asks_for_date, format_date, item_choices, percent_is_fraction
 from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
 from funcroute.offline.places import place_style, qualified, written_qualified
-from funcroute.offline.units import other_dimension, units_of
+from funcroute.offline.units import convert, other_dimension, units_of
 from funcroute.offline.words import name_words
 from funcroute.offline.words import words as split_words
 from funcroute.tools.toolset import ToolSet
@@ -182,7 +182,16 @@ def _candidates(
                     values.append(place)
     measured = units_of(f"{name} {spec.get('description') or ''}") if kind in _NUMERIC else frozenset()
     for mention in mentions:
-        if kind in ("integer", "number") and mention.kind in ("number", "numword"):
+        if kind in _NUMERIC and mention.kind == "duration" and isinstance(mention.value, int):
+            # "for the next week": 7 to a parameter counted in days, 1 to one counted in weeks
+            weeks = (
+                convert(mention.value, mention.unit, measured)
+                if ("week", 1.0) not in measured
+                else mention.value
+            )
+            if weeks is not None and (kind == "number" or float(weeks).is_integer()):
+                values.append(int(weeks) if kind == "integer" else weeks)
+        elif kind in ("integer", "number") and mention.kind in ("number", "numword"):
             value = mention.value
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue

@@ -61,6 +61,9 @@ _WEEKDAY = re.compile(
     re.I,
 )
 _RELATIVE_DAYS = {"today": 0, "tomorrow": 1, "yesterday": -1}
+# A stretch of time ahead named without a number: "for the next week" is 1 week, 7 days to a
+# parameter counted in days (:mod:`funcroute.constrain.grounding` converts it).
+_DURATION = re.compile(r"\b(?:next|coming|upcoming|following)\s+(week|fortnight)\b", re.I)
 _URL = re.compile(r"\bhttps?://[^\s'\"<>`]+[^\s'\"<>`.,;:!?)]")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 # Lower-case extensions only: "Washington D.C." is not a C source file.
@@ -179,6 +182,8 @@ _SCALE_WORDS = {
 }
 _TIMES_WORDS = {"twice": 2, "thrice": 3}  # counts of times, read as small number words
 _NUMWORD = re.compile(r"[a-z]+(?:-[a-z]+)?", re.I)
+# Nouns after which "one" is an idiom, not a count ("a one time fee", "one way or another").
+_ONE_IDIOMS = frozenset({"time", "way"})
 # Words before "one" that make it a pronoun ("the one", "which one", "each one").
 _DETERMINERS = frozenset(
     "the this that which any each every no another some last next only same other such".split()
@@ -242,7 +247,8 @@ class Mention:
         kind: ``number``, ``numword`` (a number written as a word), ``quoted``, ``email``, ``url``,
             ``file``, ``date``, ``name``, ``formula``, ``list``, ``unit`` (of measure: "inches",
             "Celsius"), ``currency`` (an ISO code: "US dollars" is ``USD``), ``color``, ``identifier``
-            (letters and digits mixed: "B1004") or ``choice``.
+            (letters and digits mixed: "B1004"), ``choice`` or ``duration`` (a stretch of time
+            named without a number: "the next week" is 1 with the unit ``week``).
         value: the value (a number, text, a list, or an ISO date).
         start: first word index of the mention in the command's words.
         end: one past its last word index.
@@ -368,7 +374,7 @@ def _counts_one(command: str, words: list[tuple[str, int, int]], index: int) -> 
     if index + 1 >= len(words):
         return False
     following, start, _ = words[index + 1]
-    if command[end:start].strip() or following in STOPWORDS:
+    if command[end:start].strip() or following in STOPWORDS or following in _ONE_IDIOMS:
         return False
     if index > 0:
         before, _, before_end = words[index - 1]
@@ -486,6 +492,9 @@ def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention
     for m in _QUOTED.finditer(command):
         found.add("quoted", next(g for g in m.groups() if g is not None).strip(), *m.span())
     _add_dates(command, today, found)
+    for m in _DURATION.finditer(command):
+        fortnight = m.group(1).lower() == "fortnight"
+        found.add("duration", 2 if fortnight else 1, *m.span(), unit="week")
     for m in _FORMULA.finditer(command):
         text = m.group(0).rstrip()
         if re.search(r"\^|\*\*", text) and not _QUANTITY.match(text):

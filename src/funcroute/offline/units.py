@@ -28,6 +28,8 @@ _SPELLINGS = {
     "second": "s sec secs second seconds",
     "minute": "min mins minute minutes",
     "hour": "h hr hrs hour hours",
+    "day": "day days",
+    "week": "week weeks",
     "kelvin": "K kelvin kelvins",
     "celsius": "C °C celsius centigrade",
     "fahrenheit": "F °F fahrenheit",
@@ -52,7 +54,7 @@ _SPELLINGS = {
 # another ("10 meters" is no weight in kilograms), whatever unit of the same dimension was written.
 _DIMENSIONS = {
     "length": "meter kilometer centimeter millimeter mile foot inch",
-    "time": "second minute hour",
+    "time": "second minute hour day week",
     "temperature": "kelvin celsius fahrenheit",
     "mass": "kilogram gram pound",
     "energy": "joule",
@@ -83,6 +85,8 @@ _IN_BASE = {
     "second": 1.0,
     "minute": 60.0,
     "hour": 3600.0,
+    "day": 86400.0,
+    "week": 604800.0,
     "kilogram": 1.0,
     "gram": 0.001,
     "pound": 0.45359237,
