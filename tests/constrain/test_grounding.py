@@ -407,5 +407,8 @@ def test_the_next_week_is_seven_days_to_a_parameter_counted_in_days() -> None:
     command = "Fetch me the list of IMAX movie releases in theaters near LA for the next week."
     params = _params(grounded_schema(tools, ["releases"], command) or {})
     assert params["timeframe"]["enum"] == [7]
+    # A number written with a unit is offered in the parameter's unit, as the extractor reads it.
+    params = _params(grounded_schema(tools, ["releases"], "releases in Boston for 2 weeks") or {})
+    assert params["timeframe"]["enum"] == [14]
     params = _params(grounded_schema(tools, ["plan"], "plan the coming fortnight, 3 items") or {})
     assert params["weeks"]["enum"] == [2, 3] and params["count"]["enum"] == [3]  # no unit: no weeks

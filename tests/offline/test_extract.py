@@ -1014,3 +1014,5 @@ def test_days_and_weeks_convert_like_other_times() -> None:
     assert fill_arguments("the forecast for 2 weeks", schema).arguments == {"days": 14}
     assert fill_arguments("the forecast for 5 days", schema).arguments == {"days": 5}
     assert kinds("releases for the next week") == [("duration", 1)]
+    volts = {"type": "object", "properties": {"voltage": {"type": "integer", "description": "In volts."}}}
+    assert fill_arguments("charge it at 2kV", volts).arguments == {"voltage": 2000}  # a prefix converts

@@ -182,21 +182,18 @@ def _candidates(
                     values.append(place)
     measured = units_of(f"{name} {spec.get('description') or ''}") if kind in _NUMERIC else frozenset()
     for mention in mentions:
-        if kind in _NUMERIC and mention.kind == "duration" and isinstance(mention.value, int):
-            # "for the next week": 7 to a parameter counted in days, 1 to one counted in weeks
-            weeks = (
-                convert(mention.value, mention.unit, measured)
-                if ("week", 1.0) not in measured
-                else mention.value
-            )
-            if weeks is not None and (kind == "number" or float(weeks).is_integer()):
-                values.append(int(weeks) if kind == "integer" else weeks)
-        elif kind in ("integer", "number") and mention.kind in ("number", "numword"):
+        if kind in _NUMERIC and mention.kind in ("number", "numword", "duration"):
             value = mention.value
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
             if mention.unit and measured and other_dimension(mention.unit, measured):
                 continue  # "10 meters" is no weight in kilograms
+            # "3 minutes" to a parameter counted in seconds is 180, as the extractor reads it
+            converted = convert(value, mention.unit, measured) if mention.unit else None
+            if converted is not None:
+                value = converted
+            elif mention.kind == "duration" and (mention.unit, 1.0) not in measured:
+                continue  # "the next week" is a number only where time is counted ("days": 7)
             if kind == "integer":
                 if float(value) != int(value):
                     continue
@@ -215,11 +212,8 @@ def _candidates(
 
 def _mention_words(command: str, mention: Mention) -> list[str]:
     """The words of ``command`` a mention covers, as :func:`~funcroute.offline.words.words` splits them."""
-    spans = word_spans(command)
-    if not spans or mention.end <= mention.start:
-        return []
-    start, end = spans[min(mention.start, len(spans) - 1)][0], spans[min(mention.end, len(spans)) - 1][1]
-    return split_words(command[start:end])
+    chars = _mention_chars(command, mention)
+    return [] if chars is None else split_words(command[chars[0] : chars[1]])
 
 
 def _within(part: list[str], whole: list[str]) -> bool:
@@ -384,9 +378,9 @@ def _mention_chars(command: str, mention: Mention) -> tuple[int, int] | None:
     return None
 
 
-def _read_as(command: str, value: str) -> tuple[int, int] | None:
+def _read_as(command: str, value: str, mentions: Sequence[Mention]) -> tuple[int, int] | None:
     """The characters of the mention the extractor reads as ``value`` ("US dollars" for ``USD``)."""
-    for mention in find_mentions(command):
+    for mention in mentions:
         if mention.value == value:
             return _mention_chars(command, mention)
     return None
@@ -407,12 +401,14 @@ def provenance(
     """
     properties: Mapping[str, Any] = schema.get("properties") or {}
     out: dict[str, Provenance] = {}
+    mentions: list[Mention] | None = None  # read once, and only for a value not written as such
     for name, value in arguments.items():
         spec = properties.get(name)
         spec = spec if isinstance(spec, Mapping) else {}
         span = _span(command, value)
         if span is None and isinstance(value, str):
-            span = _read_as(command, value)
+            mentions = find_mentions(command) if mentions is None else mentions
+            span = _read_as(command, value, mentions)
         if span is not None:
             out[name] = Provenance("span", *span)
         elif value in (spec.get("enum") or ()) or ("const" in spec and spec["const"] == value):

@@ -196,14 +196,9 @@ def _coerce(param: _Param, mention: Mention) -> Any:
     if mention.kind in ("number", "numword"):
         if not types & {"number", "integer"}:
             return str(mention.value)
-        if mention.unit and "number" in types:
-            measured = _measured_in(param)
-            for name, factor in read_units(mention.unit):
-                if factor != 1.0 and (name, 1.0) in measured:  # "50mH" for henries is 0.05
-                    return float(f"{mention.value * factor:.12g}")
         if mention.unit and isinstance(mention.value, (int, float)):
-            # "a duration of 3 minutes" for a length in seconds is 180 (an integer stays one where
-            # the conversion leaves a whole number).
+            # "a duration of 3 minutes" for a length in seconds is 180, "50mH" for henries 0.05 (an
+            # integer stays one where the conversion leaves a whole number).
             converted = convert(mention.value, mention.unit, _measured_in(param))
             if converted is not None and ("number" in types or converted.is_integer()):
                 return converted if "number" in types else int(converted)

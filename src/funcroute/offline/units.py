@@ -202,11 +202,14 @@ def other_dimension(written: str, measured: frozenset[tuple[str, float]]) -> boo
 def convert(value: float, written: str, measured: frozenset[tuple[str, float]]) -> float | None:
     """``value`` in the unit ``written`` as the one unit of its dimension the parameter measures in.
 
-    "3 minutes" for a length "in seconds" is 180; "5 ft" for a height "in inches" is 60. ``None``
-    where nothing is to convert: no unit read, the parameter's own unit, several or no measured
-    units of that dimension, or one without a factor (temperatures).
+    "3 minutes" for a length "in seconds" is 180; "5 ft" for a height "in inches" is 60; "50mH" for
+    henries is 0.05. ``None`` where nothing is to convert: no unit read, the parameter's own unit
+    unprefixed, several or no measured units of that dimension, or one without a factor
+    (temperatures).
     """
     for name, factor in readings(written):
+        if factor != 1.0 and (name, 1.0) in measured:  # a prefixed form of the parameter's own unit
+            return float(f"{value * factor:.12g}")
         dimension = _DIMENSION_OF.get(name)
         targets = {unit for unit, _ in measured if _DIMENSION_OF.get(unit) == dimension}
         if dimension is None or len(targets) != 1 or name in targets:
