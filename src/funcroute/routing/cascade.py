@@ -16,6 +16,8 @@ cannot be trusted to pick among many tools. So, per command:
    tool alone when that tool leads the runner-up by ``sole_margin`` (the router picks the tool far
    more reliably than a small model, which tends to take the first tool listed), else the ``top_k``
    tools the retrieval ranks first; with ``abstain`` it may also answer "no suitable function".
+   A name that runs on into a number another parameter holds ("league": "NBA 2021", "season":
+   "2021") loses the number.
    A text value the model gives two parameters though the command says it once is placed again:
    the extractor's reading keeps it where it belongs and the model rewrites the call without it
    elsewhere ("location": "Seattle", "genre": "Seattle" for "concerts in Seattle that play jazz");
@@ -51,7 +53,7 @@ from funcroute.errors import ModelOutputError, NoSuitableFunctionError, UsageErr
 from funcroute.offline.extract import fill_arguments
 from funcroute.offline.measures import other_measure
 from funcroute.offline.opposites import clash
-from funcroute.offline.words import content_words, name_words, words
+from funcroute.offline.words import STOPWORDS, content_words, name_words, word_spans, words
 from funcroute.routing.llm import LLMSelector
 from funcroute.routing.selector import Selection, Selector, checked_command
 from funcroute.tools.call import Call
@@ -59,7 +61,7 @@ from funcroute.tools.declining import no_call_tool
 from funcroute.tools.toolset import ToolSet
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from funcroute.offline.selector import Decision, SemanticSelector
     from funcroute.prompts.templates import ChatTemplate
@@ -261,6 +263,16 @@ class Cascade(Selector):
                 reason += "; a list item it repeated was dropped"
             except ModelOutputError:
                 pass  # the list without the repeat does not validate: the model's call stands
+        addressed = _addressed(tools, call)
+        piece = "" if addressed else _piece(tools, call)
+        split = _number_split(tools, call) if piece else None
+        if split is not None:
+            try:
+                chosen.call = call = tools.validate(call.function, split[0])
+                reason += f"; {split[1]}"
+                piece = _piece(tools, call)
+            except ModelOutputError:
+                pass  # the name without the number does not validate: the split stands and is refused
         unnamed = unnamed_values(command, tools[call.function].schema, call.arguments)
         if unnamed and decision.routed:
             # The semantic router chose this tool, so a loose phrase may well be the value meant
@@ -269,11 +281,10 @@ class Cascade(Selector):
             # parameter's own name, or function words, is the look of a tool that does not fit:
             # ``state: "What"``, ``player: "player"``.
             unnamed = _hollow(call, unnamed)
-        addressed = _addressed(tools, call)
-        piece = "" if addressed else _piece(tools, call)
         if piece:
             # A small model splits one name over two parameters ("player_name": "LeBron James",
-            # "season": "James"); on BFCL a right call has a value inside another in 4 of 1,911.
+            # "season": "James"); on BFCL a right call has a value inside another in 4 of 1,911,
+            # 2 of them a number run on into a name, which _number_split takes off.
             reason = f"semantic router: {why}; model: {call.function} with {piece}"
             raise _refused(command, decision, reason, chosen.attempts)
         if unnamed and not addressed:
@@ -395,12 +406,11 @@ def _addressed(tools: ToolSet, call: Call) -> bool:
     )
 
 
-def _piece(tools: ToolSet, call: Call) -> str:
-    """A span-grounded value of the call that is a run of words inside another ("" if none).
+def _pieces(tools: ToolSet, call: Call) -> Iterator[tuple[str, str]]:
+    """Pairs (piece, holder) of span-grounded text parameters, the piece's words a run in the holder's.
 
-    ``season: "James"`` beside ``player_name: "LeBron James"``; equal values are not pieces, and
-    only values grounded to spans of the command count (an address inside a free-text subject is
-    no split name).
+    Equal values are not pieces, and only values grounded to spans of the command count (an
+    address inside a free-text subject is no split name).
     """
     properties = tools[call.function].schema.get("properties") or {}
     texts = {
@@ -414,9 +424,57 @@ def _piece(tools: ToolSet, call: Call) -> str:
     for name, text in texts.items():
         for other, whole in texts.items():
             if other != name and text != whole and text in whole:
-                value, holder = call.arguments[name], call.arguments[other]
-                return f"{name}={value!r}, a piece of {other}={holder!r}"
+                yield name, other
+
+
+def _piece(tools: ToolSet, call: Call) -> str:
+    """A span-grounded value of the call that is a run of words inside another ("" if none).
+
+    ``season: "James"`` beside ``player_name: "LeBron James"``.
+    """
+    for name, other in _pieces(tools, call):
+        return f"{name}={call.arguments[name]!r}, a piece of {other}={call.arguments[other]!r}"
     return ""
+
+
+def _number_split(tools: ToolSet, call: Call) -> tuple[dict[str, Any], str] | None:
+    """The call with a number taken off a name that another parameter holds alone, and what was done.
+
+    ``league: "NBA 2021"`` beside ``season: "2021"``: the model wrote the span that runs on into
+    the season, and the season is said once, so the league is "NBA". Only a piece made of numbers at
+    either end of a holder whose other words hold none, and begin and end with words that are no
+    function words, is taken off: a split name (``season: "James"`` beside ``"LeBron James"``) is
+    no such piece and stays refused. On BFCL a right call of ``simple_python`` and ``multiple`` had
+    the piece-in-holder shape in 4 cases, 2 of them this one.
+    """
+    for name, other in _pieces(tools, call):
+        piece, holder = call.arguments[name], call.arguments[other]
+        numbers = words(piece)
+        if not all(word[0].isdigit() for word in numbers):
+            continue
+        spans = word_spans(holder)
+        held = [holder[start:end].lower() for start, end in spans]
+        if held[: len(numbers)] == numbers:
+            rest = holder[spans[len(numbers) - 1][1] :].lstrip(_CUT)
+        elif held[-len(numbers) :] == numbers:
+            rest = holder[: spans[-len(numbers)][0]].rstrip(_CUT)
+        else:
+            continue  # a number inside the name ("Apollo 11 mission"): not a run-on
+        rest_words = words(rest)
+        if (
+            not rest_words
+            or any(word[0].isdigit() for word in rest_words)
+            or rest_words[0] in STOPWORDS
+            or rest_words[-1] in STOPWORDS
+        ):
+            continue
+        arguments = {**call.arguments, other: rest}
+        return arguments, f"{other}={holder!r} ran on into {name}={piece!r}, so {other}={rest!r}"
+    return None
+
+
+#: What is cut from the end of a name when a number is taken off it ("La Liga 2020-2021").
+_CUT = " \t\n,;:-\u2013\u2014/("
 
 
 def _hollow(call: Call, names: list[str]) -> list[str]:
