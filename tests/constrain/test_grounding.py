@@ -157,6 +157,21 @@ def test_a_list_of_choices_takes_the_choices_named_and_is_no_longer_than_them() 
     assert len(params["amenities"]["items"]["enum"]) == 4  # type: ignore[index]
 
 
+def test_a_start_from_rest_offers_0_to_the_starting_speed_alone_and_points_at_its_words() -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def final_velocity(initial_velocity: float, final_speed: float, time: float) -> None:
+        """The final velocity of a body."""
+
+    command = "A body started from rest and ran for 5 seconds"
+    params = _params(grounded_schema(tools, ["final_velocity"], command) or {})
+    assert params["initial_velocity"]["enum"] == [0, 5]
+    assert params["final_speed"]["enum"] == [5] and params["time"]["enum"] == [5]
+    origin = provenance(command, tools["final_velocity"].schema, {"initial_velocity": 0})["initial_velocity"]
+    assert origin.source == "span" and command[origin.start : origin.end] == "from rest"
+
+
 def test_a_percentage_is_offered_as_the_rate_it_means_and_its_provenance_is_the_span() -> None:
     tools = ToolSet()
 

@@ -1016,3 +1016,28 @@ def test_days_and_weeks_convert_like_other_times() -> None:
     assert kinds("releases for the next week") == [("duration", 1)]
     volts = {"type": "object", "properties": {"voltage": {"type": "integer", "description": "In volts."}}}
     assert fill_arguments("charge it at 2kV", volts).arguments == {"voltage": 2000}  # a prefix converts
+
+
+def test_a_body_that_starts_at_rest_has_a_starting_speed_of_0() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "initial_velocity": {"type": "number", "description": "The initial velocity in m/s."},
+            "acceleration": {"type": "number", "description": "The acceleration in m/s^2."},
+            "time": {"type": "number", "description": "The time in seconds."},
+        },
+        "required": ["initial_velocity", "acceleration", "time"],
+    }
+    command = "The final velocity of a car that started from rest and accelerated at 3 m/s^2 for 4 seconds"
+    assert fill_arguments(command, schema).arguments == {"initial_velocity": 0, "acceleration": 3, "time": 4}
+    assert kinds("an object dropped from a height") == [("rest", 0)]
+    assert kinds("a train at a standstill") == [("rest", 0)]
+    # A number said for the starting speed wins; a speed that is not the starting one is not 0.
+    said = "A ball dropped with an initial velocity of 5 m/s, accelerating at 2 m/s^2 for 3 seconds"
+    assert fill_arguments(said, schema).arguments["initial_velocity"] == 5
+    final = {
+        "type": "object",
+        "properties": {"final_speed": {"type": "number"}, "time": {"type": "number"}},
+        "required": ["final_speed", "time"],
+    }
+    assert "final_speed" not in fill_arguments("from rest for 3 seconds", final).arguments

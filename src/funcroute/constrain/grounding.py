@@ -44,7 +44,7 @@ from typing import Any, Literal
 
 from funcroute.offline.extract import named_choices
 from funcroute.offline.fit import asks_for_date, format_date, item_choices, percent_is_fraction
-from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
+from funcroute.offline.mentions import Mention, find_mentions, is_starting_speed, without_counts, word_spans
 from funcroute.offline.places import place_style, qualified, written_qualified
 from funcroute.offline.units import convert, other_dimension, units_of
 from funcroute.offline.words import name_words
@@ -201,6 +201,8 @@ def _candidates(
             elif mention.percent and percent_is_fraction(name, spec):
                 value = round(value / 100, 10)  # "5%" is the same value as 0.05: a rate's form
             values.append(value)
+        elif kind in _NUMERIC and mention.kind == "rest" and is_starting_speed(name):
+            values.append(0)  # "started from rest": the starting speed, whatever its unit
         elif mention.kind == kind and isinstance(mention.value, str):
             values.append(mention.value)
     # A required parameter may still take its default; an optional one gets it by being left out
@@ -378,10 +380,10 @@ def _mention_chars(command: str, mention: Mention) -> tuple[int, int] | None:
     return None
 
 
-def _read_as(command: str, value: str, mentions: Sequence[Mention]) -> tuple[int, int] | None:
-    """The characters of the mention the extractor reads as ``value`` ("US dollars" for ``USD``)."""
+def _read_as(command: str, value: Any, mentions: Sequence[Mention]) -> tuple[int, int] | None:
+    """The characters of the mention read as ``value`` ("US dollars" for ``USD``, "from rest" for 0)."""
     for mention in mentions:
-        if mention.value == value:
+        if mention.value == value and type(mention.value) is not bool:
             return _mention_chars(command, mention)
     return None
 
@@ -406,7 +408,7 @@ def provenance(
         spec = properties.get(name)
         spec = spec if isinstance(spec, Mapping) else {}
         span = _span(command, value)
-        if span is None and isinstance(value, str):
+        if span is None and isinstance(value, (str, int, float)) and not isinstance(value, bool):
             mentions = find_mentions(command) if mentions is None else mentions
             span = _read_as(command, value, mentions)
         if span is not None:

@@ -38,7 +38,7 @@ from funcroute.offline.fit import place_mentions as _place_mentions
 from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.fit import shared_cues as _shared_cues
 from funcroute.offline.fit import written_names as _written_names
-from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
+from funcroute.offline.mentions import Mention, find_mentions, is_starting_speed, without_counts, word_spans
 from funcroute.offline.places import (
     coded,
     country_of,
@@ -285,6 +285,7 @@ def fill_arguments(
     stems = [stem(t) for t in tokens]
     _read_kinds(command, pending, cased, stems, mentions, tool_name, values, taken)
     owned = _written_names(params, stems)
+    _read_rest(pending, mentions, stems, values)
     guessed = _assign_by_score(pending, mentions, stems, values, taken, shared, breaks, owned)
     _fill_required(command, pending, mentions, values, taken, choose)
     _units_of_quantities(params, mentions, values, taken)
@@ -604,6 +605,28 @@ def _assign_by_score(
         if not evident and closeness < 0.25:
             guessed.append((param, mention))
     return guessed
+
+
+def _read_rest(
+    pending: list[_Param], mentions: list[Mention], stems: list[str], values: dict[tuple[str, ...], Any]
+) -> None:
+    """A starting speed is 0 where the command says the body starts at rest ("started from rest").
+
+    Read before the numbers are placed, so that a cue word elsewhere ("the final velocity ... at
+    3 m/s^2") does not take the place; only a command that writes the parameter's name out ("dropped
+    with an initial speed of 5 m/s") leaves it to the numbers.
+    """
+    if not any(m.kind == "rest" for m in mentions):
+        return
+    for param in pending:
+        if param.path in values or not is_starting_speed(param.path[-1]):
+            continue
+        if not _types(param.schema) & {"integer", "number"}:
+            continue
+        name = [stem(word) for word in name_words(param.path[-1]).split()]
+        if any(stems[i : i + len(name)] == name for i in range(len(stems))):
+            continue  # "an initial speed of 5 m/s": the number said for it decides
+        values[param.path] = 0 if "integer" in _types(param.schema) else 0.0
 
 
 def _fill_required(

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from funcroute.offline.units import readings as read_units
-from funcroute.offline.words import STOPWORDS, stem, word_spans
+from funcroute.offline.words import STOPWORDS, name_words, stem, word_spans
 
-__all__ = ["Mention", "find_mentions", "unwrapped", "without_counts", "word_spans"]
+__all__ = ["Mention", "find_mentions", "is_starting_speed", "unwrapped", "without_counts", "word_spans"]
 
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 # Whole month names or their abbreviations ("dec" but not "decimal").
@@ -64,6 +64,12 @@ _RELATIVE_DAYS = {"today": 0, "tomorrow": 1, "yesterday": -1}
 # A stretch of time ahead named without a number: "for the next week" is 1 week, 7 days to a
 # parameter counted in days (:mod:`funcroute.constrain.grounding` converts it).
 _DURATION = re.compile(r"\b(?:next|coming|upcoming|following)\s+(week|fortnight)\b", re.I)
+# A body that starts still, said without a number: "started from rest", "at a standstill", "an
+# object dropped from 100 m" all say its starting speed is 0 (offered only to a parameter named for
+# one, :func:`is_starting_speed`).
+_AT_REST = re.compile(
+    r"\b(?:from|at)\s+(?:a\s+)?(?:rest|standstill|dead\s+stop)\b|\b(?:dropped|released)\b", re.I
+)
 _URL = re.compile(r"\bhttps?://[^\s'\"<>`]+[^\s'\"<>`.,;:!?)]")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 # Lower-case extensions only: "Washington D.C." is not a C source file.
@@ -247,8 +253,10 @@ class Mention:
         kind: ``number``, ``numword`` (a number written as a word), ``quoted``, ``email``, ``url``,
             ``file``, ``date``, ``name``, ``formula``, ``list``, ``unit`` (of measure: "inches",
             "Celsius"), ``currency`` (an ISO code: "US dollars" is ``USD``), ``color``, ``identifier``
-            (letters and digits mixed: "B1004"), ``choice`` or ``duration`` (a stretch of time
-            named without a number: "the next week" is 1 with the unit ``week``).
+            (letters and digits mixed: "B1004"), ``choice``, ``duration`` (a stretch of time
+            named without a number: "the next week" is 1 with the unit ``week``) or ``rest`` (a
+            starting speed of 0 said in words: "started from rest", "dropped"; see
+            :func:`is_starting_speed`).
         value: the value (a number, text, a list, or an ISO date).
         start: first word index of the mention in the command's words.
         end: one past its last word index.
@@ -481,6 +489,16 @@ def unwrapped(command: str) -> str:
     return f"{command[:start]} {command[start + 1 : end]} {command[end + 1 :]}"
 
 
+def is_starting_speed(name: str) -> bool:
+    """Whether a parameter named ``name`` is a starting speed, which "from rest" gives as 0.
+
+    ``initial_velocity``, ``initial_speed``, ``start_speed``; not ``final_velocity`` nor ``speed``
+    alone (a body said to start at rest has some other speed later).
+    """
+    named = set(name_words(name).split())
+    return bool(named & {"velocity", "speed"}) and bool(named & {"initial", "start", "starting"})
+
+
 def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention]:
     """Every value mentioned in ``command``, in order of position."""
     command = unwrapped(command)
@@ -495,6 +513,8 @@ def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention
     for m in _DURATION.finditer(command):
         fortnight = m.group(1).lower() == "fortnight"
         found.add("duration", 2 if fortnight else 1, *m.span(), unit="week")
+    for m in _AT_REST.finditer(command):
+        found.add("rest", 0, *m.span())
     for m in _FORMULA.finditer(command):
         text = m.group(0).rstrip()
         if re.search(r"\^|\*\*", text) and not _QUANTITY.match(text):
