@@ -68,7 +68,7 @@ _DURATION = re.compile(r"\b(?:next|coming|upcoming|following)\s+(week|fortnight)
 # object dropped from 100 m" all say its starting speed is 0 (offered only to a parameter named for
 # one, :func:`is_starting_speed`).
 _AT_REST = re.compile(
-    r"\b(?:from|at)\s+(?:a\s+)?(?:rest|standstill|dead\s+stop)\b|\b(?:dropped|released)\b", re.I
+    r"\b(?:from|at)\s+(?:a\s+)?(?:rest|standstill|dead\s+stop)\b|\bdropped\b", re.I
 )
 _URL = re.compile(r"\bhttps?://[^\s'\"<>`]+[^\s'\"<>`.,;:!?)]")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
