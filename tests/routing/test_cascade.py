@@ -18,6 +18,7 @@ from funcroute.errors import NoSuitableFunctionError
 from funcroute.offline.encoder import Encoder
 from funcroute.offline.selector import SemanticSelector
 from funcroute.routing.cascade import Cascade
+from funcroute.routing.results import RouteResult
 from funcroute.routing.router import Router
 
 #: The demo's command the semantic router refuses (the body is free text it cannot read) and the
@@ -366,29 +367,22 @@ def test_a_number_that_runs_on_into_a_name_is_taken_off_it(semantic: SemanticSel
     def get_team_rank(team_name: str, league: str, season: str) -> None:
         """Get the ranking of a sports team in a league and season."""
 
+    def route(command: str, league: str, season: str) -> RouteResult:
+        params = {"team_name": "Lakers", "league": league, "season": season}
+        model = ScriptedBackend([json.dumps({"function": "get_team_rank", "params": params})])
+        router = Router(tools, selector=Cascade(model, semantic=semantic, fast_path=False))
+        return router.route(command, dry_run=True)
+
     command = "Find the ranking of LA Lakers in the NBA 2021 regular season."
-    reply = {
-        "function": "get_team_rank",
-        "params": {"team_name": "LA Lakers", "league": "NBA 2021", "season": "2021"},
-    }
-    model = ScriptedBackend([json.dumps(reply)])
-    result = Router(tools, selector=Cascade(model, semantic=semantic, fast_path=False)).route(
-        command, dry_run=True
-    )
+    result = route(command, "NBA 2021", "2021")
     assert result.call is not None
-    assert result.call.arguments == {"team_name": "LA Lakers", "league": "NBA", "season": "2021"}
+    assert result.call.arguments == {"team_name": "Lakers", "league": "NBA", "season": "2021"}
     assert "league='NBA 2021' ran on into season='2021', so league='NBA'" in result.reason
     origin = result.provenance["league"]
     assert origin.source == "span" and command[origin.start : origin.end] == "NBA"
     # A season written first, and a range of years: the same.
-    command = "Find the ranking of Barcelona in the 2020-2021 La Liga season."
-    reply = {
-        "function": "get_team_rank",
-        "params": {"team_name": "Barcelona", "league": "2020-2021 La Liga", "season": "2020-2021"},
-    }
-    model = ScriptedBackend([json.dumps(reply)])
-    result = Router(tools, selector=Cascade(model, semantic=semantic, fast_path=False)).route(
-        command, dry_run=True
+    result = route(
+        "Find the ranking of Barcelona in the 2020-2021 La Liga season.", "2020-2021 La Liga", "2020-2021"
     )
     assert result.call is not None and result.call.arguments["league"] == "La Liga"
     # A number inside a name, a name split into words, or a rest of function words: still refused.
@@ -397,12 +391,8 @@ def test_a_number_that_runs_on_into_a_name_is_taken_off_it(semantic: SemanticSel
         ("Find the ranking of the Lakers in La Liga", "La Liga", "Liga"),
         ("Find the ranking of the Lakers for 2021 and after", "2021 and after", "2021"),
     ):
-        params = {"team_name": "Lakers", "league": league, "season": season}
-        reply = {"function": "get_team_rank", "params": params}
-        model = ScriptedBackend([json.dumps(reply)])
-        router = Router(tools, selector=Cascade(model, semantic=semantic, fast_path=False))
         with pytest.raises(NoSuitableFunctionError, match="a piece of league="):
-            router.route(command, dry_run=True)
+            route(command, league, season)
 
 
 def test_a_list_item_the_model_repeats_is_dropped(semantic: SemanticSelector) -> None:
