@@ -67,9 +67,7 @@ _DURATION = re.compile(r"\b(?:next|coming|upcoming|following)\s+(week|fortnight)
 # A body that starts still, said without a number: "started from rest", "at a standstill", "an
 # object dropped from 100 m" all say its starting speed is 0 (offered only to a parameter named for
 # one, :func:`is_starting_speed`).
-_AT_REST = re.compile(
-    r"\b(?:from|at)\s+(?:a\s+)?(?:rest|standstill|dead\s+stop)\b|\bdropped\b", re.I
-)
+_AT_REST = re.compile(r"\b(?:from|at)\s+(?:a\s+)?(?:rest|standstill|dead\s+stop)\b|\bdropped\b", re.I)
 _URL = re.compile(r"\bhttps?://[^\s'\"<>`]+[^\s'\"<>`.,;:!?)]")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 # Lower-case extensions only: "Washington D.C." is not a C source file.
