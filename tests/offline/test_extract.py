@@ -1014,6 +1014,10 @@ def test_days_and_weeks_convert_like_other_times() -> None:
     assert fill_arguments("the forecast for 2 weeks", schema).arguments == {"days": 14}
     assert fill_arguments("the forecast for 5 days", schema).arguments == {"days": 5}
     assert kinds("releases for the next week") == [("duration", 1)]
+    # The fast path reads "the next week" as grounding offers it: 7 to a parameter counted in days.
+    assert fill_arguments("the forecast for the next week", schema).arguments == {"days": 7}
+    count = {"type": "object", "properties": {"count": {"type": "integer"}}, "required": ["count"]}
+    assert fill_arguments("the next week", count).arguments == {}  # no time counted: no value
     volts = {"type": "object", "properties": {"voltage": {"type": "integer", "description": "In volts."}}}
     assert fill_arguments("charge it at 2kV", volts).arguments == {"voltage": 2000}  # a prefix converts
 

@@ -46,7 +46,7 @@ from funcroute.offline.extract import named_choices
 from funcroute.offline.fit import asks_for_date, format_date, item_choices, percent_is_fraction
 from funcroute.offline.mentions import Mention, find_mentions, is_starting_speed, without_counts, word_spans
 from funcroute.offline.places import place_style, qualified, written_qualified
-from funcroute.offline.units import convert, other_dimension, units_of
+from funcroute.offline.units import convert, counted_as, other_dimension, units_of
 from funcroute.offline.words import name_words
 from funcroute.offline.words import words as split_words
 from funcroute.tools.toolset import ToolSet
@@ -189,11 +189,14 @@ def _candidates(
             if mention.unit and measured and other_dimension(mention.unit, measured):
                 continue  # "10 meters" is no weight in kilograms
             # "3 minutes" to a parameter counted in seconds is 180, as the extractor reads it
-            converted = convert(value, mention.unit, measured) if mention.unit else None
-            if converted is not None:
-                value = converted
-            elif mention.kind == "duration" and (mention.unit, 1.0) not in measured:
-                continue  # "the next week" is a number only where time is counted ("days": 7)
+            if mention.kind == "duration":
+                counted = counted_as(value, mention.unit, measured)
+                if counted is None:
+                    continue  # "the next week" is a number only where time is counted ("days": 7)
+                value = counted
+            elif mention.unit:
+                converted = convert(value, mention.unit, measured)
+                value = value if converted is None else converted
             if kind == "integer":
                 if float(value) != int(value):
                     continue

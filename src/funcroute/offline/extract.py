@@ -48,7 +48,7 @@ from funcroute.offline.places import (
     qualified,
     written_qualified,
 )
-from funcroute.offline.units import convert, measures_named, other_dimension, units_of
+from funcroute.offline.units import convert, counted_as, measures_named, other_dimension, units_of
 from funcroute.offline.units import readings as read_units
 from funcroute.offline.words import STOPWORDS, name_words, names_the_tool, stem, words
 
@@ -204,6 +204,10 @@ def _coerce(param: _Param, mention: Mention) -> Any:
                 return converted if "number" in types else int(converted)
         if mention.percent and "number" in types and percent_is_fraction(param.path[-1], param.schema):
             return round(mention.value / 100, 10)  # "5%" as a rate is 0.05
+    if mention.kind == "duration" and types & {"number", "integer"}:
+        counted = counted_as(mention.value, mention.unit, _measured_in(param))
+        if counted is not None:  # "the next week" for a number of days is 7
+            return counted if "number" in types or not float(counted).is_integer() else int(counted)
     if mention.kind == "date":
         return format_date(mention.value, str(param.schema.get("description") or ""))
     if mention.kind == "unit":

@@ -16,6 +16,7 @@ from typing import Any
 
 from funcroute.offline.mentions import Mention, word_spans
 from funcroute.offline.places import is_city, place_style
+from funcroute.offline.units import counted_as, units_of
 from funcroute.offline.words import STOPWORDS, content_words, name_words, stem, words
 
 __all__ = [
@@ -379,6 +380,11 @@ def compatible(param: Param, mention: Mention) -> float:
         return 1.2 if numeric == bool(items & {"number", "integer"}) or "array" in items else 0.3
     if mention.kind == "place":
         return 1.0 if "string" in kinds and is_place(param) else 0.0
+    if mention.kind == "duration":
+        # "for the next week": a number only for a parameter that counts time ("days": 7)
+        described = f"{param.path[-1]} {param.schema.get('description') or ''}"
+        counted = counted_as(mention.value, mention.unit, units_of(described))
+        return 1.0 if kinds & {"integer", "number"} and counted is not None else 0.0
     if mention.kind in ("number", "numword"):
         if is_year(param) and not (isinstance(mention.value, int) and 0 < mention.value < 10_000):
             return 0.0  # "$1M in 2019": a million is no year (the year 300 is one)

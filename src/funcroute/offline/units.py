@@ -218,3 +218,16 @@ def convert(value: float, written: str, measured: frozenset[tuple[str, float]]) 
         if name in _IN_BASE and target in _IN_BASE:
             return float(f"{value * factor * _IN_BASE[name] / _IN_BASE[target]:.12g}")
     return None
+
+
+def counted_as(value: float, written: str, measured: frozenset[tuple[str, float]]) -> float | None:
+    """``value`` said in the unit ``written``, as a parameter measured in ``measured`` counts it.
+
+    Converted where :func:`convert` can ("2 weeks" as 14 for days), as is where the parameter
+    counts in that very unit ("the next week" as 1 for weeks), else ``None``: a stretch of time said
+    without a number is no value for a parameter that counts no time.
+    """
+    converted = convert(value, written, measured)
+    if converted is not None:
+        return converted
+    return value if (written, 1.0) in measured else None
