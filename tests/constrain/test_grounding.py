@@ -170,6 +170,10 @@ def test_a_start_from_rest_offers_0_to_the_starting_speed_alone_and_points_at_it
     assert params["final_speed"]["enum"] == [5] and params["time"]["enum"] == [5]
     origin = provenance(command, tools["final_velocity"].schema, {"initial_velocity": 0})["initial_velocity"]
     assert origin.source == "span" and command[origin.start : origin.end] == "from rest"
+    # A number read in another form points at its words too: 10000 at "10,000".
+    dollars = "Invest $10,000 for 5 years"
+    origin = provenance(dollars, tools["final_velocity"].schema, {"time": 10000})["time"]
+    assert origin.source == "span" and dollars[origin.start : origin.end] == "10,000"
 
 
 def test_a_percentage_is_offered_as_the_rate_it_means_and_its_provenance_is_the_span() -> None:

@@ -43,8 +43,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from funcroute.offline.extract import named_choices
-from funcroute.offline.fit import asks_for_date, format_date, item_choices, percent_is_fraction
-from funcroute.offline.mentions import Mention, find_mentions, is_starting_speed, without_counts, word_spans
+from funcroute.offline.fit import (
+    asks_for_date,
+    format_date,
+    is_starting_speed,
+    item_choices,
+    percent_is_fraction,
+)
+from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
 from funcroute.offline.places import place_style, qualified, written_qualified
 from funcroute.offline.units import convert, counted_as, other_dimension, units_of
 from funcroute.offline.words import name_words

@@ -27,7 +27,7 @@ from funcroute.offline.fit import Param as _Param
 from funcroute.offline.fit import compatible as _compatible
 from funcroute.offline.fit import counted_words as _counted_words
 from funcroute.offline.fit import counts as _counts
-from funcroute.offline.fit import format_date, percent_is_fraction
+from funcroute.offline.fit import format_date, is_starting_speed, percent_is_fraction
 from funcroute.offline.fit import hint as _hint
 from funcroute.offline.fit import is_place as _is_place
 from funcroute.offline.fit import is_year as _is_year
@@ -38,7 +38,7 @@ from funcroute.offline.fit import place_mentions as _place_mentions
 from funcroute.offline.fit import proximity as _proximity
 from funcroute.offline.fit import shared_cues as _shared_cues
 from funcroute.offline.fit import written_names as _written_names
-from funcroute.offline.mentions import Mention, find_mentions, is_starting_speed, without_counts, word_spans
+from funcroute.offline.mentions import Mention, find_mentions, without_counts, word_spans
 from funcroute.offline.places import (
     coded,
     country_of,

@@ -31,6 +31,7 @@ __all__ = [
     "format_date",
     "hint",
     "is_place",
+    "is_starting_speed",
     "item_choices",
     "json_types",
     "leaves",
@@ -421,6 +422,16 @@ def compatible(param: Param, mention: Mention) -> float:
     if mention.kind == "name" and is_place(param) and is_city(str(mention.value)):
         return 1.1  # "Mountain View" over "Family Therapist" for the city
     return _STRING_PRIOR.get(mention.kind, 0.0)
+
+
+def is_starting_speed(name: str) -> bool:
+    """Whether a parameter named ``name`` is a starting speed, which "from rest" gives as 0.
+
+    ``initial_velocity``, ``initial_speed``, ``start_speed``; not ``final_velocity`` nor ``speed``
+    alone (a body said to start at rest has some other speed later).
+    """
+    named = set(name_words(name).split())
+    return bool(named & {"velocity", "speed"}) and bool(named & {"initial", "start", "starting"})
 
 
 def is_year(param: Param) -> bool:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from funcroute.offline.units import readings as read_units
-from funcroute.offline.words import STOPWORDS, name_words, stem, word_spans
+from funcroute.offline.words import STOPWORDS, stem, word_spans
 
-__all__ = ["Mention", "find_mentions", "is_starting_speed", "unwrapped", "without_counts", "word_spans"]
+__all__ = ["Mention", "find_mentions", "unwrapped", "without_counts", "word_spans"]
 
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 # Whole month names or their abbreviations ("dec" but not "decimal").
@@ -66,7 +66,7 @@ _RELATIVE_DAYS = {"today": 0, "tomorrow": 1, "yesterday": -1}
 _DURATION = re.compile(r"\b(?:next|coming|upcoming|following)\s+(week|fortnight)\b", re.I)
 # A body that starts still, said without a number: "started from rest", "at a standstill", "an
 # object dropped from 100 m" all say its starting speed is 0 (offered only to a parameter named for
-# one, :func:`is_starting_speed`).
+# one, :func:`funcroute.offline.fit.is_starting_speed`).
 _AT_REST = re.compile(r"\b(?:from|at)\s+(?:a\s+)?(?:rest|standstill|dead\s+stop)\b|\bdropped\b", re.I)
 _URL = re.compile(r"\bhttps?://[^\s'\"<>`]+[^\s'\"<>`.,;:!?)]")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
@@ -254,7 +254,7 @@ class Mention:
             (letters and digits mixed: "B1004"), ``choice``, ``duration`` (a stretch of time
             named without a number: "the next week" is 1 with the unit ``week``) or ``rest`` (a
             starting speed of 0 said in words: "started from rest", "dropped"; see
-            :func:`is_starting_speed`).
+            :func:`funcroute.offline.fit.is_starting_speed`).
         value: the value (a number, text, a list, or an ISO date).
         start: first word index of the mention in the command's words.
         end: one past its last word index.
@@ -485,16 +485,6 @@ def unwrapped(command: str) -> str:
     start = command.index(text)
     end = start + len(text) - 1
     return f"{command[:start]} {command[start + 1 : end]} {command[end + 1 :]}"
-
-
-def is_starting_speed(name: str) -> bool:
-    """Whether a parameter named ``name`` is a starting speed, which "from rest" gives as 0.
-
-    ``initial_velocity``, ``initial_speed``, ``start_speed``; not ``final_velocity`` nor ``speed``
-    alone (a body said to start at rest has some other speed later).
-    """
-    named = set(name_words(name).split())
-    return bool(named & {"velocity", "speed"}) and bool(named & {"initial", "start", "starting"})
 
 
 def find_mentions(command: str, *, today: dt.date | None = None) -> list[Mention]:

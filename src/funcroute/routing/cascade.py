@@ -267,9 +267,10 @@ class Cascade(Selector):
         piece = "" if addressed else _piece(tools, call)
         split = _number_split(tools, call) if piece else None
         if split is not None:
+            trimmed, how = split
             try:
-                chosen.call = call = tools.validate(call.function, split[0])
-                reason += f"; {split[1]}"
+                chosen.call = call = tools.validate(call.function, trimmed)
+                reason += f"; {how}"
                 piece = _piece(tools, call)
             except ModelOutputError:
                 pass  # the name without the number does not validate: the split stands and is refused
