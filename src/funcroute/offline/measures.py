@@ -11,7 +11,8 @@ The measures are grouped by what they measure (``speed``/``velocity``, the lengt
 ``width``, ``distance``...), so that a synonym is no clash. Both ends must be in the vocabulary: a
 tool whose name says no measure (``projectile_motion``), or a command that asks for none ("How high
 will it go?"), never clashes. On BFCL's ``simple_python``, ``multiple``, ``live_simple``,
-``live_multiple`` and the parallel categories (2,351 commands), no expected call clashes.
+``live_multiple`` and the parallel categories (2,351 commands, 3,152 expected calls), no expected
+call clashes (``tests/offline/test_measures.py`` checks it).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from funcroute.offline.words import name_words, stem, words
 __all__ = ["asked_measure", "other_measure"]
 
 # Each line one measure (its synonyms side by side). General quantities of geometry, physics,
-# statistics and money; "rate" and "current" are left out: "interest rate", "current time".
+# statistics and money; "rate" and "current" are left out: "interest rate", "current time". The
+# p-value is "p": names and commands split ``get_p_value`` and "p-value" into "p" and "value".
 _GROUPS = """
 area surface | volume capacity | perimeter circumference |
 length width height depth distance displacement radius diameter altitude elevation |
 speed velocity | acceleration | force tension | mass weight | momentum | energy work heat | power |
 pressure | temperature | density | time duration | date | frequency | wavelength | voltage |
-resistance | charge | capacitance | mean average | median | variance deviation |
+resistance | charge | capacitance | mean average | median | variance deviation | p pvalue |
 probability odds chance likelihood | correlation | interest | payment installment |
 profit earnings | revenue sales | loss | cost price expense | tax | salary wage | margin |
 roi return | population | age
