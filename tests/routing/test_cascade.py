@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated, Literal
 
 import pytest
 
@@ -266,6 +267,37 @@ def test_a_doubtful_tool_filled_with_words_that_name_nothing_is_refused(semantic
     assert result.call.arguments == {"player": "Master Chief", "game": "Halo"}
 
 
+def test_a_doubtful_tool_given_a_choice_the_command_never_says_is_refused(semantic: SemanticSelector) -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def playoff_brackets(
+        year: Annotated[int, "The year for the desired NBA playoffs."],
+        round: Annotated[
+            Literal["First Round", "Conference Semifinals", "Conference Finals", "Finals"],
+            "Specific round of the playoffs.",
+        ],
+    ) -> None:
+        """Display NBA playoff brackets for a specified year."""  # as BFCL's irrelevance_118 has it
+
+    for command, chosen, stands in [
+        ("Who won the 1996 NBA championships?", "First Round", False),
+        ("Which team lost the 1996 Finals?", "Finals", True),  # the choice is written: it stands
+    ]:
+        assert not semantic.decide(tools, command).routed  # no tool fits well enough
+        reply = {"function": "playoff_brackets", "params": {"year": 1996, "round": chosen}}
+        router = Router(
+            tools,
+            selector=Cascade(ScriptedBackend([json.dumps(reply)]), semantic=semantic, irrelevance_floor=0.0),
+        )
+        if stands:
+            result = router.route(command, dry_run=True)
+            assert result.path == "model" and result.provenance["round"].source == "span"
+        else:
+            with pytest.raises(NoSuitableFunctionError, match="round='First Round', a choice the command"):
+                router.route(command, dry_run=True)
+
+
 def test_a_copy_the_command_has_no_other_value_for_is_refused(semantic: SemanticSelector) -> None:
     tools = ToolSet()
 
@@ -463,6 +495,10 @@ def test_a_tool_named_for_another_measure_is_neither_fast_nor_called(semantic: S
     with pytest.raises(NoSuitableFunctionError, match=why):
         Router(tools, selector=Cascade(model, semantic=semantic)).route(command, dry_run=True)
     assert len(model.prompts) == 1  # not the fast path: the model was asked, and its call refused
+    # Without a model, the refusal says why the router's confident call did not stand alone.
+    declined = r"semantic router: 'calculate_maximum_height' scores \d\.\d\d, but .* asks for 'acceleration'"
+    with pytest.raises(NoSuitableFunctionError, match=declined):
+        Router(tools, selector=Cascade(None, semantic=semantic)).route(command, dry_run=True)
     asked = "What is the maximum height a ball will reach if it's thrown straight upwards at 5 m/s?"
     result = Router(tools, selector=Cascade(model, semantic=semantic)).route(asked, dry_run=True)
     assert result.path == "fast" and result.call is not None
