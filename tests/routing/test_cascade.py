@@ -298,6 +298,39 @@ def test_a_doubtful_tool_given_a_choice_the_command_never_says_is_refused(semant
                 router.route(command, dry_run=True)
 
 
+def test_a_doubtful_tool_given_one_of_two_related_names_is_refused(semantic: SemanticSelector) -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def get_closest_airport(
+        location: Annotated[str, "The city you want to find the nearest airport for."],
+    ) -> None:
+        """Find the closest airport to a specific location."""  # as BFCL's irrelevance_114 has it
+
+    @tools.tool
+    def get_route(start: str, end: str) -> None:
+        """Plan a route between two cities."""
+
+    command = "What is the fastest route from Los Angeles to New York?"
+    assert not semantic.decide(tools.subset(["get_closest_airport"]), command).routed
+    half = {"function": "get_closest_airport", "params": {"location": "Los Angeles"}}
+    router = Router(
+        tools.subset(["get_closest_airport"]),
+        selector=Cascade(ScriptedBackend([json.dumps(half)]), semantic=semantic, irrelevance_floor=0.0),
+    )
+    why = "uses 'Los Angeles' of the two names the command relates \\('Los Angeles' and 'New York'\\)"
+    with pytest.raises(NoSuitableFunctionError, match=why):
+        router.route(command, dry_run=True)
+    # A call that uses both ends stands, though no tool clears this selector's threshold either.
+    strict = SemanticSelector(encoder=semantic.encoder, threshold=0.99)
+    assert not strict.decide(tools.subset(["get_route"]), command).routed
+    both = {"function": "get_route", "params": {"start": "Los Angeles", "end": "New York"}}
+    cascade = Cascade(ScriptedBackend([json.dumps(both)]), semantic=strict, irrelevance_floor=0.0)
+    result = Router(tools.subset(["get_route"]), selector=cascade).route(command, dry_run=True)
+    assert result.path == "model" and result.call is not None
+    assert result.call.arguments == {"start": "Los Angeles", "end": "New York"}
+
+
 def test_a_copy_the_command_has_no_other_value_for_is_refused(semantic: SemanticSelector) -> None:
     tools = ToolSet()
 
