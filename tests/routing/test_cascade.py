@@ -442,7 +442,7 @@ def test_a_number_that_runs_on_into_a_name_is_taken_off_it(semantic: SemanticSel
     result = route(command, "NBA 2021", "2021")
     assert result.call is not None
     assert result.call.arguments == {"team_name": "Lakers", "league": "NBA", "season": "2021"}
-    assert "league='NBA 2021' ran on into season='2021', so league='NBA'" in result.reason
+    assert "league='NBA 2021' holds season='2021' too, so league='NBA'" in result.reason
     origin = result.provenance["league"]
     assert origin.source == "span" and command[origin.start : origin.end] == "NBA"
     # A season written first, and a range of years: the same.
@@ -458,6 +458,42 @@ def test_a_number_that_runs_on_into_a_name_is_taken_off_it(semantic: SemanticSel
     ):
         with pytest.raises(NoSuitableFunctionError, match="a piece of league="):
             route(command, league, season)
+
+
+def test_a_maker_that_a_product_name_begins_with_is_taken_off_it(semantic: SemanticSelector) -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def instrument_price(brand: str, model: str, finish: str) -> None:
+        """Retrieve the current retail price of a specific musical instrument."""
+
+    command = "What's the retail price of a Fender American Professional II Stratocaster in Rosewood Finish?"
+
+    def route(brand: str, model: str) -> RouteResult:
+        params = {"brand": brand, "model": model, "finish": "Rosewood"}
+        reply = ScriptedBackend([json.dumps({"function": "instrument_price", "params": params})])
+        return Router(tools, selector=Cascade(reply, semantic=semantic, fast_path=False)).route(
+            command, dry_run=True
+        )
+
+    result = route("Fender", "Fender American Professional II Stratocaster")
+    assert (
+        result.call is not None and result.call.arguments["model"] == "American Professional II Stratocaster"
+    )
+    assert "holds brand='Fender' too" in result.reason
+    origin = result.provenance["model"]
+    assert command[origin.start : origin.end] == "American Professional II Stratocaster"
+    # Only a maker's parameter: the first word of a name in another one is a split name, refused.
+    with pytest.raises(NoSuitableFunctionError, match="finish='Fender', a piece of model="):
+        split = {
+            "brand": "Rosewood",
+            "model": "Fender American Professional II Stratocaster",
+            "finish": "Fender",
+        }
+        reply = ScriptedBackend([json.dumps({"function": "instrument_price", "params": split})])
+        Router(tools, selector=Cascade(reply, semantic=semantic, fast_path=False)).route(
+            command, dry_run=True
+        )
 
 
 def test_a_list_item_the_model_repeats_is_dropped(semantic: SemanticSelector) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "described_choices",
     "format_date",
     "hint",
+    "is_maker",
     "is_place",
     "is_starting_speed",
     "item_choices",
@@ -432,6 +433,15 @@ def is_starting_speed(name: str) -> bool:
     """
     named = set(name_words(name).split())
     return bool(named & {"velocity", "speed"}) and bool(named & {"initial", "start", "starting"})
+
+
+def is_maker(name: str) -> bool:
+    """Whether a parameter named ``name`` is who makes a product (``brand``, ``car_make``, ``manufacturer``).
+
+    A product's name often begins with its maker ("Fender American Professional II Stratocaster"),
+    which such a parameter holds apart.
+    """
+    return bool(set(name_words(name).split()) & {"brand", "make", "maker", "manufacturer", "vendor"})
 
 
 def is_year(param: Param) -> bool:

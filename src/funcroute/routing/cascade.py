@@ -53,6 +53,7 @@ from funcroute.constrain.grounding import (
 )
 from funcroute.errors import ModelOutputError, NoSuitableFunctionError, UsageError
 from funcroute.offline.extract import fill_arguments
+from funcroute.offline.fit import is_maker
 from funcroute.offline.measures import other_measure
 from funcroute.offline.opposites import clash
 from funcroute.offline.relations import related_pair
@@ -282,7 +283,7 @@ class Cascade(Selector):
                 pass  # the list without the repeat does not validate: the model's call stands
         addressed = _addressed(tools, call)
         piece = "" if addressed else _piece(tools, call)
-        split = _number_split(tools, call) if piece else None
+        split = _run_on_split(tools, call) if piece else None
         if split is not None:
             trimmed, how = split
             try:
@@ -302,7 +303,7 @@ class Cascade(Selector):
         if piece:
             # A small model splits one name over two parameters ("player_name": "LeBron James",
             # "season": "James"); on BFCL a right call has a value inside another in 4 of 1,911,
-            # 2 of them a number run on into a name, which _number_split takes off.
+            # 2 of them a number run on into a name, which _run_on_split takes off.
             reason = f"semantic router: {why}; model: {call.function} with {piece}"
             raise _refused(command, decision, reason, chosen.attempts)
         unsaid = [] if decision.routed or addressed else _unsaid_choices(command, tools, call)
@@ -493,29 +494,32 @@ def _piece(tools: ToolSet, call: Call) -> str:
     return ""
 
 
-def _number_split(tools: ToolSet, call: Call) -> tuple[dict[str, Any], str] | None:
-    """The call with a number taken off a name that another parameter holds alone, and what was done.
+def _run_on_split(tools: ToolSet, call: Call) -> tuple[dict[str, Any], str] | None:
+    """The call with another parameter's value taken off the name it runs on into, and what was done.
 
     ``league: "NBA 2021"`` beside ``season: "2021"``: the model wrote the span that runs on into
-    the season, and the season is said once, so the league is "NBA". Only a piece made of numbers at
-    either end of a holder whose other words hold none, and begin and end with words that are no
-    function words, is taken off: a split name (``season: "James"`` beside ``"LeBron James"``) is
-    no such piece and stays refused. On BFCL a right call of ``simple_python`` and ``multiple`` had
-    the piece-in-holder shape in 4 cases, 2 of them this one.
+    the season, and the season is said once, so the league is "NBA". Likewise a name that begins
+    with the maker a ``brand`` or ``make`` parameter holds (:func:`~funcroute.offline.fit.is_maker`):
+    ``model: "Fender American Professional II Stratocaster"`` beside ``brand: "Fender"`` is the
+    model "American Professional II Stratocaster". Only numbers at either end, or a maker at the
+    start, are taken off, and only where what is left holds no number and begins and ends with
+    words that are no function words: a split name (``season: "James"`` beside ``"LeBron
+    James"``, ``team: "La"`` beside ``"La Liga"``) is no such piece and stays refused. On BFCL a
+    right call of ``simple_python`` and ``multiple`` had the piece-in-holder shape in 4 cases, 2
+    of them a number run on.
     """
     for name, other in _pieces(tools, call):
         piece, holder = call.arguments[name], call.arguments[other]
-        numbers = words(piece)
-        if not all(word[0].isdigit() for word in numbers):
-            continue
+        taken = words(piece)
+        numbers = all(word[0].isdigit() for word in taken)
         spans = word_spans(holder)
         held = [holder[start:end].lower() for start, end in spans]
-        if held[: len(numbers)] == numbers:
-            rest = holder[spans[len(numbers) - 1][1] :].lstrip(_CUT)
-        elif held[-len(numbers) :] == numbers:
-            rest = holder[: spans[-len(numbers)][0]].rstrip(_CUT)
+        if held[: len(taken)] == taken and (numbers or is_maker(name)):
+            rest = holder[spans[len(taken) - 1][1] :].lstrip(_CUT)
+        elif held[-len(taken) :] == taken and numbers:
+            rest = holder[: spans[-len(taken)][0]].rstrip(_CUT)
         else:
-            continue  # a number inside the name ("Apollo 11 mission"): not a run-on
+            continue  # a number inside the name ("Apollo 11 mission"), or a piece of a split name
         rest_words = words(rest)
         if (
             not rest_words
@@ -525,7 +529,7 @@ def _number_split(tools: ToolSet, call: Call) -> tuple[dict[str, Any], str] | No
         ):
             continue
         arguments = {**call.arguments, other: rest}
-        return arguments, f"{other}={holder!r} ran on into {name}={piece!r}, so {other}={rest!r}"
+        return arguments, f"{other}={holder!r} holds {name}={piece!r} too, so {other}={rest!r}"
     return None
 
 
