@@ -310,27 +310,15 @@ class Cascade(Selector):
         if unsaid:
             # No tool cleared the semantic threshold, and the model filled a choice the command
             # never says ("round": "First Round" for "Who won the 1996 NBA championships?"): it
-            # filled the tool's form, not the command's. On BFCL such calls were right in 1 of 34 (all six
-            # categories' recorded cascade runs); each other one was wrong or for an irrelevant command.
-            choices = ", ".join(f"{name}={call.arguments[name]!r}" for name in unsaid)
-            raise _refused(
-                command,
-                decision,
-                f"semantic router: {why}; model: {call.function} with {choices}, "
-                "a choice the command does not say",
-                chosen.attempts,
-            )
+            # filled the tool's form, not the command's. On BFCL such calls were right in 1 of 34
+            # (all six categories' recorded cascade runs); the others were wrong or irrelevant.
+            said = f"{_listed(call, unsaid)}, a choice the command does not say"
+            raise _refused(command, decision, f"semantic router: {why}; model: {said}", chosen.attempts)
         if unnamed and not addressed:
             # The look of a command no tool serves. Simulated on BFCL: 21 of 240 irrelevance
             # commands refused this way, at a cost of 1 of 400 simple_python and 2 of 200 multiple.
-            phrases = ", ".join(f"{name}={call.arguments[name]!r}" for name in unnamed)
-            raise _refused(
-                command,
-                decision,
-                f"semantic router: {why}; model: {call.function} with {phrases}, "
-                "words of the command that name no value",
-                chosen.attempts,
-            )
+            said = f"{_listed(call, unnamed)}, words of the command that name no value"
+            raise _refused(command, decision, f"semantic router: {why}; model: {said}", chosen.attempts)
         return chosen, reason
 
     def _one_slot_each(
@@ -535,6 +523,11 @@ def _run_on_split(tools: ToolSet, call: Call) -> tuple[dict[str, Any], str] | No
 
 #: What is cut from the end of a name when a number is taken off it ("La Liga 2020-2021").
 _CUT = " \t\n,;:-\u2013\u2014/("
+
+
+def _listed(call: Call, names: Sequence[str]) -> str:
+    """The call's function and the named arguments, as a refusal shows them."""
+    return f"{call.function} with " + ", ".join(f"{name}={call.arguments[name]!r}" for name in names)
 
 
 def _unsaid_choices(command: str, tools: ToolSet, call: Call) -> list[str]:
