@@ -25,12 +25,12 @@ cannot be trusted to pick among many tools. So, per command:
    model's call has the look of a command no tool serves: a copied value for which the command
    gives no other ("number": 30, "skip": 30 for "the closest integer to 30"), a copied number, a
    value copied again in the rewritten call; a tool named for the opposite of what the command
-   asks; a text value of words
-   that name nothing (``state: "What's"``; :func:`~funcroute.constrain.grounding.unnamed_values`)
-   or a choice the command does not say (``round: "First Round"``), or one end of two names the
-   command relates ("from Los Angeles to New York" as ``location: "Los Angeles"``), when no tool
-   cleared the semantic threshold, or, when one did, a value holding nothing but function words and words of
-   the tool's or the parameter's own name (``player: "player"``).
+   asks; when no tool cleared the semantic threshold, a text value of words that name nothing
+   (``state: "What's"``; :func:`~funcroute.constrain.grounding.unnamed_values`), a choice the
+   command does not say (``round: "First Round"``) or one end of two names the command relates
+   ("from Los Angeles to New York" as ``location: "Los Angeles"``); when one did, a value holding
+   nothing but function words and words of the tool's or the parameter's own name
+   (``player: "player"``).
 
 :class:`Cascade` is a :class:`~funcroute.routing.selector.Selector`: ``Router(tools,
 selector=Cascade(model, template=...))`` dispatches, audits and batches its calls like any other,
