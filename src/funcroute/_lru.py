@@ -5,8 +5,9 @@ cache lives on an object rather than a function, and backends fill it from worke
 (``complete_many``'s pool). Keys are strings, e.g. :func:`schema_key` of a schema.
 
 Values are built *outside* the lock, so a slow compile never blocks lookups of other keys; when two
-threads build the same key at once, the first value stored wins and both get it. The size bound
-holds at every moment another thread can observe.
+threads build the same key at once, the first value stored wins and both get it (unless stores of
+other keys evicted it in between: then the later value is stored too, an equal build). The size
+bound holds at every moment another thread can observe.
 """
 
 from __future__ import annotations

@@ -57,13 +57,15 @@ def test_maxsize_is_checked() -> None:
         LRUCache(0)
 
 
-def test_concurrent_builds_keep_the_bound_and_agree() -> None:
-    """Threads that all build before any stores (a barrier) never push the cache past its bound."""
-    threads, maxsize = 8, 4
-    cache: LRUCache[object] = LRUCache(maxsize)
-    barrier = threading.Barrier(threads, timeout=20)
+def _build_at_once(cache: LRUCache[object], keys: list[str]) -> tuple[list[object], list[object]]:
+    """Each key built by its own thread, all building before any stores (a barrier).
+
+    Returns:
+        What each thread got, in the order of ``keys``, and every value built.
+    """
+    barrier = threading.Barrier(len(keys), timeout=20)
     got: dict[int, object] = {}
-    shared: list[object] = []
+    built: list[object] = []
     lock = threading.Lock()
 
     def worker(i: int) -> None:
@@ -71,22 +73,35 @@ def test_concurrent_builds_keep_the_bound_and_agree() -> None:
             barrier.wait()
             value = object()
             with lock:
-                shared.append(value)
+                built.append(value)
             return value
 
-        # half the threads build the same key: all of them must get the one value stored
-        got[i] = cache.get_or_build("same" if i % 2 else f"k{i}", build)
+        got[i] = cache.get_or_build(keys[i], build)
 
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(len(keys))]
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join(30)
-    assert len(got) == threads
-    assert len(cache) <= maxsize
-    same = {id(got[i]) for i in range(1, threads, 2)}
-    assert len(same) == 1
-    assert len(shared) == threads  # every thread built (outside the lock), one value won
+    assert len(got) == len(keys)
+    return [got[i] for i in range(len(keys))], built
+
+
+def test_concurrent_builds_keep_the_bound() -> None:
+    cache: LRUCache[object] = LRUCache(4)
+    got, built = _build_at_once(cache, [f"k{i}" for i in range(8)])
+    assert len(cache) == 4
+    assert len(built) == 8 and {id(value) for value in got} == {id(value) for value in built}
+
+
+def test_concurrent_builds_of_one_key_agree_on_the_first_stored() -> None:
+    # Room for every key: another key's store cannot evict the first value before the others look.
+    cache: LRUCache[object] = LRUCache(8)
+    keys = ["same" if i % 2 else f"k{i}" for i in range(8)]
+    got, built = _build_at_once(cache, keys)
+    assert len({id(got[i]) for i in range(1, 8, 2)}) == 1  # half the threads built "same": one won
+    assert len(built) == 8  # every thread built (outside the lock)
+    assert cache.get("same") is got[1]
 
 
 def test_schema_key_keeps_property_order() -> None:
