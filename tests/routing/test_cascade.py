@@ -17,7 +17,7 @@ from funcroute.cli.demo import COMMANDS, MODEL_COMMANDS, REFUSED
 from funcroute.cli.demo_tools import SAMPLE_TEXT, build_demo_tools
 from funcroute.errors import NoSuitableFunctionError
 from funcroute.offline.encoder import Encoder
-from funcroute.offline.selector import SemanticSelector
+from funcroute.offline.selector import Decision, SemanticSelector
 from funcroute.routing.cascade import Cascade
 from funcroute.routing.results import RouteResult
 from funcroute.routing.router import Router
@@ -176,6 +176,27 @@ def test_a_value_that_is_the_tools_own_name_goes_to_the_model(semantic: Semantic
     assert semantic.decide(tools, command).arguments == {"dna_id": "DNA123", "region": "Alps"}
     path, reason, asked = routed(command, dna)
     assert (path, asked) == ("fast", 0), reason
+
+
+def test_a_declined_fast_path_says_why(semantic: SemanticSelector) -> None:
+    tools = ToolSet()
+
+    @tools.tool
+    def BoardGameGeek_recommend(players: int, category: str) -> str:
+        """Recommend board games from BoardGameGeek for a number of players and a category."""
+        return category
+
+    cascade = Cascade(None, semantic=semantic)
+    command = "Recommend board games for 2 players from BoardGameGeek"
+    guessed = Decision("BoardGameGeek_recommend", {"players": 2, "category": "BoardGameGeek"}, 0.5)
+    assert cascade._fast(tools, command, guessed) == (
+        "'BoardGameGeek_recommend' scores 0.50, but category='BoardGameGeek' is a word of the tool's own name"
+    )
+    invalid = Decision("BoardGameGeek_recommend", {"players": "two", "category": "strategy"}, 0.5)
+    why = cascade._fast(tools, command, invalid)
+    assert isinstance(why, str) and why.startswith("'BoardGameGeek_recommend' scores 0.50, but its values")
+    assert "players" in why
+    assert cascade._fast(tools, command, Decision(None, score=0.1)) == ""  # no call to decline
 
 
 def test_without_the_fast_path_the_model_writes_the_call_of_the_routers_tool(
